@@ -1,0 +1,171 @@
+// Package server runs socle's three listeners — web, interconnect (mutual TLS) and ops — and
+// the middleware every request goes through: request id, structured access log, panic
+// recovery into problem+json.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"socle/internal/platform/problem"
+)
+
+// Listener is one HTTP server of socle.
+type Listener struct {
+	Name    string
+	Addr    string
+	TLS     *tls.Config
+	Handler http.Handler
+	Logger  *slog.Logger
+
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Listen binds the address, so that a port conflict fails start-up, not later.
+func (l *Listener) Listen() error {
+	ln, err := net.Listen("tcp", l.Addr)
+	if err != nil {
+		return fmt.Errorf("%s listener: %w", l.Name, err)
+	}
+	l.ln = ln
+	l.srv = &http.Server{
+		Handler:           l.Handler,
+		TLSConfig:         l.TLS,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(l.Logger.With("listener", l.Name).Handler(), slog.LevelDebug),
+	}
+	return nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (l *Listener) BoundAddr() string { return l.ln.Addr().String() }
+
+// Serve runs until Shutdown.
+func (l *Listener) Serve() error {
+	l.Logger.Info("listening", "listener", l.Name, "addr", l.ln.Addr().String(), "tls", l.TLS != nil,
+		"mutual_tls", l.TLS != nil && l.TLS.ClientAuth == tls.RequireAndVerifyClientCert)
+	var err error
+	if l.TLS != nil {
+		err = l.srv.Serve(tls.NewListener(l.ln, l.TLS))
+	} else {
+		err = l.srv.Serve(l.ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting and waits for requests in flight.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	if l.srv == nil {
+		return nil
+	}
+	return l.srv.Shutdown(ctx)
+}
+
+// ServerTLS is the TLS configuration of a listener that does not ask for client
+// certificates.
+func ServerTLS(certFile, keyFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: load %s: %w", certFile, err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   []string{"h2", "http/1.1"},
+	}, nil
+}
+
+// MutualTLS is ServerTLS that requires a client certificate chaining to clientCAs. Which
+// organisation a certificate belongs to is decided afterwards, by each service, against its
+// directory.
+func MutualTLS(certFile, keyFile string, clientCAs *x509.CertPool) (*tls.Config, error) {
+	cfg, err := ServerTLS(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	cfg.ClientCAs = clientCAs
+	return cfg, nil
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+// RequestID returns the id given to the request by Middleware.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// Middleware gives each request an id (X-Request-Id, echoed in the response and the log),
+// logs it once with its status and duration, and turns a panic into a 500 problem.
+func Middleware(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		b := make([]byte, 8)
+		rand.Read(b)
+		id := hex.EncodeToString(b)
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				logger.Error("panic", "request_id", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if !rec.wrote {
+					problem.Write(rec, r, problem.Internal())
+				}
+			}
+			level := slog.LevelDebug
+			if rec.status >= 500 {
+				level = slog.LevelError
+			} else if rec.status >= 400 {
+				level = slog.LevelInfo
+			}
+			logger.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"remote", r.RemoteAddr)
+		}()
+		next.ServeHTTP(rec, r.WithContext(ctx))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
