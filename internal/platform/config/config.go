@@ -26,6 +26,7 @@ type Option struct {
 	Usage   string
 	Secret  bool
 	set     func(string) error
+	isBool  bool
 	value   string
 	source  string
 }
@@ -106,6 +107,19 @@ func (s *Set) Int(p *int, name string, def, min, max int, usage string) {
 	})
 }
 
+// Bool adds a true/false option.
+func (s *Set) Bool(p *bool, name string, def bool, usage string) {
+	s.add(name, strconv.FormatBool(def), usage, false, func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		*p = b
+		return nil
+	})
+	s.opts[len(s.opts)-1].isBool = true
+}
+
 // Enum adds an option that takes one of a few words.
 func (s *Set) Enum(p *string, name, def string, allowed []string, usage string) {
 	s.add(name, def, usage+" ("+strings.Join(allowed, ", ")+")", false, func(v string) error {
@@ -140,13 +154,18 @@ func (s *Set) Bind(fs *flag.FlagSet) {
 	for _, o := range s.opts {
 		o := o
 		usage := o.Usage + " [" + o.Env() + "]"
-		fs.Func(o.Name, usage, func(v string) error {
+		set := func(v string) error {
 			if err := o.set(v); err != nil {
 				return err
 			}
 			o.value, o.source = v, "flag"
 			return nil
-		})
+		}
+		if o.isBool {
+			fs.BoolFunc(o.Name, usage, set)
+		} else {
+			fs.Func(o.Name, usage, set)
+		}
 	}
 }
 
