@@ -1,0 +1,146 @@
+package geo
+
+import (
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+)
+
+func demo(t testing.TB) *Index {
+	f, err := os.Open("../demo/communes.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cs, err := ParseCommunes(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewIndex(cs)
+}
+
+func TestLandmarksFallInTheirCommune(t *testing.T) {
+	ix := demo(t)
+	for _, c := range []struct {
+		place    string
+		lat, lon float64
+		want     string
+	}{
+		{"Tour Eiffel", 48.8584, 2.2945, "75056"},
+		{"Notre-Dame", 48.8530, 2.3499, "75056"},
+		{"Stade de France", 48.9245, 2.3602, "93066"},
+		{"Mairie de Montreuil", 48.8620, 2.4420, "93048"},
+		{"Boulogne-Billancourt", 48.8350, 2.2400, "92012"},
+		{"Place Bellecour", 45.7578, 4.8320, "69123"},
+		{"Gratte-Ciel, Villeurbanne", 45.7680, 4.8800, "69266"},
+		{"Vieux-Port", 43.2951, 5.3740, "13055"},
+		{"Citadelle d'Ajaccio", 41.9190, 8.7386, "2A004"},
+		{"at sea off Marseille", 43.20, 5.30, ""},
+		{"London", 51.5072, -0.1276, ""},
+	} {
+		got, ok := ix.Locate(c.lat, c.lon)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("%s (%v, %v): got %q, want %q", c.place, c.lat, c.lon, got, c.want)
+		}
+	}
+}
+
+const square = `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"01001","nom":"Trouée"},
+ "geometry":{"type":"MultiPolygon","coordinates":[
+  [[[0,0],[10,0],[10,10],[0,10],[0,0]], [[4,4],[6,4],[6,6],[4,6],[4,4]]],
+  [[[20,0],[22,0],[22,2],[20,2],[20,0]]]]}}]}`
+
+func TestHolesAreOutsideAndIslandsInside(t *testing.T) {
+	cs, err := ParseCommunes(strings.NewReader(square))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := NewIndex(cs)
+	for _, c := range []struct {
+		lon, lat float64
+		in       bool
+	}{{1, 1, true}, {5, 5, false}, {21, 1, true}, {15, 1, false}, {9.99, 9.99, true}} {
+		if _, ok := ix.Locate(c.lat, c.lon); ok != c.in {
+			t.Errorf("(%v, %v): inside=%v, want %v", c.lon, c.lat, ok, c.in)
+		}
+	}
+}
+
+func TestAPointOnASharedBorderBelongsToExactlyOneCommune(t *testing.T) {
+	cs := Synthetic(100, 40, 7)
+	ix := NewIndex(cs)
+	// Every vertex of every commune lies on a border.
+	for _, c := range cs {
+		for _, p := range c.Geometry[0][0] {
+			n := 0
+			for i := range cs {
+				if cs[i].ContainsNaive(p.Lon, p.Lat) {
+					n++
+				}
+			}
+			if n > 1 {
+				t.Fatalf("vertex %v of %s is in %d communes", p, c.Code, n)
+			}
+			got, _ := ix.Locate(p.Lat, p.Lon)
+			for i := range cs {
+				if cs[i].ContainsNaive(p.Lon, p.Lat) && cs[i].Code != got {
+					t.Fatalf("vertex %v: index says %q, naive says %s", p, got, cs[i].Code)
+				}
+			}
+		}
+	}
+}
+
+func TestTheIndexAgreesWithTheNaiveTestEverywhere(t *testing.T) {
+	cs := Synthetic(2000, 120, 42)
+	ix := NewIndex(cs)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 100_000; i++ {
+		lon, lat := -6+rng.Float64()*17, 40.5+rng.Float64()*11.5
+		want := ""
+		for k := range cs {
+			if cs[k].ContainsNaive(lon, lat) {
+				want = cs[k].Code
+				break
+			}
+		}
+		if got, _ := ix.Locate(lat, lon); got != want {
+			t.Fatalf("(%v, %v): index %q, naive %q", lon, lat, got, want)
+		}
+	}
+}
+
+func TestBadGeoJSONIsRefusedNamingTheFeature(t *testing.T) {
+	feature := func(props, geom string) string {
+		return `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"75056","nom":"Paris"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}},
+			{"type":"Feature","properties":` + props + `,"geometry":` + geom + `}]}`
+	}
+	ok := `{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}`
+	for _, c := range []struct{ doc, want string }{
+		{`[]`, "not a GeoJSON document"},
+		{`{"type":"Feature"}`, "want FeatureCollection"},
+		{feature(`{"nom":"X"}`, ok), "feature 1: properties.code missing"},
+		{feature(`{"code":"7505","nom":"X"}`, ok), `feature 1 (code "7505"): properties.code "7505" is not an INSEE`},
+		{feature(`{"code":"75101"}`, ok), "properties.nom missing"},
+		{feature(`{"code":"75056","nom":"Bis"}`, ok), "same code as feature 0"},
+		{feature(`{"code":"75101","nom":"X"}`, `{"type":"LineString","coordinates":[[0,0],[1,1]]}`), `geometry type "LineString" not supported`},
+		{feature(`{"code":"75101","nom":"X"}`, `{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}`), "has 3 positions, need at least 4"},
+		{feature(`{"code":"75101","nom":"X"}`, `{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}`), "is not closed"},
+		{feature(`{"code":"75101","nom":"X"}`, `{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,91],[0,0]]]}`), "is not a longitude, latitude pair"},
+		{feature(`{"code":"75101","nom":"X"}`, `null`), "geometry missing"},
+	} {
+		_, err := ParseCommunes(strings.NewReader(c.doc))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want an error containing %q", err, c.want)
+		}
+	}
+}
+
+func TestDepartementOfACommune(t *testing.T) {
+	for in, want := range map[string]string{"75056": "75", "2A004": "2A", "97101": "971", "98735": "987"} {
+		if got := Departement(in); got != want {
+			t.Errorf("Departement(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
