@@ -1,0 +1,45 @@
+# socle — two commands: `make run` and `make test`. Everything they need is installed here.
+GO       ?= go
+BIN      := bin/socle
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X socle/internal/cli.version=$(VERSION)
+FUZZTIME ?= 15s
+
+.PHONY: run test build deps bench fuzz vet clean
+
+## run: build and run the platform with its embedded defaults and the demo data
+run: deps build
+	./$(BIN) serve --demo
+
+## test: vet and run every test against a real PostgreSQL
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+## bench: the benchmarks, each printing its figures against a baseline measured in the same run
+bench: deps build
+	./$(BIN) bench aml
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/socle
+
+## deps: what the machine needs: Go (present on these machines) and PostgreSQL's server binaries
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go is required: https://go.dev/dl/"; exit 1; }
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing PostgreSQL server binaries"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@$(GO) mod download
+
+clean:
+	rm -rf bin var

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"socle/internal/emergency/schema"
+	"socle/internal/platform/config"
+	"socle/internal/platform/database"
+)
+
+// base is what every command that touches the database needs.
+type base struct {
+	DataDir      string
+	DatabaseURL  string
+	PostgresUser string
+	LogLevel     string
+	LogFormat    string
+}
+
+func (b *base) register(s *config.Set) {
+	s.String(&b.DataDir, "data-dir", "./var", "where socle keeps its state: private database, PKI, demo files")
+	s.Secret(&b.DatabaseURL, "database-url",
+		"PostgreSQL URL (postgres://user:pass@host:5432/db); empty: a private cluster under <data-dir>/postgres")
+	s.String(&b.PostgresUser, "postgres-user", "socle",
+		"system user that owns the private cluster when socle runs as root (created if missing)")
+	s.Enum(&b.LogLevel, "log-level", "info", []string{"debug", "info", "warn", "error"}, "log level")
+	s.Enum(&b.LogFormat, "log-format", "text", []string{"text", "json"}, "log format")
+}
+
+func (b *base) pkiDir() string { return filepath.Join(b.DataDir, "pki") }
+
+// database is an open pool, and the private cluster behind it if socle runs one.
+type db struct {
+	*pgxpool.Pool
+	cluster *database.Cluster
+}
+
+func (d *db) embedded() bool { return d.cluster != nil }
+
+func (d *db) Close() {
+	d.Pool.Close()
+	if d.cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := d.cluster.Stop(ctx); err != nil {
+			slog.Error("stop private postgres", "error", err)
+		}
+	}
+}
+
+// openDB connects to SOCLE_DATABASE_URL, or starts (or adopts) the private cluster.
+func (b *base) openDB(ctx context.Context, log *slog.Logger, maxConns int32) (*db, error) {
+	url := b.DatabaseURL
+	var cl *database.Cluster
+	if url == "" {
+		cl = &database.Cluster{Root: filepath.Join(b.DataDir, "postgres"), SystemUser: b.PostgresUser, Logger: log}
+		if err := cl.Start(ctx); err != nil {
+			return nil, err
+		}
+		url = cl.URL("postgres")
+		if err := ensureDatabase(ctx, url, "socle"); err != nil {
+			cl.Stop(ctx)
+			return nil, err
+		}
+		url = cl.URL("socle")
+	}
+	pool, err := database.Open(ctx, url, maxConns)
+	if err != nil {
+		if cl != nil {
+			cl.Stop(ctx)
+		}
+		return nil, err
+	}
+	return &db{Pool: pool, cluster: cl}, nil
+}
+
+func ensureDatabase(ctx context.Context, adminURL, name string) error {
+	pool, err := database.Open(ctx, adminURL, 1)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if !exists {
+		if _, err := pool.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			return fmt.Errorf("database: create %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// allMigrations lists every service's schema, in dependency order.
+func allMigrations() []database.Migrations {
+	return []database.Migrations{schema.Migrations()}
+}
+
+// migrate applies what is pending and says so.
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	for _, m := range allMigrations() {
+		n, err := database.Apply(ctx, pool, m)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("schema migrated", "schema", m.Schema, "steps", n, "version", len(m.Steps))
+		}
+	}
+	return nil
+}
+
+// checkSchema refuses to go on when a schema is behind.
+func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	for _, m := range allMigrations() {
+		n, err := database.Pending(ctx, pool, m)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("schema %s is %d steps behind: run `socle migrate` or set SOCLE_MIGRATE=always", m.Schema, n)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,300 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"socle/internal/emergency"
+	"socle/internal/emergency/demo"
+	"socle/internal/emergency/directory"
+	"socle/internal/emergency/psapsim"
+	"socle/internal/platform/bus"
+	"socle/internal/platform/config"
+	"socle/internal/platform/pki"
+	"socle/internal/platform/server"
+	"socle/internal/web"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run the services", run: runServe})
+}
+
+// serveConfig is the whole table `socle serve` reads.
+type serveConfig struct {
+	base
+	WebAddr          string
+	InterconnectAddr string
+	OpsAddr          string
+	NATSURL          string
+	Services         []string
+	TLSCert          string
+	TLSKey           string
+	ClientCA         string
+	ClientCert       string
+	ClientKey        string
+	Migrate          string
+	Demo             bool
+	DemoPSAPAddr     string
+	Emergency        emergency.Config
+}
+
+var knownServices = []string{"emergency"}
+
+func (c *serveConfig) table() *config.Set {
+	s := config.New()
+	c.base.register(s)
+	s.Addr(&c.WebAddr, "web-addr", ":8080", "web listener (HTTPS): pages and public APIs")
+	s.Addr(&c.InterconnectAddr, "interconnect-addr", ":8443", "interconnect listener: mutual TLS required (operators, PSAPs)")
+	s.Addr(&c.OpsAddr, "ops-addr", ":9090", "ops listener (HTTPS): /metrics, /healthz, /readyz")
+	s.Secret(&c.NATSURL, "nats-url", "NATS URL for a cluster; empty: an embedded in-process server")
+	s.List(&c.Services, "services", "emergency", "services to run, comma-separated")
+	s.String(&c.TLSCert, "tls-cert", "", "server certificate (PEM); empty: <data-dir>/pki/server.crt, created on first start")
+	s.String(&c.TLSKey, "tls-key", "", "server key (PEM); empty: <data-dir>/pki/server.key")
+	s.String(&c.ClientCA, "client-ca", "", "CA bundle that client certificates must chain to; empty: <data-dir>/pki/ca.crt")
+	s.String(&c.ClientCert, "client-cert", "", "socle's client certificate towards PSAPs; empty: <data-dir>/pki/socle-client.crt")
+	s.String(&c.ClientKey, "client-key", "", "socle's client key; empty: <data-dir>/pki/socle-client.key")
+	s.Enum(&c.Migrate, "migrate", "auto", []string{"auto", "always", "never"},
+		"migrate the schema at start: auto = only the private cluster's")
+	s.Bool(&c.Demo, "demo", false, "load the demo directory and run the PSAP simulator (what `make run` does)")
+	s.Addr(&c.DemoPSAPAddr, "demo-psap-addr", "127.0.0.1:8444", "where the demo's PSAP simulator listens")
+	c.Emergency.Register(s)
+	s.Check(func() error {
+		for _, name := range c.Services {
+			if !slices.Contains(knownServices, name) {
+				return fmt.Errorf("SOCLE_SERVICES: unknown service %q (known: %v)", name, knownServices)
+			}
+		}
+		if (c.TLSCert == "") != (c.TLSKey == "") {
+			return errors.New("SOCLE_TLS_CERT and SOCLE_TLS_KEY go together")
+		}
+		if (c.ClientCert == "") != (c.ClientKey == "") {
+			return errors.New("SOCLE_CLIENT_CERT and SOCLE_CLIENT_KEY go together")
+		}
+		return nil
+	})
+	return s
+}
+
+func runServe(ctx context.Context, args []string) error {
+	var c serveConfig
+	set := c.table()
+	fs := flags("serve", "[flags]", `
+Runs the services on three listeners: web (HTTPS), interconnect (mutual TLS) and ops. With no
+configuration it starts a private PostgreSQL cluster and a development PKI under
+<data-dir>, and an embedded NATS server. Every flag has an environment variable, shown in
+brackets; flags win over the environment.`)
+	printConfig := fs.Bool("print-config", false, "print the configuration (secrets redacted) and exit")
+	if err := parse(fs, set, args); err != nil {
+		return err
+	}
+	if *printConfig {
+		set.Dump(stdout)
+		return nil
+	}
+	log := newLogger(c.LogLevel, c.LogFormat)
+	log.Info("socle starting", "version", versionString(), "services", c.Services, "data_dir", c.DataDir)
+
+	tlsFiles, err := c.ensurePKI(log)
+	if err != nil {
+		return err
+	}
+	d, err := c.openDB(ctx, log, 32)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch {
+	case c.Migrate == "always" || (c.Migrate == "auto" && d.embedded()):
+		if err := migrate(ctx, d.Pool, log); err != nil {
+			return err
+		}
+	default:
+		if err := checkSchema(ctx, d.Pool); err != nil {
+			return err
+		}
+	}
+
+	b, err := bus.Open(c.NATSURL)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if c.Demo {
+		stopSim, err := c.startDemo(ctx, log, d)
+		if err != nil {
+			return err
+		}
+		defer stopSim()
+	}
+
+	var services []server.Service
+	for _, name := range c.Services {
+		switch name {
+		case "emergency":
+			services = append(services, emergency.New(c.Emergency, emergency.Deps{
+				Pool: d.Pool, Bus: b, Registry: reg, Logger: log,
+				ClientCert: tlsFiles.client, RootCAs: tlsFiles.clientCAs,
+			}))
+		}
+	}
+	for _, s := range services {
+		if err := s.Start(ctx); err != nil {
+			return fmt.Errorf("start %s: %w", s.Name(), err)
+		}
+		defer func(s server.Service) {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := s.Stop(sctx); err != nil {
+				log.Error("stop service", "service", s.Name(), "error", err)
+			}
+		}(s)
+	}
+
+	webMux, icMux := http.NewServeMux(), http.NewServeMux()
+	web.Routes(webMux, c.Services)
+	for _, s := range services {
+		s.Routes(webMux, icMux)
+	}
+	checks := []server.Check{{Name: "database", Fn: func(ctx context.Context) error { return d.Ping(ctx) }}}
+	for _, s := range services {
+		checks = append(checks, server.Check{Name: s.Name(), Fn: s.Ready})
+	}
+	icTLS, err := server.MutualTLS(tlsFiles.cert, tlsFiles.key, tlsFiles.clientCAs)
+	if err != nil {
+		return err
+	}
+	webTLS, err := server.ServerTLS(tlsFiles.cert, tlsFiles.key)
+	if err != nil {
+		return err
+	}
+	opsTLS, _ := server.ServerTLS(tlsFiles.cert, tlsFiles.key)
+	listeners := []*server.Listener{
+		{Name: "web", Addr: c.WebAddr, TLS: webTLS, Handler: server.Middleware(log, webMux), Logger: log},
+		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: icTLS, Handler: server.Middleware(log, icMux), Logger: log},
+		{Name: "ops", Addr: c.OpsAddr, TLS: opsTLS, Handler: server.OpsHandler(reg, checks), Logger: log},
+	}
+	return serveListeners(ctx, log, listeners)
+}
+
+// serveListeners binds every listener first (so a busy port fails start-up), serves them, and
+// shuts them down gracefully when ctx ends or one fails.
+func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener) error {
+	for _, l := range ls {
+		if err := l.Listen(); err != nil {
+			return err
+		}
+	}
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func(l *server.Listener) { errc <- l.Serve() }(l)
+	}
+	log.Info("socle ready")
+	var err error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+		log.Error("listener failed", "error", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, l := range ls {
+		l.Shutdown(sctx)
+	}
+	return err
+}
+
+type tlsMaterial struct {
+	cert, key string
+	clientCAs *x509.CertPool
+	client    tls.Certificate
+}
+
+// ensurePKI creates the development PKI on first start when no certificates are
+// configured, and loads what the listeners and the PSAP client need.
+func (c *serveConfig) ensurePKI(log *slog.Logger) (tlsMaterial, error) {
+	dir := c.pkiDir()
+	var m tlsMaterial
+	if c.TLSCert == "" || c.ClientCA == "" || c.ClientCert == "" {
+		created, err := pki.Init(dir)
+		if err != nil {
+			return m, err
+		}
+		if created {
+			log.Info("development PKI created", "dir", dir)
+		}
+		if _, err := pki.EnsureIssued(dir, "socle-client", pki.Request{Name: "socle", Organization: "socle", Usage: pki.Client}); err != nil {
+			return m, err
+		}
+	}
+	m.cert, m.key = or(c.TLSCert, filepath.Join(dir, "server.crt")), or(c.TLSKey, filepath.Join(dir, "server.key"))
+	pool, err := pki.LoadPool(or(c.ClientCA, filepath.Join(dir, "ca.crt")))
+	if err != nil {
+		return m, err
+	}
+	m.clientCAs = pool
+	m.client, err = tls.LoadX509KeyPair(or(c.ClientCert, filepath.Join(dir, "socle-client.crt")),
+		or(c.ClientKey, filepath.Join(dir, "socle-client.key")))
+	if err != nil {
+		return m, fmt.Errorf("client certificate: %w", err)
+	}
+	return m, nil
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// startDemo writes the demo directory next to the PKI, applies it, and runs the PSAP
+// simulator that the demo PSAPs point at.
+func (c *serveConfig) startDemo(ctx context.Context, log *slog.Logger, d *db) (func(), error) {
+	file, err := demo.Install(c.DataDir, c.DemoPSAPAddr)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := directory.ApplyFile(ctx, d.Pool, file)
+	var list directory.Errors
+	if errors.As(err, &list) {
+		return nil, fmt.Errorf("demo directory: %v", list)
+	}
+	if err != nil {
+		return nil, err
+	}
+	log.Info("demo directory applied", "file", file, "report", rep.String())
+	if c.Emergency.FallbackPSAP == "" {
+		c.Emergency.FallbackPSAP = demo.FallbackPSAP
+	}
+	sim := psapsim.New(stdout)
+	ca, err := pki.LoadPool(filepath.Join(c.pkiDir(), "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	simTLS, err := server.MutualTLS(filepath.Join(c.pkiDir(), "psap-sim.crt"), filepath.Join(c.pkiDir(), "psap-sim.key"), ca)
+	if err != nil {
+		return nil, err
+	}
+	l := &server.Listener{Name: "psap-simulator", Addr: c.DemoPSAPAddr, TLS: simTLS, Handler: sim, Logger: log}
+	if err := l.Listen(); err != nil {
+		return nil, err
+	}
+	go l.Serve()
+	return func() { l.Shutdown(context.Background()) }, nil
+}

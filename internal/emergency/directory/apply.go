@@ -1,0 +1,592 @@
+package directory
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.yaml.in/yaml/v3"
+
+	"socle/internal/emergency/geo"
+)
+
+// File is the document `socle apply -f` reads. Paths in it are relative to the file.
+type File struct {
+	Operators []OperatorEntry `yaml:"operators"`
+	PSAPs     []PSAPEntry     `yaml:"psaps"`
+	Communes  string          `yaml:"communes"`
+	PDAAU     []string        `yaml:"pdaau"`
+}
+
+// OperatorEntry declares an operator.
+type OperatorEntry struct {
+	ID           string   `yaml:"id"`
+	Name         string   `yaml:"name"`
+	MCCMNC       []string `yaml:"mcc_mnc"`
+	Certificates []string `yaml:"certificates"`
+	line         int
+}
+
+// PSAPEntry declares an emergency centre.
+type PSAPEntry struct {
+	ID            string   `yaml:"id"`
+	Name          string   `yaml:"name"`
+	RoutingNumber string   `yaml:"routing_number"`
+	Endpoint      string   `yaml:"endpoint"`
+	CA            string   `yaml:"ca"`
+	Certificates  []string `yaml:"certificates"`
+	line          int
+}
+
+// UnmarshalYAML keeps the entry's line for error messages and refuses unknown keys.
+func (e *OperatorEntry) UnmarshalYAML(n *yaml.Node) error {
+	type plain OperatorEntry
+	if err := decodeStrict(n, (*plain)(e)); err != nil {
+		return err
+	}
+	e.line = n.Line
+	return nil
+}
+
+// UnmarshalYAML keeps the entry's line for error messages and refuses unknown keys.
+func (e *PSAPEntry) UnmarshalYAML(n *yaml.Node) error {
+	type plain PSAPEntry
+	if err := decodeStrict(n, (*plain)(e)); err != nil {
+		return err
+	}
+	e.line = n.Line
+	return nil
+}
+
+// decodeStrict decodes a node refusing unknown keys: yaml.v3's KnownFields does not reach
+// into custom unmarshalers, so re-encode the node and decode it with a strict decoder.
+func decodeStrict(n *yaml.Node, v any) error {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		// Line numbers in err are relative to the entry: point at the entry instead.
+		return fmt.Errorf("line %d: %s", n.Line, strings.TrimPrefix(trimYAMLLine(err.Error()), "yaml: "))
+	}
+	return nil
+}
+
+var yamlLine = regexp.MustCompile(`line \d+: `)
+
+func trimYAMLLine(s string) string { return yamlLine.ReplaceAllString(s, "") }
+
+// ShortNumbers are the short numbers a PDAAU row may route (France's emergency and social
+// emergency numbers).
+var ShortNumbers = []string{"15", "17", "18", "112", "114", "115", "119", "191", "196", "197", "116000", "116117"}
+
+var (
+	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	mccmncPattern  = regexp.MustCompile(`^[0-9]{3}-[0-9]{2,3}$`)
+	routingPattern = regexp.MustCompile(`^[0-9]{10}$`)
+)
+
+// Errors lists every problem found in a file, each naming where it is.
+type Errors []string
+
+func (e Errors) Error() string { return strings.Join(e, "\n") }
+
+// Report says what Apply changed.
+type Report struct {
+	Operators, PSAPs, Certificates, Communes, PDAAURows int // rows created or changed
+}
+
+func (r Report) String() string {
+	if r == (Report{}) {
+		return "apply: nothing changed (the database already matches the file)"
+	}
+	return fmt.Sprintf("apply: changed %d operators, %d PSAPs, %d certificates, %d communes, %d PDAAU rows",
+		r.Operators, r.PSAPs, r.Certificates, r.Communes, r.PDAAURows)
+}
+
+type cert struct {
+	fingerprint, subject, pem string
+	notAfter                  time.Time
+}
+
+type pdaauRow struct {
+	insee, number, routing string
+	where                  string
+}
+
+type plan struct {
+	file      File
+	opCerts   map[string][]cert
+	psapCerts map[string][]cert
+	psapCA    map[string]string
+	communes  []geo.Commune
+	rows      []pdaauRow
+}
+
+// ApplyFile reads, validates and applies a directory file in one transaction: either every
+// entry is applied or, on any error, nothing is. Applying the same file twice changes
+// nothing the second time.
+func ApplyFile(ctx context.Context, pool *pgxpool.Pool, path string) (Report, error) {
+	p, err := readPlan(path)
+	if err != nil {
+		return Report{}, err
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("apply: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	// One apply at a time: validation against the database must see a stable directory.
+	if _, err := tx.Exec(ctx, `LOCK TABLE emergency.operators, emergency.psaps, emergency.certificates, emergency.communes, emergency.pdaau IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return Report{}, fmt.Errorf("apply: %w", err)
+	}
+	if err := p.checkAgainstDatabase(ctx, tx, path); err != nil {
+		return Report{}, err
+	}
+	rep, err := p.write(ctx, tx)
+	if err != nil {
+		return Report{}, fmt.Errorf("apply: %w", err)
+	}
+	if rep != (Report{}) {
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, NotifyChannel); err != nil {
+			return Report{}, fmt.Errorf("apply: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Report{}, fmt.Errorf("apply: %w", err)
+	}
+	return rep, nil
+}
+
+// readPlan parses and validates everything that can be checked without the database.
+func readPlan(path string) (*plan, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	name := filepath.Base(path)
+	dir := filepath.Dir(path)
+	p := &plan{opCerts: map[string][]cert{}, psapCerts: map[string][]cert{}, psapCA: map[string]string{}}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p.file); err != nil && !errors.Is(err, io.EOF) {
+		return nil, Errors{fmt.Sprintf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}
+	}
+	var errs Errors
+	bad := func(line int, what, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("%s:%d: %s: %s", name, line, what, fmt.Sprintf(format, args...)))
+	}
+	seenFP := map[string]string{}
+	loadCerts := func(line int, what string, paths []string) []cert {
+		var out []cert
+		for i, cp := range paths {
+			certs, err := readCertificates(filepath.Join(dir, cp))
+			if err != nil {
+				bad(line, what, "certificates[%d]: %v", i, err)
+				continue
+			}
+			for _, c := range certs {
+				if prev, dup := seenFP[c.fingerprint]; dup {
+					bad(line, what, "certificates[%d] %q: the same certificate is already given to %s", i, cp, prev)
+					continue
+				}
+				if time.Now().After(c.notAfter) {
+					bad(line, what, "certificates[%d] %q: expired on %s", i, cp, c.notAfter.Format(time.DateOnly))
+					continue
+				}
+				seenFP[c.fingerprint] = what
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+
+	ids := map[string]bool{}
+	networks := map[string]string{}
+	for i, o := range p.file.Operators {
+		what := fmt.Sprintf("operators[%d] (id %q)", i, o.ID)
+		switch {
+		case !idPattern.MatchString(o.ID):
+			bad(o.line, what, "id must be lower-case letters, digits and dashes, at most 63")
+		case ids["op:"+o.ID]:
+			bad(o.line, what, "id is used twice")
+		}
+		ids["op:"+o.ID] = true
+		if strings.TrimSpace(o.Name) == "" {
+			bad(o.line, what, "name is required")
+		}
+		if len(o.MCCMNC) == 0 {
+			bad(o.line, what, "mcc_mnc needs at least one network, such as 208-01")
+		}
+		for j, n := range o.MCCMNC {
+			if !mccmncPattern.MatchString(n) {
+				bad(o.line, what, "mcc_mnc[%d] %q: want MCC-MNC such as 208-01 (3 digits, dash, 2 or 3 digits)", j, n)
+			} else if prev, dup := networks[n]; dup {
+				bad(o.line, what, "mcc_mnc[%d] %q: already run by operator %q", j, n, prev)
+			} else {
+				networks[n] = o.ID
+			}
+		}
+		if len(o.Certificates) == 0 {
+			bad(o.line, what, "certificates needs at least one PEM file: operators authenticate by client certificate")
+		}
+		p.opCerts[o.ID] = loadCerts(o.line, what, o.Certificates)
+	}
+
+	routing := map[string]string{}
+	for i, ps := range p.file.PSAPs {
+		what := fmt.Sprintf("psaps[%d] (id %q)", i, ps.ID)
+		switch {
+		case !idPattern.MatchString(ps.ID):
+			bad(ps.line, what, "id must be lower-case letters, digits and dashes, at most 63")
+		case ids["psap:"+ps.ID]:
+			bad(ps.line, what, "id is used twice")
+		}
+		ids["psap:"+ps.ID] = true
+		if strings.TrimSpace(ps.Name) == "" {
+			bad(ps.line, what, "name is required")
+		}
+		if !routingPattern.MatchString(ps.RoutingNumber) {
+			bad(ps.line, what, "routing_number %q: want the centre's 10-digit number", ps.RoutingNumber)
+		} else if prev, dup := routing[ps.RoutingNumber]; dup {
+			bad(ps.line, what, "routing_number %q: already the number of %q", ps.RoutingNumber, prev)
+		} else {
+			routing[ps.RoutingNumber] = ps.ID
+		}
+		if u, err := url.Parse(ps.Endpoint); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad(ps.line, what, "endpoint %q: want an absolute https:// URL", ps.Endpoint)
+		}
+		if ps.CA != "" {
+			if _, err := readCertificates(filepath.Join(dir, ps.CA)); err != nil {
+				bad(ps.line, what, "ca: %v", err)
+			} else {
+				b, _ := os.ReadFile(filepath.Join(dir, ps.CA))
+				p.psapCA[ps.ID] = string(b)
+			}
+		}
+		p.psapCerts[ps.ID] = loadCerts(ps.line, what, ps.Certificates)
+	}
+
+	if p.file.Communes != "" {
+		f, err := os.Open(filepath.Join(dir, p.file.Communes))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: communes: %v", name, err))
+		} else {
+			p.communes, err = geo.ParseCommunes(f)
+			f.Close()
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", p.file.Communes, err))
+			}
+		}
+	}
+
+	seenRow := map[[2]string]string{}
+	for _, csvPath := range p.file.PDAAU {
+		rows, rowErrs := readPDAAU(filepath.Join(dir, csvPath), csvPath)
+		errs = append(errs, rowErrs...)
+		for _, r := range rows {
+			k := [2]string{r.insee, r.number}
+			if prev, dup := seenRow[k]; dup {
+				errs = append(errs, fmt.Sprintf("%s: commune %s, number %s: duplicate row (first at %s)", r.where, r.insee, r.number, prev))
+				continue
+			}
+			seenRow[k] = r.where
+			p.rows = append(p.rows, r)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return p, nil
+}
+
+func readCertificates(path string) ([]cert, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []cert
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		sum := sha256.Sum256(c.Raw)
+		out = append(out, cert{
+			fingerprint: hex.EncodeToString(sum[:]),
+			subject:     c.Subject.String(),
+			notAfter:    c.NotAfter,
+			pem:         string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})),
+		})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate found", path)
+	}
+	return out, nil
+}
+
+func readPDAAU(path, shown string) ([]pdaauRow, Errors) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Errors{fmt.Sprintf("pdaau: %v", err)}
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = false
+	var rows []pdaauRow
+	var errs Errors
+	for line := 1; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		where := fmt.Sprintf("%s:%d", shown, line)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", where, err))
+			break
+		}
+		if line == 1 {
+			if len(rec) > 0 {
+				rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
+			}
+			if strings.Join(rec, ",") != "insee,number,routing_number" {
+				errs = append(errs, fmt.Sprintf("%s: header must be insee,number,routing_number", where))
+				break
+			}
+			continue
+		}
+		if len(rec) != 3 {
+			errs = append(errs, fmt.Sprintf("%s: want 3 fields (insee,number,routing_number), got %d", where, len(rec)))
+			continue
+		}
+		row := pdaauRow{insee: strings.TrimSpace(rec[0]), number: strings.TrimSpace(rec[1]), routing: strings.TrimSpace(rec[2]), where: where}
+		if !validINSEE(row.insee) {
+			errs = append(errs, fmt.Sprintf("%s: insee %q: want a commune code such as 75056 or 2A004", where, row.insee))
+		}
+		if !IsShortNumber(row.number) {
+			errs = append(errs, fmt.Sprintf("%s: number %q: not a routed short number (%s)", where, row.number, strings.Join(ShortNumbers, ", ")))
+		}
+		if !routingPattern.MatchString(row.routing) {
+			errs = append(errs, fmt.Sprintf("%s: routing_number %q: want the centre's 10-digit number", where, row.routing))
+		}
+		rows = append(rows, row)
+	}
+	return rows, errs
+}
+
+var inseePattern = regexp.MustCompile(`^([0-9]{2}|2[AB])[0-9]{3}$`)
+
+func validINSEE(s string) bool { return inseePattern.MatchString(s) }
+
+// IsShortNumber reports whether s is a short number the PDAAU routes.
+func IsShortNumber(s string) bool {
+	for _, n := range ShortNumbers {
+		if s == n {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAgainstDatabase validates what depends on rows outside the file: networks and
+// certificates held by other organisations, communes and PSAPs that PDAAU rows name.
+func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string) error {
+	name := filepath.Base(path)
+	var errs Errors
+	var fileIDs []string
+	for _, o := range p.file.Operators {
+		fileIDs = append(fileIDs, o.ID)
+	}
+	for _, o := range p.file.Operators {
+		rows, _ := tx.Query(ctx, `SELECT id, n FROM emergency.operators, unnest(mcc_mnc) n WHERE n = ANY($1) AND id <> ALL($2)`, o.MCCMNC, fileIDs)
+		var id, n string
+		_, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+			errs = append(errs, fmt.Sprintf("%s:%d: operators (id %q): mcc_mnc %q is already run by operator %q", name, o.line, o.ID, n, id))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+	}
+	checkCerts := func(line int, what, col, id string, cs []cert) error {
+		for _, c := range cs {
+			var owner string
+			err := tx.QueryRow(ctx, `SELECT coalesce(operator_id, psap_id) FROM emergency.certificates
+				WHERE fingerprint = $1 AND coalesce(`+col+`, '') <> $2`, c.fingerprint, id).Scan(&owner)
+			if err == nil {
+				errs = append(errs, fmt.Sprintf("%s:%d: %s: certificate %q already belongs to %q", name, line, what, c.subject, owner))
+			} else if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, o := range p.file.Operators {
+		if err := checkCerts(o.line, fmt.Sprintf("operators (id %q)", o.ID), "operator_id", o.ID, p.opCerts[o.ID]); err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+	}
+	for _, ps := range p.file.PSAPs {
+		if err := checkCerts(ps.line, fmt.Sprintf("psaps (id %q)", ps.ID), "psap_id", ps.ID, p.psapCerts[ps.ID]); err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+		var other string
+		err := tx.QueryRow(ctx, `SELECT id FROM emergency.psaps WHERE routing_number = $1 AND id <> $2`, ps.RoutingNumber, ps.ID).Scan(&other)
+		if err == nil {
+			errs = append(errs, fmt.Sprintf("%s:%d: psaps (id %q): routing_number %q is already the number of %q", name, ps.line, ps.ID, ps.RoutingNumber, other))
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("apply: %w", err)
+		}
+	}
+	if len(p.rows) > 0 {
+		communes := map[string]bool{}
+		for _, c := range p.communes {
+			communes[c.Code] = true
+		}
+		routing := map[string]bool{}
+		for _, ps := range p.file.PSAPs {
+			routing[ps.RoutingNumber] = true
+		}
+		rows, _ := tx.Query(ctx, `SELECT code FROM emergency.communes`)
+		inDB, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+		for _, c := range inDB {
+			communes[c] = true
+		}
+		rows, _ = tx.Query(ctx, `SELECT routing_number FROM emergency.psaps WHERE id <> ALL($1)`, psapIDs(p.file.PSAPs))
+		nums, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+		for _, n := range nums {
+			routing[n] = true
+		}
+		for _, r := range p.rows {
+			if !communes[r.insee] {
+				errs = append(errs, fmt.Sprintf("%s: insee %q: no such commune (load communes first, or in the same file)", r.where, r.insee))
+			}
+			if !routing[r.routing] {
+				errs = append(errs, fmt.Sprintf("%s: routing_number %q: no PSAP has this number", r.where, r.routing))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func psapIDs(ps []PSAPEntry) []string {
+	ids := []string{}
+	for _, p := range ps {
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
+func (p *plan) write(ctx context.Context, tx pgx.Tx) (Report, error) {
+	var rep Report
+	count := func(n *int, sql string, args ...any) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		*n += int(tag.RowsAffected())
+		return err
+	}
+	for _, o := range p.file.Operators {
+		nets := append([]string(nil), o.MCCMNC...)
+		sort.Strings(nets)
+		if err := count(&rep.Operators, `INSERT INTO emergency.operators (id, name, mcc_mnc) VALUES ($1, $2, $3)
+			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, mcc_mnc = EXCLUDED.mcc_mnc, updated_at = now()
+			WHERE (operators.name, operators.mcc_mnc) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.mcc_mnc)`,
+			o.ID, o.Name, nets); err != nil {
+			return rep, err
+		}
+		if err := p.writeCerts(ctx, tx, &rep, "operator_id", o.ID, p.opCerts[o.ID]); err != nil {
+			return rep, err
+		}
+	}
+	for _, ps := range p.file.PSAPs {
+		var ca *string
+		if v, ok := p.psapCA[ps.ID]; ok {
+			ca = &v
+		}
+		if err := count(&rep.PSAPs, `INSERT INTO emergency.psaps (id, name, routing_number, endpoint, ca_pem) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, routing_number = EXCLUDED.routing_number,
+				endpoint = EXCLUDED.endpoint, ca_pem = EXCLUDED.ca_pem, updated_at = now()
+			WHERE (psaps.name, psaps.routing_number, psaps.endpoint, psaps.ca_pem)
+				IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.routing_number, EXCLUDED.endpoint, EXCLUDED.ca_pem)`,
+			ps.ID, ps.Name, ps.RoutingNumber, ps.Endpoint, ca); err != nil {
+			return rep, err
+		}
+		if err := p.writeCerts(ctx, tx, &rep, "psap_id", ps.ID, p.psapCerts[ps.ID]); err != nil {
+			return rep, err
+		}
+	}
+	for _, c := range p.communes {
+		geom, err := json.Marshal(toCoordinates(c.Geometry))
+		if err != nil {
+			return rep, err
+		}
+		if err := count(&rep.Communes, `INSERT INTO emergency.communes (code, name, geometry) VALUES ($1, $2, $3)
+			ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, geometry = EXCLUDED.geometry
+			WHERE (communes.name, communes.geometry) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.geometry)`,
+			c.Code, c.Name, geom); err != nil {
+			return rep, err
+		}
+	}
+	for _, r := range p.rows {
+		if err := count(&rep.PDAAURows, `INSERT INTO emergency.pdaau (insee, number, routing_number) VALUES ($1, $2, $3)
+			ON CONFLICT (insee, number) DO UPDATE SET routing_number = EXCLUDED.routing_number
+			WHERE pdaau.routing_number <> EXCLUDED.routing_number`, r.insee, r.number, r.routing); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// writeCerts makes the organisation's certificate set exactly the file's.
+func (p *plan) writeCerts(ctx context.Context, tx pgx.Tx, rep *Report, col, id string, cs []cert) error {
+	fps := []string{}
+	for _, c := range cs {
+		fps = append(fps, c.fingerprint)
+		tag, err := tx.Exec(ctx, `INSERT INTO emergency.certificates (fingerprint, `+col+`, subject, not_after, pem)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (fingerprint) DO NOTHING`,
+			c.fingerprint, id, c.subject, c.notAfter, c.pem)
+		if err != nil {
+			return err
+		}
+		rep.Certificates += int(tag.RowsAffected())
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM emergency.certificates WHERE `+col+` = $1 AND fingerprint <> ALL($2)`, id, fps)
+	rep.Certificates += int(tag.RowsAffected())
+	return err
+}

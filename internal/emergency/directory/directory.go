@@ -1,0 +1,313 @@
+// Package directory is the emergency service's view of who is who: operators (bound to their
+// client certificates and the networks, MCC-MNC, they run), PSAPs (their routing number,
+// endpoint and certificates), communes and PDAAU rows. It is loaded from PostgreSQL into an
+// immutable snapshot, swapped atomically when `socle apply` changes it.
+package directory
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"socle/internal/emergency/geo"
+)
+
+// Operator is a mobile or fixed network operator that pushes AML messages.
+type Operator struct {
+	ID     string
+	Name   string
+	MCCMNC []string // "208-01"
+}
+
+// Owns reports whether the operator runs the network mcc-mnc.
+func (o *Operator) Owns(mcc, mnc string) bool {
+	for _, n := range o.MCCMNC {
+		if n == mcc+"-"+mnc {
+			return true
+		}
+	}
+	return false
+}
+
+// PSAP is an emergency centre (public safety answering point).
+type PSAP struct {
+	ID            string
+	Name          string
+	RoutingNumber string // the centre's 10-digit number in the PDAAU
+	Endpoint      string // where AML locations are pushed, https
+	// CA is the bundle trusted for the PSAP's server certificate; nil means socle's own CA.
+	CA *x509.CertPool
+}
+
+// Snapshot is the directory at one moment. It is never modified once built.
+type Snapshot struct {
+	Version       time.Time
+	Operators     map[string]*Operator
+	PSAPs         map[string]*PSAP
+	byFingerprint map[string]org
+	byRouting     map[string]*PSAP
+	pdaau         map[pdaauKey]string
+	Communes      *geo.Index
+}
+
+type org struct {
+	operator *Operator
+	psap     *PSAP
+}
+
+type pdaauKey struct{ insee, number string }
+
+// OperatorByCert returns the operator a client certificate belongs to.
+func (s *Snapshot) OperatorByCert(fingerprint string) (*Operator, bool) {
+	o := s.byFingerprint[fingerprint].operator
+	return o, o != nil
+}
+
+// PSAPByCert returns the PSAP a client certificate belongs to.
+func (s *Snapshot) PSAPByCert(fingerprint string) (*PSAP, bool) {
+	p := s.byFingerprint[fingerprint].psap
+	return p, p != nil
+}
+
+// PSAPByRoutingNumber returns the PSAP with a 10-digit routing number.
+func (s *Snapshot) PSAPByRoutingNumber(n string) (*PSAP, bool) {
+	p, ok := s.byRouting[n]
+	return p, ok
+}
+
+// RoutingNumber is the PDAAU entry for a commune and a short number dialled.
+func (s *Snapshot) RoutingNumber(insee, number string) (string, bool) {
+	r, ok := s.pdaau[pdaauKey{insee, number}]
+	return r, ok
+}
+
+// PDAAULen is the number of PDAAU rows.
+func (s *Snapshot) PDAAULen() int { return len(s.pdaau) }
+
+// Load reads the whole directory.
+func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
+	s := &Snapshot{
+		Version:       time.Now(),
+		Operators:     map[string]*Operator{},
+		PSAPs:         map[string]*PSAP{},
+		byFingerprint: map[string]org{},
+		byRouting:     map[string]*PSAP{},
+		pdaau:         map[pdaauKey]string{},
+	}
+	rows, err := pool.Query(ctx, `SELECT id, name, mcc_mnc FROM emergency.operators`)
+	if err != nil {
+		return nil, fmt.Errorf("directory: operators: %w", err)
+	}
+	for rows.Next() {
+		o := &Operator{}
+		if err := rows.Scan(&o.ID, &o.Name, &o.MCCMNC); err != nil {
+			return nil, fmt.Errorf("directory: operators: %w", err)
+		}
+		s.Operators[o.ID] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("directory: operators: %w", err)
+	}
+
+	rows, err = pool.Query(ctx, `SELECT id, name, routing_number, endpoint, coalesce(ca_pem, '') FROM emergency.psaps`)
+	if err != nil {
+		return nil, fmt.Errorf("directory: psaps: %w", err)
+	}
+	for rows.Next() {
+		p := &PSAP{}
+		var caPEM string
+		if err := rows.Scan(&p.ID, &p.Name, &p.RoutingNumber, &p.Endpoint, &caPEM); err != nil {
+			return nil, fmt.Errorf("directory: psaps: %w", err)
+		}
+		if caPEM != "" {
+			p.CA = x509.NewCertPool()
+			if !p.CA.AppendCertsFromPEM([]byte(caPEM)) {
+				return nil, fmt.Errorf("directory: psap %s: stored CA holds no certificate", p.ID)
+			}
+		}
+		s.PSAPs[p.ID] = p
+		s.byRouting[p.RoutingNumber] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("directory: psaps: %w", err)
+	}
+
+	rows, err = pool.Query(ctx, `SELECT fingerprint, coalesce(operator_id, ''), coalesce(psap_id, '') FROM emergency.certificates`)
+	if err != nil {
+		return nil, fmt.Errorf("directory: certificates: %w", err)
+	}
+	for rows.Next() {
+		var fp, op, psap string
+		if err := rows.Scan(&fp, &op, &psap); err != nil {
+			return nil, fmt.Errorf("directory: certificates: %w", err)
+		}
+		s.byFingerprint[fp] = org{operator: s.Operators[op], psap: s.PSAPs[psap]}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("directory: certificates: %w", err)
+	}
+
+	rows, err = pool.Query(ctx, `SELECT insee, number, routing_number FROM emergency.pdaau`)
+	if err != nil {
+		return nil, fmt.Errorf("directory: pdaau: %w", err)
+	}
+	for rows.Next() {
+		var k pdaauKey
+		var r string
+		if err := rows.Scan(&k.insee, &k.number, &r); err != nil {
+			return nil, fmt.Errorf("directory: pdaau: %w", err)
+		}
+		s.pdaau[k] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("directory: pdaau: %w", err)
+	}
+
+	communes, err := loadCommunes(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	s.Communes = geo.NewIndex(communes)
+	return s, nil
+}
+
+func loadCommunes(ctx context.Context, pool *pgxpool.Pool) ([]geo.Commune, error) {
+	rows, err := pool.Query(ctx, `SELECT code, name, geometry FROM emergency.communes`)
+	if err != nil {
+		return nil, fmt.Errorf("directory: communes: %w", err)
+	}
+	defer rows.Close()
+	var out []geo.Commune
+	for rows.Next() {
+		var c geo.Commune
+		var raw []byte
+		if err := rows.Scan(&c.Code, &c.Name, &raw); err != nil {
+			return nil, fmt.Errorf("directory: communes: %w", err)
+		}
+		var coords [][][][2]float64
+		if err := json.Unmarshal(raw, &coords); err != nil {
+			return nil, fmt.Errorf("directory: commune %s: %w", c.Code, err)
+		}
+		c.Geometry = fromCoordinates(coords)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// toCoordinates and fromCoordinates convert between geo's types and GeoJSON MultiPolygon
+// coordinates ([lon, lat] positions, RFC 7946 §3.1.7), the form stored in the database.
+func toCoordinates(mp geo.MultiPolygon) [][][][2]float64 {
+	out := make([][][][2]float64, len(mp))
+	for i, poly := range mp {
+		out[i] = make([][][2]float64, len(poly))
+		for j, ring := range poly {
+			out[i][j] = make([][2]float64, len(ring))
+			for k, p := range ring {
+				out[i][j][k] = [2]float64{p.Lon, p.Lat}
+			}
+		}
+	}
+	return out
+}
+
+func fromCoordinates(c [][][][2]float64) geo.MultiPolygon {
+	mp := make(geo.MultiPolygon, len(c))
+	for i, poly := range c {
+		mp[i] = make([]geo.Ring, len(poly))
+		for j, ring := range poly {
+			mp[i][j] = make(geo.Ring, len(ring))
+			for k, p := range ring {
+				mp[i][j][k] = geo.Point{Lon: p[0], Lat: p[1]}
+			}
+		}
+	}
+	return mp
+}
+
+// NotifyChannel is the PostgreSQL NOTIFY channel `socle apply` signals on. NOTIFY rather
+// than the bus because the signal must be part of the transaction that changes the
+// directory, and `socle apply` runs as its own process.
+const NotifyChannel = "socle_emergency_directory"
+
+// Live holds the current snapshot and replaces it when the directory changes.
+type Live struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	cur    atomic.Pointer[Snapshot]
+	// OnChange, if set, is called with each new snapshot.
+	OnChange func(*Snapshot)
+}
+
+// NewLive loads the directory once.
+func NewLive(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*Live, error) {
+	l := &Live{pool: pool, logger: logger}
+	s, err := Load(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	l.cur.Store(s)
+	return l, nil
+}
+
+// Get returns the current snapshot.
+func (l *Live) Get() *Snapshot { return l.cur.Load() }
+
+// Reload reads the directory again and swaps it in.
+func (l *Live) Reload(ctx context.Context) error {
+	s, err := Load(ctx, l.pool)
+	if err != nil {
+		return err
+	}
+	l.cur.Store(s)
+	l.logger.Info("directory loaded", "operators", len(s.Operators), "psaps", len(s.PSAPs),
+		"communes", s.Communes.Len(), "pdaau_rows", len(s.pdaau))
+	if l.OnChange != nil {
+		l.OnChange(s)
+	}
+	return nil
+}
+
+// Watch reloads on every NOTIFY until ctx ends, reconnecting after errors. A reload after a
+// reconnect covers any notification missed while disconnected.
+func (l *Live) Watch(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := l.watchOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		l.logger.Warn("directory watch interrupted, retrying", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (l *Live) watchOnce(ctx context.Context) error {
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+		return err
+	}
+	defer conn.Exec(context.Background(), "UNLISTEN "+NotifyChannel)
+	if err := l.Reload(ctx); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return err
+		}
+		if err := l.Reload(ctx); err != nil {
+			return err
+		}
+	}
+}

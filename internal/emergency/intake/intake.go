@@ -1,0 +1,211 @@
+// Package intake receives AML messages that operators relay over mutual TLS. It is a
+// tolerant reader and an exact judge: every message is stored with its raw bytes and its
+// findings, in the same statement as its outbox row when usable, and only then answered.
+package intake
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"socle/internal/emergency/aml"
+	"socle/internal/emergency/directory"
+	"socle/internal/platform/problem"
+	"socle/internal/platform/server"
+)
+
+// MaxBody is the largest request body read. The AML parsers judge smaller limits per
+// format; anything larger is not an AML message and is refused without being stored.
+const MaxBody = 64 << 10
+
+// DefaultNumber is the short number assumed when neither the message nor the operator says
+// which was dialled (SMS v1 does not carry it): 112 reaches every PSAP's PDAAU.
+const DefaultNumber = "112"
+
+// Handler serves POST /emergency/v1/aml.
+type Handler struct {
+	Store     *Store
+	Directory func() *directory.Snapshot
+	// Accepted is called after a new usable message is committed, to wake delivery.
+	Accepted func()
+	Logger   *slog.Logger
+	Metrics  *Metrics
+}
+
+// Metrics counts what intake sees.
+type Metrics struct {
+	Received *prometheus.CounterVec
+	Latency  prometheus.Histogram
+}
+
+// NewMetrics registers intake's metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "socle_emergency_aml_received_total",
+			Help: "AML messages received, by outcome (accepted, unusable, forbidden, duplicate) and format.",
+		}, []string{"outcome", "format"}),
+		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "socle_emergency_aml_accept_seconds",
+			Help:    "Time from request received to answer sent, for AML pushes.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, 1},
+		}),
+	}
+	reg.MustRegister(m.Received, m.Latency)
+	return m
+}
+
+// Answer is the JSON body of a 202.
+type Answer struct {
+	ID        string        `json:"id"`
+	Status    string        `json:"status"`
+	Duplicate bool          `json:"duplicate,omitempty"`
+	Warnings  []aml.Finding `json:"warnings"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() { h.Metrics.Latency.Observe(time.Since(start).Seconds()) }()
+
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized,
+			"Client certificate required", "the interconnect requires mutual TLS with a registered operator certificate"))
+		return
+	}
+	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+	op, ok := h.Directory().OperatorByCert(hex.EncodeToString(sum[:]))
+	if !ok {
+		h.Logger.Warn("aml push with an unregistered certificate", "request_id", server.RequestID(r.Context()),
+			"subject", r.TLS.PeerCertificates[0].Subject.String())
+		problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden,
+			"Certificate not registered", "this client certificate belongs to no registered operator"))
+		return
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			problem.Write(w, r, problem.New("body-too-large", http.StatusRequestEntityTooLarge,
+				"Body too large", "an AML message is a few hundred bytes; this body exceeds 64 KiB").
+				With(problem.FieldError{Field: "body", Reason: "larger than 64 KiB"}))
+			return
+		}
+		problem.Write(w, r, problem.New("bad-request", http.StatusBadRequest, "Unreadable body", err.Error()))
+		return
+	}
+
+	contentType := r.Header.Get("Content-Type")
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	msg, findings := aml.Parse(contentType, body, r.Header.Get("Device-Number"))
+	number := msg.EmergencyNumber
+	if number == "" {
+		number = r.Header.Get("Emergency-Number")
+		if number == "" {
+			number = DefaultNumber
+			findings = append(findings, aml.Finding{Field: "emergency_number", Severity: aml.Warning,
+				Reason: "not given by the message nor an Emergency-Number header; routed as " + DefaultNumber})
+		} else if !directory.IsShortNumber(number) {
+			findings = append(findings, aml.Finding{Field: "Emergency-Number", Severity: aml.Error,
+				Reason: "not a routed short number"})
+		}
+	}
+
+	status := StatusAccepted
+	switch {
+	case msg.NetworkMCC != "" && msg.NetworkMNC != "" && !op.Owns(msg.NetworkMCC, msg.NetworkMNC):
+		status = StatusForbidden
+		findings = append(findings, aml.Finding{Field: "network", Severity: aml.Error,
+			Reason: "network " + msg.NetworkMCC + "-" + msg.NetworkMNC + " is not run by operator " + op.ID})
+	case !aml.Usable(msg, findings):
+		status = StatusUnusable
+	}
+
+	rec := Record{
+		OperatorID:      op.ID,
+		DedupeKey:       dedupeKey(op.ID, mediaType, r.Header.Get("Device-Number"), r.Header.Get("Emergency-Number"), body),
+		Status:          status,
+		ContentType:     mediaType,
+		Raw:             body,
+		Message:         msg,
+		EmergencyNumber: number,
+		Findings:        findings,
+	}
+	res, err := h.Store.Insert(r.Context(), rec)
+	if err != nil {
+		h.Logger.Error("store aml message", "request_id", server.RequestID(r.Context()), "error", err)
+		problem.Write(w, r, problem.New("unavailable", http.StatusServiceUnavailable, "Not stored",
+			"the message could not be stored and is NOT accepted: send it again"))
+		return
+	}
+	if res.Fresh && res.Status == StatusAccepted && h.Accepted != nil {
+		h.Accepted()
+	}
+	outcome := res.Status
+	if !res.Fresh {
+		outcome = "duplicate"
+	}
+	h.Metrics.Received.WithLabelValues(outcome, string(msg.Format)).Inc()
+	h.Logger.Debug("aml received", "request_id", server.RequestID(r.Context()), "id", res.ID,
+		"operator", op.ID, "status", res.Status, "duplicate", !res.Fresh)
+
+	switch res.Status {
+	case StatusAccepted:
+		ans := Answer{ID: res.ID, Status: res.Status, Duplicate: !res.Fresh, Warnings: warnings(res.Findings)}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Location", "/emergency/v1/aml/"+res.ID)
+		w.WriteHeader(http.StatusAccepted)
+		json.NewEncoder(w).Encode(ans)
+	case StatusForbidden:
+		p := problem.New("network-not-owned", http.StatusForbidden, "Network not run by this operator",
+			"the message claims a network (MCC-MNC) that the certificate's operator does not run").
+			With(fieldErrors(res.Findings)...)
+		p.Extra = map[string]any{"id": res.ID}
+		problem.Write(w, r, p)
+	default:
+		p := problem.New("unusable-aml", http.StatusUnprocessableEntity, "Unusable AML message",
+			"the message was stored but cannot be routed").With(fieldErrors(res.Findings)...)
+		p.Extra = map[string]any{"id": res.ID, "warnings": warnings(res.Findings)}
+		problem.Write(w, r, p)
+	}
+}
+
+// dedupeKey identifies a message by what the operator sent: the same bytes with the same
+// headers from the same operator are the same message, sent again.
+func dedupeKey(operator, mediaType, deviceNumber, emergencyNumber string, body []byte) []byte {
+	h := sha256.New()
+	for _, s := range []string{operator, mediaType, deviceNumber, emergencyNumber} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	h.Write(body)
+	return h.Sum(nil)
+}
+
+func warnings(fs []aml.Finding) []aml.Finding {
+	out := []aml.Finding{}
+	for _, f := range fs {
+		if f.Severity == aml.Warning {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func fieldErrors(fs []aml.Finding) []problem.FieldError {
+	var out []problem.FieldError
+	for _, f := range fs {
+		if f.Severity == aml.Error {
+			out = append(out, problem.FieldError{Field: f.Field, Reason: f.Reason})
+		}
+	}
+	return out
+}

@@ -1,0 +1,284 @@
+// Package emergency is the emergency caller location exchange: operators push handset
+// locations (AML) over mutual TLS, socle routes them by commune and number dialled, and
+// pushes them to the right PSAP. See docs/emergency-aml-push.md.
+package emergency
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"socle/internal/emergency/delivery"
+	"socle/internal/emergency/directory"
+	"socle/internal/emergency/intake"
+	"socle/internal/platform/bus"
+	"socle/internal/platform/config"
+	"socle/internal/platform/problem"
+	"socle/internal/platform/server"
+)
+
+// Config is the emergency service's part of the configuration table.
+type Config struct {
+	LocationRetention time.Duration
+	PurgeInterval     time.Duration
+	DeliveryExpiry    time.Duration
+	AttemptTimeout    time.Duration
+	Lease             time.Duration
+	PollInterval      time.Duration
+	Concurrency       int
+	FallbackPSAP      string
+}
+
+// Register adds the service's options to the table.
+func (c *Config) Register(s *config.Set) {
+	s.Duration(&c.LocationRetention, "location-retention", 24*time.Hour,
+		"how long locations and caller identifiers are kept before being purged")
+	s.Duration(&c.PurgeInterval, "location-purge-interval", 10*time.Minute, "how often the purge runs")
+	s.Duration(&c.DeliveryExpiry, "emergency-delivery-expiry", time.Hour,
+		"how long a location is retried before it is given up with an alarm")
+	s.Duration(&c.AttemptTimeout, "emergency-delivery-timeout", 5*time.Second, "time allowed for one push to a PSAP")
+	s.Duration(&c.Lease, "emergency-delivery-lease", 15*time.Second,
+		"how long a worker owns a message it is delivering; after a crash, others take it over then")
+	s.Duration(&c.PollInterval, "emergency-delivery-poll", time.Second, "outbox poll interval when no wake-up comes")
+	s.Int(&c.Concurrency, "emergency-delivery-concurrency", 64, 1, 4096, "pushes in flight at once per node")
+	s.String(&c.FallbackPSAP, "emergency-fallback-psap", "",
+		"id of the PSAP that receives locations for which the tables give no PSAP (empty: keep retrying)")
+	s.Check(func() error {
+		if c.Lease <= c.AttemptTimeout {
+			return fmt.Errorf("SOCLE_EMERGENCY_DELIVERY_LEASE (%s) must exceed SOCLE_EMERGENCY_DELIVERY_TIMEOUT (%s)", c.Lease, c.AttemptTimeout)
+		}
+		if c.LocationRetention < c.DeliveryExpiry {
+			return fmt.Errorf("SOCLE_LOCATION_RETENTION (%s) must be at least SOCLE_EMERGENCY_DELIVERY_EXPIRY (%s)", c.LocationRetention, c.DeliveryExpiry)
+		}
+		return nil
+	})
+}
+
+// Deps are what the service stands on.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Bus      *bus.Bus
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+	// ClientCert is socle's certificate when it calls PSAPs; RootCAs verifies PSAPs that
+	// have no CA of their own in the directory.
+	ClientCert tls.Certificate
+	RootCAs    *x509.CertPool
+}
+
+// WakeSubject is published after each accepted message so that every node's delivery
+// worker looks at the outbox at once instead of at its next poll.
+const WakeSubject = "socle.emergency.aml.accepted"
+
+// Service is the emergency service.
+type Service struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	dir    *directory.Live
+	worker *delivery.Worker
+	intake *intake.Handler
+	sub    *nats.Subscription
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+var _ server.Service = (*Service)(nil)
+
+// New builds the service; Start loads the directory and starts the workers.
+func New(cfg Config, deps Deps) *Service {
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "emergency")}
+	s.worker = delivery.New(delivery.Config{
+		Concurrency:    cfg.Concurrency,
+		AttemptTimeout: cfg.AttemptTimeout,
+		Lease:          cfg.Lease,
+		PollInterval:   cfg.PollInterval,
+		FallbackPSAP:   cfg.FallbackPSAP,
+		ClientCert:     deps.ClientCert,
+		RootCAs:        deps.RootCAs,
+	}, deps.Pool, s.snapshot, s.log.With("component", "delivery"), deps.Registry)
+	s.intake = &intake.Handler{
+		Store:     &intake.Store{Pool: deps.Pool, Expiry: cfg.DeliveryExpiry},
+		Directory: s.snapshot,
+		Accepted:  func() { deps.Bus.Publish(WakeSubject, nil) },
+		Logger:    s.log.With("component", "intake"),
+		Metrics:   intake.NewMetrics(deps.Registry),
+	}
+	return s
+}
+
+// Name implements server.Service.
+func (s *Service) Name() string { return "emergency" }
+
+func (s *Service) snapshot() *directory.Snapshot { return s.dir.Get() }
+
+// Start implements server.Service.
+func (s *Service) Start(ctx context.Context) error {
+	dir, err := directory.NewLive(ctx, s.deps.Pool, s.log.With("component", "directory"))
+	if err != nil {
+		return err
+	}
+	s.dir = dir
+	if s.cfg.FallbackPSAP != "" {
+		if _, ok := dir.Get().PSAPs[s.cfg.FallbackPSAP]; !ok {
+			s.log.Warn("fallback PSAP is not in the directory (yet)", "psap", s.cfg.FallbackPSAP)
+		}
+	}
+	s.sub, err = s.deps.Bus.Subscribe(WakeSubject, func(*nats.Msg) { s.worker.Wake() })
+	if err != nil {
+		return fmt.Errorf("emergency: subscribe: %w", err)
+	}
+	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); dir.Watch(ctx) }()
+	go func() { defer s.wg.Done(); s.worker.Run(ctx) }()
+	go func() { defer s.wg.Done(); s.purgeLoop(ctx) }()
+	return nil
+}
+
+// Stop implements server.Service: deliveries in flight finish (their leases protect them
+// if the deadline passes first).
+func (s *Service) Stop(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	if s.sub != nil {
+		s.sub.Unsubscribe()
+	}
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("emergency: stop: %w", ctx.Err())
+	}
+}
+
+// Ready implements server.Service.
+func (s *Service) Ready(ctx context.Context) error {
+	if s.dir == nil {
+		return errors.New("directory not loaded")
+	}
+	return nil
+}
+
+// Routes implements server.Service.
+func (s *Service) Routes(web, interconnect *http.ServeMux) {
+	interconnect.Handle("POST /emergency/v1/aml", s.intake)
+	interconnect.HandleFunc("GET /emergency/v1/aml/{id}", s.messageStatus)
+}
+
+// messageStatus lets an operator follow a message it pushed: stored status, findings and
+// delivery state. Only the operator that sent it may see it.
+func (s *Service) messageStatus(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized, "Client certificate required", ""))
+		return
+	}
+	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+	op, ok := s.snapshot().OperatorByCert(hex.EncodeToString(sum[:]))
+	if !ok {
+		problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden, "Certificate not registered", ""))
+		return
+	}
+	type deliveryState struct {
+		State       string     `json:"state"`
+		Attempts    int        `json:"attempts"`
+		PSAP        *string    `json:"psap,omitempty"`
+		Route       *string    `json:"route,omitempty"`
+		LastError   *string    `json:"last_error,omitempty"`
+		DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	}
+	var out struct {
+		ID         string          `json:"id"`
+		ReceivedAt time.Time       `json:"received_at"`
+		Status     string          `json:"status"`
+		Repeats    int             `json:"repeats"`
+		Findings   json.RawMessage `json:"findings"`
+		Purged     bool            `json:"purged"`
+		Delivery   *deliveryState  `json:"delivery,omitempty"`
+	}
+	var d deliveryState
+	var state *string
+	err := s.deps.Pool.QueryRow(r.Context(), `
+		SELECT m.id::text, m.received_at, m.status, m.repeats, m.findings, m.purged_at IS NOT NULL,
+			d.state, coalesce(d.attempts, 0), d.psap_id, d.route, d.last_error, d.delivered_at
+		FROM emergency.aml_messages m LEFT JOIN emergency.deliveries d ON d.message_id = m.id
+		WHERE m.id::text = $1 AND m.operator_id = $2`, r.PathValue("id"), op.ID).
+		Scan(&out.ID, &out.ReceivedAt, &out.Status, &out.Repeats, &out.Findings, &out.Purged,
+			&state, &d.Attempts, &d.PSAP, &d.Route, &d.LastError, &d.DeliveredAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		problem.Write(w, r, problem.NotFound())
+		return
+	}
+	if err != nil {
+		s.log.Error("message status", "error", err, "request_id", server.RequestID(r.Context()))
+		problem.Write(w, r, problem.Internal())
+		return
+	}
+	if state != nil {
+		d.State = *state
+		out.Delivery = &d
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+// purgeLoop erases location data and caller identifiers older than the retention period.
+// The row stays: who sent what when, and who received it, is the audit trail.
+func (s *Service) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.PurgeInterval)
+	defer t.Stop()
+	for {
+		if n, err := Purge(ctx, s.deps.Pool, s.cfg.LocationRetention); err != nil && ctx.Err() == nil {
+			s.log.Error("purge locations", "error", err)
+		} else if n > 0 {
+			s.log.Info("purged location data", "messages", n, "retention", s.cfg.LocationRetention.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Purge erases personal data of messages received more than retention ago whose delivery is
+// no longer pending, in batches, and returns how many messages it purged.
+func Purge(ctx context.Context, pool *pgxpool.Pool, retention time.Duration) (int, error) {
+	total := 0
+	for {
+		tag, err := pool.Exec(ctx, `
+			UPDATE emergency.aml_messages SET raw = NULL, device_number = NULL, latitude = NULL,
+				longitude = NULL, accuracy_m = NULL, confidence_pct = NULL, located_at = NULL,
+				location_source = NULL, imei = NULL, imsi = NULL, dedupe_key = NULL, purged_at = now()
+			WHERE id IN (
+				SELECT id FROM emergency.aml_messages m
+				WHERE purged_at IS NULL AND received_at < now() - $1::interval
+				  AND NOT EXISTS (SELECT 1 FROM emergency.deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
+				LIMIT 5000)`, retention)
+		if err != nil {
+			return total, fmt.Errorf("purge: %w", err)
+		}
+		total += int(tag.RowsAffected())
+		if tag.RowsAffected() < 5000 {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,182 @@
+// Package testbed assembles a real emergency push path on loopback — development PKI, PSAP
+// simulator over mutual TLS, demo directory, the emergency service behind a mutual-TLS
+// interconnect listener — for integration tests and `socle bench aml`.
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"socle/internal/emergency"
+	"socle/internal/emergency/demo"
+	"socle/internal/emergency/directory"
+	"socle/internal/emergency/psapsim"
+	"socle/internal/platform/bus"
+	"socle/internal/platform/pki"
+	"socle/internal/platform/server"
+)
+
+// Bed is the PKI, the PSAP simulator and the demo directory file.
+type Bed struct {
+	DataDir       string
+	PKIDir        string
+	CA            *x509.CertPool
+	Sim           *psapsim.Sim
+	SimAddr       string
+	DirectoryFile string
+	sim           *server.Listener
+}
+
+// New prepares a bed in dataDir (PKI, demo files) and starts the PSAP simulator on a free
+// loopback port.
+func New(dataDir string, logger *slog.Logger) (*Bed, error) {
+	b := &Bed{DataDir: dataDir, PKIDir: filepath.Join(dataDir, "pki")}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b.SimAddr = ln.Addr().String()
+	ln.Close()
+	if b.DirectoryFile, err = demo.Install(dataDir, b.SimAddr); err != nil {
+		return nil, err
+	}
+	if _, err := pki.EnsureIssued(b.PKIDir, "socle-client", pki.Request{Name: "socle", Usage: pki.Client}); err != nil {
+		return nil, err
+	}
+	if b.CA, err = pki.LoadPool(filepath.Join(b.PKIDir, "ca.crt")); err != nil {
+		return nil, err
+	}
+	simTLS, err := server.MutualTLS(filepath.Join(b.PKIDir, "psap-sim.crt"), filepath.Join(b.PKIDir, "psap-sim.key"), b.CA)
+	if err != nil {
+		return nil, err
+	}
+	b.Sim = psapsim.New(nil)
+	b.sim = &server.Listener{Name: "psap-simulator", Addr: b.SimAddr, TLS: simTLS, Handler: b.Sim, Logger: logger}
+	if err := b.sim.Listen(); err != nil {
+		return nil, err
+	}
+	go b.sim.Serve()
+	return b, nil
+}
+
+// Close stops the simulator.
+func (b *Bed) Close() { b.sim.Shutdown(context.Background()) }
+
+// Apply loads the demo directory into the database.
+func (b *Bed) Apply(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := directory.ApplyFile(ctx, pool, b.DirectoryFile)
+	return err
+}
+
+// Client returns an HTTPS client presenting the certificate name.crt of the bed's PKI (or
+// none when name is empty), trusting the bed's CA, with up to conns connections.
+func (b *Bed) Client(name string, conns int) (*http.Client, error) {
+	cfg := &tls.Config{RootCAs: b.CA, MinVersion: tls.VersionTLS12}
+	if name != "" {
+		cert, err := tls.LoadX509KeyPair(filepath.Join(b.PKIDir, name+".crt"), filepath.Join(b.PKIDir, name+".key"))
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: cfg, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, IdleConnTimeout: time.Minute,
+	}}, nil
+}
+
+// Service is the emergency service running behind a mutual-TLS listener on loopback.
+type Service struct {
+	URL      string // https://127.0.0.1:port
+	Registry *prometheus.Registry
+	svc      *emergency.Service
+	bus      *bus.Bus
+	ic       *server.Listener
+}
+
+// StartService runs the emergency service on pool with cfg, as `socle serve` would.
+func (b *Bed) StartService(ctx context.Context, pool *pgxpool.Pool, cfg emergency.Config, logger *slog.Logger) (*Service, error) {
+	bs, err := bus.Open("")
+	if err != nil {
+		return nil, err
+	}
+	client, err := tls.LoadX509KeyPair(filepath.Join(b.PKIDir, "socle-client.crt"), filepath.Join(b.PKIDir, "socle-client.key"))
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	svc := emergency.New(cfg, emergency.Deps{Pool: pool, Bus: bs, Registry: reg, Logger: logger,
+		ClientCert: client, RootCAs: b.CA})
+	if err := svc.Start(ctx); err != nil {
+		bs.Close()
+		return nil, err
+	}
+	web, ic := http.NewServeMux(), http.NewServeMux()
+	svc.Routes(web, ic)
+	icTLS, err := server.MutualTLS(filepath.Join(b.PKIDir, "server.crt"), filepath.Join(b.PKIDir, "server.key"), b.CA)
+	if err != nil {
+		return nil, err
+	}
+	l := &server.Listener{Name: "interconnect", Addr: "127.0.0.1:0", TLS: icTLS, Handler: server.Middleware(logger, ic), Logger: logger}
+	if err := l.Listen(); err != nil {
+		return nil, err
+	}
+	go l.Serve()
+	return &Service{URL: "https://" + l.BoundAddr(), Registry: reg, svc: svc, bus: bs, ic: l}, nil
+}
+
+// Stop stops the service and its listener.
+func (s *Service) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.ic.Shutdown(ctx)
+	err := s.svc.Stop(ctx)
+	s.bus.Close()
+	return err
+}
+
+// DefaultConfig is the emergency configuration of tests: quick retries and leases.
+func DefaultConfig() emergency.Config {
+	return emergency.Config{
+		LocationRetention: 24 * time.Hour,
+		PurgeInterval:     time.Hour,
+		DeliveryExpiry:    time.Hour,
+		AttemptTimeout:    2 * time.Second,
+		Lease:             3 * time.Second,
+		PollInterval:      200 * time.Millisecond,
+		Concurrency:       64,
+	}
+}
+
+// Discard is a logger that drops everything.
+func Discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Push sends an AML body as an operator would and returns the status and body.
+func Push(ctx context.Context, c *http.Client, url, contentType string, body []byte, header map[string]string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/emergency/v1/aml", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("push: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}

@@ -1,0 +1,83 @@
+// Package web serves socle's pages: templates and assets embedded in the binary, French by
+// default and English on request (?lang=en or the browser's Accept-Language).
+package web
+
+import (
+	"embed"
+	"html/template"
+	"net/http"
+	"strings"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{}).ParseFS(templates, "templates/*.html"))
+
+// Lang picks the page language: ?lang= first, then Accept-Language, French otherwise.
+func Lang(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "en" || l == "fr" {
+		return l
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case strings.HasPrefix(tag, "fr"):
+			return "fr"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	return "fr"
+}
+
+// T returns the message key in lang.
+func T(lang, key string) string {
+	if m, ok := messages[lang][key]; ok {
+		return m
+	}
+	return messages["fr"][key]
+}
+
+var messages = map[string]map[string]string{
+	"fr": {
+		"title":          "socle — plateforme socle souveraine",
+		"lead":           "Cette instance de socle fait tourner les services suivants.",
+		"services":       "Services",
+		"emergency":      "Localisation des appels d'urgence",
+		"emergency.desc": "Les opérateurs poussent la localisation de l'appelant (AML) sur l'interconnexion en TLS mutuel ; socle l'achemine vers le centre de traitement (PSAP) compétent.",
+		"ops":            "Exploitation",
+		"ops.desc":       "Métriques Prometheus, /healthz et /readyz sur le port d'exploitation.",
+		"docs":           "Documentation",
+		"switch":         "English",
+	},
+	"en": {
+		"title":          "socle — sovereign base platform",
+		"lead":           "This socle instance runs the following services.",
+		"services":       "Services",
+		"emergency":      "Emergency caller location",
+		"emergency.desc": "Operators push the caller's location (AML) to the interconnect over mutual TLS; socle routes it to the responsible emergency centre (PSAP).",
+		"ops":            "Operations",
+		"ops.desc":       "Prometheus metrics, /healthz and /readyz on the ops port.",
+		"docs":           "Documentation",
+		"switch":         "Français",
+	},
+}
+
+// Routes mounts the home page.
+func Routes(mux *http.ServeMux, services []string) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		lang := Lang(r)
+		other := "en"
+		if lang == "en" {
+			other = "fr"
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Language", lang)
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
+		pages.ExecuteTemplate(w, "home.html", map[string]any{
+			"Lang": lang, "Other": other, "Services": services,
+			"T": func(key string) string { return T(lang, key) },
+		})
+	})
+}
