@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -35,6 +36,16 @@ func (b *base) register(s *config.Set) {
 
 func (b *base) pkiDir() string { return filepath.Join(b.DataDir, "pki") }
 
+// ensureDataDir creates the data directory before anything is put in it. Mode 0711: others
+// may traverse it but not list it, so that the private cluster's system user reaches its own
+// directory inside while the PKI and demo files stay private.
+func (b *base) ensureDataDir() error {
+	if err := os.MkdirAll(b.DataDir, 0o711); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	return nil
+}
+
 // database is an open pool, and the private cluster behind it if socle runs one.
 type db struct {
 	*pgxpool.Pool
@@ -59,6 +70,9 @@ func (b *base) openDB(ctx context.Context, log *slog.Logger, maxConns int32) (*d
 	url := b.DatabaseURL
 	var cl *database.Cluster
 	if url == "" {
+		if err := b.ensureDataDir(); err != nil {
+			return nil, err
+		}
 		cl = &database.Cluster{Root: filepath.Join(b.DataDir, "postgres"), SystemUser: b.PostgresUser, Logger: log}
 		if err := cl.Start(ctx); err != nil {
 			return nil, err

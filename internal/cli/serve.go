@@ -105,6 +105,9 @@ brackets; flags win over the environment.`)
 	log := newLogger(c.LogLevel, c.LogFormat)
 	log.Info("socle starting", "version", versionString(), "services", c.Services, "data_dir", c.DataDir)
 
+	if err := c.ensureDataDir(); err != nil {
+		return err
+	}
 	tlsFiles, err := c.ensurePKI(log)
 	if err != nil {
 		return err

@@ -146,7 +146,7 @@ type plan struct {
 // entry is applied or, on any error, nothing is. Applying the same file twice changes
 // nothing the second time.
 func ApplyFile(ctx context.Context, pool *pgxpool.Pool, path string) (Report, error) {
-	p, err := readPlan(path)
+	p, fileErrs, err := readPlan(path)
 	if err != nil {
 		return Report{}, err
 	}
@@ -159,8 +159,13 @@ func ApplyFile(ctx context.Context, pool *pgxpool.Pool, path string) (Report, er
 	if _, err := tx.Exec(ctx, `LOCK TABLE emergency.operators, emergency.psaps, emergency.certificates, emergency.communes, emergency.pdaau IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		return Report{}, fmt.Errorf("apply: %w", err)
 	}
-	if err := p.checkAgainstDatabase(ctx, tx, path); err != nil {
+	// Report every error at once: those of the file and those against the database.
+	dbErrs, err := p.checkAgainstDatabase(ctx, tx, path)
+	if err != nil {
 		return Report{}, err
+	}
+	if all := append(fileErrs, dbErrs...); len(all) > 0 {
+		return Report{}, all
 	}
 	rep, err := p.write(ctx, tx)
 	if err != nil {
@@ -177,11 +182,13 @@ func ApplyFile(ctx context.Context, pool *pgxpool.Pool, path string) (Report, er
 	return rep, nil
 }
 
-// readPlan parses and validates everything that can be checked without the database.
-func readPlan(path string) (*plan, error) {
+// readPlan parses and validates everything that can be checked without the database. It
+// returns the valid part of the file and the errors of the rest; err is for a file that
+// cannot be read at all.
+func readPlan(path string) (*plan, Errors, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
+		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
 	name := filepath.Base(path)
 	dir := filepath.Dir(path)
@@ -189,7 +196,7 @@ func readPlan(path string) (*plan, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p.file); err != nil && !errors.Is(err, io.EOF) {
-		return nil, Errors{fmt.Sprintf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}
+		return nil, nil, Errors{fmt.Sprintf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}
 	}
 	var errs Errors
 	bad := func(line int, what, format string, args ...any) {
@@ -313,10 +320,7 @@ func readPlan(path string) (*plan, error) {
 			p.rows = append(p.rows, r)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return p, nil
+	return p, errs, nil
 }
 
 func readCertificates(path string) ([]cert, error) {
@@ -418,7 +422,7 @@ func IsShortNumber(s string) bool {
 
 // checkAgainstDatabase validates what depends on rows outside the file: networks and
 // certificates held by other organisations, communes and PSAPs that PDAAU rows name.
-func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string) error {
+func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string) (Errors, error) {
 	name := filepath.Base(path)
 	var errs Errors
 	var fileIDs []string
@@ -433,7 +437,7 @@ func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string)
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("apply: %w", err)
+			return nil, fmt.Errorf("apply: %w", err)
 		}
 	}
 	checkCerts := func(line int, what, col, id string, cs []cert) error {
@@ -451,19 +455,19 @@ func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string)
 	}
 	for _, o := range p.file.Operators {
 		if err := checkCerts(o.line, fmt.Sprintf("operators (id %q)", o.ID), "operator_id", o.ID, p.opCerts[o.ID]); err != nil {
-			return fmt.Errorf("apply: %w", err)
+			return nil, fmt.Errorf("apply: %w", err)
 		}
 	}
 	for _, ps := range p.file.PSAPs {
 		if err := checkCerts(ps.line, fmt.Sprintf("psaps (id %q)", ps.ID), "psap_id", ps.ID, p.psapCerts[ps.ID]); err != nil {
-			return fmt.Errorf("apply: %w", err)
+			return nil, fmt.Errorf("apply: %w", err)
 		}
 		var other string
 		err := tx.QueryRow(ctx, `SELECT id FROM emergency.psaps WHERE routing_number = $1 AND id <> $2`, ps.RoutingNumber, ps.ID).Scan(&other)
 		if err == nil {
 			errs = append(errs, fmt.Sprintf("%s:%d: psaps (id %q): routing_number %q is already the number of %q", name, ps.line, ps.ID, ps.RoutingNumber, other))
 		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("apply: %w", err)
+			return nil, fmt.Errorf("apply: %w", err)
 		}
 	}
 	if len(p.rows) > 0 {
@@ -478,7 +482,7 @@ func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string)
 		rows, _ := tx.Query(ctx, `SELECT code FROM emergency.communes`)
 		inDB, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return fmt.Errorf("apply: %w", err)
+			return nil, fmt.Errorf("apply: %w", err)
 		}
 		for _, c := range inDB {
 			communes[c] = true
@@ -486,7 +490,7 @@ func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string)
 		rows, _ = tx.Query(ctx, `SELECT routing_number FROM emergency.psaps WHERE id <> ALL($1)`, psapIDs(p.file.PSAPs))
 		nums, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return fmt.Errorf("apply: %w", err)
+			return nil, fmt.Errorf("apply: %w", err)
 		}
 		for _, n := range nums {
 			routing[n] = true
@@ -500,10 +504,7 @@ func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string)
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
+	return errs, nil
 }
 
 func psapIDs(ps []PSAPEntry) []string {

@@ -71,6 +71,12 @@ func (c *Cluster) logger() *slog.Logger {
 // Start creates the cluster if it does not exist, starts it if it is not running, and
 // marks this process as one of its users. It is safe to call from several processes.
 func (c *Cluster) Start(ctx context.Context) error {
+	// The server runs from "/" as another user: every path it is given must be absolute.
+	abs, err := filepath.Abs(c.Root)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	c.Root = abs
 	if err := os.MkdirAll(filepath.Dir(c.Root), 0o755); err != nil {
 		return fmt.Errorf("postgres: create data directory: %w", err)
 	}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run calls Main as the shell would and returns the exit code and what it printed.
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	stdout, stderr = &out, &errb
+	defer func() { stdout, stderr = os.Stdout, os.Stderr }()
+	code := Main(args)
+	return code, out.String(), errb.String()
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands {
+		args := []string{c.name, "-h"}
+		if c.name == "pki" {
+			args = []string{"pki", "issue", "-h"}
+		}
+		if c.name == "sim" || c.name == "bench" {
+			args = []string{c.name, map[string]string{"sim": "psap", "bench": "aml"}[c.name], "-h"}
+		}
+		code, out, errs := run(args...)
+		if code != 0 || !strings.Contains(out+errs, "Usage: socle "+c.name) {
+			t.Errorf("socle %s -h: exit %d\n%s%s", c.name, code, out, errs)
+		}
+	}
+	if code, _, errs := run("frobnicate"); code != 2 || !strings.Contains(errs, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %d %s", code, errs)
+	}
+}
+
+func TestPKIInitAndIssue(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if code, out, errs := run("pki", "init", "--dir", dir); code != 0 || !strings.Contains(out, "written") {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := run("pki", "init", "--dir", dir); code != 0 || !strings.Contains(out, "nothing written") {
+		t.Fatalf("second init: %d %s", code, out)
+	}
+	if code, out, errs := run("pki", "issue", "--dir", dir, "--name", "orange", "--client"); code != 0 || !strings.Contains(out, "fingerprint") {
+		t.Fatalf("issue: %d %s %s", code, out, errs)
+	}
+	for _, name := range []string{"orange.crt", "orange.key", "ca.crt", "ca.key", "server.crt", "server.key"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	if code, _, errs := run("pki", "issue", "--dir", dir, "--name", "x", "--ip", "not-an-ip"); code != 2 || !strings.Contains(errs, `--ip "not-an-ip" is not an IP address`) {
+		t.Errorf("bad ip: %d %s", code, errs)
+	}
+}
+
+func TestPrintConfigRedactsSecretsAndNamesBadValues(t *testing.T) {
+	t.Setenv("SOCLE_DATABASE_URL", "postgres://socle:hunter2@db:5432/socle")
+	code, out, _ := run("serve", "--print-config")
+	if code != 0 || strings.Contains(out, "hunter2") || !strings.Contains(out, "SOCLE_DATABASE_URL") {
+		t.Fatalf("print-config: %d\n%s", code, out)
+	}
+	t.Setenv("SOCLE_LOCATION_RETENTION", "forever")
+	code, _, errs := run("serve", "--print-config")
+	if code != 2 || !strings.Contains(errs, "SOCLE_LOCATION_RETENTION=forever: want a positive duration") {
+		t.Fatalf("bad value: %d %s", code, errs)
+	}
+}

@@ -1,0 +1,173 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"socle/internal/emergency/aml"
+	"socle/internal/emergency/psapsim"
+	"socle/internal/emergency/schema"
+	"socle/internal/emergency/testbed"
+	"socle/internal/platform/database"
+	"socle/internal/platform/database/dbtest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "socle-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "socle")
+	if out, err := exec.Command("go", "build", "-o", binary, "socle/cmd/socle").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build socle: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := dbtest.Main(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// serve starts `socle serve` as its own process.
+func serve(t *testing.T, env []string, logs *os.File) *exec.Cmd {
+	cmd := exec.Command(binary, "serve")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
+	ctx := context.Background()
+	url := dbtest.NewURL(t, schema.Migrations())
+	pool, err := database.Open(ctx, url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	dataDir := t.TempDir()
+	bed, err := testbed.New(dataDir, testbed.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bed.Close()
+	if err := bed.Apply(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	received := map[string]bool{}
+	bed.Sim.OnReceive = func(r psapsim.Received) {
+		mu.Lock()
+		received[strings.TrimSuffix(strings.TrimPrefix(r.MessageID, "<"), "@socle>")] = true
+		mu.Unlock()
+	}
+
+	ic := freeAddr(t)
+	env := []string{"SOCLE_DATA_DIR=" + dataDir, "SOCLE_DATABASE_URL=" + url, "SOCLE_MIGRATE=never",
+		"SOCLE_WEB_ADDR=" + freeAddr(t), "SOCLE_INTERCONNECT_ADDR=" + ic, "SOCLE_OPS_ADDR=" + freeAddr(t),
+		"SOCLE_EMERGENCY_DELIVERY_TIMEOUT=2s", "SOCLE_EMERGENCY_DELIVERY_LEASE=3s", "SOCLE_LOG_LEVEL=warn"}
+	logs, _ := os.Create(filepath.Join(dataDir, "socle.log"))
+	defer logs.Close()
+	proc := serve(t, env, logs)
+
+	client, err := bed.Client("demo-operator", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted []string
+	var seq int
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				seq++
+				n := seq
+				mu.Unlock()
+				body := aml.EncodeHTTPS(aml.Message{DeviceNumber: fmt.Sprintf("+3361%07d", n), EmergencyNumber: "112",
+					NetworkMCC: "001", NetworkMNC: "01",
+					Location: &aml.Location{Latitude: 48.85, Longitude: 2.35, Accuracy: 20, Source: aml.SourceGPS}})
+				status, b, err := testbed.Push(ctx, client, "https://"+ic, "application/x-www-form-urlencoded", body, nil)
+				if err != nil || status != http.StatusAccepted {
+					time.Sleep(20 * time.Millisecond) // socle is down: the operator retries later
+					continue
+				}
+				var a struct{ ID string }
+				json.Unmarshal(b, &a)
+				mu.Lock()
+				accepted = append(accepted, a.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(accepted) }
+	waitUntil(t, 60*time.Second, "300 messages accepted", func() bool { return count() >= 300 })
+	proc.Process.Signal(syscall.SIGKILL)
+	proc.Wait()
+	atKill := count()
+	time.Sleep(500 * time.Millisecond)
+	proc = serve(t, env, logs)
+	defer func() { proc.Process.Signal(syscall.SIGTERM); proc.Wait() }()
+	waitUntil(t, 60*time.Second, "more messages accepted after the restart", func() bool { return count() >= atKill+300 })
+	close(stop)
+	wg.Wait()
+
+	waitUntil(t, 60*time.Second, "every accepted message delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range accepted {
+			if !received[id] {
+				return false
+			}
+		}
+		return true
+	})
+	var pending int
+	pool.QueryRow(ctx, `SELECT count(*) FROM emergency.deliveries WHERE state <> 'delivered'`).Scan(&pending)
+	if pending != 0 {
+		t.Fatalf("%d deliveries not recorded as delivered", pending)
+	}
+	t.Logf("%d accepted (%d before the kill), all delivered", len(accepted), atKill)
+}
+
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: not %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
