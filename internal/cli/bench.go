@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"socle/internal/emergency/amlbench"
@@ -32,6 +33,7 @@ SOCLE_DATABASE_URL names a database it may fill.`)
 	c := fs.Int("c", 32, "concurrency (connections pushing at once)")
 	rate := fs.Int("rate", 1000, "messages per second in the paced phase")
 	dur := fs.Duration("for", 10*time.Second, "length of the paced phase")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	dataDir := fs.String("data-dir", "", "where to keep the benchmark's cluster and PKI (default: a temporary directory, removed)")
 	if err := parse(fs, nil, args[1:]); err != nil {
 		return err
@@ -76,6 +78,15 @@ SOCLE_DATABASE_URL names a database it may fill.`)
 		return err
 	}
 	defer svc.Stop()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	opts := amlbench.Options{N: *n, Concurrency: *c, PacedRate: *rate, PacedFor: *dur}
 	res, err := amlbench.Run(ctx, d.Pool, bed, svc.URL, opts, stderr)
 	if err != nil {

@@ -149,10 +149,14 @@ brackets; flags win over the environment.`)
 	for _, name := range c.Services {
 		switch name {
 		case "emergency":
-			services = append(services, emergency.New(c.Emergency, emergency.Deps{
+			svc, err := emergency.New(c.Emergency, emergency.Deps{
 				Pool: d.Pool, Bus: b, Registry: reg, Logger: log,
 				ClientCert: tlsFiles.client, RootCAs: tlsFiles.clientCAs,
-			}))
+			})
+			if err != nil {
+				return err
+			}
+			services = append(services, svc)
 		}
 	}
 	for _, s := range services {

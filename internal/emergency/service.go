@@ -19,7 +19,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"socle/internal/emergency/delivery"
@@ -80,9 +79,9 @@ type Deps struct {
 	RootCAs    *x509.CertPool
 }
 
-// WakeSubject is published after each accepted message so that every node's delivery
-// worker looks at the outbox at once instead of at its next poll.
-const WakeSubject = "socle.emergency.aml.accepted"
+// AcceptedSubject carries the id of each accepted message, for live views (the PSAP console
+// and status page subscribe to it). Delivery does not depend on it.
+const AcceptedSubject = "socle.emergency.aml.accepted"
 
 // Service is the emergency service.
 type Service struct {
@@ -92,16 +91,30 @@ type Service struct {
 	dir    *directory.Live
 	worker *delivery.Worker
 	intake *intake.Handler
-	sub    *nats.Subscription
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+
+	deliveryPool *pgxpool.Pool
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
 }
 
 var _ server.Service = (*Service)(nil)
 
 // New builds the service; Start loads the directory and starts the workers.
-func New(cfg Config, deps Deps) *Service {
+func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "emergency")}
+	// Delivery bookkeeping (leases, "delivered" marks) commits without waiting for the WAL
+	// flush: if PostgreSQL crashed and lost such a commit, the message would only be sent
+	// again with the same Message-Id, which delivery is at-least-once about anyway. What
+	// must never be lost — the accepted message and its outbox row — commits synchronously
+	// in intake.
+	dcfg := deps.Pool.Config().Copy()
+	dcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	dcfg.MaxConns = 8
+	dpool, err := pgxpool.NewWithConfig(context.Background(), dcfg)
+	if err != nil {
+		return nil, fmt.Errorf("emergency: delivery pool: %w", err)
+	}
+	s.deliveryPool = dpool
 	s.worker = delivery.New(delivery.Config{
 		Concurrency:    cfg.Concurrency,
 		AttemptTimeout: cfg.AttemptTimeout,
@@ -110,15 +123,48 @@ func New(cfg Config, deps Deps) *Service {
 		FallbackPSAP:   cfg.FallbackPSAP,
 		ClientCert:     deps.ClientCert,
 		RootCAs:        deps.RootCAs,
-	}, deps.Pool, s.snapshot, s.log.With("component", "delivery"), deps.Registry)
+	}, dpool, s.snapshot, s.log.With("component", "delivery"), deps.Registry)
 	s.intake = &intake.Handler{
-		Store:     &intake.Store{Pool: deps.Pool, Expiry: cfg.DeliveryExpiry},
+		Store:     intake.NewStore(deps.Pool, cfg.DeliveryExpiry, cfg.Lease),
 		Directory: s.snapshot,
-		Accepted:  func() { deps.Bus.Publish(WakeSubject, nil) },
+		Accepted:  s.accepted,
 		Logger:    s.log.With("component", "intake"),
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
-	return s
+	return s, nil
+}
+
+// accepted hands a committed message to this node's delivery worker and announces it on the
+// bus for live views.
+func (s *Service) accepted(res intake.Result, rec intake.Record) {
+	now := time.Now()
+	j := delivery.Job{ID: res.ID, Attempt: 1, ExpiresAt: now.Add(s.cfg.DeliveryExpiry), ReceivedAt: now,
+		Device: rec.Message.DeviceNumber, Number: rec.EmergencyNumber, IMEI: nonEmpty(rec.Message.IMEI)}
+	if l := rec.Message.Location; l != nil {
+		j.Lat, j.Lon = l.Latitude, l.Longitude
+		if l.Accuracy > 0 {
+			j.Accuracy = &l.Accuracy
+		}
+		if l.Confidence > 0 {
+			j.Confidence = &l.Confidence
+		}
+		if !l.Time.IsZero() {
+			j.LocatedAt = &l.Time
+		}
+		src := string(l.Source)
+		j.Source = &src
+	}
+	if !s.worker.Submit(j) {
+		s.log.Warn("delivery queue full: the message waits for its lease to lapse", "message_id", res.ID)
+	}
+	s.deps.Bus.Publish(AcceptedSubject, []byte(res.ID))
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // Name implements server.Service.
@@ -138,12 +184,9 @@ func (s *Service) Start(ctx context.Context) error {
 			s.log.Warn("fallback PSAP is not in the directory (yet)", "psap", s.cfg.FallbackPSAP)
 		}
 	}
-	s.sub, err = s.deps.Bus.Subscribe(WakeSubject, func(*nats.Msg) { s.worker.Wake() })
-	if err != nil {
-		return fmt.Errorf("emergency: subscribe: %w", err)
-	}
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.wg.Add(3)
+	s.wg.Add(4)
+	go func() { defer s.wg.Done(); s.intake.Store.Run(ctx) }()
 	go func() { defer s.wg.Done(); dir.Watch(ctx) }()
 	go func() { defer s.wg.Done(); s.worker.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.purgeLoop(ctx) }()
@@ -156,14 +199,12 @@ func (s *Service) Stop(ctx context.Context) error {
 	if s.cancel == nil {
 		return nil
 	}
-	if s.sub != nil {
-		s.sub.Unsubscribe()
-	}
 	s.cancel()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.deliveryPool.Close()
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("emergency: stop: %w", ctx.Err())

@@ -61,6 +61,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, bed *testbed.Bed, svcURL strin
 	}
 	rec := newRecorder()
 	bed.Sim.OnReceive = rec.received
+	bed.Sim.SkipDecode = true
 
 	// Warm up connections and caches.
 	if _, _, err := push(ctx, client, svcURL, message(0)); err != nil {

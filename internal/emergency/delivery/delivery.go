@@ -55,9 +55,12 @@ type Worker struct {
 
 	wake     chan struct{}
 	slots    chan struct{}
+	acks     chan delivered
+	local    chan Job
 	clients  sync.Map // psap id → *psapClient
 	wg       sync.WaitGroup
 	inFlight atomic.Int64
+	starved  atomic.Bool
 }
 
 type psapClient struct {
@@ -86,7 +89,8 @@ func New(cfg Config, pool *pgxpool.Pool, dir func() *directory.Snapshot, logger 
 		cfg.MaxBackoff = 30 * time.Second
 	}
 	w := &Worker{cfg: cfg, pool: pool, directory: dir, logger: logger,
-		wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Concurrency)}
+		wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Concurrency),
+		acks: make(chan delivered, cfg.Concurrency), local: make(chan Job, 8192)}
 	w.metrics = &Metrics{
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "socle_emergency_delivery_attempts_total",
@@ -110,6 +114,20 @@ func New(cfg Config, pool *pgxpool.Pool, dir func() *directory.Snapshot, logger 
 	return w
 }
 
+// Submit hands a just-accepted message to this node's worker: the fast path. The intake
+// inserted its outbox row already leased to this node (due later by the lease), so no claim
+// is needed; should this node die, the lease lapses and any node's poller takes the row.
+// Submit never blocks: when the queue is full it returns false and the row waits for its
+// lease to lapse.
+func (w *Worker) Submit(j Job) bool {
+	select {
+	case w.local <- j:
+		return true
+	default:
+		return false
+	}
+}
+
 // Wake tells the worker that rows may be due. It never blocks.
 func (w *Worker) Wake() {
 	select {
@@ -118,13 +136,17 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run delivers until ctx ends, then waits for deliveries in flight.
+// Run delivers until ctx ends, then waits for deliveries in flight and records them.
 func (w *Worker) Run(ctx context.Context) {
-	defer w.wg.Wait()
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); w.recordAcks(context.WithoutCancel(ctx)) }()
+	defer func() { w.wg.Wait(); close(w.acks); <-recorded }()
+	go w.runLocal(ctx)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		free := cap(w.slots) - len(w.slots)
+		w.starved.Store(free == 0)
 		claimed := 0
 		if free > 0 {
 			jobs, err := w.claim(ctx, free)
@@ -133,13 +155,7 @@ func (w *Worker) Run(ctx context.Context) {
 			}
 			claimed = len(jobs)
 			for _, j := range jobs {
-				w.slots <- struct{}{}
-				w.wg.Add(1)
-				w.inFlight.Add(1)
-				go func(j job) {
-					defer func() { <-w.slots; w.inFlight.Add(-1); w.wg.Done(); w.Wake() }()
-					w.deliver(context.WithoutCancel(ctx), j)
-				}(j)
+				w.start(ctx, j)
 			}
 		}
 		if claimed > 0 && claimed == free {
@@ -155,19 +171,51 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-type job struct {
-	id         string
-	attempts   int
-	expiresAt  time.Time
-	receivedAt time.Time
-	device     string
-	number     string
-	lat, lon   float64
-	accuracy   *float64
-	confidence *int
-	locatedAt  *time.Time
-	source     *string
-	imei       *string
+// start runs one delivery in its own goroutine once a slot is free.
+func (w *Worker) start(ctx context.Context, j Job) {
+	w.slots <- struct{}{}
+	w.wg.Add(1)
+	w.inFlight.Add(1)
+	go func() {
+		defer func() {
+			<-w.slots
+			w.inFlight.Add(-1)
+			w.wg.Done()
+			if w.starved.CompareAndSwap(true, false) {
+				w.Wake() // the poller found no free slot last time: now there is one
+			}
+		}()
+		w.deliver(context.WithoutCancel(ctx), j)
+	}()
+}
+
+// runLocal delivers what Submit hands over, until ctx ends.
+func (w *Worker) runLocal(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-w.local:
+			w.start(ctx, j)
+		}
+	}
+}
+
+// Job is one message to deliver: what the PSAP document needs, and the delivery's state.
+type Job struct {
+	ID         string
+	Attempt    int  // 1 for the first
+	Claimed    bool // taken from the outbox by claim, which counted the attempt
+	ExpiresAt  time.Time
+	ReceivedAt time.Time
+	Device     string
+	Number     string
+	Lat, Lon   float64
+	Accuracy   *float64
+	Confidence *int
+	LocatedAt  *time.Time
+	Source     *string
+	IMEI       *string
 }
 
 const claimSQL = `
@@ -182,30 +230,30 @@ RETURNING d.message_id, d.attempts, d.expires_at, m.received_at, coalesce(m.devi
 	coalesce(m.emergency_number, ''), coalesce(m.latitude, 'NaN'), coalesce(m.longitude, 'NaN'),
 	m.accuracy_m, m.confidence_pct, m.located_at, m.location_source, m.imei`
 
-func (w *Worker) claim(ctx context.Context, n int) ([]job, error) {
+func (w *Worker) claim(ctx context.Context, n int) ([]Job, error) {
 	rows, err := w.pool.Query(ctx, claimSQL, n, w.cfg.Lease)
 	if err != nil {
 		return nil, err
 	}
-	var jobs []job
-	var j job
-	_, err = pgx.ForEachRow(rows, []any{&j.id, &j.attempts, &j.expiresAt, &j.receivedAt, &j.device, &j.number,
-		&j.lat, &j.lon, &j.accuracy, &j.confidence, &j.locatedAt, &j.source, &j.imei}, func() error {
+	var jobs []Job
+	j := Job{Claimed: true}
+	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.Attempt, &j.ExpiresAt, &j.ReceivedAt, &j.Device, &j.Number,
+		&j.Lat, &j.Lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI}, func() error {
 		jobs = append(jobs, j)
-		j = job{}
+		j = Job{Claimed: true}
 		return nil
 	})
 	return jobs, err
 }
 
-func (w *Worker) deliver(ctx context.Context, j job) {
-	log := w.logger.With("message_id", j.id, "attempt", j.attempts)
-	if time.Now().After(j.expiresAt) {
+func (w *Worker) deliver(ctx context.Context, j Job) {
+	log := w.logger.With("message_id", j.ID, "attempt", j.Attempt)
+	if time.Now().After(j.ExpiresAt) {
 		w.expire(ctx, j, log)
 		return
 	}
 	snap := w.directory()
-	route, err := routing.Resolve(snap, j.lat, j.lon, j.number, w.cfg.FallbackPSAP)
+	route, err := routing.Resolve(snap, j.Lat, j.Lon, j.Number, w.cfg.FallbackPSAP)
 	if err != nil {
 		w.metrics.Attempts.WithLabelValues("no_route").Inc()
 		w.retry(ctx, j, route, 0, "no route: "+err.Error(), log)
@@ -220,7 +268,7 @@ func (w *Worker) deliver(ctx context.Context, j job) {
 		w.retry(ctx, j, route, 0, "encode PIDF-LO: "+err.Error(), log)
 		return
 	}
-	status, err := w.post(ctx, route.PSAP, j.id, body)
+	status, err := w.post(ctx, route.PSAP, j.ID, body)
 	switch {
 	case err != nil:
 		w.metrics.Attempts.WithLabelValues("error").Inc()
@@ -237,24 +285,24 @@ func (w *Worker) deliver(ctx context.Context, j job) {
 // document turns a stored message into the PIDF-LO a PSAP receives: a circle of the
 // handset's accuracy radius around its position (RFC 5491 §5.2.3), or a point if the
 // accuracy is unknown.
-func (w *Worker) document(j job) pidflo.Document {
-	loc := pidflo.Location{Shape: pidflo.Point{Lat: j.lat, Lon: j.lon}, Method: method(j.source)}
-	if j.accuracy != nil && *j.accuracy > 0 {
-		loc.Shape = pidflo.Circle{Lat: j.lat, Lon: j.lon, Radius: *j.accuracy}
+func (w *Worker) document(j Job) pidflo.Document {
+	loc := pidflo.Location{Shape: pidflo.Point{Lat: j.Lat, Lon: j.Lon}, Method: method(j.Source)}
+	if j.Accuracy != nil && *j.Accuracy > 0 {
+		loc.Shape = pidflo.Circle{Lat: j.Lat, Lon: j.Lon, Radius: *j.Accuracy}
 	}
-	if j.confidence != nil {
-		loc.Confidence = *j.confidence
+	if j.Confidence != nil {
+		loc.Confidence = *j.Confidence
 	}
 	d := pidflo.Document{
-		Entity:    "tel:" + j.device,
-		Timestamp: j.receivedAt,
+		Entity:    "tel:" + j.Device,
+		Timestamp: j.ReceivedAt,
 		Locations: []pidflo.Location{loc},
 	}
-	if j.locatedAt != nil {
-		d.Timestamp = *j.locatedAt
+	if j.LocatedAt != nil {
+		d.Timestamp = *j.LocatedAt
 	}
-	if j.imei != nil && *j.imei != "" {
-		d.DeviceID = "urn:gsma:imei:" + *j.imei
+	if j.IMEI != nil && *j.IMEI != "" {
+		d.DeviceID = "urn:gsma:imei:" + *j.IMEI
 	}
 	return d
 }
@@ -322,45 +370,86 @@ func (w *Worker) client(p *directory.PSAP) *http.Client {
 	return c.client
 }
 
-func (w *Worker) done(ctx context.Context, j job, r routing.Route, status int, log *slog.Logger) {
-	_, err := w.pool.Exec(ctx, `UPDATE emergency.deliveries SET state = 'delivered', delivered_at = now(),
-		http_status = $2, psap_id = $3, routing_number = $4, commune = $5, route = $6, last_error = NULL
-		WHERE message_id = $1`, j.id, status, r.PSAP.ID, r.RoutingNumber, nullable(r.Commune), routeKind(r))
-	if err != nil {
-		// The PSAP has it; the lease will make us send it again with the same Message-Id.
-		log.Error("record delivery", "error", err)
-		return
-	}
-	w.metrics.Delivered.Inc()
-	w.metrics.Latency.Observe(time.Since(j.receivedAt).Seconds())
-	log.Debug("delivered", "psap", r.PSAP.ID, "status", status, "ms", time.Since(j.receivedAt).Milliseconds())
+// delivered is a PSAP's acknowledgement, waiting to be recorded.
+type delivered struct {
+	job    Job
+	route  routing.Route
+	status int
+	at     time.Time
 }
 
-func (w *Worker) retry(ctx context.Context, j job, r routing.Route, status int, reason string, log *slog.Logger) {
-	backoff := w.backoff(j.attempts)
+func (w *Worker) done(ctx context.Context, j Job, r routing.Route, status int, log *slog.Logger) {
+	w.metrics.Latency.Observe(time.Since(j.ReceivedAt).Seconds())
+	log.Debug("delivered", "psap", r.PSAP.ID, "status", status, "ms", time.Since(j.ReceivedAt).Milliseconds())
+	w.acks <- delivered{job: j, route: r, status: status, at: time.Now()}
+}
+
+// recordAcks writes acknowledgements in bulk: under load, one statement marks many rows.
+// It drains what is queued and returns when acks is closed and empty.
+func (w *Worker) recordAcks(ctx context.Context) {
+	for a, ok := <-w.acks; ok; a, ok = <-w.acks {
+		group := []delivered{a}
+	drain:
+		for len(group) < 256 {
+			select {
+			case a, ok := <-w.acks:
+				if !ok {
+					break drain
+				}
+				group = append(group, a)
+			default:
+				break drain
+			}
+		}
+		n := len(group)
+		ids, ats, statuses, incs := make([]string, n), make([]time.Time, n), make([]int32, n), make([]int32, n)
+		psaps, numbers, communes, routes := make([]string, n), make([]string, n), make([]*string, n), make([]string, n)
+		for i, a := range group {
+			ids[i], ats[i], statuses[i], incs[i] = a.job.ID, a.at, int32(a.status), unclaimed(a.job)
+			psaps[i], numbers[i], communes[i], routes[i] = a.route.PSAP.ID, a.route.RoutingNumber, nullable(a.route.Commune), routeKind(a.route)
+		}
+		_, err := w.pool.Exec(ctx, `
+			UPDATE emergency.deliveries d SET state = 'delivered', delivered_at = a.at, http_status = a.status,
+				psap_id = a.psap, routing_number = a.number, commune = a.commune, route = a.route, last_error = NULL,
+				attempts = d.attempts + a.inc
+			FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[])
+				AS a(id, at, status, psap, number, commune, route, inc)
+			WHERE d.message_id = a.id`, ids, ats, statuses, psaps, numbers, communes, routes, incs)
+		if err != nil {
+			// The PSAPs have them; the leases will make us send them again with the same
+			// Message-Id.
+			w.logger.Error("record deliveries", "error", err, "count", n)
+			continue
+		}
+		w.metrics.Delivered.Add(float64(n))
+	}
+}
+
+func (w *Worker) retry(ctx context.Context, j Job, r routing.Route, status int, reason string, log *slog.Logger) {
+	backoff := w.backoff(j.Attempt)
 	var psap *string
 	if r.PSAP != nil {
 		psap = &r.PSAP.ID
 	}
 	_, err := w.pool.Exec(ctx, `UPDATE emergency.deliveries SET due_at = least(now() + $2::interval, expires_at),
-		last_error = $3, http_status = $4, psap_id = $5, routing_number = $6, commune = $7
+		last_error = $3, http_status = $4, psap_id = $5, routing_number = $6, commune = $7, attempts = attempts + $8
 		WHERE message_id = $1 AND state = 'pending'`,
-		j.id, backoff, reason, nullableInt(status), psap, nullable(r.RoutingNumber), nullable(r.Commune))
+		j.ID, backoff, reason, nullableInt(status), psap, nullable(r.RoutingNumber), nullable(r.Commune), unclaimed(j))
 	if err != nil {
 		log.Error("record failed delivery", "error", err)
 	}
 	log.Warn("delivery failed, will retry", "reason", reason, "retry_in", backoff.String())
 }
 
-func (w *Worker) expire(ctx context.Context, j job, log *slog.Logger) {
-	_, err := w.pool.Exec(ctx, `UPDATE emergency.deliveries SET state = 'expired' WHERE message_id = $1 AND state = 'pending'`, j.id)
+func (w *Worker) expire(ctx context.Context, j Job, log *slog.Logger) {
+	_, err := w.pool.Exec(ctx, `UPDATE emergency.deliveries SET state = 'expired' WHERE message_id = $1 AND state = 'pending'`, j.ID)
 	if err != nil {
 		log.Error("record expiry", "error", err)
 		return
 	}
 	w.metrics.Expired.Inc()
-	log.Error("ALARM: location not delivered before expiry, given up", "received_at", j.receivedAt,
-		"attempts", j.attempts-1, "alarm", "emergency_delivery_expired")
+	log.Error("ALARM: location not delivered before expiry, given up", "received_at", j.ReceivedAt,
+		"attempts", j.Attempt-1, "alarm", "emergency_delivery_expired")
 }
 
 // backoff doubles from MinBackoff up to MaxBackoff, with ±20 % jitter so that retries to a
@@ -372,6 +461,15 @@ func (w *Worker) backoff(attempt int) time.Duration {
 	}
 	d = min(d, w.cfg.MaxBackoff)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// unclaimed is the attempt a delivery adds to the row's count: claim counts its own, the
+// fast path does not go through claim.
+func unclaimed(j Job) int32 {
+	if j.Claimed {
+		return 0
+	}
+	return 1
 }
 
 func routeKind(r routing.Route) string {

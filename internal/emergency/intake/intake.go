@@ -34,8 +34,8 @@ const DefaultNumber = "112"
 type Handler struct {
 	Store     *Store
 	Directory func() *directory.Snapshot
-	// Accepted is called after a new usable message is committed, to wake delivery.
-	Accepted func()
+	// Accepted is called after a new usable message is committed, to hand it to delivery.
+	Accepted func(Result, Record)
 	Logger   *slog.Logger
 	Metrics  *Metrics
 }
@@ -147,7 +147,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Fresh && res.Status == StatusAccepted && h.Accepted != nil {
-		h.Accepted()
+		h.Accepted(res, rec)
 	}
 	outcome := res.Status
 	if !res.Fresh {

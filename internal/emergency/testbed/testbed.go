@@ -116,8 +116,12 @@ func (b *Bed) StartService(ctx context.Context, pool *pgxpool.Pool, cfg emergenc
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	svc := emergency.New(cfg, emergency.Deps{Pool: pool, Bus: bs, Registry: reg, Logger: logger,
+	svc, err := emergency.New(cfg, emergency.Deps{Pool: pool, Bus: bs, Registry: reg, Logger: logger,
 		ClientCert: client, RootCAs: b.CA})
+	if err != nil {
+		bs.Close()
+		return nil, err
+	}
 	if err := svc.Start(ctx); err != nil {
 		bs.Close()
 		return nil, err
