@@ -19,7 +19,7 @@ test: deps
 ## bench: the benchmarks, each printing its figures against a baseline measured in the same run
 bench: deps build
 	./$(BIN) bench aml
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

@@ -30,7 +30,7 @@ phase paces pushes at a fixed rate to measure accept-to-PSAP latency below satur
 It runs its own private PostgreSQL cluster (durable settings, fsync on) unless
 SOCLE_DATABASE_URL names a database it may fill.`)
 	n := fs.Int("n", 20000, "messages in the throughput phase")
-	c := fs.Int("c", 32, "concurrency (connections pushing at once)")
+	c := fs.Int("c", 64, "concurrency (connections pushing at once)")
 	rate := fs.Int("rate", 1000, "messages per second in the paced phase")
 	dur := fs.Duration("for", 10*time.Second, "length of the paced phase")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
