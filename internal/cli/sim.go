@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 func init() {
 	register(command{name: "sim", summary: "run a simulator of a partner system (psap)", run: runSim})
 }
+
+func loopbackIPs() []net.IP { return []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback} }
 
 func runSim(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "psap" {

@@ -362,7 +362,12 @@ func readPDAAU(path, shown string) ([]pdaauRow, Errors) {
 		return nil, Errors{fmt.Sprintf("pdaau: %v", err)}
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	return parsePDAAU(f, shown)
+}
+
+// parsePDAAU reads PDAAU rows; shown names the file in errors.
+func parsePDAAU(in io.Reader, shown string) ([]pdaauRow, Errors) {
+	r := csv.NewReader(in)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = false
 	var rows []pdaauRow

@@ -240,8 +240,6 @@ type Live struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 	cur    atomic.Pointer[Snapshot]
-	// OnChange, if set, is called with each new snapshot.
-	OnChange func(*Snapshot)
 }
 
 // NewLive loads the directory once.
@@ -267,9 +265,6 @@ func (l *Live) Reload(ctx context.Context) error {
 	l.cur.Store(s)
 	l.logger.Info("directory loaded", "operators", len(s.Operators), "psaps", len(s.PSAPs),
 		"communes", s.Communes.Len(), "pdaau_rows", len(s.pdaau))
-	if l.OnChange != nil {
-		l.OnChange(s)
-	}
 	return nil
 }
 

@@ -59,8 +59,6 @@ func (p *Problem) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
-type requestIDKey struct{}
-
 // Write sends p as the response, filling request_id and instance from r.
 func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
 	if p.RequestID == "" {

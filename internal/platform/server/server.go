@@ -51,7 +51,7 @@ func (l *Listener) Listen() error {
 	return nil
 }
 
-// Addr is the bound address (useful with port 0).
+// BoundAddr is the address actually bound (useful with port 0).
 func (l *Listener) BoundAddr() string { return l.ln.Addr().String() }
 
 // Serve runs until Shutdown.

@@ -1,0 +1,41 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestTheHomePageSpeaksFrenchUnlessAskedOtherwise(t *testing.T) {
+	mux := http.NewServeMux()
+	Routes(mux, []string{"emergency"})
+	for _, c := range []struct{ url, accept, lang, text string }{
+		{"/", "", "fr", "Localisation des appels"},
+		{"/", "en-GB,en;q=0.9", "en", "Emergency caller location"},
+		{"/?lang=fr", "en", "fr", "Localisation des appels"},
+		{"/?lang=en", "", "en", "Emergency caller location"},
+	} {
+		req := httptest.NewRequest("GET", c.url, nil)
+		req.Header.Set("Accept-Language", c.accept)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if !strings.Contains(body, `<html lang="`+c.lang+`">`) || !strings.Contains(body, c.text) {
+			t.Errorf("%s (Accept-Language %q): want %s page with %q", c.url, c.accept, c.lang, c.text)
+		}
+	}
+}
+
+func TestEveryMessageExistsInBothLanguages(t *testing.T) {
+	for key := range messages["fr"] {
+		if _, ok := messages["en"][key]; !ok {
+			t.Errorf("%q has no English", key)
+		}
+	}
+	for key := range messages["en"] {
+		if _, ok := messages["fr"][key]; !ok {
+			t.Errorf("%q has no French", key)
+		}
+	}
+}
