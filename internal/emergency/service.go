@@ -5,10 +5,8 @@ package emergency
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +24,7 @@ import (
 	"socle/internal/emergency/intake"
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
+	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
 	"socle/internal/platform/server"
 )
@@ -232,8 +231,7 @@ func (s *Service) messageStatus(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized, "Client certificate required", ""))
 		return
 	}
-	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
-	op, ok := s.snapshot().OperatorByCert(hex.EncodeToString(sum[:]))
+	op, ok := s.snapshot().OperatorByCert(pki.Fingerprint(r.TLS.PeerCertificates[0]))
 	if !ok {
 		problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden, "Certificate not registered", ""))
 		return

@@ -3,10 +3,7 @@ package directory
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -25,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"socle/internal/emergency/geo"
+	"socle/internal/platform/pki"
 )
 
 // File is the document `socle apply -f` reads. Paths in it are relative to the file.
@@ -324,34 +322,18 @@ func readPlan(path string) (*plan, Errors, error) {
 }
 
 func readCertificates(path string) ([]cert, error) {
-	b, err := os.ReadFile(path)
+	certs, err := pki.LoadCertificates(path)
 	if err != nil {
-		return nil, err
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "pki: "))
 	}
-	var out []cert
-	for rest := b; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		sum := sha256.Sum256(c.Raw)
-		out = append(out, cert{
-			fingerprint: hex.EncodeToString(sum[:]),
+	out := make([]cert, len(certs))
+	for i, c := range certs {
+		out[i] = cert{
+			fingerprint: pki.Fingerprint(c),
 			subject:     c.Subject.String(),
 			notAfter:    c.NotAfter,
 			pem:         string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})),
-		})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate found", path)
+		}
 	}
 	return out, nil
 }

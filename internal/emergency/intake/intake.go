@@ -5,7 +5,6 @@ package intake
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"socle/internal/emergency/aml"
 	"socle/internal/emergency/directory"
+	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
 	"socle/internal/platform/server"
 )
@@ -80,8 +80,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Client certificate required", "the interconnect requires mutual TLS with a registered operator certificate"))
 		return
 	}
-	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
-	op, ok := h.Directory().OperatorByCert(hex.EncodeToString(sum[:]))
+	op, ok := h.Directory().OperatorByCert(pki.Fingerprint(r.TLS.PeerCertificates[0]))
 	if !ok {
 		h.Logger.Warn("aml push with an unregistered certificate", "request_id", server.RequestID(r.Context()),
 			"subject", r.TLS.PeerCertificates[0].Subject.String())
