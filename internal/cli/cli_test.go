@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"socle/internal/platform/database/dbtest"
 )
 
 // run calls Main as the shell would and returns the exit code and what it printed.
@@ -67,5 +69,19 @@ func TestPrintConfigRedactsSecretsAndNamesBadValues(t *testing.T) {
 	code, _, errs := run("serve", "--print-config")
 	if code != 2 || !strings.Contains(errs, "SOCLE_LOCATION_RETENTION=forever: want a positive duration") {
 		t.Fatalf("bad value: %d %s", code, errs)
+	}
+}
+
+func TestApplyPrintsEveryErrorAndExitsWithOne(t *testing.T) {
+	t.Setenv("SOCLE_DATABASE_URL", dbtest.NewURL(t))
+	file := filepath.Join(t.TempDir(), "directory.yaml")
+	os.WriteFile(file, []byte("psaps:\n  - id: Bad Id\n    name: ''\n    routing_number: '12'\n    endpoint: ftp://x\n"), 0o644)
+	code, _, errs := run("apply", "-f", file)
+	if code != 1 || !strings.Contains(errs, "4 errors, nothing applied") ||
+		!strings.Contains(errs, `directory.yaml:2: psaps[0] (id "Bad Id"): routing_number "12"`) {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	if code, _, errs := run("apply"); code != 2 || !strings.Contains(errs, "-f FILE.yaml is required") {
+		t.Fatalf("no file: exit %d %s", code, errs)
 	}
 }
