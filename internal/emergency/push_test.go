@@ -383,3 +383,44 @@ func TestOldLocationsArePurgedButWhoReceivedWhatIsKept(t *testing.T) {
 		t.Errorf("audit lost: psap %q delivered_at %v", psap, deliveredAt)
 	}
 }
+
+func TestTheSameMessageSentConcurrentlyIsStoredOnceAndCountsItsRepeats(t *testing.T) {
+	w := newWorld(t, nil)
+	body := form("112", 48.853, 2.3499, "+33612121212")
+	ids := make(chan string, 20)
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, b, err := testbed.Push(context.Background(), w.operator, w.svc.URL, formType, body, nil)
+			var a answer
+			json.Unmarshal(b, &a)
+			if err != nil || status != http.StatusAccepted {
+				t.Errorf("push: %d %v", status, err)
+			}
+			ids <- a.ID
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	first := ""
+	for id := range ids {
+		if first == "" {
+			first = id
+		}
+		if id != first {
+			t.Fatalf("ids %s and %s for one message", first, id)
+		}
+	}
+	var rows, repeats int
+	w.pool.QueryRow(context.Background(), `SELECT count(*), sum(repeats) FROM emergency.aml_messages`).Scan(&rows, &repeats)
+	if rows != 1 || repeats != 19 {
+		t.Fatalf("%d rows, %d repeats; want 1 row seen 20 times", rows, repeats)
+	}
+	waitFor(t, 10*time.Second, "delivery", func() bool { return len(w.received(first)) > 0 })
+	time.Sleep(300 * time.Millisecond)
+	if n := len(w.received(first)); n != 1 {
+		t.Fatalf("delivered %d times", n)
+	}
+}

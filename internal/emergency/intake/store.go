@@ -50,9 +50,9 @@ func NewStore(pool *pgxpool.Pool, expiry, lease time.Duration) *Store {
 
 // Store writes messages and their outbox rows.
 //
-// It commits in groups: concurrent requests queue their records, and a committer sends
-// everything queued as one pipeline of statements in one implicit transaction — one WAL flush
-// for the group instead of one per message. Nobody waits for a group to fill: a committer
+// It commits in groups: concurrent requests queue their records, and a committer writes
+// everything queued with one statement in one transaction — one WAL flush for the group
+// instead of one per message, and one statement for PostgreSQL to execute. Nobody waits for a group to fill: a committer
 // takes what is queued when it is free, so a lone message is written at once. Each caller is
 // answered only after the group's COMMIT.
 type Store struct {
@@ -109,67 +109,97 @@ func (s *Store) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// commit writes a group in one implicit transaction. If the group fails, each record is
-// retried alone, so that one bad record cannot fail the others.
+// insertSQL stores a group of messages and, for those new and accepted, their outbox rows,
+// in one statement: one round trip, one transaction, so every caller's 202 follows a commit
+// that holds both. Messages sent again hit the dedupe key and only count a repeat. The rows
+// come back keyed by dedupe key: RETURNING has no order.
+const insertSQL = `
+WITH m AS (
+	INSERT INTO emergency.aml_messages AS a (id, operator_id, dedupe_key, status, format, content_type, raw,
+		device_number, emergency_number, latitude, longitude, accuracy_m, confidence_pct, located_at,
+		location_source, imei, imsi, network_mcc, network_mnc, findings)
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::bytea[],
+		$8::text[], $9::text[], $10::float8[], $11::float8[], $12::float8[], $13::int[], $14::timestamptz[],
+		$15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::jsonb[])
+	ON CONFLICT (dedupe_key) DO UPDATE SET repeats = a.repeats + 1
+	RETURNING dedupe_key, id, status, findings, xmax = 0 AS fresh
+), d AS (
+	INSERT INTO emergency.deliveries (message_id, expires_at, due_at)
+	SELECT id, now() + $21::interval, now() + $22::interval FROM m WHERE fresh AND status = 'accepted'
+)
+SELECT dedupe_key, id::text, status, findings, fresh FROM m`
+
+// commit writes a group. A record whose dedupe key is already in the group is the same
+// message sent twice within milliseconds: it gets the first one's result, not fresh, and
+// counts a repeat.
 func (s *Store) commit(ctx context.Context, group []*pending) {
-	if len(group) == 1 {
-		p := group[0]
-		p.res, p.err = s.insertOne(ctx, p.rec)
+	first := map[string]*pending{}
+	var cols columns
+	var repeats [][]byte
+	for _, p := range group {
+		k := string(p.rec.DedupeKey)
+		if _, dup := first[k]; dup {
+			repeats = append(repeats, p.rec.DedupeKey)
+			continue
+		}
+		first[k] = p
+		if err := cols.add(p.rec); err != nil {
+			p.err = err
+		}
+	}
+	err := s.write(ctx, &cols, repeats, first)
+	for _, p := range group {
+		if f := first[string(p.rec.DedupeKey)]; f != p {
+			p.res, p.err = f.res, f.err
+			p.res.Fresh = false
+		} else if err != nil && p.err == nil {
+			p.err = err
+		}
 		close(p.done)
-		return
+	}
+}
+
+// write sends the group's statement, and the repeats of in-group duplicates, in one
+// implicit transaction.
+func (s *Store) write(ctx context.Context, c *columns, repeats [][]byte, first map[string]*pending) error {
+	if len(c.id) == 0 {
+		return nil
 	}
 	b := &pgx.Batch{}
-	for _, p := range group {
-		args, err := s.args(p.rec)
-		if err != nil {
-			p.err = err
-			continue
-		}
-		b.Queue(insertSQL, args...)
+	b.Queue(insertSQL, c.id, c.operator, c.dedupe, c.status, c.format, c.contentType, c.raw, c.device, c.number,
+		c.lat, c.lon, c.accuracy, c.confidence, c.locatedAt, c.source, c.imei, c.imsi, c.mcc, c.mnc, c.findings,
+		s.Expiry, s.Lease)
+	if len(repeats) > 0 {
+		b.Queue(`UPDATE emergency.aml_messages a SET repeats = a.repeats + r.n
+			FROM (SELECT k, count(*) AS n FROM unnest($1::bytea[]) k GROUP BY k) r WHERE a.dedupe_key = r.k`, repeats)
 	}
 	br := s.Pool.SendBatch(ctx, b)
-	var err error
-	for _, p := range group {
-		if p.err != nil {
-			continue
-		}
-		var raw []byte
-		if err = br.QueryRow().Scan(&p.res.ID, &p.res.Status, &raw, &p.res.Fresh); err != nil {
-			break
-		}
-		if err = json.Unmarshal(raw, &p.res.Findings); err != nil {
-			break
-		}
+	rows, err := br.Query()
+	if err == nil {
+		var key, raw []byte
+		var res Result
+		_, err = pgx.ForEachRow(rows, []any{&key, &res.ID, &res.Status, &raw, &res.Fresh}, func() error {
+			p := first[string(key)]
+			if p == nil {
+				return fmt.Errorf("insert returned an unknown dedupe key")
+			}
+			p.res = res
+			return json.Unmarshal(raw, &p.res.Findings)
+		})
+	}
+	if err == nil && len(repeats) > 0 {
+		_, err = br.Exec()
 	}
 	// Results arrive before the COMMIT: only Close, which reads to the end of the
 	// transaction, says they are durable.
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	for _, p := range group {
-		if err != nil && p.err == nil {
-			p.res, p.err = s.insertOne(ctx, p.rec)
-		}
-		close(p.done)
+	if err != nil {
+		return fmt.Errorf("intake: insert: %w", err)
 	}
+	return nil
 }
-
-// insertSQL stores the message and, when it is new and accepted, its outbox row, in one
-// statement: one round trip, one implicit transaction, so the caller's 202 follows a commit
-// that holds both. A message sent again hits the dedupe key and only counts a repeat.
-const insertSQL = `
-WITH m AS (
-	INSERT INTO emergency.aml_messages AS a (id, operator_id, dedupe_key, status, format, content_type, raw,
-		device_number, emergency_number, latitude, longitude, accuracy_m, confidence_pct, located_at,
-		location_source, imei, imsi, network_mcc, network_mnc, findings)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-	ON CONFLICT (dedupe_key) DO UPDATE SET repeats = a.repeats + 1
-	RETURNING id, status, findings, xmax = 0 AS fresh
-), d AS (
-	INSERT INTO emergency.deliveries (message_id, expires_at, due_at)
-	SELECT id, now() + $21::interval, now() + $22::interval FROM m WHERE fresh AND status = 'accepted'
-)
-SELECT id, status, findings, fresh FROM m`
 
 // Insert stores r and returns what is stored under its dedupe key, once committed.
 func (s *Store) Insert(ctx context.Context, r Record) (Result, error) {
@@ -189,27 +219,20 @@ func (s *Store) Insert(ctx context.Context, r Record) (Result, error) {
 	}
 }
 
-func (s *Store) insertOne(ctx context.Context, r Record) (Result, error) {
-	args, err := s.args(r)
-	if err != nil {
-		return Result{}, err
-	}
-	var res Result
-	var raw []byte
-	if err := s.Pool.QueryRow(ctx, insertSQL, args...).Scan(&res.ID, &res.Status, &raw, &res.Fresh); err != nil {
-		return Result{}, fmt.Errorf("intake: insert: %w", err)
-	}
-	if err := json.Unmarshal(raw, &res.Findings); err != nil {
-		return Result{}, fmt.Errorf("intake: findings: %w", err)
-	}
-	return res, nil
+// columns are a group of records laid out as the arrays insertSQL unnests.
+type columns struct {
+	id, operator, status, format, contentType, findings []string
+	dedupe, raw                                         [][]byte
+	device, number, source, imei, imsi, mcc, mnc        []*string
+	lat, lon, accuracy                                  []*float64
+	confidence                                          []*int32
+	locatedAt                                           []*time.Time
 }
 
-// args are the parameters of insertSQL for r.
-func (s *Store) args(r Record) ([]any, error) {
+func (c *columns) add(r Record) error {
 	id, err := uuid.NewV7()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	findings := r.Findings
 	if findings == nil {
@@ -217,11 +240,11 @@ func (s *Store) args(r Record) ([]any, error) {
 	}
 	fj, err := json.Marshal(findings)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m := r.Message
 	var lat, lon, acc *float64
-	var conf *int
+	var conf *int32
 	var at *time.Time
 	var source *string
 	if l := m.Location; l != nil {
@@ -230,7 +253,8 @@ func (s *Store) args(r Record) ([]any, error) {
 			acc = &l.Accuracy
 		}
 		if l.Confidence > 0 {
-			conf = &l.Confidence
+			v := int32(l.Confidence)
+			conf = &v
 		}
 		if !l.Time.IsZero() {
 			at = &l.Time
@@ -238,10 +262,23 @@ func (s *Store) args(r Record) ([]any, error) {
 		src := string(l.Source)
 		source = &src
 	}
-	return []any{id, r.OperatorID, r.DedupeKey, r.Status, string(m.Format), r.ContentType,
-		r.Raw, nullable(m.DeviceNumber), nullable(r.EmergencyNumber), lat, lon, acc, conf, at, source,
-		nullable(m.IMEI), nullable(m.IMSI), nullable(m.NetworkMCC), nullable(m.NetworkMNC), fj,
-		s.Expiry, s.Lease}, nil
+	c.id = append(c.id, id.String())
+	c.operator = append(c.operator, r.OperatorID)
+	c.dedupe = append(c.dedupe, r.DedupeKey)
+	c.status = append(c.status, r.Status)
+	c.format = append(c.format, string(m.Format))
+	c.contentType = append(c.contentType, r.ContentType)
+	c.raw = append(c.raw, r.Raw)
+	c.device = append(c.device, nullable(m.DeviceNumber))
+	c.number = append(c.number, nullable(r.EmergencyNumber))
+	c.lat, c.lon, c.accuracy = append(c.lat, lat), append(c.lon, lon), append(c.accuracy, acc)
+	c.confidence = append(c.confidence, conf)
+	c.locatedAt = append(c.locatedAt, at)
+	c.source = append(c.source, source)
+	c.imei, c.imsi = append(c.imei, nullable(m.IMEI)), append(c.imsi, nullable(m.IMSI))
+	c.mcc, c.mnc = append(c.mcc, nullable(m.NetworkMCC)), append(c.mnc, nullable(m.NetworkMNC))
+	c.findings = append(c.findings, string(fj))
+	return nil
 }
 
 func nullable(s string) *string {
