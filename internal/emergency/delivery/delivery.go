@@ -136,12 +136,14 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run delivers until ctx ends, then waits for deliveries in flight and records them.
+// Run delivers until ctx ends, then waits for deliveries in flight and records them. Jobs
+// still queued by Submit are left to their leases.
 func (w *Worker) Run(ctx context.Context) {
-	recorded := make(chan struct{})
+	recorded, local := make(chan struct{}), make(chan struct{})
 	go func() { defer close(recorded); w.recordAcks(context.WithoutCancel(ctx)) }()
-	defer func() { w.wg.Wait(); close(w.acks); <-recorded }()
-	go w.runLocal(ctx)
+	go func() { defer close(local); w.runLocal(ctx) }()
+	// Order matters: no delivery may start once we wait for those in flight.
+	defer func() { <-local; w.wg.Wait(); close(w.acks); <-recorded }()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
