@@ -128,8 +128,8 @@ func (w *Worker) Submit(j Job) bool {
 	}
 }
 
-// Wake tells the worker that rows may be due. It never blocks.
-func (w *Worker) Wake() {
+// nudge tells the poller that rows may be due now. It never blocks.
+func (w *Worker) nudge() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -184,7 +184,7 @@ func (w *Worker) start(ctx context.Context, j Job) {
 			w.inFlight.Add(-1)
 			w.wg.Done()
 			if w.starved.CompareAndSwap(true, false) {
-				w.Wake() // the poller found no free slot last time: now there is one
+				w.nudge() // the poller found no free slot last time: now there is one
 			}
 		}()
 		w.deliver(context.WithoutCancel(ctx), j)
