@@ -5,11 +5,13 @@ import (
 	"sort"
 )
 
-// Index answers "which commune contains this point" without allocating, in two steps:
+// Index answers "which commune contains this point" without allocating, in up to three steps:
 //
-//  1. A uniform grid over all communes gives the few communes whose bounding box meets the
-//     point's cell (about two per cell on average).
-//  2. Each commune's edges are sorted into horizontal slabs; the even-odd test only looks at
+//  1. A uniform grid, finer than the communes (about 64 cells each), knows for every cell no
+//     border crosses which commune it lies in, or that it lies in none: most points are
+//     answered by one memory access.
+//  2. For a cell a border crosses, the grid gives the few communes whose bounding box meets it.
+//  3. Each commune's edges are sorted into horizontal slabs; the even-odd test only looks at
 //     the edges of the point's slab, which are all the edges an eastward ray from the point
 //     can cross at that latitude. A 300-vertex commune costs a handful of edge tests.
 //
@@ -34,7 +36,14 @@ type Index struct {
 	cols, rows     int
 	cellStart      []int32 // len cols*rows+1, offsets into cands
 	cands          []int32 // commune indices
+	// answer per cell: a commune index, noCommune, or border (look at the candidates).
+	answer []int32
 }
+
+const (
+	noCommune = -1
+	border    = -2
+)
 
 type slabs struct {
 	bbox    BBox
@@ -81,8 +90,8 @@ func (ix *Index) addCommune(i int) {
 		}
 	}
 	s := slabs{bbox: c.BBox, minLat: c.BBox.MinLat}
-	// About four edges per slab keeps the test short without wasting memory on offsets.
-	s.n = int32(max(1, len(edgeIDs)/4))
+	// One slab per edge: near-horizontal stretches of border crowd coarser slabs.
+	s.n = int32(max(1, len(edgeIDs)))
 	height := c.BBox.MaxLat - c.BBox.MinLat
 	if height <= 0 {
 		s.n = 1
@@ -143,14 +152,15 @@ func (ix *Index) buildGrid() {
 		all.MinLat, all.MaxLat = math.Min(all.MinLat, c.BBox.MinLat), math.Max(all.MaxLat, c.BBox.MaxLat)
 	}
 	w, h := all.MaxLon-all.MinLon, all.MaxLat-all.MinLat
-	// About two cells per commune, square in degrees.
-	cells := float64(2 * len(ix.communes))
+	// About 64 cells per commune, square in degrees: fine enough that most cells lie inside
+	// one commune, bounded at 4 M cells (16 MB of answers).
+	cells := math.Min(float64(64*len(ix.communes)), 4<<20)
 	size := math.Sqrt(w * h / cells)
 	if size <= 0 || math.IsNaN(size) {
 		size = math.Max(w, h) + 1e-9
 	}
-	ix.cols = max(1, min(4096, int(math.Ceil(w/size))))
-	ix.rows = max(1, min(4096, int(math.Ceil(h/size))))
+	ix.cols = max(1, min(8192, int(math.Ceil(w/size))))
+	ix.rows = max(1, min(8192, int(math.Ceil(h/size))))
 	ix.minLon, ix.minLat = all.MinLon, all.MinLat
 	ix.cellW, ix.cellH = math.Max(w, 1e-9)/float64(ix.cols), math.Max(h, 1e-9)/float64(ix.rows)
 	counts := make([]int32, ix.cols*ix.rows+1)
@@ -174,6 +184,53 @@ func (ix *Index) buildGrid() {
 	fill := append([]int32(nil), ix.cellStart...)
 	for i := range ix.communes {
 		each(&ix.communes[i], func(cell int) { ix.cands[fill[cell]] = int32(i); fill[cell]++ })
+	}
+	ix.buildAnswers()
+}
+
+// buildAnswers marks every cell that some edge may cross as a border cell (conservatively:
+// every cell of the edge's bounding box), and gives every other cell the commune of its
+// centre: no border crosses it, so all its points share that commune.
+func (ix *Index) buildAnswers() {
+	ix.answer = make([]int32, ix.cols*ix.rows)
+	for i := range ix.slabs {
+		s := &ix.slabs[i]
+		for _, e := range ix.edges[s.offsets[0]:s.offsets[s.n]] {
+			c0, r0 := ix.cell(math.Min(ix.xs[e], ix.xs[e+1]), math.Min(ix.ys[e], ix.ys[e+1]))
+			c1, r1 := ix.cell(math.Max(ix.xs[e], ix.xs[e+1]), math.Max(ix.ys[e], ix.ys[e+1]))
+			for r := r0; r <= r1; r++ {
+				for c := c0; c <= c1; c++ {
+					ix.answer[r*ix.cols+c] = border
+				}
+			}
+		}
+	}
+	// Horizontal edges are not in the slabs (they cross no eastward ray) but are borders.
+	for i := range ix.communes {
+		for _, poly := range ix.communes[i].Geometry {
+			for _, ring := range poly {
+				for k := 0; k+1 < len(ring); k++ {
+					if ring[k].Lat == ring[k+1].Lat {
+						c0, r := ix.cell(math.Min(ring[k].Lon, ring[k+1].Lon), ring[k].Lat)
+						c1, _ := ix.cell(math.Max(ring[k].Lon, ring[k+1].Lon), ring[k].Lat)
+						for c := c0; c <= c1; c++ {
+							ix.answer[r*ix.cols+c] = border
+						}
+					}
+				}
+			}
+		}
+	}
+	for r := 0; r < ix.rows; r++ {
+		for c := 0; c < ix.cols; c++ {
+			cell := r*ix.cols + c
+			if ix.answer[cell] == border {
+				continue
+			}
+			lon := ix.minLon + (float64(c)+0.5)*ix.cellW
+			lat := ix.minLat + (float64(r)+0.5)*ix.cellH
+			ix.answer[cell] = int32(ix.scan(cell, lat, lon))
+		}
 	}
 }
 
@@ -203,12 +260,20 @@ func (ix *Index) locate(lat, lon float64) int {
 		return -1
 	}
 	cell := r*ix.cols + c
+	if a := ix.answer[cell]; a != border {
+		return int(a)
+	}
+	return ix.scan(cell, lat, lon)
+}
+
+// scan tests the candidates of a cell.
+func (ix *Index) scan(cell int, lat, lon float64) int {
 	for _, k := range ix.cands[ix.cellStart[cell]:ix.cellStart[cell+1]] {
 		if ix.contains(int(k), lon, lat) {
 			return int(k)
 		}
 	}
-	return -1
+	return noCommune
 }
 
 func (ix *Index) contains(i int, lon, lat float64) bool {
