@@ -184,54 +184,62 @@ func push(ctx context.Context, c *http.Client, url string, body []byte) (string,
 	return a.ID, start, nil
 }
 
+// outcomes gathers the pushes of a phase: ids and latencies of the accepted ones, the first
+// error.
+type outcomes struct {
+	mu  sync.Mutex
+	ids []string
+	lat []time.Duration
+	err error
+	rec *recorder
+}
+
+// push sends one message and records the outcome; it reports whether it was accepted.
+func (o *outcomes) push(ctx context.Context, c *http.Client, url string, body []byte) bool {
+	id, t0, err := push(ctx, c, url, body)
+	d := time.Since(t0)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err != nil {
+		if o.err == nil {
+			o.err = err
+		}
+		return false
+	}
+	o.ids = append(o.ids, id)
+	o.lat = append(o.lat, d)
+	o.rec.sent(id, t0)
+	return true
+}
+
+// closedLoop sends bodies from conc connections, each sending its next message when the
+// previous one is answered.
 func closedLoop(ctx context.Context, c *http.Client, url string, bodies [][]byte, conc int, rec *recorder) ([]string, []time.Duration, time.Duration, error) {
-	n := len(bodies)
+	o := &outcomes{rec: rec}
 	var next atomic.Int64
-	var mu sync.Mutex
-	var ids []string
-	var lat []time.Duration
-	var firstErr error
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(n) {
+			for i := next.Add(1) - 1; i < int64(len(bodies)); i = next.Add(1) - 1 {
+				if !o.push(ctx, c, url, bodies[i]) {
 					return
 				}
-				id, t0, err := push(ctx, c, url, bodies[i])
-				d := time.Since(t0)
-				mu.Lock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-				ids = append(ids, id)
-				lat = append(lat, d)
-				mu.Unlock()
-				rec.sent(id, t0)
 			}
 		}()
 	}
 	wg.Wait()
-	return ids, lat, time.Since(start), firstErr
+	return o.ids, o.lat, time.Since(start), o.err
 }
 
 // paced sends at a fixed rate, open loop: each message leaves on its schedule whatever the
 // previous ones are doing, so slow answers cannot hide latency.
 func paced(ctx context.Context, c *http.Client, url string, rate int, d time.Duration, rec *recorder) ([]string, []time.Duration, time.Duration, error) {
+	o := &outcomes{rec: rec}
 	total := int(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)
-	var mu sync.Mutex
-	var ids []string
-	var lat []time.Duration
-	var firstErr error
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := 0; i < total; i++ {
@@ -241,23 +249,11 @@ func paced(ctx context.Context, c *http.Client, url string, rate int, d time.Dur
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id, t0, err := push(ctx, c, url, message(0))
-			dd := time.Since(t0)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
-			ids = append(ids, id)
-			lat = append(lat, dd)
-			rec.sent(id, t0)
+			o.push(ctx, c, url, message(0))
 		}()
 	}
 	wg.Wait()
-	return ids, lat, time.Since(start), firstErr
+	return o.ids, o.lat, time.Since(start), o.err
 }
 
 func rawInserts(ctx context.Context, pool *pgxpool.Pool, n, conc int) (float64, error) {

@@ -225,20 +225,26 @@ func readPlan(path string) (*plan, Errors, error) {
 		return out
 	}
 
+	// entry checks what operators and PSAPs have in common: an id unique among its kind,
+	// and a name.
 	ids := map[string]bool{}
+	entry := func(line int, kind string, i int, id, name string) string {
+		what := fmt.Sprintf("%s[%d] (id %q)", kind, i, id)
+		switch {
+		case !idPattern.MatchString(id):
+			bad(line, what, "id must be lower-case letters, digits and dashes, at most 63")
+		case ids[kind+":"+id]:
+			bad(line, what, "id is used twice")
+		}
+		ids[kind+":"+id] = true
+		if strings.TrimSpace(name) == "" {
+			bad(line, what, "name is required")
+		}
+		return what
+	}
 	networks := map[string]string{}
 	for i, o := range p.file.Operators {
-		what := fmt.Sprintf("operators[%d] (id %q)", i, o.ID)
-		switch {
-		case !idPattern.MatchString(o.ID):
-			bad(o.line, what, "id must be lower-case letters, digits and dashes, at most 63")
-		case ids["op:"+o.ID]:
-			bad(o.line, what, "id is used twice")
-		}
-		ids["op:"+o.ID] = true
-		if strings.TrimSpace(o.Name) == "" {
-			bad(o.line, what, "name is required")
-		}
+		what := entry(o.line, "operators", i, o.ID, o.Name)
 		if len(o.MCCMNC) == 0 {
 			bad(o.line, what, "mcc_mnc needs at least one network, such as 208-01")
 		}
@@ -259,17 +265,7 @@ func readPlan(path string) (*plan, Errors, error) {
 
 	routing := map[string]string{}
 	for i, ps := range p.file.PSAPs {
-		what := fmt.Sprintf("psaps[%d] (id %q)", i, ps.ID)
-		switch {
-		case !idPattern.MatchString(ps.ID):
-			bad(ps.line, what, "id must be lower-case letters, digits and dashes, at most 63")
-		case ids["psap:"+ps.ID]:
-			bad(ps.line, what, "id is used twice")
-		}
-		ids["psap:"+ps.ID] = true
-		if strings.TrimSpace(ps.Name) == "" {
-			bad(ps.line, what, "name is required")
-		}
+		what := entry(ps.line, "psaps", i, ps.ID, ps.Name)
 		if !routingPattern.MatchString(ps.RoutingNumber) {
 			bad(ps.line, what, "routing_number %q: want the centre's 10-digit number", ps.RoutingNumber)
 		} else if prev, dup := routing[ps.RoutingNumber]; dup {
