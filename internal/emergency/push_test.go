@@ -172,6 +172,27 @@ func TestAPushFromTheEiffelTowerReachesTheParisFireBrigadeAsPIDFLO(t *testing.T)
 	if _, _, _, psap, route := w.delivery(a.ID); psap != "bspp" || route != "pdaau" {
 		t.Errorf("recorded psap %q route %q", psap, route)
 	}
+
+	// The operator can follow its message; another client cannot.
+	resp, err := w.operator.Get(w.svc.URL + "/emergency/v1/aml/" + a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Status   string
+		Delivery struct {
+			State, PSAP string
+			Attempts    int
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.Status != "accepted" || st.Delivery.State != "delivered" || st.Delivery.PSAP != "bspp" || st.Delivery.Attempts != 1 {
+		t.Errorf("status %+v", st)
+	}
+	if resp, _ := w.operator.Get(w.svc.URL + "/emergency/v1/aml/01a20ac4-0000-7000-8000-000000000000"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown id: %d", resp.StatusCode)
+	}
 }
 
 func TestTheNumberDialledChoosesTheCentre(t *testing.T) {

@@ -249,38 +249,37 @@ func (w *Worker) claim(ctx context.Context, n int) ([]Job, error) {
 }
 
 func (w *Worker) deliver(ctx context.Context, j Job) {
-	log := w.logger.With("message_id", j.ID, "attempt", j.Attempt)
 	if time.Now().After(j.ExpiresAt) {
-		w.expire(ctx, j, log)
+		w.expire(ctx, j)
 		return
 	}
 	snap := w.directory()
 	route, err := routing.Resolve(snap, j.Lat, j.Lon, j.Number, w.cfg.FallbackPSAP)
 	if err != nil {
 		w.metrics.Attempts.WithLabelValues("no_route").Inc()
-		w.retry(ctx, j, route, 0, "no route: "+err.Error(), log)
+		w.retry(ctx, j, route, 0, "no route: "+err.Error())
 		return
 	}
 	if route.Fallback != "" {
-		log.Warn("no route in the PDAAU, sending to the fallback PSAP", "psap", route.PSAP.ID, "reason", route.Fallback)
+		w.jobLog(j).Warn("no route in the PDAAU, sending to the fallback PSAP", "psap", route.PSAP.ID, "reason", route.Fallback)
 	}
 	body, err := pidflo.Encode(w.document(j))
 	if err != nil {
 		// Cannot happen with stored values that passed the parser; keep the row for a human.
-		w.retry(ctx, j, route, 0, "encode PIDF-LO: "+err.Error(), log)
+		w.retry(ctx, j, route, 0, "encode PIDF-LO: "+err.Error())
 		return
 	}
 	status, err := w.post(ctx, route.PSAP, j.ID, body)
 	switch {
 	case err != nil:
 		w.metrics.Attempts.WithLabelValues("error").Inc()
-		w.retry(ctx, j, route, 0, err.Error(), log)
+		w.retry(ctx, j, route, 0, err.Error())
 	case status < 200 || status > 299:
 		w.metrics.Attempts.WithLabelValues("refused").Inc()
-		w.retry(ctx, j, route, status, fmt.Sprintf("PSAP answered %d", status), log)
+		w.retry(ctx, j, route, status, fmt.Sprintf("PSAP answered %d", status))
 	default:
 		w.metrics.Attempts.WithLabelValues("delivered").Inc()
-		w.done(ctx, j, route, status, log)
+		w.done(ctx, j, route, status)
 	}
 }
 
@@ -380,9 +379,17 @@ type delivered struct {
 	at     time.Time
 }
 
-func (w *Worker) done(ctx context.Context, j Job, r routing.Route, status int, log *slog.Logger) {
+// jobLog is the logger for one delivery: built only when something is logged, as With
+// formats its attributes at once.
+func (w *Worker) jobLog(j Job) *slog.Logger {
+	return w.logger.With("message_id", j.ID, "attempt", j.Attempt)
+}
+
+func (w *Worker) done(ctx context.Context, j Job, r routing.Route, status int) {
 	w.metrics.Latency.Observe(time.Since(j.ReceivedAt).Seconds())
-	log.Debug("delivered", "psap", r.PSAP.ID, "status", status, "ms", time.Since(j.ReceivedAt).Milliseconds())
+	if w.logger.Enabled(ctx, slog.LevelDebug) {
+		w.jobLog(j).Debug("delivered", "psap", r.PSAP.ID, "status", status, "ms", time.Since(j.ReceivedAt).Milliseconds())
+	}
 	w.acks <- delivered{job: j, route: r, status: status, at: time.Now()}
 }
 
@@ -427,7 +434,8 @@ func (w *Worker) recordAcks(ctx context.Context) {
 	}
 }
 
-func (w *Worker) retry(ctx context.Context, j Job, r routing.Route, status int, reason string, log *slog.Logger) {
+func (w *Worker) retry(ctx context.Context, j Job, r routing.Route, status int, reason string) {
+	log := w.jobLog(j)
 	backoff := w.backoff(j.Attempt)
 	var psap *string
 	if r.PSAP != nil {
@@ -443,7 +451,8 @@ func (w *Worker) retry(ctx context.Context, j Job, r routing.Route, status int, 
 	log.Warn("delivery failed, will retry", "reason", reason, "retry_in", backoff.String())
 }
 
-func (w *Worker) expire(ctx context.Context, j Job, log *slog.Logger) {
+func (w *Worker) expire(ctx context.Context, j Job) {
+	log := w.jobLog(j)
 	_, err := w.pool.Exec(ctx, `UPDATE emergency.deliveries SET state = 'expired' WHERE message_id = $1 AND state = 'pending'`, j.ID)
 	if err != nil {
 		log.Error("record expiry", "error", err)

@@ -153,8 +153,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		outcome = "duplicate"
 	}
 	h.Metrics.Received.WithLabelValues(outcome, string(msg.Format)).Inc()
-	h.Logger.Debug("aml received", "request_id", server.RequestID(r.Context()), "id", res.ID,
-		"operator", op.ID, "status", res.Status, "duplicate", !res.Fresh)
+	if h.Logger.Enabled(r.Context(), slog.LevelDebug) {
+		h.Logger.Debug("aml received", "request_id", server.RequestID(r.Context()), "id", res.ID,
+			"operator", op.ID, "status", res.Status, "duplicate", !res.Fresh)
+	}
 
 	switch res.Status {
 	case StatusAccepted:

@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"socle/internal/platform/problem"
@@ -120,9 +122,7 @@ func RequestID(ctx context.Context) string {
 func Middleware(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		b := make([]byte, 8)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
+		id := newRequestID()
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
@@ -142,12 +142,26 @@ func Middleware(logger *slog.Logger, next http.Handler) http.Handler {
 			} else if rec.status >= 400 {
 				level = slog.LevelInfo
 			}
+			if !logger.Enabled(ctx, level) {
+				return // spare the hot path building a record nobody reads
+			}
 			logger.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
 				"remote", r.RemoteAddr)
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
+}
+
+// Request ids are a random process prefix and a counter: unique, cheap (no system call per
+// request), and not secrets.
+var (
+	idPrefix  = func() string { b := make([]byte, 4); rand.Read(b); return hex.EncodeToString(b) }()
+	idCounter atomic.Uint64
+)
+
+func newRequestID() string {
+	return idPrefix + strconv.FormatUint(idCounter.Add(1), 16)
 }
 
 type statusRecorder struct {
