@@ -85,3 +85,17 @@ func TestApplyPrintsEveryErrorAndExitsWithOne(t *testing.T) {
 		t.Fatalf("no file: exit %d %s", code, errs)
 	}
 }
+
+func TestImportCommunesRefusesABadFileNamingTheFeature(t *testing.T) {
+	t.Setenv("SOCLE_DATABASE_URL", dbtest.NewURL(t))
+	file := filepath.Join(t.TempDir(), "communes.geojson")
+	os.WriteFile(file, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"nom":"X"},"geometry":null}]}`), 0o644)
+	code, _, errs := run("import", "communes", file)
+	if code != 1 || !strings.Contains(errs, "feature 0: properties.code missing") {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	code, out, errs := run("import", "communes", "../emergency/demo/communes.geojson")
+	if code != 0 || !strings.Contains(out, "import: 8 communes (8 appeared, 0 vanished, 0 changed)") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"socle/internal/emergency/demo"
 	"socle/internal/emergency/directory"
+	"socle/internal/emergency/geo"
 	"socle/internal/emergency/schema"
 	"socle/internal/platform/database/dbtest"
 	"socle/internal/platform/pki"
@@ -140,3 +141,56 @@ func TestAnotherOperatorCannotClaimANetworkAlreadyRun(t *testing.T) {
 }
 
 func mustPast(hours int) time.Time { return time.Now().Add(-time.Duration(hours) * time.Hour) }
+
+func TestImportingCommunesReplacesTheSetAndReportsWhatChanged(t *testing.T) {
+	pool := dbtest.New(t, schema.Migrations())
+	ctx := context.Background()
+	if _, err := directory.ApplyFile(ctx, pool, demoDir(t)); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open("../demo/communes.geojson")
+	cs, err := geo.ParseCommunes(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Next year's set: Montreuil merged away, Paris renamed, Brest appears.
+	var next []geo.Commune
+	for _, c := range cs {
+		switch c.Code {
+		case "93048":
+			continue
+		case "75056":
+			c.Name = "Paris (nouveau nom)"
+		}
+		next = append(next, c)
+	}
+	brest := geo.Ring{{Lon: -4.55, Lat: 48.36}, {Lon: -4.42, Lat: 48.36}, {Lon: -4.42, Lat: 48.43}, {Lon: -4.55, Lat: 48.43}, {Lon: -4.55, Lat: 48.36}}
+	next = append(next, geo.Commune{Code: "29019", Name: "Brest", Geometry: geo.MultiPolygon{{brest}}})
+
+	var calls int
+	rep, err := directory.ImportCommunes(ctx, pool, next, func(done, total int) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != 8 || rep.Changed != 1 || strings.Join(rep.Appeared, ",") != "29019" || strings.Join(rep.Vanished, ",") != "93048" {
+		t.Fatalf("report %+v", rep)
+	}
+	if len(rep.Orphaned) != 12 || rep.Orphaned[0].INSEE != "93048" || calls == 0 {
+		t.Fatalf("orphaned %d rows (%v), progress calls %d; want Montreuil's 12", len(rep.Orphaned), rep.Orphaned, calls)
+	}
+	snap, err := directory.Load(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := snap.Communes.Locate(48.39, -4.486); code != "29019" {
+		t.Errorf("Brest resolves to %q", code)
+	}
+	if code, ok := snap.Communes.Locate(48.8620, 2.4420); ok {
+		t.Errorf("Montreuil still resolves, to %q", code)
+	}
+	again, err := directory.ImportCommunes(ctx, pool, next, nil)
+	if err != nil || again.Changed+len(again.Appeared)+len(again.Vanished) != 0 {
+		t.Fatalf("second import: %+v %v, want nothing changed", again, err)
+	}
+}
