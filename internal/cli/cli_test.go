@@ -25,8 +25,8 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		if c.name == "pki" {
 			args = []string{"pki", "issue", "-h"}
 		}
-		if c.name == "sim" || c.name == "bench" {
-			args = []string{c.name, map[string]string{"sim": "psap", "bench": "aml"}[c.name], "-h"}
+		if sub, ok := map[string]string{"sim": "psap", "bench": "aml", "import": "communes"}[c.name]; ok {
+			args = []string{c.name, sub, "-h"}
 		}
 		code, out, errs := run(args...)
 		if code != 0 || !strings.Contains(out+errs, "Usage: socle "+c.name) {
