@@ -69,6 +69,10 @@ func NewIndex(cs []Commune) *Index {
 		ix.addCommune(i)
 	}
 	ix.buildGrid()
+	// The flattened rings are all the index needs: drop the second copy of every boundary.
+	for i := range ix.communes {
+		ix.communes[i].Geometry = nil
+	}
 	return ix
 }
 
@@ -90,8 +94,10 @@ func (ix *Index) addCommune(i int) {
 		}
 	}
 	s := slabs{bbox: c.BBox, minLat: c.BBox.MinLat}
-	// One slab per edge: near-horizontal stretches of border crowd coarser slabs.
-	s.n = int32(max(1, len(edgeIDs)))
+	// About four edges per slab: finer slabs shorten the test on near-horizontal borders but
+	// multiply the entries of steep edges, which span many slabs (measured: one slab per edge
+	// gave 7.6 entries per edge, 213 MB for 35,000 communes, for 15 % speed).
+	s.n = int32(max(1, len(edgeIDs)/4))
 	height := c.BBox.MaxLat - c.BBox.MinLat
 	if height <= 0 {
 		s.n = 1
@@ -295,7 +301,7 @@ func (ix *Index) contains(i int, lon, lat float64) bool {
 // Len is the number of communes.
 func (ix *Index) Len() int { return len(ix.communes) }
 
-// Commune returns a commune by code.
+// Commune returns a commune's code, name and bounding box (not its boundary).
 func (ix *Index) Commune(code string) (Commune, bool) {
 	i, ok := ix.byCode[code]
 	if !ok {
@@ -303,6 +309,3 @@ func (ix *Index) Commune(code string) (Commune, bool) {
 	}
 	return ix.communes[i], true
 }
-
-// Communes returns every commune, in code order. The slice must not be modified.
-func (ix *Index) Communes() []Commune { return ix.communes }
