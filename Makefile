@@ -18,7 +18,12 @@ test: deps
 
 ## bench: the benchmarks, each printing its figures against a baseline measured in the same run
 bench: deps build
+	@ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || { \
+	  echo "installing PostGIS for the resolver's baseline"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    postgresql-$$(ls /usr/lib/postgresql | sort -n | tail -1)-postgis-3 >/dev/null; }
 	./$(BIN) bench aml
+	./$(BIN) bench resolve
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/
 
 ## fuzz: run every fuzz target for FUZZTIME each

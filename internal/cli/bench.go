@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,18 +10,81 @@ import (
 	"time"
 
 	"socle/internal/emergency/amlbench"
+	"socle/internal/emergency/resolvebench"
 	"socle/internal/emergency/testbed"
 	"socle/internal/platform/database"
 )
 
 func init() {
-	register(command{name: "bench", summary: "measure a path against its baseline (aml)", run: runBench})
+	register(command{name: "bench", summary: "measure a path against its baseline (aml, resolve)", run: runBench})
 }
 
 func runBench(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "aml" {
-		return usagef("want a benchmark: socle bench aml -h")
+	if len(args) > 0 {
+		switch args[0] {
+		case "aml":
+			return benchAML(ctx, args[1:])
+		case "resolve":
+			return benchResolve(ctx, args[1:])
+		}
 	}
+	return usagef("want a benchmark: socle bench aml -h, socle bench resolve -h")
+}
+
+// benchEnv is what every benchmark stands on: its own private PostgreSQL cluster (durable
+// settings) in a temporary directory, or SOCLE_DATABASE_URL, and an optional CPU profile.
+type benchEnv struct {
+	dir        *string
+	cpuprofile *string
+}
+
+func (e *benchEnv) flags(fs *flag.FlagSet) {
+	e.cpuprofile = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	e.dir = fs.String("data-dir", "", "where to keep the benchmark's cluster and PKI (default: a temporary directory, removed)")
+}
+
+// open returns the data directory and a migrated database, and a function that undoes it all.
+func (e *benchEnv) open(ctx context.Context, maxConns int32) (string, *db, func(), error) {
+	var undo []func()
+	cleanup := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	dir := *e.dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "socle-bench-")
+		if err != nil {
+			return "", nil, cleanup, err
+		}
+		undo = append(undo, func() { os.RemoveAll(tmp) })
+		os.Chmod(tmp, 0o711) // the cluster's system user must reach its directory
+		dir = tmp
+	}
+	log := newLogger("warn", "text")
+	b := base{DataDir: dir, DatabaseURL: os.Getenv("SOCLE_DATABASE_URL"), PostgresUser: "socle"}
+	d, err := b.openDB(ctx, log, maxConns)
+	if err != nil {
+		return "", nil, cleanup, err
+	}
+	undo = append(undo, d.Close)
+	for _, m := range allMigrations() {
+		if _, err := database.Apply(ctx, d.Pool, m); err != nil {
+			return "", nil, cleanup, err
+		}
+	}
+	if *e.cpuprofile != "" {
+		f, err := os.Create(*e.cpuprofile)
+		if err != nil {
+			return "", nil, cleanup, err
+		}
+		pprof.StartCPUProfile(f)
+		undo = append(undo, func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	return dir, d, cleanup, nil
+}
+
+func benchAML(ctx context.Context, args []string) error {
 	fs := flags("bench aml", "[flags]", `
 Measures the AML push path on loopback: N messages pushed over mutual TLS at concurrency C,
 stored with their outbox rows, delivered to the PSAP simulator over mutual TLS. Prints
@@ -33,36 +97,20 @@ SOCLE_DATABASE_URL names a database it may fill.`)
 	c := fs.Int("c", 64, "concurrency (connections pushing at once)")
 	rate := fs.Int("rate", 1000, "messages per second in the paced phase")
 	dur := fs.Duration("for", 10*time.Second, "length of the paced phase")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	dataDir := fs.String("data-dir", "", "where to keep the benchmark's cluster and PKI (default: a temporary directory, removed)")
-	if err := parse(fs, nil, args[1:]); err != nil {
+	var env benchEnv
+	env.flags(fs)
+	if err := parse(fs, nil, args); err != nil {
 		return err
 	}
 	if *n < 1 || *c < 1 || *rate < 1 || *dur <= 0 {
 		return usagef("-n, -c, -rate and -for must be positive")
 	}
-	dir := *dataDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "socle-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		os.Chmod(tmp, 0o755) // the cluster's system user must reach its directory
-		dir = tmp
-	}
-	log := newLogger("warn", "text")
-	b := base{DataDir: dir, DatabaseURL: os.Getenv("SOCLE_DATABASE_URL"), PostgresUser: "socle"}
-	d, err := b.openDB(ctx, log, int32(*c+8))
+	dir, d, cleanup, err := env.open(ctx, int32(*c+8))
+	defer cleanup()
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	for _, m := range allMigrations() {
-		if _, err := database.Apply(ctx, d.Pool, m); err != nil {
-			return err
-		}
-	}
+	log := newLogger("warn", "text")
 	bed, err := testbed.New(filepath.Join(dir, "bed"), log)
 	if err != nil {
 		return err
@@ -78,21 +126,45 @@ SOCLE_DATABASE_URL names a database it may fill.`)
 		return err
 	}
 	defer svc.Stop()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
 	opts := amlbench.Options{N: *n, Concurrency: *c, PacedRate: *rate, PacedFor: *dur}
 	res, err := amlbench.Run(ctx, d.Pool, bed, svc.URL, opts, stderr)
 	if err != nil {
 		return err
 	}
 	res.Print(stdout, opts)
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+func benchResolve(ctx context.Context, args []string) error {
+	fs := flags("bench resolve", "[flags]", `
+Measures the commune resolver (a point to its INSEE code) over synthetic communes tiling
+metropolitan France, on one core, against PostGIS's ST_Contains with a GiST index over the
+same polygons in the same run (needs the postgis extension: apt-get install
+postgresql-15-postgis-3; make bench installs it). Also checks that both give the same answers.`)
+	var o resolvebench.Options
+	fs.IntVar(&o.Communes, "communes", 35000, "synthetic communes")
+	fs.IntVar(&o.Vertices, "vertices", 200, "vertices per commune")
+	fs.IntVar(&o.Points, "n", 2_000_000, "points resolved by socle's index")
+	fs.IntVar(&o.PGPoints, "pg", 20_000, "points resolved by PostGIS")
+	var env benchEnv
+	env.flags(fs)
+	if err := parse(fs, nil, args); err != nil {
+		return err
+	}
+	if o.Communes < 1 || o.Vertices < 4 || o.Points < 1 || o.PGPoints < 1 || o.PGPoints > o.Points {
+		return usagef("-communes, -n and -pg must be positive, -vertices at least 4, -pg at most -n")
+	}
+	_, d, cleanup, err := env.open(ctx, 4)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	res, err := resolvebench.Run(ctx, d.Pool, o, stderr)
+	if err != nil {
+		return err
+	}
+	res.Print(stdout, o)
 	fmt.Fprintln(stdout)
 	return nil
 }
