@@ -445,3 +445,31 @@ func TestTheSameMessageSentConcurrentlyIsStoredOnceAndCountsItsRepeats(t *testin
 		t.Fatalf("delivered %d times", n)
 	}
 }
+
+func TestOperatorsResolveAPlaceAndANumberToAPSAP(t *testing.T) {
+	w := newWorld(t, nil)
+	get := func(query string) (int, map[string]any) {
+		resp, err := w.operator.Get(w.svc.URL + "/emergency/v1/routes/resolve?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	status, m := get("lat=48.8584&lon=2.2945&number=18")
+	if status != 200 || m["commune"] != "75056" || m["departement"] != "75" || m["psap"] != "bspp" || m["routing_number"] != "0100000018" {
+		t.Errorf("Eiffel Tower, 18: %d %v", status, m)
+	}
+	if status, m = get("lat=41.919&lon=8.7386&number=15"); status != 200 || m["psap"] != "samu-2a" || m["departement"] != "2A" {
+		t.Errorf("Ajaccio, 15: %d %v", status, m)
+	}
+	if status, m = get("lat=43.20&lon=5.30&number=112"); status != 404 || m["type"] != "urn:socle:problem:no-commune" {
+		t.Errorf("at sea: %d %v", status, m)
+	}
+	status, m = get("lat=91&lon=abc&number=113")
+	if status != 400 || len(m["errors"].([]any)) != 3 {
+		t.Errorf("bad query: %d %v", status, m)
+	}
+}

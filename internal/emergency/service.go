@@ -222,6 +222,7 @@ func (s *Service) Ready(ctx context.Context) error {
 func (s *Service) Routes(web, interconnect *http.ServeMux) {
 	interconnect.Handle("POST /emergency/v1/aml", s.intake)
 	interconnect.HandleFunc("GET /emergency/v1/aml/{id}", s.messageStatus)
+	interconnect.HandleFunc("GET /emergency/v1/routes/resolve", s.resolve)
 }
 
 // messageStatus lets an operator follow a message it pushed: stored status, findings and
