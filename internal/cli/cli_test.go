@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,5 +98,26 @@ func TestImportCommunesRefusesABadFileNamingTheFeature(t *testing.T) {
 	code, out, errs := run("import", "communes", "../emergency/demo/communes.geojson")
 	if code != 0 || !strings.Contains(out, "import: 8 communes (8 appeared, 0 vanished, 0 changed)") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestImportDepartementsReplacesTheSet(t *testing.T) {
+	t.Setenv("SOCLE_DATABASE_URL", dbtest.NewURL(t))
+	dir := t.TempDir()
+	square := func(code, name string, x float64) string {
+		return fmt.Sprintf(`{"type":"Feature","properties":{"code":%q,"nom":%q},"geometry":{"type":"Polygon","coordinates":[[[%v,48],[%v,48],[%v,49],[%v,48]]]}}`, code, name, x, x+1, x+1, x)
+	}
+	write := func(features ...string) string {
+		f := filepath.Join(dir, "departements.geojson")
+		os.WriteFile(f, []byte(`{"type":"FeatureCollection","features":[`+strings.Join(features, ",")+`]}`), 0o644)
+		return f
+	}
+	if code, out, errs := run("import", "departements", write(square("75", "Paris", 2), square("92", "Hauts-de-Seine", 1))); code != 0 ||
+		!strings.Contains(out, "import: 2 departements (2 appeared, 0 vanished, 0 changed)") {
+		t.Fatalf("first import: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := run("import", "departements", write(square("75", "Paris", 2))); code != 0 ||
+		!strings.Contains(out, "(0 appeared, 1 vanished, 0 changed)") || !strings.Contains(out, "vanished: 92") {
+		t.Fatalf("second import: %d %s %s", code, out, errs)
 	}
 }

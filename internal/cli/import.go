@@ -14,28 +14,34 @@ import (
 )
 
 func init() {
-	register(command{name: "import", summary: "replace the commune boundaries with an official GeoJSON file", run: runImport})
+	register(command{name: "import", summary: "replace the commune or département boundaries with an official GeoJSON file", run: runImport})
 }
 
 func runImport(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "communes" {
-		return usagef("want a dataset: socle import communes FILE.geojson")
+	if len(args) == 0 || (args[0] != "communes" && args[0] != "departements") {
+		return usagef("want a dataset: socle import communes|departements FILE.geojson")
+	}
+	dataset := args[0]
+	parseFile, importSet := geo.ParseCommunes, directory.ImportCommunes
+	if dataset == "departements" {
+		parseFile, importSet = geo.ParseDepartements, directory.ImportDepartements
 	}
 	var b base
 	set := config.New()
 	b.register(set)
-	fs := flags("import communes", "FILE.geojson [flags]", `
-Replaces the whole set of communes with the boundaries of FILE: a GeoJSON FeatureCollection
-of Polygon or MultiPolygon features with properties code (INSEE) and nom, the format of the
-public "contours administratifs" datasets. The file is checked entirely first; the
-replacement is one transaction, so the routing never sees a mix of old and new boundaries.
-It reports the codes that appeared and vanished (communes merge and split every year) and the
-PDAAU rows left without their commune.`)
+	fs := flags("import "+dataset, "FILE.geojson [flags]", `
+Replaces the whole set of communes (or départements) with the boundaries of FILE: a GeoJSON
+FeatureCollection of Polygon or MultiPolygon features with properties code (INSEE code, or
+département code such as 75, 2A, 971) and nom, the format of the public "contours
+administratifs" datasets. The file is checked entirely first; the replacement is one
+transaction, so the routing never sees a mix of old and new boundaries. It reports the codes
+that appeared and vanished (communes merge and split every year) and, for communes, the PDAAU
+rows left without their commune.`)
 	if err := parse(fs, set, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("want one file: socle import communes FILE.geojson")
+		return usagef("want one file: socle import %s FILE.geojson", dataset)
 	}
 	path := fs.Arg(0)
 	f, err := os.Open(path)
@@ -48,7 +54,7 @@ PDAAU rows left without their commune.`)
 		return err
 	}
 	bar := newProgress(stderr, "reading "+path)
-	cs, err := geo.ParseCommunes(&countingReader{r: f, fn: func(n int64) { bar.set(n, info.Size()) }})
+	cs, err := parseFile(&countingReader{r: f, fn: func(n int64) { bar.set(n, info.Size()) }})
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -62,14 +68,14 @@ PDAAU rows left without their commune.`)
 	if err := migrate(ctx, d.Pool, log); err != nil {
 		return err
 	}
-	bar = newProgress(stderr, "writing communes")
-	rep, err := directory.ImportCommunes(ctx, d.Pool, cs, func(done, total int) { bar.set(int64(done), int64(total)) })
+	bar = newProgress(stderr, "writing "+dataset)
+	rep, err := importSet(ctx, d.Pool, cs, func(done, total int) { bar.set(int64(done), int64(total)) })
 	bar.done()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "import: %d communes (%d appeared, %d vanished, %d changed)\n",
-		rep.Total, len(rep.Appeared), len(rep.Vanished), rep.Changed)
+	fmt.Fprintf(stdout, "import: %d %s (%d appeared, %d vanished, %d changed)\n",
+		rep.Total, dataset, len(rep.Appeared), len(rep.Vanished), rep.Changed)
 	list := func(title string, codes []string) {
 		if len(codes) > 0 {
 			fmt.Fprintf(stdout, "  %s: %s\n", title, strings.Join(codes, " "))

@@ -72,27 +72,57 @@ type geometry struct {
 
 // ParseCommunes reads a FeatureCollection of communes. Errors name the feature and the rule.
 func ParseCommunes(r io.Reader) ([]Commune, error) {
+	return parseAreas(r, communeCodes)
+}
+
+// ParseDepartements reads a FeatureCollection of départements (properties code, such as 75,
+// 2A or 971, and nom). A département has the same shape as a commune: a code, a name and a
+// boundary.
+func ParseDepartements(r io.Reader) ([]Commune, error) {
+	return parseAreas(r, departementCodes)
+}
+
+// areaKind says what a collection holds and which codes are valid.
+type areaKind struct {
+	plural string
+	valid  func(string) bool
+	want   string
+}
+
+var (
+	communeCodes     = areaKind{"communes", ValidINSEE, "an INSEE commune code (such as 75056 or 2A004)"}
+	departementCodes = areaKind{"départements", ValidDepartement, "a département code (such as 75, 2A or 971)"}
+)
+
+var departementPattern = regexp.MustCompile(`^([0-9]{2}|2[AB]|97[1-6])$`)
+
+// ValidDepartement reports whether s is a département code: 01 to 95, 2A, 2B, 971 to 976.
+func ValidDepartement(s string) bool {
+	return departementPattern.MatchString(s) && s != "00" && s != "20"
+}
+
+func parseAreas(r io.Reader, kind areaKind) ([]Commune, error) {
 	var fc featureCollection
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&fc); err != nil {
-		return nil, fmt.Errorf("communes: not a GeoJSON document: %w", err)
+		return nil, fmt.Errorf("%s: not a GeoJSON document: %w", kind.plural, err)
 	}
 	if fc.Type != "FeatureCollection" {
-		return nil, fmt.Errorf("communes: type %q, want FeatureCollection", fc.Type)
+		return nil, fmt.Errorf("%s: type %q, want FeatureCollection", kind.plural, fc.Type)
 	}
 	seen := map[string]int{}
 	out := make([]Commune, 0, len(fc.Features))
 	for i, f := range fc.Features {
-		c, err := parseFeature(f)
+		c, err := parseFeature(f, kind)
 		if err != nil {
 			code, _ := f.Properties["code"].(string)
 			if code != "" {
-				return nil, fmt.Errorf("communes: feature %d (code %q): %w", i, code, err)
+				return nil, fmt.Errorf("%s: feature %d (code %q): %w", kind.plural, i, code, err)
 			}
-			return nil, fmt.Errorf("communes: feature %d: %w", i, err)
+			return nil, fmt.Errorf("%s: feature %d: %w", kind.plural, i, err)
 		}
 		if prev, dup := seen[c.Code]; dup {
-			return nil, fmt.Errorf("communes: feature %d (code %q): same code as feature %d", i, c.Code, prev)
+			return nil, fmt.Errorf("%s: feature %d (code %q): same code as feature %d", kind.plural, i, c.Code, prev)
 		}
 		seen[c.Code] = i
 		out = append(out, c)
@@ -100,21 +130,21 @@ func ParseCommunes(r io.Reader) ([]Commune, error) {
 	return out, nil
 }
 
-func parseFeature(f feature) (Commune, error) {
+func parseFeature(f feature, kind areaKind) (Commune, error) {
 	var c Commune
 	if f.Type != "Feature" {
 		return c, fmt.Errorf("type %q, want Feature", f.Type)
 	}
 	code, ok := f.Properties["code"].(string)
 	if !ok || code == "" {
-		return c, fmt.Errorf("properties.code missing (the INSEE code, a string)")
+		return c, fmt.Errorf("properties.code missing (%s, a string)", kind.want)
 	}
-	if !ValidINSEE(code) {
-		return c, fmt.Errorf("properties.code %q is not an INSEE commune code (such as 75056 or 2A004)", code)
+	if !kind.valid(code) {
+		return c, fmt.Errorf("properties.code %q is not %s", code, kind.want)
 	}
 	name, ok := f.Properties["nom"].(string)
 	if !ok || strings.TrimSpace(name) == "" {
-		return c, fmt.Errorf("properties.nom missing (the commune's name)")
+		return c, fmt.Errorf("properties.nom missing (the name)")
 	}
 	c.Code, c.Name = code, name
 	if f.Geometry == nil {

@@ -144,3 +144,16 @@ func TestDepartementOfACommune(t *testing.T) {
 		}
 	}
 }
+
+func TestDepartementCodes(t *testing.T) {
+	for code, ok := range map[string]bool{"01": true, "75": true, "2A": true, "2B": true, "971": true, "976": true,
+		"00": false, "20": false, "977": false, "2C": false, "750": false} {
+		if ValidDepartement(code) != ok {
+			t.Errorf("ValidDepartement(%q) = %v", code, !ok)
+		}
+	}
+	doc := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"75056","nom":"Paris"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}`
+	if _, err := ParseDepartements(strings.NewReader(doc)); err == nil || !strings.Contains(err.Error(), `départements: feature 0 (code "75056"): properties.code "75056" is not a département code`) {
+		t.Errorf("commune code as département: %v", err)
+	}
+}
