@@ -5,16 +5,17 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X socle/internal/cli.version=$(VERSION)
 FUZZTIME ?= 15s
 
-.PHONY: run test build deps bench fuzz vet clean
+.PHONY: run test build deps browser-deps bench fuzz vet clean
 
 ## run: build and run the platform with its embedded defaults and the demo data
 run: deps build
 	./$(BIN) serve --demo
 
-## test: vet and run every test against a real PostgreSQL
-test: deps
+## test: vet and run every test against a real PostgreSQL, then the pages in a real browser
+test: deps browser-deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
+	node --test tests/browser/
 
 ## bench: the benchmarks, each printing its figures against a baseline measured in the same run
 bench: deps build
@@ -46,5 +47,13 @@ deps:
 	fi
 	@$(GO) mod download
 
+## browser-deps: Debian's Chromium and the pinned playwright-core that drives it
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing Chromium and Node.js for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null; \
+	fi
+	@npm ci --silent --no-audit --no-fund
+
 clean:
-	rm -rf bin var
+	rm -rf bin var artifacts node_modules
