@@ -40,7 +40,7 @@ build:
 
 ## deps: what the machine needs: Go (present on these machines) and PostgreSQL's server binaries
 deps:
-	@command -v $(GO) >/dev/null || { echo "Go is required: https://go.dev/dl/"; exit 1; }
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 or later is required"; exit 1; }
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  echo "installing PostgreSQL server binaries"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
