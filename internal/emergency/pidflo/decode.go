@@ -5,10 +5,11 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"socle/internal/emergency/xmlsafe"
 )
 
 // Limits of what Decode reads.
@@ -28,9 +29,6 @@ var (
 // Decode reads a PIDF-LO document, matching elements by namespace, not prefix. It accepts
 // locations in dm:device, dm:person or tuple/status (RFC 4119's original form).
 func Decode(b []byte) (Document, error) {
-	if len(b) > MaxSize {
-		return Document{}, fmt.Errorf("%w: larger than %d bytes", ErrUnsafeXML, MaxSize)
-	}
 	if err := screen(b); err != nil {
 		return Document{}, err
 	}
@@ -39,6 +37,21 @@ func Decode(b []byte) (Document, error) {
 	if err := dec.Decode(&p); err != nil {
 		return Document{}, fmt.Errorf("%w: %v", ErrNotPIDFLO, err)
 	}
+	return p.document()
+}
+
+// DecodeElement reads a presence element met while decoding a larger document (a HELD
+// locationResponse): namespaces declared on its ancestors apply. The caller screens the
+// whole document first.
+func DecodeElement(dec *xml.Decoder, start xml.StartElement) (Document, error) {
+	var p xPresence
+	if err := dec.DecodeElement(&p, &start); err != nil {
+		return Document{}, fmt.Errorf("%w: %v", ErrNotPIDFLO, err)
+	}
+	return p.document()
+}
+
+func (p xPresence) document() (Document, error) {
 	if p.XMLName.Space != NSPIDF || p.XMLName.Local != "presence" {
 		return Document{}, fmt.Errorf("%w: root is {%s}%s, want {%s}presence", ErrNotPIDFLO, p.XMLName.Space, p.XMLName.Local, NSPIDF)
 	}
@@ -88,34 +101,16 @@ func Decode(b []byte) (Document, error) {
 	return d, nil
 }
 
-// screen walks the tokens once before decoding: a DOCTYPE is refused outright (Go's
-// decoder expands no external entity, but a document that declares entities is an attack
-// or a mistake), and nesting is bounded.
+// screen refuses hostile documents before decoding (see package xmlsafe).
 func screen(b []byte) error {
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	depth := 0
-	for {
-		tok, err := dec.RawToken()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNotPIDFLO, err)
-		}
-		switch t := tok.(type) {
-		case xml.Directive:
-			if bytes.HasPrefix(bytes.TrimSpace(t), []byte("DOCTYPE")) || bytes.Contains(t, []byte("ENTITY")) {
-				return fmt.Errorf("%w: DOCTYPE and entity declarations are refused", ErrUnsafeXML)
-			}
-		case xml.StartElement:
-			depth++
-			if depth > MaxDepth {
-				return fmt.Errorf("%w: nested deeper than %d elements", ErrUnsafeXML, MaxDepth)
-			}
-		case xml.EndElement:
-			depth--
-		}
+	err := xmlsafe.Check(b, MaxSize, MaxDepth)
+	switch {
+	case errors.Is(err, xmlsafe.ErrUnsafe):
+		return fmt.Errorf("%w: %v", ErrUnsafeXML, err)
+	case err != nil:
+		return fmt.Errorf("%w: %v", ErrNotPIDFLO, err)
 	}
+	return nil
 }
 
 type xPresence struct {
