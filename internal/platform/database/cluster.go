@@ -257,8 +257,11 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		return fmt.Errorf("postgres: initdb: %v: %s", err, out)
 	}
 	// Only loopback TCP: no Unix socket directory to own, nothing reachable from outside.
+	// The emergency path is write-heavy: room for checkpoints to be rare (fewer full-page
+	// images in the WAL) and compressed WAL.
 	conf := "\n# written by socle\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" +
-		"max_connections = 200\nlogging_collector = off\n"
+		"max_connections = 200\nlogging_collector = off\n" +
+		"shared_buffers = 512MB\nmax_wal_size = 4GB\ncheckpoint_timeout = 15min\nwal_compression = lz4\n"
 	f, err := os.OpenFile(filepath.Join(c.pgdata(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
