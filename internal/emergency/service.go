@@ -22,6 +22,7 @@ import (
 	"socle/internal/emergency/delivery"
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/intake"
+	"socle/internal/emergency/pull"
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/pki"
@@ -39,6 +40,7 @@ type Config struct {
 	PollInterval      time.Duration
 	Concurrency       int
 	FallbackPSAP      string
+	PullMaxAge        time.Duration
 }
 
 // Register adds the service's options to the table.
@@ -53,6 +55,8 @@ func (c *Config) Register(s *config.Set) {
 		"how long a worker owns a message it is delivering; after a crash, others take it over then")
 	s.Duration(&c.PollInterval, "emergency-delivery-poll", time.Second, "outbox poll interval when no wake-up comes")
 	s.Int(&c.Concurrency, "emergency-delivery-concurrency", 64, 1, 4096, "pushes in flight at once per node")
+	s.Duration(&c.PullMaxAge, "emergency-pull-max-age", 10*time.Minute,
+		"how old an AML fix may be and still answer a PSAP's location query")
 	s.String(&c.FallbackPSAP, "emergency-fallback-psap", "",
 		"id of the PSAP that receives locations for which the tables give no PSAP (empty: keep retrying)")
 	s.Check(func() error {
@@ -90,6 +94,7 @@ type Service struct {
 	dir    *directory.Live
 	worker *delivery.Worker
 	intake *intake.Handler
+	pull   *pull.Service
 
 	deliveryPool *pgxpool.Pool
 	cancel       context.CancelFunc
@@ -130,8 +135,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Logger:    s.log.With("component", "intake"),
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
+	s.pull = &pull.Service{Pool: deps.Pool, MaxAge: cfg.PullMaxAge}
 	return s, nil
 }
+
+// Pull is the location-pull Go API (the PSAP console uses it, as POST /emergency/v1/held does).
+func (s *Service) Pull() *pull.Service { return s.pull }
 
 // accepted hands a committed message to this node's delivery worker and announces it on the
 // bus for live views.
@@ -223,6 +232,7 @@ func (s *Service) Routes(web, interconnect *http.ServeMux) {
 	interconnect.Handle("POST /emergency/v1/aml", s.intake)
 	interconnect.HandleFunc("GET /emergency/v1/aml/{id}", s.messageStatus)
 	interconnect.HandleFunc("GET /emergency/v1/routes/resolve", s.resolve)
+	interconnect.HandleFunc("POST /emergency/v1/held", s.heldQuery)
 }
 
 // messageStatus lets an operator follow a message it pushed: stored status, findings and
@@ -318,7 +328,13 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, retention time.Duration) (in
 		}
 		total += int(tag.RowsAffected())
 		if tag.RowsAffected() < 5000 {
-			return total, nil
+			break
 		}
 	}
+	// Who asked for a location, when, and the outcome stay; the number goes.
+	if _, err := pool.Exec(ctx, `UPDATE emergency.pull_queries SET device = NULL, purged_at = now()
+		WHERE purged_at IS NULL AND at < now() - $1::interval`, retention); err != nil {
+		return total, fmt.Errorf("purge: %w", err)
+	}
+	return total, nil
 }

@@ -263,7 +263,7 @@ func (w *Worker) deliver(ctx context.Context, j Job) {
 	if route.Fallback != "" {
 		w.jobLog(j).Warn("no route in the PDAAU, sending to the fallback PSAP", "psap", route.PSAP.ID, "reason", route.Fallback)
 	}
-	body, err := pidflo.Encode(w.document(j))
+	body, err := pidflo.Encode(Document(j))
 	if err != nil {
 		// Cannot happen with stored values that passed the parser; keep the row for a human.
 		w.retry(ctx, j, route, 0, "encode PIDF-LO: "+err.Error())
@@ -283,10 +283,10 @@ func (w *Worker) deliver(ctx context.Context, j Job) {
 	}
 }
 
-// document turns a stored message into the PIDF-LO a PSAP receives: a circle of the
+// Document turns a stored message into the PIDF-LO a PSAP receives: a circle of the
 // handset's accuracy radius around its position (RFC 5491 §5.2.3), or a point if the
 // accuracy is unknown.
-func (w *Worker) document(j Job) pidflo.Document {
+func Document(j Job) pidflo.Document {
 	loc := pidflo.Location{Shape: pidflo.Point{Lat: j.Lat, Lon: j.Lon}, Method: method(j.Source)}
 	if j.Accuracy != nil && *j.Accuracy > 0 {
 		loc.Shape = pidflo.Circle{Lat: j.Lat, Lon: j.Lon, Radius: *j.Accuracy}

@@ -160,6 +160,7 @@ func DefaultConfig() emergency.Config {
 		Lease:             3 * time.Second,
 		PollInterval:      200 * time.Millisecond,
 		Concurrency:       64,
+		PullMaxAge:        10 * time.Minute,
 	}
 }
 

@@ -1,0 +1,134 @@
+package emergency_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"socle/internal/emergency/directory"
+	"socle/internal/emergency/held"
+	"socle/internal/emergency/pidflo"
+	"socle/internal/platform/pki"
+)
+
+// psapClient registers a client certificate for the demo PSAP samu-75 and returns a client
+// presenting it, once the running service has reloaded the directory.
+func psapClient(t *testing.T, w *world) *http.Client {
+	t.Helper()
+	if _, err := pki.EnsureIssued(w.bed.PKIDir, "psap-samu75", pki.Request{Name: "samu-75", Usage: pki.Client}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(w.bed.DirectoryFile)
+	edited := strings.Replace(string(b), "/psap/samu-75\n", "/psap/samu-75\n    certificates: [../pki/psap-samu75.crt]\n", 1)
+	os.WriteFile(w.bed.DirectoryFile, []byte(edited), 0o644)
+	if _, err := directory.ApplyFile(context.Background(), w.pool, w.bed.DirectoryFile); err != nil {
+		t.Fatal(err)
+	}
+	c, err := w.bed.Client("psap-samu75", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the service knows the PSAP's certificate", func() bool {
+		status, _ := query(t, w, c, "tel:+33600000000")
+		return status != http.StatusForbidden
+	})
+	return c
+}
+
+func query(t *testing.T, w *world, c *http.Client, device string) (int, []byte) {
+	t.Helper()
+	body, err := held.EncodeRequest(held.Request{Device: device, ResponseTime: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return post(t, w, c, body)
+}
+
+func post(t *testing.T, w *world, c *http.Client, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := c.Post(w.svc.URL+"/emergency/v1/held", held.MediaType, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); ct != held.MediaType {
+		t.Fatalf("content type %q", ct)
+	}
+	return resp.StatusCode, b
+}
+
+func heldError(t *testing.T, b []byte) string {
+	t.Helper()
+	_, err := held.ParseResponse(b)
+	he, ok := err.(*held.Error)
+	if !ok {
+		t.Fatalf("not a HELD error: %v\n%s", err, b)
+	}
+	return he.Code
+}
+
+func TestAPSAPLocatesACallerFromAFreshAMLFix(t *testing.T) {
+	w := newWorld(t, nil)
+	psap := psapClient(t, w)
+	_, a := w.push(formType, form("15", 48.8584, 2.2945, "+33612345678"), nil)
+
+	status, b := query(t, w, psap, "tel:+33-6-12-34-56-78")
+	if status != http.StatusOK {
+		t.Fatalf("%d %s", status, b)
+	}
+	resp, err := held.ParseResponse(b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	c, ok := resp.Location.Locations[0].Shape.(pidflo.Circle)
+	if !ok || c.Radius != 18.5 || resp.Location.Entity != "tel:+33612345678" {
+		t.Fatalf("location %+v", resp.Location)
+	}
+	var psapID, source, outcome, msg string
+	w.pool.QueryRow(context.Background(), `SELECT psap_id, source, outcome, message_id::text FROM emergency.pull_queries
+		WHERE device = '+33612345678'`).Scan(&psapID, &source, &outcome, &msg)
+	if psapID != "samu-75" || source != "aml" || outcome != "located" || msg != a.ID {
+		t.Fatalf("audit: %s %s %s %s", psapID, source, outcome, msg)
+	}
+}
+
+func TestWithoutAFreshFixTheAnswerIsLocationUnknown(t *testing.T) {
+	w := newWorld(t, nil)
+	psap := psapClient(t, w)
+	if status, b := query(t, w, psap, "tel:+33699999999"); status != 200 || heldError(t, b) != held.LocationUnknown {
+		t.Fatalf("unknown number: %d %s", status, b)
+	}
+	w.push(formType, form("15", 48.8584, 2.2945, "+33655555555"), nil)
+	w.pool.Exec(context.Background(), `UPDATE emergency.aml_messages SET received_at = now() - interval '11 minutes'`)
+	if status, b := query(t, w, psap, "tel:+33655555555"); status != 200 || heldError(t, b) != held.LocationUnknown {
+		t.Fatalf("11-minute-old fix: %d %s", status, b)
+	}
+	var n int
+	w.pool.QueryRow(context.Background(), `SELECT count(*) FROM emergency.pull_queries WHERE outcome = 'locationUnknown' AND psap_id = 'samu-75'`).Scan(&n)
+	if n < 2 {
+		t.Fatalf("%d unanswered queries audited, want 2", n)
+	}
+}
+
+func TestHELDRefusals(t *testing.T) {
+	w := newWorld(t, nil)
+	psap := psapClient(t, w)
+	xxe := []byte(`<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><locationRequest xmlns="urn:ietf:params:xml:ns:geopriv:held">&x;</locationRequest>`)
+	if status, b := post(t, w, psap, xxe); status != 400 || heldError(t, b) != held.XMLError {
+		t.Errorf("XXE: %d %s", status, b)
+	}
+	civic := []byte(`<locationRequest xmlns="urn:ietf:params:xml:ns:geopriv:held"><locationType exact="true">civic</locationType><device xmlns="urn:ietf:params:xml:ns:geopriv:held:id"><uri>tel:+33612345678</uri></device></locationRequest>`)
+	if status, b := post(t, w, psap, civic); status != 200 || heldError(t, b) != held.CannotProvideLiType {
+		t.Errorf("exact civic: %d %s", status, b)
+	}
+	// An operator's certificate is valid on the interconnect but is no PSAP's.
+	if status, b := query(t, w, w.operator, "tel:+33612345678"); status != 403 || heldError(t, b) != held.RequestError {
+		t.Errorf("operator asking: %d %s", status, b)
+	}
+}
