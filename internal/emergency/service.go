@@ -135,7 +135,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Logger:    s.log.With("component", "intake"),
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
-	s.pull = &pull.Service{Pool: deps.Pool, MaxAge: cfg.PullMaxAge}
+	s.pull = &pull.Service{Pool: deps.Pool, MaxAge: cfg.PullMaxAge, Directory: s.snapshot,
+		ClientCert: deps.ClientCert, RootCAs: deps.RootCAs, DefaultResponseTime: 3 * time.Second}
 	return s, nil
 }
 

@@ -31,6 +31,8 @@ type File struct {
 	PSAPs     []PSAPEntry     `yaml:"psaps"`
 	Communes  string          `yaml:"communes"`
 	PDAAU     []string        `yaml:"pdaau"`
+	// Numbering lists CSV files of the numbering plan: prefix,operator,kind.
+	Numbering []string `yaml:"numbering"`
 }
 
 // OperatorEntry declares an operator.
@@ -39,7 +41,11 @@ type OperatorEntry struct {
 	Name         string   `yaml:"name"`
 	MCCMNC       []string `yaml:"mcc_mnc"`
 	Certificates []string `yaml:"certificates"`
-	line         int
+	// LocationEndpoint is the operator's HELD server (RFC 5985), asked where a caller is
+	// when socle has no fresh AML fix; LocationCA verifies it (default: socle's CA).
+	LocationEndpoint string `yaml:"location_endpoint"`
+	LocationCA       string `yaml:"location_ca"`
+	line             int
 }
 
 // PSAPEntry declares an emergency centre.
@@ -110,15 +116,15 @@ func (e Errors) Error() string { return strings.Join(e, "\n") }
 
 // Report says what Apply changed.
 type Report struct {
-	Operators, PSAPs, Certificates, Communes, PDAAURows int // rows created or changed
+	Operators, PSAPs, Certificates, Communes, PDAAURows, NumberBlocks int // rows created or changed
 }
 
 func (r Report) String() string {
 	if r == (Report{}) {
 		return "apply: nothing changed (the database already matches the file)"
 	}
-	return fmt.Sprintf("apply: changed %d operators, %d PSAPs, %d certificates, %d communes, %d PDAAU rows",
-		r.Operators, r.PSAPs, r.Certificates, r.Communes, r.PDAAURows)
+	return fmt.Sprintf("apply: changed %d operators, %d PSAPs, %d certificates, %d communes, %d PDAAU rows, %d number blocks",
+		r.Operators, r.PSAPs, r.Certificates, r.Communes, r.PDAAURows, r.NumberBlocks)
 }
 
 type cert struct {
@@ -138,6 +144,12 @@ type plan struct {
 	psapCA    map[string]string
 	communes  []geo.Commune
 	rows      []pdaauRow
+	opLocCA   map[string]string
+	blocks    []blockRow
+}
+
+type blockRow struct {
+	prefix, operator, kind, where string
 }
 
 // ApplyFile reads, validates and applies a directory file in one transaction: either every
@@ -154,7 +166,7 @@ func ApplyFile(ctx context.Context, pool *pgxpool.Pool, path string) (Report, er
 	}
 	defer tx.Rollback(ctx)
 	// One apply at a time: validation against the database must see a stable directory.
-	if _, err := tx.Exec(ctx, `LOCK TABLE emergency.operators, emergency.psaps, emergency.certificates, emergency.communes, emergency.pdaau IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `LOCK TABLE emergency.operators, emergency.psaps, emergency.certificates, emergency.communes, emergency.pdaau, emergency.number_blocks IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		return Report{}, fmt.Errorf("apply: %w", err)
 	}
 	// Report every error at once: those of the file and those against the database.
@@ -190,7 +202,7 @@ func readPlan(path string) (*plan, Errors, error) {
 	}
 	name := filepath.Base(path)
 	dir := filepath.Dir(path)
-	p := &plan{opCerts: map[string][]cert{}, psapCerts: map[string][]cert{}, psapCA: map[string]string{}}
+	p := &plan{opCerts: map[string][]cert{}, psapCerts: map[string][]cert{}, psapCA: map[string]string{}, opLocCA: map[string]string{}}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p.file); err != nil && !errors.Is(err, io.EOF) {
@@ -261,6 +273,19 @@ func readPlan(path string) (*plan, Errors, error) {
 			bad(o.line, what, "certificates needs at least one PEM file: operators authenticate by client certificate")
 		}
 		p.opCerts[o.ID] = loadCerts(o.line, what, o.Certificates)
+		if o.LocationEndpoint != "" {
+			if u, err := url.Parse(o.LocationEndpoint); err != nil || u.Scheme != "https" || u.Host == "" {
+				bad(o.line, what, "location_endpoint %q: want an absolute https:// URL", o.LocationEndpoint)
+			}
+		}
+		if o.LocationCA != "" {
+			if _, err := readCertificates(filepath.Join(dir, o.LocationCA)); err != nil {
+				bad(o.line, what, "location_ca: %v", err)
+			} else {
+				b, _ := os.ReadFile(filepath.Join(dir, o.LocationCA))
+				p.opLocCA[o.ID] = string(b)
+			}
+		}
 	}
 
 	routing := map[string]string{}
@@ -300,6 +325,20 @@ func readPlan(path string) (*plan, Errors, error) {
 		}
 	}
 
+	seenPrefix := map[string]string{}
+	for _, csvPath := range p.file.Numbering {
+		blocks, blockErrs := readNumbering(filepath.Join(dir, csvPath), csvPath)
+		errs = append(errs, blockErrs...)
+		for _, b := range blocks {
+			if prev, dup := seenPrefix[b.prefix]; dup {
+				errs = append(errs, fmt.Sprintf("%s: prefix %s: duplicate block (first at %s)", b.where, b.prefix, prev))
+				continue
+			}
+			seenPrefix[b.prefix] = b.where
+			p.blocks = append(p.blocks, b)
+		}
+	}
+
 	seenRow := map[[2]string]string{}
 	for _, csvPath := range p.file.PDAAU {
 		rows, rowErrs := readPDAAU(filepath.Join(dir, csvPath), csvPath)
@@ -332,6 +371,56 @@ func readCertificates(path string) ([]cert, error) {
 		}
 	}
 	return out, nil
+}
+
+var prefixPattern = regexp.MustCompile(`^[0-9]{2,15}$`)
+
+// readNumbering reads numbering-plan blocks: prefix (E.164 digits, country code first, such
+// as 33612), operator id, kind (mobile or fixed).
+func readNumbering(path, shown string) ([]blockRow, Errors) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Errors{fmt.Sprintf("numbering: %v", err)}
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	var rows []blockRow
+	var errs Errors
+	for line := 1; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		where := fmt.Sprintf("%s:%d", shown, line)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", where, err))
+			break
+		}
+		if line == 1 {
+			if len(rec) > 0 {
+				rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
+			}
+			if strings.Join(rec, ",") != "prefix,operator,kind" {
+				errs = append(errs, fmt.Sprintf("%s: header must be prefix,operator,kind", where))
+				break
+			}
+			continue
+		}
+		if len(rec) != 3 {
+			errs = append(errs, fmt.Sprintf("%s: want 3 fields (prefix,operator,kind), got %d", where, len(rec)))
+			continue
+		}
+		b := blockRow{prefix: strings.TrimSpace(rec[0]), operator: strings.TrimSpace(rec[1]), kind: strings.TrimSpace(rec[2]), where: where}
+		if !prefixPattern.MatchString(b.prefix) {
+			errs = append(errs, fmt.Sprintf("%s: prefix %q: want 2 to 15 digits of an E.164 number, country code first (33612)", where, b.prefix))
+		}
+		if b.kind != "mobile" && b.kind != "fixed" {
+			errs = append(errs, fmt.Sprintf("%s: kind %q: want mobile or fixed", where, b.kind))
+		}
+		rows = append(rows, b)
+	}
+	return rows, errs
 }
 
 func readPDAAU(path, shown string) ([]pdaauRow, Errors) {
@@ -453,6 +542,25 @@ func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string)
 			return nil, fmt.Errorf("apply: %w", err)
 		}
 	}
+	if len(p.blocks) > 0 {
+		ops := map[string]bool{}
+		for _, o := range p.file.Operators {
+			ops[o.ID] = true
+		}
+		rows, _ := tx.Query(ctx, `SELECT id FROM emergency.operators`)
+		inDB, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		for _, id := range inDB {
+			ops[id] = true
+		}
+		for _, b := range p.blocks {
+			if !ops[b.operator] {
+				errs = append(errs, fmt.Sprintf("%s: operator %q: no such operator", b.where, b.operator))
+			}
+		}
+	}
 	if len(p.rows) > 0 {
 		communes := map[string]bool{}
 		for _, c := range p.communes {
@@ -508,10 +616,20 @@ func (p *plan) write(ctx context.Context, tx pgx.Tx) (Report, error) {
 	for _, o := range p.file.Operators {
 		nets := append([]string(nil), o.MCCMNC...)
 		sort.Strings(nets)
-		if err := count(&rep.Operators, `INSERT INTO emergency.operators (id, name, mcc_mnc) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, mcc_mnc = EXCLUDED.mcc_mnc, updated_at = now()
-			WHERE (operators.name, operators.mcc_mnc) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.mcc_mnc)`,
-			o.ID, o.Name, nets); err != nil {
+		var endpoint, ca *string
+		if o.LocationEndpoint != "" {
+			endpoint = &o.LocationEndpoint
+		}
+		if v, ok := p.opLocCA[o.ID]; ok {
+			ca = &v
+		}
+		if err := count(&rep.Operators, `INSERT INTO emergency.operators (id, name, mcc_mnc, location_endpoint, location_ca_pem)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, mcc_mnc = EXCLUDED.mcc_mnc,
+				location_endpoint = EXCLUDED.location_endpoint, location_ca_pem = EXCLUDED.location_ca_pem, updated_at = now()
+			WHERE (operators.name, operators.mcc_mnc, operators.location_endpoint, operators.location_ca_pem)
+				IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.mcc_mnc, EXCLUDED.location_endpoint, EXCLUDED.location_ca_pem)`,
+			o.ID, o.Name, nets, endpoint, ca); err != nil {
 			return rep, err
 		}
 		if err := p.writeCerts(ctx, tx, &rep, "operator_id", o.ID, p.opCerts[o.ID]); err != nil {
@@ -544,6 +662,14 @@ func (p *plan) write(ctx context.Context, tx pgx.Tx) (Report, error) {
 			ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, geometry = EXCLUDED.geometry
 			WHERE (communes.name, communes.geometry) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.geometry)`,
 			c.Code, c.Name, geom); err != nil {
+			return rep, err
+		}
+	}
+	for _, b := range p.blocks {
+		if err := count(&rep.NumberBlocks, `INSERT INTO emergency.number_blocks (prefix, operator_id, kind) VALUES ($1, $2, $3)
+			ON CONFLICT (prefix) DO UPDATE SET operator_id = EXCLUDED.operator_id, kind = EXCLUDED.kind
+			WHERE (number_blocks.operator_id, number_blocks.kind) IS DISTINCT FROM (EXCLUDED.operator_id, EXCLUDED.kind)`,
+			b.prefix, b.operator, b.kind); err != nil {
 			return rep, err
 		}
 	}

@@ -23,6 +23,10 @@ type Operator struct {
 	ID     string
 	Name   string
 	MCCMNC []string // "208-01"
+	// LocationEndpoint is the operator's HELD server, empty if it has none; LocationCA
+	// verifies it, nil meaning socle's own CA.
+	LocationEndpoint string
+	LocationCA       *x509.CertPool
 }
 
 // Owns reports whether the operator runs the network mcc-mnc.
@@ -53,7 +57,25 @@ type Snapshot struct {
 	byFingerprint map[string]org
 	byRouting     map[string]*PSAP
 	pdaau         map[pdaauKey]string
+	blocks        map[string]Block
 	Communes      *geo.Index
+}
+
+// Block is a numbering-plan block: numbers starting with Prefix are served by Operator.
+type Block struct {
+	Prefix   string
+	Operator *Operator
+	Kind     string // mobile or fixed
+}
+
+// BlockFor returns the longest numbering-plan block holding number (E.164 digits, no '+').
+func (s *Snapshot) BlockFor(number string) (Block, bool) {
+	for n := min(len(number), 15); n >= 2; n-- {
+		if b, ok := s.blocks[number[:n]]; ok {
+			return b, true
+		}
+	}
+	return Block{}, false
 }
 
 type org struct {
@@ -99,15 +121,23 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 		byFingerprint: map[string]org{},
 		byRouting:     map[string]*PSAP{},
 		pdaau:         map[pdaauKey]string{},
+		blocks:        map[string]Block{},
 	}
-	rows, err := pool.Query(ctx, `SELECT id, name, mcc_mnc FROM emergency.operators`)
+	rows, err := pool.Query(ctx, `SELECT id, name, mcc_mnc, coalesce(location_endpoint, ''), coalesce(location_ca_pem, '') FROM emergency.operators`)
 	if err != nil {
 		return nil, fmt.Errorf("directory: operators: %w", err)
 	}
 	for rows.Next() {
 		o := &Operator{}
-		if err := rows.Scan(&o.ID, &o.Name, &o.MCCMNC); err != nil {
+		var caPEM string
+		if err := rows.Scan(&o.ID, &o.Name, &o.MCCMNC, &o.LocationEndpoint, &caPEM); err != nil {
 			return nil, fmt.Errorf("directory: operators: %w", err)
+		}
+		if caPEM != "" {
+			o.LocationCA = x509.NewCertPool()
+			if !o.LocationCA.AppendCertsFromPEM([]byte(caPEM)) {
+				return nil, fmt.Errorf("directory: operator %s: stored CA holds no certificate", o.ID)
+			}
 		}
 		s.Operators[o.ID] = o
 	}
@@ -167,6 +197,23 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("directory: pdaau: %w", err)
+	}
+
+	rows, err = pool.Query(ctx, `SELECT prefix, operator_id, kind FROM emergency.number_blocks`)
+	if err != nil {
+		return nil, fmt.Errorf("directory: number blocks: %w", err)
+	}
+	for rows.Next() {
+		var b Block
+		var op string
+		if err := rows.Scan(&b.Prefix, &op, &b.Kind); err != nil {
+			return nil, fmt.Errorf("directory: number blocks: %w", err)
+		}
+		b.Operator = s.Operators[op]
+		s.blocks[b.Prefix] = b
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("directory: number blocks: %w", err)
 	}
 
 	communes, err := loadCommunes(ctx, pool)

@@ -1,19 +1,29 @@
 // Package pull answers "where is this caller?" for PSAPs: from the newest AML fix socle
-// holds for the number, if it is fresh enough. It is the Go API the PSAP console uses, and
-// what POST /emergency/v1/held serves. Every query is recorded with who asked.
+// holds for the number if it is fresh enough, else by asking the operator that serves the
+// number (ported numbers first, then the numbering plan) over HELD with mutual TLS. It is the
+// Go API the PSAP console uses, and what POST /emergency/v1/held serves. Every query is
+// recorded with who asked.
 package pull
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"socle/internal/emergency/delivery"
+	"socle/internal/emergency/directory"
 	"socle/internal/emergency/held"
 	"socle/internal/emergency/pidflo"
 )
@@ -22,13 +32,23 @@ import (
 type Service struct {
 	Pool *pgxpool.Pool
 	// MaxAge is how old an AML fix may be and still answer a query.
-	MaxAge time.Duration
+	MaxAge    time.Duration
+	Directory func() *directory.Snapshot
+	// ClientCert is socle's certificate towards operators; RootCAs verifies operators
+	// that have no CA of their own in the directory.
+	ClientCert tls.Certificate
+	RootCAs    *x509.CertPool
+	// DefaultResponseTime bounds a query that does not say (RFC 5985 leaves it to the server).
+	DefaultResponseTime time.Duration
+
+	flights singleflight.Group
+	clients sync.Map // operator id → *http.Client
 }
 
 // Answer is a location and where it came from.
 type Answer struct {
 	Location  pidflo.Document
-	Source    string // "aml"
+	Source    string // "aml" or "operator"
 	MessageID string // the AML message that answered
 	Age       time.Duration
 }
@@ -61,11 +81,12 @@ func (s *Service) locate(ctx context.Context, r held.Request) (Answer, *held.Err
 		// An AML fix is geodetic; civic addresses and location URIs come from operators.
 		return Answer{}, &held.Error{Code: held.CannotProvideLiType, Message: "only geodetic locations can be provided for this number"}
 	}
-	if r.ResponseTime > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.ResponseTime)
-		defer cancel()
+	wait := r.ResponseTime
+	if wait <= 0 {
+		wait = s.DefaultResponseTime
 	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	// The device is a tel: URI; AML messages store the E.164 number.
 	number := strings.TrimPrefix(r.Device, "tel:")
 	var j delivery.Job
@@ -79,8 +100,7 @@ func (s *Service) locate(ctx context.Context, r held.Request) (Answer, *held.Err
 		Scan(&j.ID, &j.ReceivedAt, &j.Device, &j.Lat, &j.Lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return Answer{}, &held.Error{Code: held.LocationUnknown,
-			Message: fmt.Sprintf("no location for this number in the last %s", s.MaxAge)}
+		return s.askOperator(ctx, number, r)
 	case ctx.Err() != nil:
 		return Answer{}, &held.Error{Code: held.Timeout, Message: "no answer within the requested response time"}
 	case err != nil:
@@ -101,4 +121,100 @@ func wants(types []string, any ...string) bool {
 		}
 	}
 	return false
+}
+
+// askOperator finds the operator serving number and asks it. Concurrent queries for one
+// number share one upstream request; each waits no longer than its own deadline.
+func (s *Service) askOperator(ctx context.Context, number string, r held.Request) (Answer, *held.Error) {
+	snap := s.Directory()
+	var op *directory.Operator
+	var ported string
+	err := s.Pool.QueryRow(ctx, `SELECT operator_id FROM emergency.ported_numbers WHERE number = $1`,
+		strings.TrimPrefix(number, "+")).Scan(&ported)
+	switch {
+	case err == nil:
+		op = snap.Operators[ported]
+	case errors.Is(err, pgx.ErrNoRows):
+		if b, ok := snap.BlockFor(strings.TrimPrefix(number, "+")); ok {
+			op = b.Operator
+		}
+	default:
+		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "numbering data unavailable"}
+	}
+	if op == nil {
+		return Answer{}, &held.Error{Code: held.LocationUnknown,
+			Message: fmt.Sprintf("no recent AML fix, and no operator serves this number in the last %s", s.MaxAge)}
+	}
+	if op.LocationEndpoint == "" {
+		return Answer{}, &held.Error{Code: held.LocationUnknown, Message: "no recent AML fix, and the serving operator has no location server"}
+	}
+	deadline, _ := ctx.Deadline()
+	ch := s.flights.DoChan(number, func() (any, error) {
+		// The upstream request belongs to no single caller: it lives until the first
+		// caller's deadline, which the others share.
+		uctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		defer cancel()
+		return s.ask(uctx, op, number, time.Until(deadline))
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			var herr *held.Error
+			if errors.As(res.Err, &herr) {
+				return Answer{}, herr
+			}
+			return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "the operator's answer is unusable"}
+		}
+		return Answer{Location: res.Val.(pidflo.Document), Source: "operator"}, nil
+	case <-ctx.Done():
+		return Answer{}, &held.Error{Code: held.Timeout, Message: "the operator did not answer within the requested response time"}
+	}
+}
+
+func (s *Service) ask(ctx context.Context, op *directory.Operator, number string, wait time.Duration) (pidflo.Document, error) {
+	body, err := held.EncodeRequest(held.Request{Device: "tel:" + number, ResponseTime: wait})
+	if err != nil {
+		return pidflo.Document{}, &held.Error{Code: held.RequestError, Message: err.Error()}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, op.LocationEndpoint, bytes.NewReader(body))
+	if err != nil {
+		return pidflo.Document{}, err
+	}
+	req.Header.Set("Content-Type", held.MediaType)
+	resp, err := s.client(op).Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return pidflo.Document{}, &held.Error{Code: held.Timeout, Message: "the operator did not answer in time"}
+		}
+		return pidflo.Document{}, &held.Error{Code: held.GeneralLocationError, Message: "the operator's location server is unreachable"}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, held.MaxSize+1))
+	if err != nil {
+		return pidflo.Document{}, &held.Error{Code: held.Timeout, Message: "the operator's answer was cut off"}
+	}
+	// The operator's HELD error codes share our vocabulary: they are passed on as they are.
+	r, err := held.ParseResponse(b)
+	if err != nil {
+		return pidflo.Document{}, err
+	}
+	return r.Location, nil
+}
+
+// client returns the mutual-TLS client for an operator.
+func (s *Service) client(op *directory.Operator) *http.Client {
+	if c, ok := s.clients.Load(op.ID); ok {
+		return c.(*http.Client)
+	}
+	ca := op.LocationCA
+	if ca == nil {
+		ca = s.RootCAs
+	}
+	c := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{s.ClientCert}, RootCAs: ca},
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	actual, _ := s.clients.LoadOrStore(op.ID, c)
+	return actual.(*http.Client)
 }

@@ -1,0 +1,99 @@
+// Package opsim is a reference operator location server: it answers HELD location requests
+// (RFC 5985) as an operator's would — the serving cell's area for mobile numbers, the line's
+// civic address for fixed ones — with configurable delay and errors. Operators without their
+// own server test against it, and so do socle's tests. `socle sim operator` runs it.
+package opsim
+
+import (
+	"hash/fnv"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"socle/internal/emergency/held"
+	"socle/internal/emergency/pidflo"
+)
+
+// Sim is the simulator's handler.
+type Sim struct {
+	// Mobile decides whether a number (E.164 digits) is a mobile line; default: French
+	// mobile ranges, +33 6 and +33 7.
+	Mobile func(number string) bool
+
+	delay    atomic.Int64
+	errCode  atomic.Value // string
+	requests atomic.Int64
+	mu       sync.Mutex
+	asked    map[string]int
+}
+
+// New returns a simulator.
+func New() *Sim { return &Sim{asked: map[string]int{}} }
+
+// SetDelay makes every answer wait d.
+func (s *Sim) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// SetError makes every answer a HELD error with code (empty: answer normally).
+func (s *Sim) SetError(code string) { s.errCode.Store(code) }
+
+// Asked is how many requests came for a number.
+func (s *Sim) Asked(number string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.asked[number]
+}
+
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reply := func(b []byte) {
+		w.Header().Set("Content-Type", held.MediaType)
+		w.Write(b)
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, held.MaxSize+1))
+	req, herr := held.ParseRequest(body)
+	if herr != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		reply(held.EncodeError(herr))
+		return
+	}
+	number := strings.TrimPrefix(req.Device, "tel:+")
+	s.requests.Add(1)
+	s.mu.Lock()
+	s.asked[number]++
+	s.mu.Unlock()
+	if d := time.Duration(s.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if code, _ := s.errCode.Load().(string); code != "" {
+		reply(held.EncodeError(&held.Error{Code: code, Message: "simulated error"}))
+		return
+	}
+	mobile := s.Mobile
+	if mobile == nil {
+		mobile = func(n string) bool { return strings.HasPrefix(n, "336") || strings.HasPrefix(n, "337") }
+	}
+	h := fnv.New32a()
+	h.Write([]byte(number))
+	x := float64(h.Sum32()%1000) / 1000 // a stable place per number
+	doc := pidflo.Document{Entity: req.Device, Timestamp: time.Now().UTC().Truncate(time.Second)}
+	if mobile(number) {
+		// A cell's area around Paris, as a serving-cell answer would give.
+		doc.Locations = []pidflo.Location{{Shape: pidflo.Circle{Lat: 48.82 + 0.08*x, Lon: 2.25 + 0.15*x, Radius: 800},
+			Confidence: 68, Method: "Cell"}}
+	} else {
+		doc.Locations = []pidflo.Location{{Civic: &pidflo.Civic{Country: "FR", A1: "Île-de-France", A3: "Paris",
+			A6: "Rue de Rivoli", HNO: string(rune('1' + int(x*9))), PC: "75001"}, Method: "Wiremap"}}
+	}
+	out, err := held.EncodeResponse(doc)
+	if err != nil {
+		reply(held.EncodeError(&held.Error{Code: held.GeneralLocationError, Message: err.Error()}))
+		return
+	}
+	reply(out)
+}

@@ -1,0 +1,172 @@
+package emergency_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"socle/internal/emergency/directory"
+	"socle/internal/emergency/held"
+	"socle/internal/emergency/opsim"
+	"socle/internal/emergency/pidflo"
+	"socle/internal/emergency/testbed"
+	"socle/internal/platform/pki"
+	"socle/internal/platform/server"
+)
+
+// operators starts two operator location servers (a mobile and a fixed operator) over
+// mutual TLS, registers them with their numbering-plan blocks, and returns their simulators.
+func operators(t *testing.T, w *world) (mobile, fixed *opsim.Sim) {
+	t.Helper()
+	ctx := context.Background()
+	dir := w.bed.PKIDir
+	if _, err := pki.EnsureIssued(dir, "opsim", pki.Request{Name: "opsim", Usage: pki.Server, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.EnsureIssued(dir, "demo-fixe", pki.Request{Name: "demo-fixe", Usage: pki.Client}); err != nil {
+		t.Fatal(err)
+	}
+	start := func(sim *opsim.Sim) string {
+		cfg, err := server.MutualTLS(filepath.Join(dir, "opsim.crt"), filepath.Join(dir, "opsim.key"), w.bed.CA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := &server.Listener{Name: "opsim", Addr: "127.0.0.1:0", TLS: cfg, Handler: sim, Logger: testbed.Discard()}
+		if err := l.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		go l.Serve()
+		t.Cleanup(func() { l.Shutdown(ctx) })
+		return "https://" + l.BoundAddr() + "/held"
+	}
+	mobile, fixed = opsim.New(), opsim.New()
+	mobileURL, fixedURL := start(mobile), start(fixed)
+	demoDir := filepath.Dir(w.bed.DirectoryFile)
+	os.WriteFile(filepath.Join(demoDir, "numbering.csv"), []byte("prefix,operator,kind\n336,demo-mobile,mobile\n337,demo-mobile,mobile\n331,demo-fixe,fixed\n"), 0o644)
+	b, _ := os.ReadFile(w.bed.DirectoryFile)
+	s := strings.Replace(string(b), "    certificates: [../pki/demo-operator.crt]\n",
+		"    certificates: [../pki/demo-operator.crt]\n    location_endpoint: "+mobileURL+"\n"+
+			"  - id: demo-fixe\n    name: Opérateur fixe de démonstration\n    mcc_mnc: [\"001-02\"]\n"+
+			"    certificates: [../pki/demo-fixe.crt]\n    location_endpoint: "+fixedURL+"\n", 1)
+	s += "numbering: [numbering.csv]\n"
+	os.WriteFile(w.bed.DirectoryFile, []byte(s), 0o644)
+	if _, err := directory.ApplyFile(ctx, w.pool, w.bed.DirectoryFile); err != nil {
+		t.Fatal(err)
+	}
+	return mobile, fixed
+}
+
+func locate(t *testing.T, w *world, c *http.Client, device string, wait time.Duration) (pidflo.Document, *held.Error) {
+	t.Helper()
+	body, _ := held.EncodeRequest(held.Request{Device: device, ResponseTime: wait})
+	status, b := post(t, w, c, body)
+	if status != 200 {
+		t.Fatalf("%s: HTTP %d %s", device, status, b)
+	}
+	r, err := held.ParseResponse(b)
+	if he, ok := err.(*held.Error); ok {
+		return pidflo.Document{}, he
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", device, err)
+	}
+	return r.Location, nil
+}
+
+func TestWithoutAnAMLFixTheServingOperatorIsAsked(t *testing.T) {
+	w := newWorld(t, nil)
+	psap := psapClient(t, w)
+	mobile, fixed := operators(t, w)
+
+	var doc pidflo.Document
+	var herr *held.Error
+	waitFor(t, 10*time.Second, "the directory reload", func() bool {
+		doc, herr = locate(t, w, psap, "tel:+33698000001", 3*time.Second)
+		return herr == nil
+	})
+	if c, ok := doc.Locations[0].Shape.(pidflo.Circle); !ok || c.Radius != 800 || doc.Locations[0].Method != "Cell" {
+		t.Errorf("mobile line: %+v", doc)
+	}
+	doc, herr = locate(t, w, psap, "tel:+33140000000", 3*time.Second)
+	if herr != nil || doc.Locations[0].Civic == nil || doc.Locations[0].Civic.A3 != "Paris" {
+		t.Errorf("fixed line: %+v %v", doc, herr)
+	}
+
+	// A mobile number ported to the fixed operator is asked of the fixed operator.
+	w.pool.Exec(context.Background(), `INSERT INTO emergency.ported_numbers (number, operator_id) VALUES ('33612000000', 'demo-fixe')`)
+	if _, herr := locate(t, w, psap, "tel:+33612000000", 3*time.Second); herr != nil {
+		t.Fatal(herr)
+	}
+	if fixed.Asked("33612000000") != 1 || mobile.Asked("33612000000") != 0 {
+		t.Errorf("ported number asked of fixed %d, mobile %d times", fixed.Asked("33612000000"), mobile.Asked("33612000000"))
+	}
+	var n int
+	w.pool.QueryRow(context.Background(), `SELECT count(*) FROM emergency.pull_queries WHERE source = 'operator' AND outcome = 'located'`).Scan(&n)
+	if n < 3 {
+		t.Errorf("%d operator answers audited, want 3", n)
+	}
+}
+
+func TestOperatorTimeoutsAndErrorsBecomeHELDErrors(t *testing.T) {
+	w := newWorld(t, nil)
+	psap := psapClient(t, w)
+	mobile, _ := operators(t, w)
+	waitFor(t, 10*time.Second, "the directory reload", func() bool {
+		_, herr := locate(t, w, psap, "tel:+33698000002", 3*time.Second)
+		return herr == nil
+	})
+	mobile.SetDelay(2 * time.Second)
+	t0 := time.Now()
+	if _, herr := locate(t, w, psap, "tel:+33698000003", 300*time.Millisecond); herr == nil || herr.Code != held.Timeout {
+		t.Errorf("slow operator: %v, want timeout", herr)
+	}
+	if d := time.Since(t0); d > 1500*time.Millisecond {
+		t.Errorf("answered after %s: the PSAP's responseTime was 300 ms", d)
+	}
+	mobile.SetDelay(0)
+	mobile.SetError(held.NotLocatable)
+	if _, herr := locate(t, w, psap, "tel:+33698000004", 3*time.Second); herr == nil || herr.Code != held.NotLocatable {
+		t.Errorf("operator error: %v, want its notLocatable passed on", herr)
+	}
+}
+
+func TestConcurrentQueriesForOneNumberShareOneOperatorRequest(t *testing.T) {
+	w := newWorld(t, nil)
+	psap := psapClient(t, w)
+	mobile, _ := operators(t, w)
+	waitFor(t, 10*time.Second, "the directory reload", func() bool {
+		_, herr := locate(t, w, psap, "tel:+33698000005", 3*time.Second)
+		return herr == nil
+	})
+	mobile.SetDelay(400 * time.Millisecond)
+	wide, err := w.bed.Client("psap-samu75", 16) // ten queries truly at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, herr := locate(t, w, wide, "tel:+33698000006", 3*time.Second); herr != nil {
+				errs <- fmt.Errorf("%v", herr)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := mobile.Asked("33698000006"); n != 1 {
+		t.Fatalf("the operator was asked %d times for one number, want once", n)
+	}
+}
