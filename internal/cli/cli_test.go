@@ -34,6 +34,9 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			t.Errorf("socle %s -h: exit %d\n%s%s", c.name, code, out, errs)
 		}
 	}
+	if code, out, errs := run("sim", "operator", "-h"); code != 0 || !strings.Contains(out+errs, "Usage: socle sim operator") {
+		t.Errorf("socle sim operator -h: %d %s%s", code, out, errs)
+	}
 	if code, _, errs := run("frobnicate"); code != 2 || !strings.Contains(errs, `unknown command "frobnicate"`) {
 		t.Errorf("unknown command: %d %s", code, errs)
 	}
