@@ -2,6 +2,7 @@ package emergency_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -168,5 +169,46 @@ func TestConcurrentQueriesForOneNumberShareOneOperatorRequest(t *testing.T) {
 	}
 	if n := mobile.Asked("33698000006"); n != 1 {
 		t.Fatalf("the operator was asked %d times for one number, want once", n)
+	}
+}
+
+func TestOperatorsDeclareTheirPortedNumbersAsAFileOrADelta(t *testing.T) {
+	w := newWorld(t, nil)
+	send := func(method, path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, w.svc.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/csv")
+		resp, err := w.operator.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	count := func() int {
+		var n int
+		w.pool.QueryRow(context.Background(), `SELECT count(*) FROM emergency.ported_numbers WHERE operator_id = 'demo-mobile'`).Scan(&n)
+		return n
+	}
+	status, m := send("PUT", "/emergency/v1/ported-numbers", "number\n33140000001\n+33140000002\n33140000003\n")
+	if status != 200 || m["added"] != 3.0 || m["total"] != 3.0 {
+		t.Fatalf("full file: %d %v", status, m)
+	}
+	status, m = send("PUT", "/emergency/v1/ported-numbers", "number\n33140000001\n33140000004\n")
+	if status != 200 || m["removed"] != 2.0 || m["added"] != 1.0 || count() != 2 {
+		t.Fatalf("second full file: %d %v", status, m)
+	}
+	status, m = send("POST", "/emergency/v1/ported-numbers/delta", "action,number\nadd,33140000005\nremove,33140000001\n")
+	if status != 200 || m["added"] != 1.0 || m["removed"] != 1.0 || count() != 2 {
+		t.Fatalf("delta: %d %v", status, m)
+	}
+	status, m = send("PUT", "/emergency/v1/ported-numbers", "number\n33140000009\n0612345678\n33140000009\n")
+	if status != 422 || count() != 2 {
+		t.Fatalf("bad file: %d %v (and %d numbers held)", status, m, count())
+	}
+	errs := fmt.Sprint(m["errors"])
+	if !strings.Contains(errs, "line 3") || !strings.Contains(errs, "not an E.164 number") || !strings.Contains(errs, "line 4") {
+		t.Fatalf("errors do not name the lines: %s", errs)
 	}
 }

@@ -234,6 +234,8 @@ func (s *Service) Routes(web, interconnect *http.ServeMux) {
 	interconnect.HandleFunc("GET /emergency/v1/aml/{id}", s.messageStatus)
 	interconnect.HandleFunc("GET /emergency/v1/routes/resolve", s.resolve)
 	interconnect.HandleFunc("POST /emergency/v1/held", s.heldQuery)
+	interconnect.HandleFunc("PUT /emergency/v1/ported-numbers", s.portedNumbers(false))
+	interconnect.HandleFunc("POST /emergency/v1/ported-numbers/delta", s.portedNumbers(true))
 }
 
 // messageStatus lets an operator follow a message it pushed: stored status, findings and
