@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"socle/internal/emergency/pidflo"
 	"socle/internal/emergency/testbed"
 	"socle/internal/platform/pki"
-	"socle/internal/platform/server"
 )
 
 // operators starts two operator location servers (a mobile and a fixed operator) over
@@ -28,24 +26,16 @@ func operators(t *testing.T, w *world) (mobile, fixed *opsim.Sim) {
 	t.Helper()
 	ctx := context.Background()
 	dir := w.bed.PKIDir
-	if _, err := pki.EnsureIssued(dir, "opsim", pki.Request{Name: "opsim", Usage: pki.Server, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := pki.EnsureIssued(dir, "demo-fixe", pki.Request{Name: "demo-fixe", Usage: pki.Client}); err != nil {
 		t.Fatal(err)
 	}
 	start := func(sim *opsim.Sim) string {
-		cfg, err := server.MutualTLS(filepath.Join(dir, "opsim.crt"), filepath.Join(dir, "opsim.key"), w.bed.CA)
+		url, stop, err := w.bed.StartOperatorServer(sim, testbed.Discard())
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := &server.Listener{Name: "opsim", Addr: "127.0.0.1:0", TLS: cfg, Handler: sim, Logger: testbed.Discard()}
-		if err := l.Listen(); err != nil {
-			t.Fatal(err)
-		}
-		go l.Serve()
-		t.Cleanup(func() { l.Shutdown(ctx) })
-		return "https://" + l.BoundAddr() + "/held"
+		t.Cleanup(stop)
+		return url
 	}
 	mobile, fixed = opsim.New(), opsim.New()
 	mobileURL, fixedURL := start(mobile), start(fixed)

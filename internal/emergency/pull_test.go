@@ -5,31 +5,18 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"socle/internal/emergency/directory"
 	"socle/internal/emergency/held"
 	"socle/internal/emergency/pidflo"
-	"socle/internal/platform/pki"
 )
 
 // psapClient registers a client certificate for the demo PSAP samu-75 and returns a client
 // presenting it, once the running service has reloaded the directory.
 func psapClient(t *testing.T, w *world) *http.Client {
 	t.Helper()
-	if _, err := pki.EnsureIssued(w.bed.PKIDir, "psap-samu75", pki.Request{Name: "samu-75", Usage: pki.Client}); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(w.bed.DirectoryFile)
-	edited := strings.Replace(string(b), "/psap/samu-75\n", "/psap/samu-75\n    certificates: [../pki/psap-samu75.crt]\n", 1)
-	os.WriteFile(w.bed.DirectoryFile, []byte(edited), 0o644)
-	if _, err := directory.ApplyFile(context.Background(), w.pool, w.bed.DirectoryFile); err != nil {
-		t.Fatal(err)
-	}
-	c, err := w.bed.Client("psap-samu75", 4)
+	c, err := w.bed.RegisterPSAP(context.Background(), w.pool, "samu-75", "psap-samu75", 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -184,4 +187,68 @@ func Push(ctx context.Context, c *http.Client, url, contentType string, body []b
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+// RegisterPSAP gives the demo PSAP psapID a client certificate (issued as certName in the
+// bed's PKI), applies the directory, and returns a client presenting it.
+func (b *Bed) RegisterPSAP(ctx context.Context, pool *pgxpool.Pool, psapID, certName string, conns int) (*http.Client, error) {
+	if _, err := pki.EnsureIssued(b.PKIDir, certName, pki.Request{Name: psapID, Usage: pki.Client}); err != nil {
+		return nil, err
+	}
+	if err := b.editDirectory("/psap/"+psapID+"\n", "/psap/"+psapID+"\n    certificates: [../pki/"+certName+".crt]\n"); err != nil {
+		return nil, err
+	}
+	if err := b.Apply(ctx, pool); err != nil {
+		return nil, err
+	}
+	return b.Client(certName, conns)
+}
+
+// StartOperatorServer runs handler as an operator's location server over mutual TLS on
+// loopback and returns its URL.
+func (b *Bed) StartOperatorServer(handler http.Handler, logger *slog.Logger) (string, func(), error) {
+	if _, err := pki.EnsureIssued(b.PKIDir, "opsim", pki.Request{Name: "opsim", Usage: pki.Server, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}); err != nil {
+		return "", nil, err
+	}
+	cfg, err := server.MutualTLS(filepath.Join(b.PKIDir, "opsim.crt"), filepath.Join(b.PKIDir, "opsim.key"), b.CA)
+	if err != nil {
+		return "", nil, err
+	}
+	l := &server.Listener{Name: "opsim", Addr: "127.0.0.1:0", TLS: cfg, Handler: handler, Logger: logger}
+	if err := l.Listen(); err != nil {
+		return "", nil, err
+	}
+	go l.Serve()
+	return "https://" + l.BoundAddr() + "/held", func() { l.Shutdown(context.Background()) }, nil
+}
+
+// ServeNumbers makes the demo operator serve the numbering-plan prefixes given (as mobile
+// lines) with its location server at url, and applies the directory.
+func (b *Bed) ServeNumbers(ctx context.Context, pool *pgxpool.Pool, url string, prefixes ...string) error {
+	csv := "prefix,operator,kind\n"
+	for _, p := range prefixes {
+		csv += p + ",demo-mobile,mobile\n"
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(b.DirectoryFile), "numbering.csv"), []byte(csv), 0o644); err != nil {
+		return err
+	}
+	if err := b.editDirectory("    certificates: [../pki/demo-operator.crt]\n",
+		"    certificates: [../pki/demo-operator.crt]\n    location_endpoint: "+url+"\n"); err != nil {
+		return err
+	}
+	if err := b.editDirectory("pdaau: [pdaau.csv]\n", "pdaau: [pdaau.csv]\nnumbering: [numbering.csv]\n"); err != nil {
+		return err
+	}
+	return b.Apply(ctx, pool)
+}
+
+func (b *Bed) editDirectory(old, new string) error {
+	s, err := os.ReadFile(b.DirectoryFile)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(s), old) {
+		return fmt.Errorf("testbed: %q not in the directory file", old)
+	}
+	return os.WriteFile(b.DirectoryFile, []byte(strings.Replace(string(s), old, new, 1)), 0o644)
 }
