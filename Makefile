@@ -25,6 +25,7 @@ bench: deps build
 	    postgresql-$$(ls /usr/lib/postgresql | sort -n | tail -1)-postgis-3 >/dev/null; }
 	./$(BIN) bench aml
 	./$(BIN) bench resolve
+	./$(BIN) bench held
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/
 
 ## fuzz: run every fuzz target for FUZZTIME each

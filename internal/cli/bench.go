@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"socle/internal/emergency/amlbench"
+	"socle/internal/emergency/heldbench"
+	"socle/internal/emergency/opsim"
 	"socle/internal/emergency/resolvebench"
 	"socle/internal/emergency/testbed"
 	"socle/internal/platform/database"
 )
 
 func init() {
-	register(command{name: "bench", summary: "measure a path against its baseline (aml, resolve)", run: runBench})
+	register(command{name: "bench", summary: "measure a path against its baseline (aml, resolve, held)", run: runBench})
 }
 
 func runBench(ctx context.Context, args []string) error {
@@ -26,9 +28,11 @@ func runBench(ctx context.Context, args []string) error {
 			return benchAML(ctx, args[1:])
 		case "resolve":
 			return benchResolve(ctx, args[1:])
+		case "held":
+			return benchHELD(ctx, args[1:])
 		}
 	}
-	return usagef("want a benchmark: socle bench aml -h, socle bench resolve -h")
+	return usagef("want a benchmark: socle bench aml -h, socle bench resolve -h, socle bench held -h")
 }
 
 // benchEnv is what every benchmark stands on: its own private PostgreSQL cluster (durable
@@ -161,6 +165,64 @@ postgresql-15-postgis-3; make bench installs it). Also checks that both give the
 		return err
 	}
 	res, err := resolvebench.Run(ctx, d.Pool, o, stderr)
+	if err != nil {
+		return err
+	}
+	res.Print(stdout, o)
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+func benchHELD(ctx context.Context, args []string) error {
+	fs := flags("bench held", "[flags]", `
+Measures the location pull: HELD queries from a PSAP (mutual TLS) through socle, which finds
+the serving operator and asks the operator simulator (mutual TLS), against the same queries
+sent straight to the simulator, both paced at the same rate in the same run. Prints queries/s
+and p50/p99 for both, and what socle adds.`)
+	var o heldbench.Options
+	fs.IntVar(&o.Rate, "rate", 1000, "queries per second")
+	fs.DurationVar(&o.For, "for", 10*time.Second, "length of each phase")
+	var env benchEnv
+	env.flags(fs)
+	if err := parse(fs, nil, args); err != nil {
+		return err
+	}
+	if o.Rate < 1 || o.For <= 0 {
+		return usagef("-rate and -for must be positive")
+	}
+	dir, d, cleanup, err := env.open(ctx, 32)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	log := newLogger("warn", "text")
+	bed, err := testbed.New(filepath.Join(dir, "bed"), log)
+	if err != nil {
+		return err
+	}
+	defer bed.Close()
+	if err := bed.Apply(ctx, d.Pool); err != nil {
+		return err
+	}
+	simURL, stopSim, err := bed.StartOperatorServer(opsim.New(), log)
+	if err != nil {
+		return err
+	}
+	defer stopSim()
+	const prefix = "33698"
+	if err := bed.ServeNumbers(ctx, d.Pool, simURL, prefix); err != nil {
+		return err
+	}
+	psap, err := bed.RegisterPSAP(ctx, d.Pool, "samu-75", "psap-samu75", 256)
+	if err != nil {
+		return err
+	}
+	svc, err := bed.StartService(ctx, d.Pool, testbed.DefaultConfig(), log)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+	res, err := heldbench.Run(ctx, psap, svc.URL, simURL, prefix, o, stderr)
 	if err != nil {
 		return err
 	}
