@@ -211,7 +211,7 @@ func (s *Service) client(op *directory.Operator) *http.Client {
 		ca = s.RootCAs
 	}
 	c := &http.Client{Transport: &http.Transport{
-		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{s.ClientCert}, RootCAs: ca},
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{s.ClientCert}, RootCAs: ca},
 		// Keep what a burst opened: a closed connection costs a TLS handshake when the
 		// next burst comes, just when time is short.
 		MaxIdleConnsPerHost: 256,
