@@ -106,14 +106,15 @@ var _ server.Service = (*Service)(nil)
 // New builds the service; Start loads the directory and starts the workers.
 func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "emergency")}
-	// Delivery bookkeeping (leases, "delivered" marks) commits without waiting for the WAL
-	// flush: if PostgreSQL crashed and lost such a commit, the message would only be sent
-	// again with the same Message-Id, which delivery is at-least-once about anyway. What
-	// must never be lost — the accepted message and its outbox row — commits synchronously
-	// in intake.
+	// Delivery bookkeeping (leases, "delivered" marks) and the pull audit commit without
+	// waiting for the WAL flush. If PostgreSQL crashed and lost such a commit, a message would
+	// only be sent again with the same Message-Id (delivery is at-least-once anyway), and the
+	// audit would miss the last fraction of a second; in exchange no PSAP waits on a disk
+	// hiccup. What must never be lost — the accepted message and its outbox row — commits
+	// synchronously in intake.
 	dcfg := deps.Pool.Config().Copy()
 	dcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-	dcfg.MaxConns = 8
+	dcfg.MaxConns = 24 // delivery records and audit rows: short statements, many at once
 	dpool, err := pgxpool.NewWithConfig(context.Background(), dcfg)
 	if err != nil {
 		return nil, fmt.Errorf("emergency: delivery pool: %w", err)
@@ -135,7 +136,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Logger:    s.log.With("component", "intake"),
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
-	s.pull = &pull.Service{Pool: deps.Pool, MaxAge: cfg.PullMaxAge, Directory: s.snapshot,
+	s.pull = &pull.Service{Pool: deps.Pool, AuditPool: dpool, MaxAge: cfg.PullMaxAge, Directory: s.snapshot,
 		ClientCert: deps.ClientCert, RootCAs: deps.RootCAs, DefaultResponseTime: 3 * time.Second}
 	return s, nil
 }

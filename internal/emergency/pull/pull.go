@@ -31,6 +31,10 @@ import (
 // Service locates callers.
 type Service struct {
 	Pool *pgxpool.Pool
+	// AuditPool commits without waiting for the WAL flush (synchronous_commit off): a
+	// PSAP's answer never waits on a disk hiccup. A PostgreSQL crash, not a socle crash,
+	// can lose the audit rows of the last fraction of a second.
+	AuditPool *pgxpool.Pool
 	// MaxAge is how old an AML fix may be and still answer a query.
 	MaxAge    time.Duration
 	Directory func() *directory.Snapshot
@@ -66,7 +70,7 @@ func (s *Service) Locate(ctx context.Context, psapID string, r held.Request) (An
 	if ans.MessageID != "" {
 		msg = &ans.MessageID
 	}
-	_, err := s.Pool.Exec(ctx, `INSERT INTO emergency.pull_queries (psap_id, device, source, outcome, message_id, duration_ms)
+	_, err := s.AuditPool.Exec(ctx, `INSERT INTO emergency.pull_queries (psap_id, device, source, outcome, message_id, duration_ms)
 		VALUES ($1, $2, $3, $4, $5, $6)`, psapID, strings.TrimPrefix(r.Device, "tel:"), source, outcome, msg,
 		float64(time.Since(start).Microseconds())/1000)
 	if err != nil {
