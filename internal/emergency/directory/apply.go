@@ -378,48 +378,19 @@ var prefixPattern = regexp.MustCompile(`^[0-9]{2,15}$`)
 // readNumbering reads numbering-plan blocks: prefix (E.164 digits, country code first, such
 // as 33612), operator id, kind (mobile or fixed).
 func readNumbering(path, shown string) ([]blockRow, Errors) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, Errors{fmt.Sprintf("numbering: %v", err)}
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
 	var rows []blockRow
-	var errs Errors
-	for line := 1; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		where := fmt.Sprintf("%s:%d", shown, line)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", where, err))
-			break
-		}
-		if line == 1 {
-			if len(rec) > 0 {
-				rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
-			}
-			if strings.Join(rec, ",") != "prefix,operator,kind" {
-				errs = append(errs, fmt.Sprintf("%s: header must be prefix,operator,kind", where))
-				break
-			}
-			continue
-		}
-		if len(rec) != 3 {
-			errs = append(errs, fmt.Sprintf("%s: want 3 fields (prefix,operator,kind), got %d", where, len(rec)))
-			continue
-		}
-		b := blockRow{prefix: strings.TrimSpace(rec[0]), operator: strings.TrimSpace(rec[1]), kind: strings.TrimSpace(rec[2]), where: where}
+	errs := readCSV(path, shown, "prefix,operator,kind", func(where string, rec []string) []string {
+		b := blockRow{prefix: rec[0], operator: rec[1], kind: rec[2], where: where}
+		var bad []string
 		if !prefixPattern.MatchString(b.prefix) {
-			errs = append(errs, fmt.Sprintf("%s: prefix %q: want 2 to 15 digits of an E.164 number, country code first (33612)", where, b.prefix))
+			bad = append(bad, fmt.Sprintf("prefix %q: want 2 to 15 digits of an E.164 number, country code first (33612)", b.prefix))
 		}
 		if b.kind != "mobile" && b.kind != "fixed" {
-			errs = append(errs, fmt.Sprintf("%s: kind %q: want mobile or fixed", where, b.kind))
+			bad = append(bad, fmt.Sprintf("kind %q: want mobile or fixed", b.kind))
 		}
 		rows = append(rows, b)
-	}
+		return bad
+	})
 	return rows, errs
 }
 
@@ -434,10 +405,41 @@ func readPDAAU(path, shown string) ([]pdaauRow, Errors) {
 
 // parsePDAAU reads PDAAU rows; shown names the file in errors.
 func parsePDAAU(in io.Reader, shown string) ([]pdaauRow, Errors) {
+	var rows []pdaauRow
+	errs := parseCSV(in, shown, "insee,number,routing_number", func(where string, rec []string) []string {
+		row := pdaauRow{insee: rec[0], number: rec[1], routing: rec[2], where: where}
+		var bad []string
+		if !validINSEE(row.insee) {
+			bad = append(bad, fmt.Sprintf("insee %q: want a commune code such as 75056 or 2A004", row.insee))
+		}
+		if !IsShortNumber(row.number) {
+			bad = append(bad, fmt.Sprintf("number %q: not a routed short number (%s)", row.number, strings.Join(ShortNumbers, ", ")))
+		}
+		if !routingPattern.MatchString(row.routing) {
+			bad = append(bad, fmt.Sprintf("routing_number %q: want the centre's 10-digit number", row.routing))
+		}
+		rows = append(rows, row)
+		return bad
+	})
+	return rows, errs
+}
+
+// readCSV opens path and parses it with parseCSV.
+func readCSV(path, shown, header string, row func(where string, rec []string) []string) Errors {
+	f, err := os.Open(path)
+	if err != nil {
+		return Errors{fmt.Sprintf("%s: %v", shown, err)}
+	}
+	defer f.Close()
+	return parseCSV(f, shown, header, row)
+}
+
+// parseCSV checks the header line (a byte-order mark is allowed), then hands each row, its
+// fields trimmed, to row with its file:line; every error is prefixed with that place.
+func parseCSV(in io.Reader, shown, header string, row func(where string, rec []string) []string) Errors {
+	fields := len(strings.Split(header, ","))
 	r := csv.NewReader(in)
 	r.FieldsPerRecord = -1
-	r.ReuseRecord = false
-	var rows []pdaauRow
 	var errs Errors
 	for line := 1; ; line++ {
 		rec, err := r.Read()
@@ -453,29 +455,24 @@ func parsePDAAU(in io.Reader, shown string) ([]pdaauRow, Errors) {
 			if len(rec) > 0 {
 				rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
 			}
-			if strings.Join(rec, ",") != "insee,number,routing_number" {
-				errs = append(errs, fmt.Sprintf("%s: header must be insee,number,routing_number", where))
+			if strings.Join(rec, ",") != header {
+				errs = append(errs, fmt.Sprintf("%s: header must be %s", where, header))
 				break
 			}
 			continue
 		}
-		if len(rec) != 3 {
-			errs = append(errs, fmt.Sprintf("%s: want 3 fields (insee,number,routing_number), got %d", where, len(rec)))
+		if len(rec) != fields {
+			errs = append(errs, fmt.Sprintf("%s: want %d fields (%s), got %d", where, fields, header, len(rec)))
 			continue
 		}
-		row := pdaauRow{insee: strings.TrimSpace(rec[0]), number: strings.TrimSpace(rec[1]), routing: strings.TrimSpace(rec[2]), where: where}
-		if !validINSEE(row.insee) {
-			errs = append(errs, fmt.Sprintf("%s: insee %q: want a commune code such as 75056 or 2A004", where, row.insee))
+		for i := range rec {
+			rec[i] = strings.TrimSpace(rec[i])
 		}
-		if !IsShortNumber(row.number) {
-			errs = append(errs, fmt.Sprintf("%s: number %q: not a routed short number (%s)", where, row.number, strings.Join(ShortNumbers, ", ")))
+		for _, e := range row(where, rec) {
+			errs = append(errs, where+": "+e)
 		}
-		if !routingPattern.MatchString(row.routing) {
-			errs = append(errs, fmt.Sprintf("%s: routing_number %q: want the centre's 10-digit number", where, row.routing))
-		}
-		rows = append(rows, row)
 	}
-	return rows, errs
+	return errs
 }
 
 var inseePattern = regexp.MustCompile(`^([0-9]{2}|2[AB])[0-9]{3}$`)
