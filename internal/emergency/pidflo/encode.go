@@ -2,178 +2,217 @@ package pidflo
 
 import (
 	"bytes"
-	"encoding/xml"
-	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Encode writes d as a PIDF-LO document. The output is deterministic: same document, same
-// bytes, which keeps golden files and signatures stable.
+// Encode writes d as a PIDF-LO document, with its XML declaration, every namespace
+// declared on the presence element, and a stable order of elements: the same document
+// always gives the same bytes. Errors wrap ErrInvalid.
 //
-// The location goes in a dm:device element, as RFC 5491 §3.4 recommends for the location
-// of a device; the data model is RFC 4479's.
+// Values are normalised first (see Polygon, Location.Confidence, Civic): Decode(Encode(d))
+// gives d back once normalised. Placement follows RFC 5491 §3: each Location in its own
+// dm:device, or tuple when d has no DeviceID (Rule #2, Rule #8); the shape before the civic
+// address of a compound location (Rule #7); the confidence in location-info after them
+// (RFC 7459 §4.1).
 func Encode(d Document) ([]byte, error) {
-	if d.Entity == "" {
-		return nil, errors.New("pidflo: entity is required")
+	n, err := normalize(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if len(d.Locations) == 0 {
-		return nil, errors.New("pidflo: at least one location is required")
+	b := encode(n)
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than the %d a receiver reads", ErrInvalid, len(b), MaxSize)
 	}
-	var b bytes.Buffer
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	b.WriteString(`<presence xmlns="` + NSPIDF + `" xmlns:dm="` + NSDM + `" xmlns:gp="` + NSGP +
+	return b, nil
+}
+
+// encode writes a normalised document.
+func encode(d Document) []byte {
+	w := &writer{}
+	w.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	w.WriteString(`<presence xmlns="` + NSPIDF + `" xmlns:dm="` + NSDM + `" xmlns:gp="` + NSGP +
 		`" xmlns:gbp="` + NSGBP + `" xmlns:gml="` + NSGML + `" xmlns:gs="` + NSGS + `" xmlns:ca="` + NSCA +
 		`" xmlns:con="` + NSCON + `" entity="` + attr(d.Entity) + `">` + "\n")
-	b.WriteString(` <dm:device id="target">` + "\n")
 	for i, l := range d.Locations {
-		if err := writeGeopriv(&b, d, l); err != nil {
-			return nil, fmt.Errorf("pidflo: location %d: %w", i, err)
+		id := "target"
+		if i > 0 {
+			id += "-" + strconv.Itoa(i+1)
 		}
+		if d.DeviceID != "" {
+			// RFC 4479 §5.1.2: in a device, the extensions (geopriv) come first, then the
+			// deviceID the schema requires, then the timestamp.
+			w.line(1, `<dm:device id="`+id+`">`)
+			geopriv(w, 2, d, l)
+			w.line(2, "<dm:deviceID>"+text(d.DeviceID)+"</dm:deviceID>")
+			if !d.Timestamp.IsZero() {
+				w.line(2, "<dm:timestamp>"+stamp(d.Timestamp)+"</dm:timestamp>")
+			}
+			w.line(1, "</dm:device>")
+			continue
+		}
+		// RFC 3863 tuple: status (holding the geopriv, RFC 4119 §2.2), then timestamp.
+		w.line(1, `<tuple id="`+id+`">`)
+		w.line(2, "<status>")
+		geopriv(w, 3, d, l)
+		w.line(2, "</status>")
+		if !d.Timestamp.IsZero() {
+			w.line(2, "<timestamp>"+stamp(d.Timestamp)+"</timestamp>")
+		}
+		w.line(1, "</tuple>")
 	}
-	if d.DeviceID != "" {
-		b.WriteString(`  <dm:deviceID>` + text(d.DeviceID) + `</dm:deviceID>` + "\n")
-	}
-	if !d.Timestamp.IsZero() {
-		b.WriteString(`  <dm:timestamp>` + stamp(d.Timestamp) + `</dm:timestamp>` + "\n")
-	}
-	b.WriteString(" </dm:device>\n</presence>\n")
-	return b.Bytes(), nil
+	w.WriteString("</presence>\n")
+	return w.Bytes()
 }
 
-func writeGeopriv(b *bytes.Buffer, d Document, l Location) error {
-	b.WriteString("  <gp:geopriv>\n   <gp:location-info>\n")
-	switch {
-	case l.Shape != nil && l.Civic != nil:
-		// RFC 5491 §3.2: one location-info holds one location; give two Locations.
-		return errors.New("a location is a shape or a civic address, not both")
-	case l.Shape != nil:
-		if err := writeShape(b, l.Shape); err != nil {
-			return err
-		}
-	case l.Civic != nil:
-		writeCivic(b, l.Civic)
-	default:
-		return errors.New("no shape and no civic address")
+// geopriv writes the geopriv element of RFC 4119 §2.2: location-info, usage-rules, method,
+// provided-by, in the order of its schema.
+func geopriv(w *writer, depth int, d Document, l Location) {
+	w.line(depth, "<gp:geopriv>")
+	w.line(depth+1, "<gp:location-info>")
+	if l.Shape != nil {
+		w.line(depth+2, shape(l.Shape))
 	}
-	if l.Confidence > 0 {
-		if l.Confidence > 100 {
-			return fmt.Errorf("confidence %d%% is above 100", l.Confidence)
-		}
-		// RFC 7459 §4: the confidence element sits beside the shape in location-info.
-		b.WriteString(`    <con:confidence pdf="normal">` + strconv.Itoa(l.Confidence) + "</con:confidence>\n")
+	if l.Civic != nil {
+		w.line(depth+2, civic(l.Civic))
 	}
-	b.WriteString("   </gp:location-info>\n   <gp:usage-rules>\n")
-	// RFC 4119 §2.2.2: retransmission-allowed defaults to false, retention-expiry to 24 h.
-	b.WriteString("    <gbp:retransmission-allowed>" + strconv.FormatBool(d.RetransmissionAllowed) + "</gbp:retransmission-allowed>\n")
+	if l.Confidence != 0 {
+		value := strconv.Itoa(l.Confidence)
+		if l.Confidence == ConfidenceUnknown {
+			value = "unknown"
+		}
+		pdf := l.PDF
+		if pdf == PDFNormal {
+			pdf = "normal"
+		}
+		w.line(depth+2, `<con:confidence pdf="`+string(pdf)+`">`+value+"</con:confidence>")
+	}
+	w.line(depth+1, "</gp:location-info>")
+	// RFC 4119 §2.2.2: retransmission-allowed is written even when false, its default, so
+	// that the refusal is explicit; retention-expiry only when set.
+	w.line(depth+1, "<gp:usage-rules>")
+	w.line(depth+2, "<gbp:retransmission-allowed>"+strconv.FormatBool(d.RetransmissionAllowed)+"</gbp:retransmission-allowed>")
 	if !d.RetentionExpiry.IsZero() {
-		b.WriteString("    <gbp:retention-expiry>" + stamp(d.RetentionExpiry) + "</gbp:retention-expiry>\n")
+		w.line(depth+2, "<gbp:retention-expiry>"+stamp(d.RetentionExpiry)+"</gbp:retention-expiry>")
 	}
-	b.WriteString("   </gp:usage-rules>\n")
+	w.line(depth+1, "</gp:usage-rules>")
 	if l.Method != "" {
-		b.WriteString("   <gp:method>" + text(l.Method) + "</gp:method>\n")
+		w.line(depth+1, "<gp:method>"+text(l.Method)+"</gp:method>")
 	}
 	if l.ProvidedBy != "" {
-		b.WriteString("   <gp:provided-by>" + text(l.ProvidedBy) + "</gp:provided-by>\n")
+		w.line(depth+1, "<gp:provided-by>"+text(l.ProvidedBy)+"</gp:provided-by>")
 	}
-	b.WriteString("  </gp:geopriv>\n")
-	return nil
+	w.line(depth, "</gp:geopriv>")
 }
 
-func writeShape(b *bytes.Buffer, s Shape) error {
+// shape writes a geodetic shape of the GML profile of RFC 5491 §5: the CRS on the outermost
+// element only, positions latitude first, distances in metres, angles in degrees.
+func shape(s Shape) string {
 	switch s := s.(type) {
 	case Point:
-		if err := checkPos(s.Lat, s.Lon); err != nil {
-			return err
-		}
 		if s.Alt != nil {
-			b.WriteString(`    <gml:Point srsName="` + srs3D + `"><gml:pos>` + pos(s.Lat, s.Lon) + " " + num(*s.Alt) + "</gml:pos></gml:Point>\n")
-		} else {
-			b.WriteString(`    <gml:Point srsName="` + srs2D + `"><gml:pos>` + pos(s.Lat, s.Lon) + "</gml:pos></gml:Point>\n")
+			return `<gml:Point srsName="` + CRS3D + `"><gml:pos>` + pos(s.Lat, s.Lon) + " " + num(*s.Alt) + "</gml:pos></gml:Point>"
 		}
+		return `<gml:Point srsName="` + CRS2D + `"><gml:pos>` + pos(s.Lat, s.Lon) + "</gml:pos></gml:Point>"
 	case Circle:
-		if err := checkPos(s.Lat, s.Lon); err != nil {
-			return err
-		}
-		if !(s.Radius >= 0) || math.IsInf(s.Radius, 0) {
-			return fmt.Errorf("circle radius %v is not a distance", s.Radius)
-		}
-		b.WriteString(`    <gs:Circle srsName="` + srs2D + `"><gml:pos>` + pos(s.Lat, s.Lon) + `</gml:pos><gs:radius uom="` +
-			metre + `">` + num(s.Radius) + "</gs:radius></gs:Circle>\n")
+		return `<gs:Circle srsName="` + CRS2D + `"><gml:pos>` + pos(s.Lat, s.Lon) + "</gml:pos>" +
+			measure("gs:radius", UOMMetre, s.Radius) + "</gs:Circle>"
 	case Ellipse:
-		if err := checkPos(s.Lat, s.Lon); err != nil {
-			return err
-		}
-		if !(s.SemiMajor >= 0 && s.SemiMinor >= 0) {
-			return errors.New("ellipse axes must be distances")
-		}
-		b.WriteString(`    <gs:Ellipse srsName="` + srs2D + `"><gml:pos>` + pos(s.Lat, s.Lon) + `</gml:pos>` +
-			`<gs:semiMajorAxis uom="` + metre + `">` + num(s.SemiMajor) + `</gs:semiMajorAxis>` +
-			`<gs:semiMinorAxis uom="` + metre + `">` + num(s.SemiMinor) + `</gs:semiMinorAxis>` +
-			`<gs:orientation uom="` + degrees + `">` + num(s.Orientation) + "</gs:orientation></gs:Ellipse>\n")
+		return `<gs:Ellipse srsName="` + CRS2D + `"><gml:pos>` + pos(s.Lat, s.Lon) + "</gml:pos>" +
+			measure("gs:semiMajorAxis", UOMMetre, s.SemiMajor) + measure("gs:semiMinorAxis", UOMMetre, s.SemiMinor) +
+			measure("gs:orientation", UOMDegree, s.Orientation) + "</gs:Ellipse>"
+	case ArcBand:
+		return `<gs:ArcBand srsName="` + CRS2D + `"><gml:pos>` + pos(s.Lat, s.Lon) + "</gml:pos>" +
+			measure("gs:innerRadius", UOMMetre, s.InnerRadius) + measure("gs:outerRadius", UOMMetre, s.OuterRadius) +
+			measure("gs:startAngle", UOMDegree, s.StartAngle) + measure("gs:openingAngle", UOMDegree, s.OpeningAngle) +
+			"</gs:ArcBand>"
 	case Polygon:
-		// RFC 5491 §5.2.2: at least four positions, the last equal to the first.
-		if len(s.Points) < 4 || s.Points[0] != s.Points[len(s.Points)-1] {
-			return errors.New("a polygon needs at least 4 positions, the last equal to the first")
+		if s.Alt != nil {
+			return `<gml:Polygon srsName="` + CRS3D + `">` + linearRing(s.Points, s.Alt) + "</gml:Polygon>"
 		}
-		parts := make([]string, len(s.Points))
-		for i, p := range s.Points {
-			if err := checkPos(p[0], p[1]); err != nil {
-				return err
-			}
-			parts[i] = pos(p[0], p[1])
-		}
-		b.WriteString(`    <gml:Polygon srsName="` + srs2D + `"><gml:exterior><gml:LinearRing><gml:posList>` +
-			strings.Join(parts, " ") + "</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>\n")
-	default:
-		return fmt.Errorf("unknown shape %T", s)
+		return `<gml:Polygon srsName="` + CRS2D + `">` + linearRing(s.Points, nil) + "</gml:Polygon>"
+	case Sphere:
+		return `<gs:Sphere srsName="` + CRS3D + `"><gml:pos>` + pos(s.Lat, s.Lon) + " " + num(s.Alt) + "</gml:pos>" +
+			measure("gs:radius", UOMMetre, s.Radius) + "</gs:Sphere>"
+	case Ellipsoid:
+		return `<gs:Ellipsoid srsName="` + CRS3D + `"><gml:pos>` + pos(s.Lat, s.Lon) + " " + num(s.Alt) + "</gml:pos>" +
+			measure("gs:semiMajorAxis", UOMMetre, s.SemiMajor) + measure("gs:semiMinorAxis", UOMMetre, s.SemiMinor) +
+			measure("gs:verticalAxis", UOMMetre, s.Vertical) + measure("gs:orientation", UOMDegree, s.Orientation) +
+			"</gs:Ellipsoid>"
+	case Prism:
+		// RFC 5491 §5: the CRS is not respecified on the base polygon.
+		return `<gs:Prism srsName="` + CRS3D + `"><gs:base><gml:Polygon>` + linearRing(s.Points, &s.Alt) +
+			"</gml:Polygon></gs:base>" + measure("gs:height", UOMMetre, s.Height) + "</gs:Prism>"
 	}
-	return nil
+	panic(fmt.Sprintf("pidflo: shape %T was not normalised", s))
 }
 
-func writeCivic(b *bytes.Buffer, c *Civic) {
-	b.WriteString("    <ca:civicAddress>")
+// linearRing writes the exterior ring of a polygon in the compact posList form RFC 5491
+// §5.2.2 permits; with an altitude, every position carries it (§5.1: all the same).
+func linearRing(points [][2]float64, alt *float64) string {
+	parts := make([]string, len(points))
+	for i, p := range points {
+		parts[i] = pos(p[0], p[1])
+		if alt != nil {
+			parts[i] += " " + num(*alt)
+		}
+	}
+	return "<gml:exterior><gml:LinearRing><gml:posList>" + strings.Join(parts, " ") +
+		"</gml:posList></gml:LinearRing></gml:exterior>"
+}
+
+func measure(element, uom string, v float64) string {
+	return "<" + element + ` uom="` + uom + `">` + num(v) + "</" + element + ">"
+}
+
+// civic writes a civicAddress of RFC 5139, its elements in the order of the schema.
+func civic(c *Civic) string {
+	var b strings.Builder
+	b.WriteString("<ca:civicAddress")
+	if c.Lang != "" {
+		b.WriteString(` xml:lang="` + attr(c.Lang) + `"`)
+	}
+	b.WriteString(">")
 	for _, f := range civicFields(c) {
 		if *f.v != "" {
 			b.WriteString("<ca:" + f.name + ">" + text(*f.v) + "</ca:" + f.name + ">")
 		}
 	}
-	b.WriteString("</ca:civicAddress>\n")
-}
-
-type civicField struct {
-	name string
-	v    *string
-}
-
-// civicFields lists the RFC 5139 elements in the schema's order.
-func civicFields(c *Civic) []civicField {
-	return []civicField{{"country", &c.Country}, {"A1", &c.A1}, {"A2", &c.A2}, {"A3", &c.A3}, {"A4", &c.A4},
-		{"A6", &c.A6}, {"RD", &c.RD}, {"STS", &c.STS}, {"HNO", &c.HNO}, {"HNS", &c.HNS}, {"LMK", &c.LMK},
-		{"LOC", &c.LOC}, {"FLR", &c.FLR}, {"NAM", &c.NAM}, {"PC", &c.PC}}
-}
-
-func checkPos(lat, lon float64) error {
-	if !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
-		return fmt.Errorf("position (%v, %v) is not a latitude, longitude pair", lat, lon)
-	}
-	return nil
-}
-
-// pos is "lat lon": RFC 5491 §4 uses EPSG 4326's axis order, latitude first.
-func pos(lat, lon float64) string { return num(lat) + " " + num(lon) }
-
-func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-func text(s string) string {
-	var b strings.Builder
-	xml.EscapeText(&b, []byte(s))
+	b.WriteString("</ca:civicAddress>")
 	return b.String()
 }
 
-func attr(s string) string { return text(s) }
+// pos is "lat lon": EPSG 4326 and 4979 put latitude first (RFC 5491 §5.2.1).
+func pos(lat, lon float64) string { return num(lat) + " " + num(lon) }
+
+// num writes an xs:double (RFC 5491 §5) in plain decimal notation: the shortest form that
+// reads back to the same value, which for normalised values has at most 7 decimals.
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// stamp writes an RFC 3339 date-time in UTC.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+var (
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#xD;")
+	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;",
+		"\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;")
+)
+
+// text escapes character data: only what XML requires, and carriage returns, which a
+// parser would otherwise turn into line feeds.
+func text(s string) string { return textEscaper.Replace(s) }
+
+// attr escapes an attribute value, white space included (attribute values are normalised).
+func attr(s string) string { return attrEscaper.Replace(s) }
+
+type writer struct{ bytes.Buffer }
+
+func (w *writer) line(depth int, s string) {
+	for i := 0; i < depth; i++ {
+		w.WriteByte(' ')
+	}
+	w.WriteString(s)
+	w.WriteByte('\n')
+}
