@@ -25,7 +25,7 @@ var documents = map[string]pidflo.Document{
 	"point":   {Entity: "tel:+33612345678", Timestamp: at, Locations: []pidflo.Location{{Shape: pidflo.Point{Lat: 48.8584, Lon: 2.2945, Alt: alt(35)}, Method: "GPS"}}},
 	"circle":  {Entity: "tel:+33612345678", Timestamp: at, Locations: []pidflo.Location{{Shape: pidflo.Circle{Lat: 48.8584, Lon: 2.2945, Radius: 850}, Confidence: 95, Method: "Cell"}}},
 	"ellipse": {Entity: "tel:+33612345678", Timestamp: at, Locations: []pidflo.Location{{Shape: pidflo.Ellipse{Lat: 43.2951, Lon: 5.374, SemiMajor: 1500, SemiMinor: 600, Orientation: 40}, Confidence: 95, Method: "Cell"}}},
-	"polygon": {Entity: "tel:+33612345678", Timestamp: at, Locations: []pidflo.Location{{Shape: pidflo.Polygon{Points: [][2]float64{{45.75, 4.82}, {45.77, 4.82}, {45.77, 4.85}, {45.75, 4.85}, {45.75, 4.82}}}, Method: "Cell"}}},
+	"polygon": {Entity: "tel:+33612345678", Timestamp: at, Locations: []pidflo.Location{{Shape: pidflo.Polygon{Points: [][2]float64{{45.75, 4.82}, {45.75, 4.85}, {45.77, 4.85}, {45.77, 4.82}, {45.75, 4.82}}}, Method: "Cell"}}},
 	"civic": {Entity: "tel:+33140000000", Timestamp: at, Locations: []pidflo.Location{{Civic: &pidflo.Civic{Country: "FR", A1: "Île-de-France",
 		A3: "Paris", A6: "Rue de Rivoli", HNO: "1", PC: "75001"}, Method: "Wiremap"}}},
 }
