@@ -302,10 +302,30 @@ func Document(j Job) pidflo.Document {
 	if j.LocatedAt != nil {
 		d.Timestamp = *j.LocatedAt
 	}
-	if j.IMEI != nil && *j.IMEI != "" {
-		d.DeviceID = "urn:gsma:imei:" + *j.IMEI
+	if j.IMEI != nil {
+		d.DeviceID = imeiURN(*j.IMEI)
 	}
 	return d
+}
+
+// imeiURN writes an IMEI as RFC 7254 §3 asks: urn:gsma:imei:TAC-SNR-spare (8, 6 and 1
+// digits). AML carries the 15 digits (or a 16-digit IMEISV, whose software version is
+// not part of the identity); anything else names no device and is left out.
+func imeiURN(imei string) string {
+	if len(imei) != 15 && len(imei) != 16 {
+		return ""
+	}
+	for _, c := range imei {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	spare := imei[14:15]
+	if len(imei) == 16 {
+		// RFC 7254 §3: for an IMEISV the spare digit is written as zero.
+		spare = "0"
+	}
+	return "urn:gsma:imei:" + imei[:8] + "-" + imei[8:14] + "-" + spare
 }
 
 // method maps AML positioning sources to RFC 4119 §2.2.3 method tokens (IANA registry).
