@@ -3,7 +3,6 @@ package directory
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"socle/internal/emergency/geo"
+	"socle/internal/platform/csvfile"
 	"socle/internal/platform/pki"
 )
 
@@ -434,43 +434,21 @@ func readCSV(path, shown, header string, row func(where string, rec []string) []
 	return parseCSV(f, shown, header, row)
 }
 
-// parseCSV checks the header line (a byte-order mark is allowed), then hands each row, its
-// fields trimmed, to row with its file:line; every error is prefixed with that place.
+// parseCSV reads a CSV file with csvfile, handing each record to row with its file:line;
+// every error is prefixed with that place.
 func parseCSV(in io.Reader, shown, header string, row func(where string, rec []string) []string) Errors {
-	fields := len(strings.Split(header, ","))
-	r := csv.NewReader(in)
-	r.FieldsPerRecord = -1
 	var errs Errors
-	for line := 1; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
+	where := func(line int) string { return fmt.Sprintf("%s:%d", shown, line) }
+	err := csvfile.Read(in, strings.Split(header, ","), func(line int, rec []string) {
+		for _, e := range row(where(line), rec) {
+			errs = append(errs, where(line)+": "+e)
 		}
-		where := fmt.Sprintf("%s:%d", shown, line)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", where, err))
-			break
-		}
-		if line == 1 {
-			if len(rec) > 0 {
-				rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
-			}
-			if strings.Join(rec, ",") != header {
-				errs = append(errs, fmt.Sprintf("%s: header must be %s", where, header))
-				break
-			}
-			continue
-		}
-		if len(rec) != fields {
-			errs = append(errs, fmt.Sprintf("%s: want %d fields (%s), got %d", where, fields, header, len(rec)))
-			continue
-		}
-		for i := range rec {
-			rec[i] = strings.TrimSpace(rec[i])
-		}
-		for _, e := range row(where, rec) {
-			errs = append(errs, where+": "+e)
-		}
+	}, func(e *csvfile.Error) {
+		errs = append(errs, where(e.Line)+": "+e.Reason)
+	})
+	var ce *csvfile.Error
+	if errors.As(err, &ce) {
+		errs = append(errs, where(ce.Line)+": "+ce.Reason)
 	}
 	return errs
 }
