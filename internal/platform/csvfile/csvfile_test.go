@@ -48,3 +48,15 @@ func TestBadHeaderOrEmptyFileOrBrokenQuotesStop(t *testing.T) {
 		}
 	}
 }
+
+func FuzzRead(f *testing.F) {
+	f.Add("a,b\n1,2\n")
+	f.Add("a;b\n\"x\";y\n1\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		Read(strings.NewReader(in), []string{"a", "b"}, func(line int, rec []string) {
+			if line < 2 || len(rec) != 2 {
+				t.Fatalf("record %v at line %d", rec, line)
+			}
+		}, func(*Error) {})
+	})
+}
