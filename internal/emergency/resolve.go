@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"socle/internal/emergency/directory"
 	"socle/internal/emergency/geo"
+	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/routing"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
@@ -52,7 +52,7 @@ func (s *Service) resolve(w http.ResponseWriter, r *http.Request) {
 		errs = append(errs, problem.FieldError{Field: "lon", Reason: "must be a longitude between -180 and 180 degrees"})
 	}
 	number := q.Get("number")
-	if !directory.IsShortNumber(number) {
+	if !pdaau.IsShortNumber(number) {
 		errs = append(errs, problem.FieldError{Field: "number", Reason: "must be a routed short number (15, 17, 18, 112, ...)"})
 	}
 	if len(errs) > 0 {

@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"socle/internal/emergency/geo"
+	"socle/internal/emergency/pdaau"
 	"socle/internal/platform/csvfile"
 	"socle/internal/platform/pki"
 )
@@ -45,7 +46,12 @@ type OperatorEntry struct {
 	// when socle has no fresh AML fix; LocationCA verifies it (default: socle's CA).
 	LocationEndpoint string `yaml:"location_endpoint"`
 	LocationCA       string `yaml:"location_ca"`
-	line             int
+	// TNAAUDepartements are the départements whose routing tables the CCED authorised the
+	// operator to fetch ("*": every one). TNAAUWebhook is told of each publication among
+	// them; it is verified like the location server, with LocationCA.
+	TNAAUDepartements []string `yaml:"tnaau_departements"`
+	TNAAUWebhook      string   `yaml:"tnaau_webhook"`
+	line              int
 }
 
 // PSAPEntry declares an emergency centre.
@@ -99,9 +105,6 @@ var yamlLine = regexp.MustCompile(`line \d+: `)
 
 func trimYAMLLine(s string) string { return yamlLine.ReplaceAllString(s, "") }
 
-// ShortNumbers are the short numbers a PDAAU row may route (France's emergency and social
-// emergency numbers).
-var ShortNumbers = []string{"15", "17", "18", "112", "114", "115", "119", "191", "196", "197", "116000", "116117"}
 
 var (
 	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -138,6 +141,7 @@ type pdaauRow struct {
 }
 
 type plan struct {
+	name      string // the file's base name, for messages
 	file      File
 	opCerts   map[string][]cert
 	psapCerts map[string][]cert
@@ -178,6 +182,10 @@ func ApplyFile(ctx context.Context, pool *pgxpool.Pool, path string) (Report, er
 		return Report{}, all
 	}
 	rep, err := p.write(ctx, tx)
+	var tableErrs Errors
+	if errors.As(err, &tableErrs) {
+		return Report{}, tableErrs
+	}
 	if err != nil {
 		return Report{}, fmt.Errorf("apply: %w", err)
 	}
@@ -202,7 +210,7 @@ func readPlan(path string) (*plan, Errors, error) {
 	}
 	name := filepath.Base(path)
 	dir := filepath.Dir(path)
-	p := &plan{opCerts: map[string][]cert{}, psapCerts: map[string][]cert{}, psapCA: map[string]string{}, opLocCA: map[string]string{}}
+	p := &plan{name: filepath.Base(path), opCerts: map[string][]cert{}, psapCerts: map[string][]cert{}, psapCA: map[string]string{}, opLocCA: map[string]string{}}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p.file); err != nil && !errors.Is(err, io.EOF) {
@@ -278,6 +286,16 @@ func readPlan(path string) (*plan, Errors, error) {
 				bad(o.line, what, "location_endpoint %q: want an absolute https:// URL", o.LocationEndpoint)
 			}
 		}
+		for j, d := range o.TNAAUDepartements {
+			if d != "*" && !pdaau.ValidDepartement(d) {
+				bad(o.line, what, "tnaau_departements[%d] %q: want a département code (01, 2A, 971...) or *", j, d)
+			}
+		}
+		if o.TNAAUWebhook != "" {
+			if u, err := url.Parse(o.TNAAUWebhook); err != nil || u.Scheme != "https" || u.Host == "" {
+				bad(o.line, what, "tnaau_webhook %q: want an absolute https:// URL", o.TNAAUWebhook)
+			}
+		}
 		if o.LocationCA != "" {
 			if _, err := readCertificates(filepath.Join(dir, o.LocationCA)); err != nil {
 				bad(o.line, what, "location_ca: %v", err)
@@ -339,19 +357,10 @@ func readPlan(path string) (*plan, Errors, error) {
 		}
 	}
 
-	seenRow := map[[2]string]string{}
 	for _, csvPath := range p.file.PDAAU {
 		rows, rowErrs := readPDAAU(filepath.Join(dir, csvPath), csvPath)
 		errs = append(errs, rowErrs...)
-		for _, r := range rows {
-			k := [2]string{r.insee, r.number}
-			if prev, dup := seenRow[k]; dup {
-				errs = append(errs, fmt.Sprintf("%s: commune %s, number %s: duplicate row (first at %s)", r.where, r.insee, r.number, prev))
-				continue
-			}
-			seenRow[k] = r.where
-			p.rows = append(p.rows, r)
-		}
+		p.rows = append(p.rows, rows...)
 	}
 	return p, errs, nil
 }
@@ -403,23 +412,13 @@ func readPDAAU(path, shown string) ([]pdaauRow, Errors) {
 	return parsePDAAU(f, shown)
 }
 
-// parsePDAAU reads PDAAU rows; shown names the file in errors.
+// parsePDAAU reads PDAAU rows; shown names the file in errors. The rows are checked with
+// the rest of the directory, in checkAgainstDatabase, by pdaau.Validate.
 func parsePDAAU(in io.Reader, shown string) ([]pdaauRow, Errors) {
 	var rows []pdaauRow
-	errs := parseCSV(in, shown, "insee,number,routing_number", func(where string, rec []string) []string {
-		row := pdaauRow{insee: rec[0], number: rec[1], routing: rec[2], where: where}
-		var bad []string
-		if !validINSEE(row.insee) {
-			bad = append(bad, fmt.Sprintf("insee %q: want a commune code such as 75056 or 2A004", row.insee))
-		}
-		if !IsShortNumber(row.number) {
-			bad = append(bad, fmt.Sprintf("number %q: not a routed short number (%s)", row.number, strings.Join(ShortNumbers, ", ")))
-		}
-		if !routingPattern.MatchString(row.routing) {
-			bad = append(bad, fmt.Sprintf("routing_number %q: want the centre's 10-digit number", row.routing))
-		}
-		rows = append(rows, row)
-		return bad
+	errs := parseCSV(in, shown, strings.Join(pdaau.Header, ","), func(where string, rec []string) []string {
+		rows = append(rows, pdaauRow{insee: rec[0], number: rec[1], routing: rec[2], where: where})
+		return nil
 	})
 	return rows, errs
 }
@@ -457,15 +456,6 @@ var inseePattern = regexp.MustCompile(`^([0-9]{2}|2[AB])[0-9]{3}$`)
 
 func validINSEE(s string) bool { return inseePattern.MatchString(s) }
 
-// IsShortNumber reports whether s is a short number the PDAAU routes.
-func IsShortNumber(s string) bool {
-	for _, n := range ShortNumbers {
-		if s == n {
-			return true
-		}
-	}
-	return false
-}
 
 // checkAgainstDatabase validates what depends on rows outside the file: networks and
 // certificates held by other organisations, communes and PSAPs that PDAAU rows name.
@@ -537,40 +527,71 @@ func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string)
 		}
 	}
 	if len(p.rows) > 0 {
-		communes := map[string]bool{}
-		for _, c := range p.communes {
-			communes[c.Code] = true
-		}
-		routing := map[string]bool{}
-		for _, ps := range p.file.PSAPs {
-			routing[ps.RoutingNumber] = true
-		}
-		rows, _ := tx.Query(ctx, `SELECT code FROM emergency.communes`)
-		inDB, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		pErrs, err := p.checkPDAAU(ctx, tx)
 		if err != nil {
 			return nil, fmt.Errorf("apply: %w", err)
 		}
-		for _, c := range inDB {
-			communes[c] = true
-		}
-		rows, _ = tx.Query(ctx, `SELECT routing_number FROM emergency.psaps WHERE id <> ALL($1)`, psapIDs(p.file.PSAPs))
-		nums, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return nil, fmt.Errorf("apply: %w", err)
-		}
-		for _, n := range nums {
-			routing[n] = true
-		}
-		for _, r := range p.rows {
-			if !communes[r.insee] {
-				errs = append(errs, fmt.Sprintf("%s: insee %q: no such commune (load communes first, or in the same file)", r.where, r.insee))
-			}
-			if !routing[r.routing] {
-				errs = append(errs, fmt.Sprintf("%s: routing_number %q: no PSAP has this number", r.where, r.routing))
-			}
-		}
+		errs = append(errs, pErrs...)
 	}
 	return errs, nil
+}
+
+// checkPDAAU validates each département's rows with pdaau.Validate, against the communes and
+// PSAPs the directory will hold once the file is applied.
+func (p *plan) checkPDAAU(ctx context.Context, tx pgx.Tx) (Errors, error) {
+	ref, err := pdaau.LoadReference(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range p.communes {
+		ref.Communes[c.Code] = c.Name
+	}
+	inFile := map[string]bool{}
+	for _, ps := range p.file.PSAPs {
+		inFile[ps.ID] = true
+	}
+	for n, id := range ref.PSAPs {
+		if inFile[id] {
+			delete(ref.PSAPs, n) // the file may give it another number
+		}
+	}
+	for _, ps := range p.file.PSAPs {
+		ref.PSAPs[ps.RoutingNumber] = ps.ID
+	}
+	byDep := map[string][]pdaau.Row{}
+	var deps []string
+	for i, r := range p.rows {
+		row := pdaau.Row{INSEE: r.insee, Number: r.number, RoutingNumber: r.routing, Line: i + 1}
+		d := row.Departement()
+		if byDep[d] == nil {
+			deps = append(deps, d)
+		}
+		byDep[d] = append(byDep[d], row)
+	}
+	sort.Strings(deps)
+	var errs Errors
+	for _, d := range deps {
+		errs = append(errs, p.pdaauErrors(pdaau.Validate(d, byDep[d], ref))...)
+	}
+	return errs, nil
+}
+
+// pdaauErrors words pdaau problems as apply's errors, naming each row's file:line (a
+// problem's Line is the row's index in p.rows, plus one).
+func (p *plan) pdaauErrors(problems pdaau.Problems) Errors {
+	var errs Errors
+	for _, pr := range problems {
+		where := p.name
+		if pr.Line > 0 {
+			where = p.rows[pr.Line-1].where
+		}
+		msg := pr.Message("en")
+		if pr.Code == pdaau.CodeDuplicate {
+			msg = fmt.Sprintf("commune %s and number %s already appear at %s", pr.INSEE, pr.Number, p.rows[pr.Other-1].where)
+		}
+		errs = append(errs, where+": "+msg)
+	}
+	return errs
 }
 
 func psapIDs(ps []PSAPEntry) []string {
@@ -591,20 +612,29 @@ func (p *plan) write(ctx context.Context, tx pgx.Tx) (Report, error) {
 	for _, o := range p.file.Operators {
 		nets := append([]string(nil), o.MCCMNC...)
 		sort.Strings(nets)
-		var endpoint, ca *string
+		var endpoint, ca, webhook *string
 		if o.LocationEndpoint != "" {
 			endpoint = &o.LocationEndpoint
 		}
+		if o.TNAAUWebhook != "" {
+			webhook = &o.TNAAUWebhook
+		}
+		deps := append([]string{}, o.TNAAUDepartements...)
+		sort.Strings(deps)
 		if v, ok := p.opLocCA[o.ID]; ok {
 			ca = &v
 		}
-		if err := count(&rep.Operators, `INSERT INTO emergency.operators (id, name, mcc_mnc, location_endpoint, location_ca_pem)
-			VALUES ($1, $2, $3, $4, $5)
+		if err := count(&rep.Operators, `INSERT INTO emergency.operators (id, name, mcc_mnc, location_endpoint, location_ca_pem,
+				tnaau_departements, tnaau_webhook)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, mcc_mnc = EXCLUDED.mcc_mnc,
-				location_endpoint = EXCLUDED.location_endpoint, location_ca_pem = EXCLUDED.location_ca_pem, updated_at = now()
-			WHERE (operators.name, operators.mcc_mnc, operators.location_endpoint, operators.location_ca_pem)
-				IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.mcc_mnc, EXCLUDED.location_endpoint, EXCLUDED.location_ca_pem)`,
-			o.ID, o.Name, nets, endpoint, ca); err != nil {
+				location_endpoint = EXCLUDED.location_endpoint, location_ca_pem = EXCLUDED.location_ca_pem,
+				tnaau_departements = EXCLUDED.tnaau_departements, tnaau_webhook = EXCLUDED.tnaau_webhook, updated_at = now()
+			WHERE (operators.name, operators.mcc_mnc, operators.location_endpoint, operators.location_ca_pem,
+					operators.tnaau_departements, operators.tnaau_webhook)
+				IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.mcc_mnc, EXCLUDED.location_endpoint, EXCLUDED.location_ca_pem,
+					EXCLUDED.tnaau_departements, EXCLUDED.tnaau_webhook)`,
+			o.ID, o.Name, nets, endpoint, ca, deps, webhook); err != nil {
 			return rep, err
 		}
 		if err := p.writeCerts(ctx, tx, &rep, "operator_id", o.ID, p.opCerts[o.ID]); err != nil {
@@ -648,12 +678,21 @@ func (p *plan) write(ctx context.Context, tx pgx.Tx) (Report, error) {
 			return rep, err
 		}
 	}
-	for _, r := range p.rows {
-		if err := count(&rep.PDAAURows, `INSERT INTO emergency.pdaau (insee, number, routing_number) VALUES ($1, $2, $3)
-			ON CONFLICT (insee, number) DO UPDATE SET routing_number = EXCLUDED.routing_number
-			WHERE pdaau.routing_number <> EXCLUDED.routing_number`, r.insee, r.number, r.routing); err != nil {
+	if len(p.rows) > 0 {
+		// Each département's rows become its PDAAU in effect, through the same versions and
+		// validation rules as the web workflow. Line is the row's index, to name its file:line.
+		rows := make([]pdaau.Row, len(p.rows))
+		for i, r := range p.rows {
+			rows[i] = pdaau.Row{INSEE: r.insee, Number: r.number, RoutingNumber: r.routing, Line: i + 1}
+		}
+		n, problems, err := pdaau.ApplyTx(ctx, tx, rows, "socle apply", "socle apply: "+p.name)
+		if err != nil {
 			return rep, err
 		}
+		if len(problems) > 0 {
+			return rep, p.pdaauErrors(problems)
+		}
+		rep.PDAAURows = n
 	}
 	return rep, nil
 }

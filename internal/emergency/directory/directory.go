@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"socle/internal/emergency/geo"
+	"socle/internal/emergency/schema"
 )
 
 // Operator is a mobile or fixed network operator that pushes AML messages.
@@ -27,6 +28,8 @@ type Operator struct {
 	// verifies it, nil meaning socle's own CA.
 	LocationEndpoint string
 	LocationCA       *x509.CertPool
+	// TNAAU are the départements whose routing tables the operator may fetch ("*": all).
+	TNAAU []string
 }
 
 // Owns reports whether the operator runs the network mcc-mnc.
@@ -123,14 +126,14 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 		pdaau:         map[pdaauKey]string{},
 		blocks:        map[string]Block{},
 	}
-	rows, err := pool.Query(ctx, `SELECT id, name, mcc_mnc, coalesce(location_endpoint, ''), coalesce(location_ca_pem, '') FROM emergency.operators`)
+	rows, err := pool.Query(ctx, `SELECT id, name, mcc_mnc, coalesce(location_endpoint, ''), coalesce(location_ca_pem, ''), tnaau_departements FROM emergency.operators`)
 	if err != nil {
 		return nil, fmt.Errorf("directory: operators: %w", err)
 	}
 	for rows.Next() {
 		o := &Operator{}
 		var caPEM string
-		if err := rows.Scan(&o.ID, &o.Name, &o.MCCMNC, &o.LocationEndpoint, &caPEM); err != nil {
+		if err := rows.Scan(&o.ID, &o.Name, &o.MCCMNC, &o.LocationEndpoint, &caPEM, &o.TNAAU); err != nil {
 			return nil, fmt.Errorf("directory: operators: %w", err)
 		}
 		if caPEM != "" {
@@ -277,10 +280,8 @@ func fromCoordinates(c [][][][2]float64) geo.MultiPolygon {
 	return mp
 }
 
-// NotifyChannel is the PostgreSQL NOTIFY channel `socle apply` signals on. NOTIFY rather
-// than the bus because the signal must be part of the transaction that changes the
-// directory, and `socle apply` runs as its own process.
-const NotifyChannel = "socle_emergency_directory"
+// NotifyChannel is the channel directory changes are signalled on.
+const NotifyChannel = schema.DirectoryChannel
 
 // Live holds the current snapshot and replaces it when the directory changes.
 type Live struct {

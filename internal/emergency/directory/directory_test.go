@@ -82,10 +82,12 @@ func TestEveryErrorIsReportedWithItsLineAndNothingIsWritten(t *testing.T) {
 		`edited.yaml:5: operators[0] (id "demo-mobile"): mcc_mnc[0] "00101": want MCC-MNC`,
 		`psaps[2] (id "samu-69"): routing_number "04000": want the centre's 10-digit number`,
 		`psaps[5] (id "bmpm"): endpoint "http://127.0.0.1:9/psap/bmpm": want an absolute https:// URL`,
-		`bad.csv:3: insee "99999": no such commune`,
+		`bad.csv:3: INSEE code "99999": no known commune has this code`,
 		`bad.csv:3: number "113": not a routed short number`,
-		`bad.csv:3: routing_number "12345": want the centre's 10-digit number`,
-		`bad.csv:4: commune 75056, number 15: duplicate row (first at bad.csv:2)`,
+		`bad.csv:3: routing number "12345" is malformed (want 10 digits)`,
+		`bad.csv:4: commune 75056 and number 15 already appear at bad.csv:2`,
+		`bad.csv:5: routing number 0999999999: no centre (PSAP) has this number`,
+		`edited.yaml: commune 75056 has no centre for 17`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("errors lack %q:\n%v", want, err)
@@ -103,7 +105,7 @@ func TestRoutingNumbersMustBelongToAPSAP(t *testing.T) {
 	file := demoDir(t)
 	os.WriteFile(filepath.Join(filepath.Dir(file), "orphan.csv"), []byte("insee,number,routing_number\n13055,18,0999999999\n"), 0o644)
 	_, err := directory.ApplyFile(context.Background(), pool, edit(t, file, `pdaau: [pdaau.csv]`, `pdaau: [orphan.csv]`))
-	if err == nil || !strings.Contains(err.Error(), `orphan.csv:2: routing_number "0999999999": no PSAP has this number`) {
+	if err == nil || !strings.Contains(err.Error(), `orphan.csv:2: routing number 0999999999: no centre (PSAP) has this number`) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"socle/internal/emergency/aml"
 	"socle/internal/emergency/directory"
+	"socle/internal/emergency/pdaau"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
 	"socle/internal/platform/server"
@@ -112,7 +113,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			number = DefaultNumber
 			findings = append(findings, aml.Finding{Field: "emergency_number", Severity: aml.Warning,
 				Reason: "not given by the message nor an Emergency-Number header; routed as " + DefaultNumber})
-		} else if !directory.IsShortNumber(number) {
+		} else if !pdaau.IsShortNumber(number) {
 			findings = append(findings, aml.Finding{Field: "Emergency-Number", Severity: aml.Error,
 				Reason: "not a routed short number"})
 		}

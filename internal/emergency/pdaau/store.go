@@ -1,0 +1,504 @@
+package pdaau
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"socle/internal/emergency/schema"
+)
+
+// Errors of the workflow, recognised with errors.Is.
+var (
+	ErrNotFound     = errors.New("no such version")
+	ErrState        = errors.New("the version is not in a state that allows this")
+	ErrFourEyes     = errors.New("a version is approved by someone who did not edit it")
+	ErrPast         = errors.New("the effective date is in the past")
+	ErrNotPublished = errors.New("only a published version can be published again")
+)
+
+// Store runs the workflow on PostgreSQL. Every operation is one transaction.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool is the store's connection pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// inTx runs fn in a transaction that first takes the département's workflow lock, so that
+// two people acting on one département's versions at once are serialised.
+func (s *Store) inTx(ctx context.Context, dep string, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("pdaau: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('pdaau:' || $1))`, dep); err != nil {
+		return fmt.Errorf("pdaau: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("pdaau: %w", err)
+	}
+	return nil
+}
+
+// CreateDraft validates a département's whole table and, if it has no problem, saves it as
+// a new draft. With problems nothing is saved.
+func (s *Store) CreateDraft(ctx context.Context, dep string, rows []Row, by, source string) (int64, Problems, error) {
+	var id int64
+	var ps Problems
+	err := s.inTx(ctx, dep, func(tx pgx.Tx) error {
+		ref, err := LoadReference(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if ps = Validate(dep, rows, ref); len(ps) > 0 {
+			return nil
+		}
+		id, err = insertVersion(ctx, tx, dep, Draft, source, by, nil)
+		if err != nil {
+			return err
+		}
+		return insertRows(ctx, tx, id, rows)
+	})
+	return id, ps, err
+}
+
+// DraftFromActive starts a draft holding the rows of the version in effect, to be edited.
+func (s *Store) DraftFromActive(ctx context.Context, dep, by string) (int64, error) {
+	var id int64
+	err := s.inTx(ctx, dep, func(tx pgx.Tx) error {
+		cur, err := activeID(ctx, tx, dep)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			return fmt.Errorf("pdaau: département %s has no version in effect to start from: %w", dep, ErrNotFound)
+		}
+		id, err = insertVersion(ctx, tx, dep, Draft, fmt.Sprintf("copy of version %d", *cur), by, nil)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO emergency.pdaau_version_rows (version_id, insee, number, routing_number)
+			SELECT $1, insee, number, routing_number FROM emergency.pdaau_version_rows WHERE version_id = $2`, id, *cur)
+		return err
+	})
+	return id, err
+}
+
+// UpdateDraft replaces a draft's rows with rows, validated as a whole table; by becomes one
+// of its editors. With problems nothing changes.
+func (s *Store) UpdateDraft(ctx context.Context, id int64, rows []Row, by string) (Problems, error) {
+	v, err := s.Version(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var ps Problems
+	err = s.inTx(ctx, v.Departement, func(tx pgx.Tx) error {
+		if err := checkState(ctx, tx, id, Draft); err != nil {
+			return err
+		}
+		ref, err := LoadReference(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if ps = Validate(v.Departement, rows, ref); len(ps) > 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM emergency.pdaau_version_rows WHERE version_id = $1`, id); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, tx, id, rows); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET editors = array_append(editors, $2)
+			WHERE id = $1 AND NOT $2 = ANY(editors)`, id, by)
+		return err
+	})
+	return ps, err
+}
+
+// Discard sets a draft or an approved version aside; it stays in the history.
+func (s *Store) Discard(ctx context.Context, id int64, by string) error {
+	v, err := s.Version(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, v.Departement, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET state = 'discarded'
+			WHERE id = $1 AND state IN ('draft', 'approved')`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("pdaau: discard version %d (%s): %w", id, v.State, ErrState)
+		}
+		return err
+	})
+}
+
+// Approve marks a draft approved by by, who must not have edited it (four eyes). The table
+// is checked again: a PSAP or a commune may have gone since it was drafted.
+func (s *Store) Approve(ctx context.Context, id int64, by string) (Problems, error) {
+	v, err := s.Version(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(v.Editors, by) {
+		return nil, fmt.Errorf("pdaau: %s edited version %d: %w", by, id, ErrFourEyes)
+	}
+	var ps Problems
+	err = s.inTx(ctx, v.Departement, func(tx pgx.Tx) error {
+		if err := checkState(ctx, tx, id, Draft); err != nil {
+			return err
+		}
+		if ps, err = revalidate(ctx, tx, v.Departement, id); err != nil || len(ps) > 0 {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET state = 'approved', approved_by = $2, approved_at = now()
+			WHERE id = $1 AND NOT $2 = ANY(editors)`, id, by)
+		return err
+	})
+	return ps, err
+}
+
+// Publish publishes an approved version, to take effect at effective (now if zero, never in
+// the past). Operators allowed to see the département are notified; if the date has come,
+// the version is activated in the same transaction.
+func (s *Store) Publish(ctx context.Context, id int64, by string, effective time.Time) (Problems, error) {
+	v, err := s.Version(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var ps Problems
+	err = s.inTx(ctx, v.Departement, func(tx pgx.Tx) error {
+		if err := checkState(ctx, tx, id, Approved); err != nil {
+			return err
+		}
+		if ps, err = revalidate(ctx, tx, v.Departement, id); err != nil || len(ps) > 0 {
+			return err
+		}
+		return publish(ctx, tx, id, by, effective)
+	})
+	return ps, err
+}
+
+// Republish publishes again the rows of an earlier published version, as a new version
+// (rollback). Their content was approved by two people when first published, so the new
+// version needs no second approval; it records which version it restores and who did it.
+func (s *Store) Republish(ctx context.Context, id int64, by string, effective time.Time) (int64, Problems, error) {
+	v, err := s.Version(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	if v.State != Published {
+		return 0, nil, fmt.Errorf("pdaau: version %d is %s: %w", id, v.State, ErrNotPublished)
+	}
+	var nid int64
+	var ps Problems
+	err = s.inTx(ctx, v.Departement, func(tx pgx.Tx) error {
+		if ps, err = revalidate(ctx, tx, v.Departement, id); err != nil || len(ps) > 0 {
+			return err
+		}
+		nid, err = insertVersion(ctx, tx, v.Departement, Approved, fmt.Sprintf("rollback to version %d", id), by, &id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO emergency.pdaau_version_rows (version_id, insee, number, routing_number)
+			SELECT $1, insee, number, routing_number FROM emergency.pdaau_version_rows WHERE version_id = $2`, nid, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET approved_by = $2, approved_at = now() WHERE id = $1`, nid, by); err != nil {
+			return err
+		}
+		return publish(ctx, tx, nid, by, effective)
+	})
+	return nid, ps, err
+}
+
+// ApplyTx makes rows (any number of départements) the tables in effect, from `socle apply`,
+// inside its transaction: each département whose rows differ from its active version gets
+// a new version, published and activated at once. It is the administrator's declarative
+// path (a directory file under change control), so it has no draft or approval step; it
+// still meets every validation rule. It returns how many rows changed.
+func ApplyTx(ctx context.Context, tx pgx.Tx, rows []Row, by, source string) (int, Problems, error) {
+	byDep := map[string][]Row{}
+	var deps []string
+	for _, r := range rows {
+		d := r.Departement()
+		if _, ok := byDep[d]; !ok {
+			deps = append(deps, d)
+		}
+		byDep[d] = append(byDep[d], r)
+	}
+	slices.Sort(deps)
+	ref, err := LoadReference(ctx, tx)
+	if err != nil {
+		return 0, nil, err
+	}
+	var ps Problems
+	for _, d := range deps {
+		ps = append(ps, Validate(d, byDep[d], ref)...)
+	}
+	if len(ps) > 0 {
+		return 0, ps, nil
+	}
+	changed := 0
+	for _, d := range deps {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('pdaau:' || $1))`, d); err != nil {
+			return 0, nil, fmt.Errorf("pdaau: %w", err)
+		}
+		cur, err := activeID(ctx, tx, d)
+		if err != nil {
+			return 0, nil, err
+		}
+		id, err := insertVersion(ctx, tx, d, Approved, source, by, nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := insertRows(ctx, tx, id, byDep[d]); err != nil {
+			return 0, nil, err
+		}
+		n := len(byDep[d])
+		if cur != nil {
+			if n, err = countChanges(ctx, tx, *cur, id); err != nil {
+				return 0, nil, err
+			}
+		}
+		if n == 0 {
+			// The same table: leave no empty version behind.
+			if _, err := tx.Exec(ctx, `DELETE FROM emergency.pdaau_version_rows WHERE version_id = $1`, id); err != nil {
+				return 0, nil, err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM emergency.pdaau_versions WHERE id = $1`, id); err != nil {
+				return 0, nil, err
+			}
+			continue
+		}
+		changed += n
+		if _, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET approved_by = $2, approved_at = now() WHERE id = $1`, id, by); err != nil {
+			return 0, nil, err
+		}
+		if err := publish(ctx, tx, id, by, time.Time{}); err != nil {
+			return 0, nil, err
+		}
+	}
+	return changed, nil, nil
+}
+
+// countChanges counts the rows that differ between two versions.
+func countChanges(ctx context.Context, tx pgx.Tx, from, to int64) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM
+		(SELECT insee, number, routing_number FROM emergency.pdaau_version_rows WHERE version_id = $1) a
+		FULL JOIN (SELECT insee, number, routing_number FROM emergency.pdaau_version_rows WHERE version_id = $2) b
+		USING (insee, number) WHERE a.routing_number IS DISTINCT FROM b.routing_number`, from, to).Scan(&n)
+	return n, err
+}
+
+// publish marks an approved version published, queues the operators' notifications and
+// activates the version if its date has come.
+func publish(ctx context.Context, tx pgx.Tx, id int64, by string, effective time.Time) error {
+	var now time.Time
+	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return err
+	}
+	if effective.IsZero() {
+		effective = now
+	}
+	// A minute of slack for the clock of the browser that chose "now".
+	if effective.Before(now.Add(-time.Minute)) {
+		return fmt.Errorf("pdaau: effective %s: %w", effective.Format(time.RFC3339), ErrPast)
+	}
+	if effective.Before(now) {
+		effective = now
+	}
+	if _, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions
+		SET state = 'published', published_by = $2, published_at = now(), effective_at = $3 WHERE id = $1`, id, by, effective); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO emergency.tnaau_notifications (operator_id, version_id)
+		SELECT o.id, v.id FROM emergency.operators o, emergency.pdaau_versions v
+		WHERE v.id = $1 AND o.tnaau_webhook IS NOT NULL AND (v.departement = ANY(o.tnaau_departements) OR '*' = ANY(o.tnaau_departements))
+		ON CONFLICT DO NOTHING`, id); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, strconv.FormatInt(id, 10)); err != nil {
+		return err
+	}
+	if !effective.After(now) {
+		_, err := activateDue(ctx, tx)
+		return err
+	}
+	return nil
+}
+
+// NotifyChannel is signalled when a version is published, so that the service delivers
+// notifications and schedules the activation at once.
+const NotifyChannel = "socle_emergency_pdaau"
+
+// ActivateDue activates every published version whose effective date has come, in date
+// order: each replaces its département's rows in the router's table and gets the next
+// TNAAU version. It returns the versions activated.
+func (s *Store) ActivateDue(ctx context.Context) ([]int64, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pdaau: activate: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	ids, err := activateDue(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("pdaau: activate: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("pdaau: activate: %w", err)
+	}
+	return ids, nil
+}
+
+// NextDue is when the next published version takes effect, if one is waiting.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var t *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT min(effective_at) FROM emergency.pdaau_versions
+		WHERE state = 'published' AND active_seq IS NULL`).Scan(&t)
+	if err != nil || t == nil {
+		return time.Time{}, false, err
+	}
+	return *t, true, nil
+}
+
+func activateDue(ctx context.Context, tx pgx.Tx) ([]int64, error) {
+	// One activation at a time, whoever runs it (the service's scheduler, a publication,
+	// socle apply): TNAAU versions are handed out in effective-date order.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('pdaau:activate'))`); err != nil {
+		return nil, err
+	}
+	rows, _ := tx.Query(ctx, `SELECT id, departement FROM emergency.pdaau_versions
+		WHERE state = 'published' AND active_seq IS NULL AND effective_at <= now() ORDER BY effective_at, id`)
+	type due struct {
+		id  int64
+		dep string
+	}
+	var ds []due
+	var d due
+	if _, err := pgx.ForEachRow(rows, []any{&d.id, &d.dep}, func() error { ds = append(ds, d); return nil }); err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, d := range ds {
+		if _, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET active_seq = nextval('emergency.tnaau_seq'), activated_at = now()
+			WHERE id = $1`, d.id); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM emergency.pdaau WHERE departement = $1`, d.dep); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO emergency.pdaau (insee, number, routing_number)
+			SELECT insee, number, routing_number FROM emergency.pdaau_version_rows WHERE version_id = $1`, d.id); err != nil {
+			return nil, fmt.Errorf("version %d: %w", d.id, err)
+		}
+		ids = append(ids, d.id)
+	}
+	if len(ids) > 0 {
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, schema.DirectoryChannel); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// revalidate checks a stored version's rows against today's communes and PSAPs.
+func revalidate(ctx context.Context, tx pgx.Tx, dep string, id int64) (Problems, error) {
+	rows, err := rowsOf(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := LoadReference(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return Validate(dep, rows, ref), nil
+}
+
+func checkState(ctx context.Context, tx pgx.Tx, id int64, want State) error {
+	var st State
+	err := tx.QueryRow(ctx, `SELECT state FROM emergency.pdaau_versions WHERE id = $1 FOR UPDATE`, id).Scan(&st)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("pdaau: version %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("pdaau: %w", err)
+	}
+	if st != want {
+		return fmt.Errorf("pdaau: version %d is %s, not %s: %w", id, st, want, ErrState)
+	}
+	return nil
+}
+
+func insertVersion(ctx context.Context, tx pgx.Tx, dep string, st State, source, by string, restored *int64) (int64, error) {
+	based, err := activeID(ctx, tx, dep)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = tx.QueryRow(ctx, `INSERT INTO emergency.pdaau_versions (departement, state, source, based_on, restored_from, created_by, editors)
+		VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$6]) RETURNING id`, dep, st, source, based, restored, by).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("pdaau: %w", err)
+	}
+	return id, nil
+}
+
+func insertRows(ctx context.Context, tx pgx.Tx, id int64, rows []Row) error {
+	i := 0
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"emergency", "pdaau_version_rows"}, []string{"version_id", "insee", "number", "routing_number"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(rows) {
+				return nil, nil
+			}
+			r := rows[i]
+			i++
+			return []any{id, r.INSEE, r.Number, r.RoutingNumber}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("pdaau: rows of version %d: %w", id, err)
+	}
+	return nil
+}
+
+// activeID is the version in effect for dep, nil if none.
+func activeID(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, dep string) (*int64, error) {
+	var id *int64
+	err := q.QueryRow(ctx, `SELECT max(id) FILTER (WHERE active_seq = (SELECT max(active_seq) FROM emergency.pdaau_versions WHERE departement = $1))
+		FROM emergency.pdaau_versions WHERE departement = $1`, dep).Scan(&id)
+	if err != nil {
+		return nil, fmt.Errorf("pdaau: %w", err)
+	}
+	return id, nil
+}
+
+func rowsOf(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, id int64) ([]Row, error) {
+	rows, _ := q.Query(ctx, `SELECT insee, number, routing_number, 0 FROM emergency.pdaau_version_rows
+		WHERE version_id = $1 ORDER BY insee, number`, id)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Row])
+	if err != nil {
+		return nil, fmt.Errorf("pdaau: rows of version %d: %w", id, err)
+	}
+	return out, nil
+}
