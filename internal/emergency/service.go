@@ -22,6 +22,7 @@ import (
 	"socle/internal/emergency/delivery"
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/intake"
+	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/pull"
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
@@ -95,6 +96,7 @@ type Service struct {
 	worker *delivery.Worker
 	intake *intake.Handler
 	pull   *pull.Service
+	pdaau  *pdaau.Store
 
 	deliveryPool *pgxpool.Pool
 	cancel       context.CancelFunc
@@ -136,6 +138,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Logger:    s.log.With("component", "intake"),
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
+	s.pdaau = pdaau.NewStore(deps.Pool)
 	s.pull = &pull.Service{Pool: deps.Pool, AuditPool: dpool, MaxAge: cfg.PullMaxAge, Directory: s.snapshot,
 		ClientCert: deps.ClientCert, RootCAs: deps.RootCAs, DefaultResponseTime: 3 * time.Second}
 	return s, nil
@@ -195,7 +198,8 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.wg.Add(4)
+	s.wg.Add(5)
+	go func() { defer s.wg.Done(); s.pdaauLoop(ctx) }()
 	go func() { defer s.wg.Done(); s.intake.Store.Run(ctx) }()
 	go func() { defer s.wg.Done(); dir.Watch(ctx) }()
 	go func() { defer s.wg.Done(); s.worker.Run(ctx) }()
@@ -237,6 +241,8 @@ func (s *Service) Routes(web, interconnect *http.ServeMux) {
 	interconnect.HandleFunc("POST /emergency/v1/held", s.heldQuery)
 	interconnect.HandleFunc("PUT /emergency/v1/ported-numbers", s.portedNumbers(false))
 	interconnect.HandleFunc("POST /emergency/v1/ported-numbers/delta", s.portedNumbers(true))
+	interconnect.HandleFunc("GET /emergency/v1/tnaau", s.tnaau)
+	interconnect.HandleFunc("GET /emergency/v1/tnaau/feed", s.tnaauFeed)
 }
 
 // messageStatus lets an operator follow a message it pushed: stored status, findings and
