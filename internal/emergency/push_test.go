@@ -462,6 +462,12 @@ func TestOperatorsResolveAPlaceAndANumberToAPSAP(t *testing.T) {
 	if status != 200 || m["commune"] != "75056" || m["departement"] != "75" || m["psap"] != "bspp" || m["routing_number"] != "0100000018" {
 		t.Errorf("Eiffel Tower, 18: %d %v", status, m)
 	}
+	// The answer names the table version that gave it.
+	var pdaauVersion, tnaauVersion int64
+	w.pool.QueryRow(context.Background(), `SELECT id, active_seq FROM emergency.pdaau_versions WHERE departement = '75'`).Scan(&pdaauVersion, &tnaauVersion)
+	if m["pdaau_version"] != float64(pdaauVersion) || m["tnaau_version"] != float64(tnaauVersion) || pdaauVersion == 0 {
+		t.Errorf("versions: %v %v, want %d %d", m["pdaau_version"], m["tnaau_version"], pdaauVersion, tnaauVersion)
+	}
 	if status, m = get("lat=41.919&lon=8.7386&number=15"); status != 200 || m["psap"] != "samu-2a" || m["departement"] != "2A" {
 		t.Errorf("Ajaccio, 15: %d %v", status, m)
 	}

@@ -22,6 +22,10 @@ type Resolution struct {
 	RoutingNumber string `json:"routing_number"`
 	PSAP          string `json:"psap"`
 	PSAPName      string `json:"psap_name"`
+	// PDAAUVersion is the version of the département's table that gave the route, and
+	// TNAAUVersion the national table version its activation made.
+	PDAAUVersion int64 `json:"pdaau_version"`
+	TNAAUVersion int64 `json:"tnaau_version"`
 }
 
 // resolve answers which PSAP the routing tables give for a place and a number: the same
@@ -77,10 +81,13 @@ func (s *Service) resolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, _ := snap.Communes.Commune(route.Commune)
+	dep := geo.Departement(route.Commune)
+	v, _ := snap.TableVersion(dep)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(Resolution{
-		Commune: route.Commune, CommuneName: c.Name, Departement: geo.Departement(route.Commune),
+		Commune: route.Commune, CommuneName: c.Name, Departement: dep,
 		Number: number, RoutingNumber: route.RoutingNumber, PSAP: route.PSAP.ID, PSAPName: route.PSAP.Name,
+		PDAAUVersion: v.PDAAU, TNAAUVersion: v.TNAAU,
 	})
 }

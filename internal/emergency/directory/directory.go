@@ -61,7 +61,18 @@ type Snapshot struct {
 	byRouting     map[string]*PSAP
 	pdaau         map[pdaauKey]string
 	blocks        map[string]Block
+	versions      map[string]TableVersion
 	Communes      *geo.Index
+}
+
+// TableVersion is the PDAAU version in effect for a département: its number, and the TNAAU
+// version its activation made.
+type TableVersion struct{ PDAAU, TNAAU int64 }
+
+// TableVersion returns the version of a département's table in effect.
+func (s *Snapshot) TableVersion(dep string) (TableVersion, bool) {
+	v, ok := s.versions[dep]
+	return v, ok
 }
 
 // Block is a numbering-plan block: numbers starting with Prefix are served by Operator.
@@ -125,6 +136,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 		byRouting:     map[string]*PSAP{},
 		pdaau:         map[pdaauKey]string{},
 		blocks:        map[string]Block{},
+		versions:      map[string]TableVersion{},
 	}
 	rows, err := pool.Query(ctx, `SELECT id, name, mcc_mnc, coalesce(location_endpoint, ''), coalesce(location_ca_pem, ''), tnaau_departements FROM emergency.operators`)
 	if err != nil {
@@ -200,6 +212,23 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("directory: pdaau: %w", err)
+	}
+
+	rows, err = pool.Query(ctx, `SELECT DISTINCT ON (departement) departement, id, active_seq FROM emergency.pdaau_versions
+		WHERE active_seq IS NOT NULL ORDER BY departement, active_seq DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("directory: pdaau versions: %w", err)
+	}
+	for rows.Next() {
+		var dep string
+		var v TableVersion
+		if err := rows.Scan(&dep, &v.PDAAU, &v.TNAAU); err != nil {
+			return nil, fmt.Errorf("directory: pdaau versions: %w", err)
+		}
+		s.versions[dep] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("directory: pdaau versions: %w", err)
 	}
 
 	rows, err = pool.Query(ctx, `SELECT prefix, operator_id, kind FROM emergency.number_blocks`)
