@@ -13,6 +13,7 @@ import (
 	"socle/internal/emergency/schema"
 	"socle/internal/platform/config"
 	"socle/internal/platform/database"
+	"socle/internal/platform/identity"
 )
 
 // base is what every command that touches the database needs.
@@ -114,7 +115,7 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 
 // allMigrations lists every service's schema, in dependency order.
 func allMigrations() []database.Migrations {
-	return []database.Migrations{schema.Migrations()}
+	return []database.Migrations{identity.Migrations(), schema.Migrations()}
 }
 
 // migrate applies what is pending and says so.

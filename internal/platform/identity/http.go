@@ -1,0 +1,323 @@
+package identity
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"socle/internal/platform/problem"
+	"socle/internal/web"
+)
+
+type ctxKey struct{}
+
+// WithUser returns ctx carrying u, as Middleware does for a signed-in request. Tests of
+// protected handlers use it to act as someone without a session.
+func WithUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, ctxKey{}, u)
+}
+
+// UserFrom returns the signed-in user of a request that went through Middleware.
+func UserFrom(ctx context.Context) (*User, bool) {
+	u, ok := ctx.Value(ctxKey{}).(*User)
+	return u, ok && u != nil
+}
+
+// Middleware refuses cross-origin state-changing browser requests (CSRF, with
+// http.CrossOriginProtection: 403 problem+json), then puts the user of a valid session
+// cookie, if any, into the request's context. It lets anonymous requests through: Require
+// is what turns them away.
+func (s *Store) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.sameOrigin(w, r) {
+			return
+		}
+		if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+			u, err := s.UserBySession(r.Context(), c.Value)
+			switch {
+			case err == nil:
+				r = r.WithContext(WithUser(r.Context(), u))
+			case errors.Is(err, ErrNoSession):
+				clearCookie(w)
+			default:
+				// Fail closed: the request goes on as anonymous.
+				s.logger.Error("session lookup", "error", err, "path", r.URL.Path)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin applies the CSRF check and answers the refusal itself.
+func (s *Store) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if err := s.csrf.Check(r); err != nil {
+		s.logger.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		crossOriginDenied(w, r)
+		return false
+	}
+	return true
+}
+
+func crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	problem.Write(w, r, problem.New("cross-origin-request", http.StatusForbidden, "Cross-origin request refused",
+		"a page of another site tried to send this request; socle only accepts changes from its own pages"))
+}
+
+// Require lets signed-in requests through to next. Anonymous browsers asking for a page
+// (GET or HEAD, not Accept: application/json) are sent to /login?next=<path> with 303; any
+// other anonymous request gets 401 problem+json. Mount it inside Middleware.
+func (s *Store) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := UserFrom(r.Context()); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r) {
+			q := url.Values{"next": {r.URL.RequestURI()}}
+			if l := r.URL.Query().Get("lang"); l == "en" || l == "fr" {
+				q.Set("lang", l)
+			}
+			http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Cookie realm="socle", cookie-name="`+CookieName+`"`)
+		problem.Write(w, r, problem.New("unauthenticated", http.StatusUnauthorized, "Sign-in required",
+			"no valid session: sign in at /login (the session cookie "+CookieName+" is missing or has expired)"))
+	})
+}
+
+func wantsJSON(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "json") && !strings.Contains(accept, "text/html")
+}
+
+// Routes mounts the sign-in form (GET /login), sign-in (POST /login) and sign-out
+// (POST /logout).
+func (s *Store) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+}
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+var pages = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
+
+// form is what the sign-in page shows.
+type form struct {
+	Lang, Other string
+	Next        string
+	Email       string
+	Error       string // the message shown in the alert; empty when none
+	SignedOut   bool
+	T           func(string) string
+}
+
+func (s *Store) render(w http.ResponseWriter, r *http.Request, status int, f form) {
+	f.Lang = web.Lang(r)
+	f.Other = "en"
+	if f.Lang == "en" {
+		f.Other = "fr"
+	}
+	f.T = func(key string) string { return t(f.Lang, key) }
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", f.Lang)
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "same-origin")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, "login.html", f); err != nil {
+		s.logger.Error("render login page", "error", err)
+	}
+}
+
+func (s *Store) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := localPath(r.URL.Query().Get("next"))
+	if _, ok := UserFrom(r.Context()); ok {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, form{Next: next, SignedOut: r.URL.Query().Get("signed_out") == "1"})
+}
+
+// maxForm bounds the sign-in form: an email, a password and a path.
+const maxForm = 16 << 10
+
+func (s *Store) login(w http.ResponseWriter, r *http.Request) {
+	if !s.sameOrigin(w, r) {
+		return // also checked here, in case Routes is mounted outside Middleware
+	}
+	lang := web.Lang(r)
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		s.render(w, r, http.StatusBadRequest, form{Next: "/", Error: t(lang, "err.form")})
+		return
+	}
+	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
+	f := form{Next: localPath(r.PostForm.Get("next")), Email: email}
+	if email == "" || password == "" {
+		f.Error = t(lang, "err.missing")
+		s.render(w, r, http.StatusBadRequest, f)
+		return
+	}
+	// A password typed into the email field must not reach the log: only a well-formed
+	// address is logged.
+	logged, _ := NormalizeEmail(email)
+	remote := clientIP(r)
+	key := strings.ToLower(email) + "|" + remote
+	if wait := s.limiter.wait(key, s.now()); wait > 0 {
+		minutes := int(math.Ceil(wait.Minutes()))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		s.logger.Warn("sign-in rate limited", "email", logged, "remote", remote)
+		f.Error = fmt.Sprintf(t(lang, "err.limited"), minutes)
+		s.render(w, r, http.StatusTooManyRequests, f)
+		return
+	}
+	u, err := s.Authenticate(r.Context(), email, password)
+	switch {
+	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrDisabled):
+		s.limiter.fail(key, s.now())
+		status, msg, reason := http.StatusUnauthorized, "err.credentials", "bad credentials"
+		if errors.Is(err, ErrDisabled) {
+			status, msg, reason = http.StatusForbidden, "err.disabled", "account disabled"
+		}
+		s.logger.Info("sign-in refused", "email", logged, "remote", remote, "reason", reason)
+		f.Error = t(lang, msg)
+		s.render(w, r, status, f)
+		return
+	case err != nil:
+		s.logger.Error("sign-in", "error", err)
+		f.Error = t(lang, "err.internal")
+		s.render(w, r, http.StatusInternalServerError, f)
+		return
+	}
+	s.limiter.reset(key)
+	// A fresh session at each sign-in; the one the browser had, if any, ends (no fixation).
+	if c, err := r.Cookie(CookieName); err == nil {
+		s.Logout(r.Context(), c.Value)
+	}
+	token, expires, err := s.Login(r.Context(), u)
+	if err != nil {
+		s.logger.Error("sign-in", "error", err)
+		f.Error = t(lang, "err.internal")
+		s.render(w, r, http.StatusInternalServerError, f)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: token, Path: "/",
+		Expires: expires, MaxAge: int(expires.Sub(s.now()) / time.Second),
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode,
+	})
+	s.logger.Info("signed in", "user_id", u.ID, "email", u.Email, "remote", remote)
+	http.Redirect(w, r, f.Next, http.StatusSeeOther)
+}
+
+func (s *Store) logout(w http.ResponseWriter, r *http.Request) {
+	if !s.sameOrigin(w, r) {
+		return
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		if err := s.Logout(r.Context(), c.Value); err != nil {
+			s.logger.Error("sign-out", "error", err)
+		}
+	}
+	clearCookie(w)
+	q := url.Values{"signed_out": {"1"}}
+	if l := r.URL.Query().Get("lang"); l == "en" || l == "fr" {
+		q.Set("lang", l)
+	}
+	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+}
+
+func clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+}
+
+// localPath returns next if it is a path of this site, else "/": no scheme, no host, no
+// protocol-relative //host or /\host, no control characters. This is what keeps the sign-in
+// form from sending people to another site.
+func localPath(next string) string {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\\") || strings.ContainsFunc(next, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	if u.Path == "/login" {
+		return "/"
+	}
+	return next
+}
+
+// clientIP is the address of the peer. Forwarding headers are not trusted: anyone can set
+// them. Behind a proxy every client shares its address, and the limit is then per email.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func t(lang, key string) string {
+	if m, ok := messages[lang][key]; ok {
+		return m
+	}
+	return messages["fr"][key]
+}
+
+var messages = map[string]map[string]string{
+	"fr": {
+		"title":           "Connexion — socle",
+		"skip":            "Aller au contenu",
+		"switch":          "English",
+		"heading":         "Se connecter",
+		"lead":            "Espace réservé aux agents habilités.",
+		"email":           "Adresse électronique",
+		"email.hint":      "Par exemple : prenom.nom@interieur.gouv.fr",
+		"password":        "Mot de passe",
+		"submit":          "Se connecter",
+		"error":           "Erreur",
+		"signed_out":      "Vous êtes déconnecté.",
+		"err.credentials": "Adresse électronique ou mot de passe incorrect.",
+		"err.missing":     "Saisissez votre adresse électronique et votre mot de passe.",
+		"err.disabled":    "Ce compte est désactivé. Adressez-vous à un administrateur de socle.",
+		"err.limited":     "Trop de tentatives de connexion pour cette adresse. Réessayez dans %d min.",
+		"err.internal":    "La connexion a échoué à cause d'une erreur du serveur. Réessayez dans un instant.",
+		"err.form":        "Le formulaire reçu est illisible. Rechargez la page et réessayez.",
+	},
+	"en": {
+		"title":           "Sign in — socle",
+		"skip":            "Skip to content",
+		"switch":          "Français",
+		"heading":         "Sign in",
+		"lead":            "For authorised agents only.",
+		"email":           "Email address",
+		"email.hint":      "For example: firstname.lastname@interieur.gouv.fr",
+		"password":        "Password",
+		"submit":          "Sign in",
+		"error":           "Error",
+		"signed_out":      "You are signed out.",
+		"err.credentials": "Wrong email address or password.",
+		"err.missing":     "Enter your email address and your password.",
+		"err.disabled":    "This account is disabled. Contact a socle administrator.",
+		"err.limited":     "Too many sign-in attempts for this address. Try again in %d min.",
+		"err.internal":    "Sign-in failed because of a server error. Try again in a moment.",
+		"err.form":        "The form could not be read. Reload the page and try again.",
+	},
+}
