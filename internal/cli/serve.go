@@ -2,14 +2,18 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +25,7 @@ import (
 	"socle/internal/emergency/psapsim"
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
+	"socle/internal/platform/identity"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/server"
 	"socle/internal/web"
@@ -137,13 +142,18 @@ brackets; flags win over the environment.`)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	people := identity.New(d.Pool, log)
 	if c.Demo {
 		stopSim, err := c.startDemo(ctx, log, d)
 		if err != nil {
 			return err
 		}
 		defer stopSim()
+		if err := c.demoAccounts(ctx, log, people); err != nil {
+			return err
+		}
 	}
+	go purgeSessions(ctx, log, people)
 
 	var services []server.Service
 	for _, name := range c.Services {
@@ -151,7 +161,7 @@ brackets; flags win over the environment.`)
 		case "emergency":
 			svc, err := emergency.New(c.Emergency, emergency.Deps{
 				Pool: d.Pool, Bus: b, Registry: reg, Logger: log,
-				ClientCert: tlsFiles.client, RootCAs: tlsFiles.clientCAs,
+				ClientCert: tlsFiles.client, RootCAs: tlsFiles.clientCAs, Identity: people,
 			})
 			if err != nil {
 				return err
@@ -174,6 +184,7 @@ brackets; flags win over the environment.`)
 
 	webMux, icMux := http.NewServeMux(), http.NewServeMux()
 	web.Routes(webMux, c.Services)
+	people.Routes(webMux)
 	for _, s := range services {
 		s.Routes(webMux, icMux)
 	}
@@ -191,7 +202,7 @@ brackets; flags win over the environment.`)
 	}
 	opsTLS, _ := server.ServerTLS(tlsFiles.cert, tlsFiles.key)
 	listeners := []*server.Listener{
-		{Name: "web", Addr: c.WebAddr, TLS: webTLS, Handler: server.Middleware(log, webMux), Logger: log},
+		{Name: "web", Addr: c.WebAddr, TLS: webTLS, Handler: server.Middleware(log, people.Middleware(webMux)), Logger: log},
 		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: icTLS, Handler: server.Middleware(log, icMux), Logger: log},
 		{Name: "ops", Addr: c.OpsAddr, TLS: opsTLS, Handler: server.OpsHandler(reg, checks), Logger: log},
 	}
@@ -268,6 +279,64 @@ func or(v, def string) string {
 		return v
 	}
 	return def
+}
+
+// demoAccounts gives the demo its people, once: an editor of the Paris and Rhône tables, an
+// approver for every département and an administrator. Their passwords are random, written
+// to <data-dir>/demo-accounts.txt (readable by its owner only), never logged.
+func (c *serveConfig) demoAccounts(ctx context.Context, log *slog.Logger, people *identity.Store) error {
+	path := filepath.Join(c.DataDir, "demo-accounts.txt")
+	if _, err := os.Stat(path); err == nil {
+		log.Info("demo accounts", "file", path)
+		return nil
+	}
+	accounts := []struct {
+		email, name string
+		grants      [][2]string
+	}{
+		{"redacteur@demo.socle.test", "Rédacteur CCED (démo)", [][2]string{{identity.RoleEditor, "75"}, {identity.RoleEditor, "69"}}},
+		{"approbateur@demo.socle.test", "Approbateur préfecture (démo)", [][2]string{{identity.RoleApprover, identity.AllScopes}}},
+		{"admin@demo.socle.test", "Administrateur (démo)", [][2]string{{identity.RoleAdmin, identity.AllScopes}}},
+	}
+	var b strings.Builder
+	b.WriteString("# Comptes de démonstration de socle / socle demo accounts: e-mail password\n")
+	for _, a := range accounts {
+		raw := make([]byte, 12)
+		if _, err := rand.Read(raw); err != nil {
+			return err
+		}
+		password := base64.RawURLEncoding.EncodeToString(raw)
+		if _, err := people.AddUser(ctx, a.email, a.name, password); err != nil {
+			return fmt.Errorf("demo account %s: %w", a.email, err)
+		}
+		for _, g := range a.grants {
+			if err := people.Grant(ctx, a.email, g[0], g[1]); err != nil {
+				return fmt.Errorf("demo account %s: %w", a.email, err)
+			}
+		}
+		fmt.Fprintf(&b, "%s %s\n", a.email, password)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	log.Info("demo accounts created", "file", path)
+	return nil
+}
+
+// purgeSessions deletes expired sign-in sessions every hour.
+func purgeSessions(ctx context.Context, log *slog.Logger, people *identity.Store) {
+	for {
+		if n, err := people.PurgeSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purge sessions", "error", err)
+		} else if n > 0 {
+			log.Info("expired sessions purged", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
 }
 
 // startDemo writes the demo directory next to the PKI, applies it, and runs the PSAP

@@ -9,6 +9,7 @@ import (
 	"socle/internal/emergency/geo"
 	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/routing"
+	"socle/internal/platform/identity"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
 )
@@ -30,20 +31,30 @@ type Resolution struct {
 
 // resolve answers which PSAP the routing tables give for a place and a number: the same
 // resolver as the push path, without the fallback, so that the tables' gaps show. Operators
-// and PSAPs call it with their registered certificate.
+// and PSAPs call it on the interconnect with their registered certificate; administrators on
+// the web, signed in.
 func (s *Service) resolve(w http.ResponseWriter, r *http.Request) {
 	snap := s.snapshot()
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized, "Client certificate required", ""))
-		return
-	}
-	fp := pki.Fingerprint(r.TLS.PeerCertificates[0])
-	_, isOperator := snap.OperatorByCert(fp)
-	_, isPSAP := snap.PSAPByCert(fp)
-	if !isOperator && !isPSAP {
-		problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden, "Certificate not registered",
-			"this client certificate belongs to no registered operator or PSAP"))
-		return
+	if u, ok := identity.UserFrom(r.Context()); ok {
+		// On the web: administrators, signed in.
+		if !u.Can(identity.RoleAdmin, identity.AllScopes) {
+			problem.Write(w, r, problem.New("forbidden", http.StatusForbidden, "Forbidden",
+				"resolving routes on the web is for administrators; operators and PSAPs use the interconnect"))
+			return
+		}
+	} else {
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+			problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized, "Client certificate required", ""))
+			return
+		}
+		fp := pki.Fingerprint(r.TLS.PeerCertificates[0])
+		_, isOperator := snap.OperatorByCert(fp)
+		_, isPSAP := snap.PSAPByCert(fp)
+		if !isOperator && !isPSAP {
+			problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden, "Certificate not registered",
+				"this client certificate belongs to no registered operator or PSAP"))
+			return
+		}
 	}
 	q := r.URL.Query()
 	var errs []problem.FieldError

@@ -23,8 +23,10 @@ import (
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/intake"
 	"socle/internal/emergency/pdaau"
+	"socle/internal/emergency/pdaauweb"
 	"socle/internal/emergency/pull"
 	"socle/internal/platform/bus"
+	"socle/internal/platform/identity"
 	"socle/internal/platform/config"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
@@ -81,6 +83,9 @@ type Deps struct {
 	// have no CA of their own in the directory.
 	ClientCert tls.Certificate
 	RootCAs    *x509.CertPool
+	// Identity signs people in for the web pages (the PDAAU workflow, resolve for admins);
+	// without it the service mounts no web page.
+	Identity *identity.Store
 }
 
 // AcceptedSubject carries the id of each accepted message, for live views (the PSAP console
@@ -180,6 +185,15 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
+// psapNames names the PSAPs by routing number, for pages.
+func (s *Service) psapNames() map[string]string {
+	out := map[string]string{}
+	for _, p := range s.snapshot().PSAPs {
+		out[p.RoutingNumber] = p.Name
+	}
+	return out
+}
+
 // Name implements server.Service.
 func (s *Service) Name() string { return "emergency" }
 
@@ -243,6 +257,11 @@ func (s *Service) Routes(web, interconnect *http.ServeMux) {
 	interconnect.HandleFunc("POST /emergency/v1/ported-numbers/delta", s.portedNumbers(true))
 	interconnect.HandleFunc("GET /emergency/v1/tnaau", s.tnaau)
 	interconnect.HandleFunc("GET /emergency/v1/tnaau/feed", s.tnaauFeed)
+	if s.deps.Identity != nil {
+		ui := &pdaauweb.UI{Store: s.pdaau, Identity: s.deps.Identity, Logger: s.log.With("component", "pdaauweb"), PSAPs: s.psapNames}
+		ui.Routes(web)
+		web.Handle("GET /emergency/v1/routes/resolve", s.deps.Identity.Require(http.HandlerFunc(s.resolve)))
+	}
 }
 
 // messageStatus lets an operator follow a message it pushed: stored status, findings and

@@ -1,84 +1,19 @@
-// The home page in a real browser: Debian's Chromium, driven by playwright-core, against
-// `socle serve --demo` started from the built binary with its own data directory.
+// The home page in a real browser, against `socle serve --demo`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, chmodSync, readFileSync, rmSync, mkdirSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
-import https from 'node:https';
-import { chromium } from 'playwright-core';
+import { startSocle, artifacts } from './harness.mjs';
 
-const root = new URL('../..', import.meta.url).pathname;
-const artifacts = join(root, 'artifacts');
-let dataDir, socle, browser, webURL;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
-
-// ready polls /readyz, trusting socle's development CA, until it answers 200.
-async function ready(opsPort, deadline) {
-  while (Date.now() < deadline) {
-    const caPath = join(dataDir, 'pki', 'ca.crt');
-    if (existsSync(caPath)) {
-      const ok = await new Promise((resolve) => {
-        https.get({ host: '127.0.0.1', port: opsPort, path: '/readyz', ca: readFileSync(caPath), servername: 'localhost' },
-          (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
-      });
-      if (ok) return;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('socle did not become ready');
-}
+let socle, webURL;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'socle-browser-'));
-  chmodSync(dataDir, 0o711); // the private cluster's system user must reach its directory
-  mkdirSync(artifacts, { recursive: true });
-  const [web, ic, ops, psap] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  webURL = `https://localhost:${web}/`;
-  socle = spawn(join(root, 'bin', 'socle'), ['serve', '--demo'], {
-    env: {
-      ...process.env,
-      SOCLE_DATA_DIR: dataDir,
-      SOCLE_WEB_ADDR: `127.0.0.1:${web}`,
-      SOCLE_INTERCONNECT_ADDR: `127.0.0.1:${ic}`,
-      SOCLE_OPS_ADDR: `127.0.0.1:${ops}`,
-      SOCLE_DEMO_PSAP_ADDR: `127.0.0.1:${psap}`,
-      SOCLE_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await ready(ops, Date.now() + 120_000);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  socle = await startSocle();
+  webURL = socle.webURL;
 });
 
-after(async () => {
-  await browser?.close();
-  if (socle && socle.exitCode === null) {
-    const exited = new Promise((r) => socle.once('exit', r));
-    socle.kill('SIGTERM'); // socle stops its private PostgreSQL on the way out
-    await exited;
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+after(async () => { await socle?.stop(); });
 
-// page opens a laptop-sized page; the development CA is not in the browser's store.
-async function page(locale) {
-  const context = await browser.newContext({ locale, viewport: { width: 1366, height: 768 }, ignoreHTTPSErrors: true });
-  return context.newPage();
-}
+const page = (locale) => socle.page(locale);
 
 test('the home page speaks French by default and switches to English', async () => {
   const p = await page('fr-FR');

@@ -495,7 +495,7 @@ func rowsOf(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }, id int64) ([]Row, error) {
 	rows, _ := q.Query(ctx, `SELECT insee, number, routing_number, 0 FROM emergency.pdaau_version_rows
-		WHERE version_id = $1 ORDER BY insee, number`, id)
+		WHERE version_id = $1 ORDER BY insee, length(number), number`, id)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Row])
 	if err != nil {
 		return nil, fmt.Errorf("pdaau: rows of version %d: %w", id, err)

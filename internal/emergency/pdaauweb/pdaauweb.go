@@ -1,0 +1,548 @@
+// Package pdaauweb is the web workflow of the routing tables, for CCED editors and
+// prefecture staff signed in with their roles per département: upload a département's PDAAU
+// (every error shown with its line, nothing saved), edit a draft's rows, see what changes
+// against the table in effect, approve (another person), publish with an effective date,
+// browse the history and publish an earlier version again.
+package pdaauweb
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"socle/internal/emergency/pdaau"
+	"socle/internal/platform/identity"
+	"socle/internal/web"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+var paris = mustLocation("Europe/Paris")
+
+func mustLocation(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return time.FixedZone("CET", 3600)
+	}
+	return l
+}
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"when": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.In(paris).Format("02/01/2006 15:04")
+	},
+	"at": func(t time.Time) string { return t.In(paris).Format("02/01/2006 15:04") },
+	"deref": func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	},
+	"join": strings.Join,
+}).ParseFS(templateFiles, "templates/*.html"))
+
+// UI serves the pages under /emergency/pdaau/.
+type UI struct {
+	Store    *pdaau.Store
+	Identity *identity.Store
+	Logger   *slog.Logger
+	// PSAPs names the centres by routing number, for the pages.
+	PSAPs func() map[string]string
+}
+
+// Routes mounts the pages; every one needs a signed-in user.
+func (u *UI) Routes(mux *http.ServeMux) {
+	h := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, u.Identity.Require(fn)) }
+	h("GET /emergency/pdaau/{$}", u.list)
+	h("GET /emergency/pdaau/{dep}/{$}", u.departement)
+	h("POST /emergency/pdaau/{dep}/upload", u.upload)
+	h("POST /emergency/pdaau/{dep}/drafts", u.draftFromActive)
+	h("GET /emergency/pdaau/versions/{id}/{$}", u.version)
+	h("GET /emergency/pdaau/versions/{id}/csv", u.csv)
+	h("POST /emergency/pdaau/versions/{id}/rows", u.saveRows)
+	h("POST /emergency/pdaau/versions/{id}/approve", u.approve)
+	h("POST /emergency/pdaau/versions/{id}/publish", u.publish)
+	h("POST /emergency/pdaau/versions/{id}/republish", u.republish)
+	h("POST /emergency/pdaau/versions/{id}/discard", u.discard)
+}
+
+// page is what every template gets.
+type page struct {
+	Lang, Other string
+	T           func(string) string
+	User        *identity.User
+	Title       string
+	Flash       string
+	Data        any
+}
+
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	lang := web.Lang(r)
+	other := "en"
+	if lang == "en" {
+		other = "fr"
+	}
+	user, _ := identity.UserFrom(r.Context())
+	p := page{Lang: lang, Other: other, T: func(k string) string { return t(lang, k) }, User: user,
+		Title: t(lang, title), Flash: t(lang, r.URL.Query().Get("done")), Data: data}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, name, p); err != nil {
+		u.Logger.Error("pdaau page", "page", name, "error", err)
+	}
+}
+
+// fail shows an error page with a status and a message key.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
+	u.render(w, r, status, "error.html", "error", t(web.Lang(r), key))
+}
+
+func (u *UI) internal(w http.ResponseWriter, r *http.Request, err error) {
+	u.Logger.Error("pdaau page", "path", r.URL.Path, "error", err)
+	u.fail(w, r, http.StatusInternalServerError, "err.internal")
+}
+
+func user(r *http.Request) *identity.User {
+	usr, _ := identity.UserFrom(r.Context())
+	return usr
+}
+
+// canSee: any role on the département lets one read its tables.
+func canSee(usr *identity.User, dep string) bool {
+	return usr.Can(identity.RoleEditor, dep) || usr.Can(identity.RoleApprover, dep)
+}
+
+type summaryRow struct {
+	pdaau.Summary
+	Edit, Approve bool
+}
+
+func (u *UI) list(w http.ResponseWriter, r *http.Request) {
+	usr := user(r)
+	all, err := u.Store.Departements(r.Context())
+	if err != nil {
+		u.internal(w, r, err)
+		return
+	}
+	var rows []summaryRow
+	for _, s := range all {
+		if canSee(usr, s.Departement) {
+			rows = append(rows, summaryRow{Summary: s, Edit: usr.Can(identity.RoleEditor, s.Departement),
+				Approve: usr.Can(identity.RoleApprover, s.Departement)})
+		}
+	}
+	u.render(w, r, http.StatusOK, "list.html", "list.title", rows)
+}
+
+type depPage struct {
+	Dep      string
+	Current  *pdaau.Version
+	History  []pdaau.Version
+	CanEdit  bool
+	Problems []problemView
+	FileName string
+}
+
+type problemView struct {
+	Line    int
+	Field   string
+	Message string
+}
+
+func (u *UI) depData(r *http.Request, dep string) (*depPage, error) {
+	cur, err := u.Store.Current(r.Context(), dep)
+	if err != nil {
+		return nil, err
+	}
+	h, err := u.Store.History(r.Context(), dep)
+	if err != nil {
+		return nil, err
+	}
+	return &depPage{Dep: dep, Current: cur, History: h, CanEdit: user(r).Can(identity.RoleEditor, dep)}, nil
+}
+
+func (u *UI) departement(w http.ResponseWriter, r *http.Request) {
+	dep := r.PathValue("dep")
+	if !pdaau.ValidDepartement(dep) {
+		u.fail(w, r, http.StatusNotFound, "err.notfound")
+		return
+	}
+	if !canSee(user(r), dep) {
+		u.fail(w, r, http.StatusForbidden, "err.forbidden")
+		return
+	}
+	d, err := u.depData(r, dep)
+	if err != nil {
+		u.internal(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, "departement.html", "dep.title", d)
+}
+
+// maxUpload bounds an uploaded file: a département's table is well under a megabyte.
+const maxUpload = 8 << 20
+
+func (u *UI) upload(w http.ResponseWriter, r *http.Request) {
+	dep := r.PathValue("dep")
+	usr := user(r)
+	if !pdaau.ValidDepartement(dep) || !usr.Can(identity.RoleEditor, dep) {
+		u.fail(w, r, http.StatusForbidden, "err.forbidden")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		u.fail(w, r, http.StatusBadRequest, "err.nofile")
+		return
+	}
+	defer f.Close()
+	rows, problems := pdaau.ParseCSV(f)
+	var id int64
+	if len(problems) == 0 {
+		id, problems, err = u.Store.CreateDraft(r.Context(), dep, rows, usr.Email, "upload: "+hdr.Filename)
+		if err != nil {
+			u.internal(w, r, err)
+			return
+		}
+	}
+	if len(problems) > 0 {
+		d, err := u.depData(r, dep)
+		if err != nil {
+			u.internal(w, r, err)
+			return
+		}
+		d.FileName = hdr.Filename
+		lang := web.Lang(r)
+		for _, p := range problems {
+			d.Problems = append(d.Problems, problemView{Line: p.Line, Field: p.Field, Message: p.Message(lang)})
+		}
+		u.render(w, r, http.StatusUnprocessableEntity, "departement.html", "dep.title", d)
+		return
+	}
+	u.Logger.Info("pdaau draft uploaded", "departement", dep, "version", id, "by", usr.Email, "rows", len(rows))
+	u.redirect(w, r, id, "done.uploaded")
+}
+
+func (u *UI) redirect(w http.ResponseWriter, r *http.Request, id int64, done string) {
+	q := "?done=" + done
+	if l := r.URL.Query().Get("lang"); l != "" {
+		q += "&lang=" + l
+	}
+	http.Redirect(w, r, fmt.Sprintf("/emergency/pdaau/versions/%d/%s", id, q), http.StatusSeeOther)
+}
+
+func (u *UI) draftFromActive(w http.ResponseWriter, r *http.Request) {
+	dep := r.PathValue("dep")
+	usr := user(r)
+	if !pdaau.ValidDepartement(dep) || !usr.Can(identity.RoleEditor, dep) {
+		u.fail(w, r, http.StatusForbidden, "err.forbidden")
+		return
+	}
+	id, err := u.Store.DraftFromActive(r.Context(), dep, usr.Email)
+	if errors.Is(err, pdaau.ErrNotFound) {
+		u.fail(w, r, http.StatusConflict, "err.noactive")
+		return
+	}
+	if err != nil {
+		u.internal(w, r, err)
+		return
+	}
+	u.redirect(w, r, id, "done.drafted")
+}
+
+type versionPage struct {
+	V          pdaau.Version
+	Current    *pdaau.Version
+	Changes    []changeView
+	Rows       []rowView
+	Problems   []problemView
+	PSAPs      []psapOption
+	CanEdit    bool
+	CanApprove bool // approver, and not an editor of it
+	FourEyes   bool // approver, but an editor of it
+	CanPublish bool
+	CanRestore bool
+	Now        string
+}
+
+type changeView struct {
+	pdaau.Change
+	OldName, NewName string
+}
+
+type rowView struct {
+	pdaau.Row
+	Commune, PSAP string
+}
+
+type psapOption struct{ Number, Name string }
+
+// versionID reads {id}, and the version if the user may see it.
+func (u *UI) versionFor(w http.ResponseWriter, r *http.Request) (pdaau.Version, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		u.fail(w, r, http.StatusNotFound, "err.notfound")
+		return pdaau.Version{}, false
+	}
+	v, err := u.Store.Version(r.Context(), id)
+	if errors.Is(err, pdaau.ErrNotFound) {
+		u.fail(w, r, http.StatusNotFound, "err.notfound")
+		return v, false
+	}
+	if err != nil {
+		u.internal(w, r, err)
+		return v, false
+	}
+	if !canSee(user(r), v.Departement) {
+		u.fail(w, r, http.StatusForbidden, "err.forbidden")
+		return v, false
+	}
+	return v, true
+}
+
+func (u *UI) version(w http.ResponseWriter, r *http.Request) {
+	v, ok := u.versionFor(w, r)
+	if !ok {
+		return
+	}
+	u.showVersion(w, r, http.StatusOK, v, nil)
+}
+
+func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v pdaau.Version, problems pdaau.Problems) {
+	ctx := r.Context()
+	usr := user(r)
+	cur, err := u.Store.Current(ctx, v.Departement)
+	if err != nil {
+		u.internal(w, r, err)
+		return
+	}
+	var from *int64
+	if cur != nil {
+		from = &cur.ID
+	}
+	changes, err := u.Store.Diff(ctx, from, v.ID)
+	if err != nil {
+		u.internal(w, r, err)
+		return
+	}
+	rows, err := u.Store.Rows(ctx, v.ID)
+	if err != nil {
+		u.internal(w, r, err)
+		return
+	}
+	names := u.PSAPs()
+	communes := map[string]string{}
+	p := &versionPage{V: v, Current: cur, Now: time.Now().In(paris).Format("2006-01-02T15:04")}
+	for _, c := range changes {
+		communes[c.INSEE] = c.Commune
+		p.Changes = append(p.Changes, changeView{Change: c, OldName: names[c.Old], NewName: names[c.New]})
+	}
+	for _, row := range rows {
+		p.Rows = append(p.Rows, rowView{Row: row, PSAP: names[row.RoutingNumber]})
+	}
+	for n, name := range names {
+		p.PSAPs = append(p.PSAPs, psapOption{Number: n, Name: name})
+	}
+	slices.SortFunc(p.PSAPs, func(a, b psapOption) int { return strings.Compare(a.Name, b.Name) })
+	lang := web.Lang(r)
+	for _, pr := range problems {
+		p.Problems = append(p.Problems, problemView{Line: pr.Line, Field: pr.Field, Message: pr.Message(lang)})
+	}
+	approver := usr.Can(identity.RoleApprover, v.Departement)
+	editor := slices.Contains(v.Editors, usr.Email)
+	p.CanEdit = v.State == pdaau.Draft && usr.Can(identity.RoleEditor, v.Departement)
+	p.CanApprove = v.State == pdaau.Draft && approver && !editor
+	p.FourEyes = v.State == pdaau.Draft && approver && editor
+	p.CanPublish = v.State == pdaau.Approved && approver
+	p.CanRestore = v.State == pdaau.Published && v.Active() && approver && (cur == nil || cur.ID != v.ID)
+	u.render(w, r, status, "version.html", "version.title", p)
+}
+
+func (u *UI) csv(w http.ResponseWriter, r *http.Request) {
+	v, ok := u.versionFor(w, r)
+	if !ok {
+		return
+	}
+	rows, err := u.Store.Rows(r.Context(), v.ID)
+	if err != nil {
+		u.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="pdaau-%s-v%d.csv"`, v.Departement, v.ID))
+	fmt.Fprintln(w, strings.Join(pdaau.Header, ","))
+	for _, row := range rows {
+		fmt.Fprintf(w, "%s,%s,%s\n", row.INSEE, row.Number, row.RoutingNumber)
+	}
+}
+
+// saveRows takes the draft's table as edited in the page: one field per commune and number,
+// named r.INSEE.NUMBER, holding the routing number.
+func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) {
+	v, ok := u.versionFor(w, r)
+	if !ok {
+		return
+	}
+	usr := user(r)
+	if !usr.Can(identity.RoleEditor, v.Departement) {
+		u.fail(w, r, http.StatusForbidden, "err.forbidden")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	if err := r.ParseForm(); err != nil {
+		u.fail(w, r, http.StatusBadRequest, "err.form")
+		return
+	}
+	var rows []pdaau.Row
+	for k, vals := range r.PostForm {
+		insee, number, ok := strings.Cut(strings.TrimPrefix(k, "r."), ".")
+		if !ok || !strings.HasPrefix(k, "r.") || len(vals) != 1 {
+			continue
+		}
+		rows = append(rows, pdaau.Row{INSEE: insee, Number: number, RoutingNumber: strings.TrimSpace(vals[0])})
+	}
+	slices.SortFunc(rows, func(a, b pdaau.Row) int {
+		return strings.Compare(a.INSEE+"\x00"+a.Number, b.INSEE+"\x00"+b.Number)
+	})
+	problems, err := u.Store.UpdateDraft(r.Context(), v.ID, rows, usr.Email)
+	if u.stateError(w, r, err) {
+		return
+	}
+	if len(problems) > 0 {
+		u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
+		return
+	}
+	u.redirect(w, r, v.ID, "done.saved")
+}
+
+// stateError shows workflow refusals; it reports whether it wrote a page.
+func (u *UI) stateError(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, pdaau.ErrState), errors.Is(err, pdaau.ErrNotPublished):
+		u.fail(w, r, http.StatusConflict, "err.state")
+	case errors.Is(err, pdaau.ErrFourEyes):
+		u.fail(w, r, http.StatusForbidden, "err.foureyes")
+	case errors.Is(err, pdaau.ErrPast):
+		u.fail(w, r, http.StatusBadRequest, "err.past")
+	case errors.Is(err, pdaau.ErrNotFound):
+		u.fail(w, r, http.StatusNotFound, "err.notfound")
+	default:
+		u.internal(w, r, err)
+	}
+	return true
+}
+
+func (u *UI) approve(w http.ResponseWriter, r *http.Request) {
+	v, ok := u.versionFor(w, r)
+	if !ok {
+		return
+	}
+	usr := user(r)
+	if !usr.Can(identity.RoleApprover, v.Departement) {
+		u.fail(w, r, http.StatusForbidden, "err.forbidden")
+		return
+	}
+	problems, err := u.Store.Approve(r.Context(), v.ID, usr.Email)
+	if u.stateError(w, r, err) {
+		return
+	}
+	if len(problems) > 0 {
+		u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
+		return
+	}
+	u.Logger.Info("pdaau version approved", "version", v.ID, "by", usr.Email)
+	u.redirect(w, r, v.ID, "done.approved")
+}
+
+// effective reads the effective date and time of the form, in Paris time; empty is now.
+func effective(r *http.Request) (time.Time, error) {
+	s := strings.TrimSpace(r.PostFormValue("effective_at"))
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.ParseInLocation("2006-01-02T15:04", s, paris)
+}
+
+func (u *UI) publish(w http.ResponseWriter, r *http.Request) {
+	v, ok := u.versionFor(w, r)
+	if !ok {
+		return
+	}
+	usr := user(r)
+	if !usr.Can(identity.RoleApprover, v.Departement) {
+		u.fail(w, r, http.StatusForbidden, "err.forbidden")
+		return
+	}
+	at, err := effective(r)
+	if err != nil {
+		u.fail(w, r, http.StatusBadRequest, "err.date")
+		return
+	}
+	problems, err := u.Store.Publish(r.Context(), v.ID, usr.Email, at)
+	if u.stateError(w, r, err) {
+		return
+	}
+	if len(problems) > 0 {
+		u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
+		return
+	}
+	u.Logger.Info("pdaau version published", "version", v.ID, "by", usr.Email, "effective_at", at)
+	u.redirect(w, r, v.ID, "done.published")
+}
+
+func (u *UI) republish(w http.ResponseWriter, r *http.Request) {
+	v, ok := u.versionFor(w, r)
+	if !ok {
+		return
+	}
+	usr := user(r)
+	if !usr.Can(identity.RoleApprover, v.Departement) {
+		u.fail(w, r, http.StatusForbidden, "err.forbidden")
+		return
+	}
+	at, err := effective(r)
+	if err != nil {
+		u.fail(w, r, http.StatusBadRequest, "err.date")
+		return
+	}
+	id, problems, err := u.Store.Republish(r.Context(), v.ID, usr.Email, at)
+	if u.stateError(w, r, err) {
+		return
+	}
+	if len(problems) > 0 {
+		u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
+		return
+	}
+	u.Logger.Info("pdaau version published again", "version", id, "restores", v.ID, "by", usr.Email)
+	u.redirect(w, r, id, "done.restored")
+}
+
+func (u *UI) discard(w http.ResponseWriter, r *http.Request) {
+	v, ok := u.versionFor(w, r)
+	if !ok {
+		return
+	}
+	usr := user(r)
+	if !usr.Can(identity.RoleEditor, v.Departement) && !usr.Can(identity.RoleApprover, v.Departement) {
+		u.fail(w, r, http.StatusForbidden, "err.forbidden")
+		return
+	}
+	if u.stateError(w, r, u.Store.Discard(r.Context(), v.ID, usr.Email)) {
+		return
+	}
+	u.redirect(w, r, v.ID, "done.discarded")
+}

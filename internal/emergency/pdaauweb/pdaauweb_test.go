@@ -1,0 +1,223 @@
+package pdaauweb_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"socle/internal/emergency/pdaau"
+	"socle/internal/emergency/pdaauweb"
+	"socle/internal/emergency/schema"
+	"socle/internal/platform/database/dbtest"
+	"socle/internal/platform/identity"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// site runs the pages over TLS with three people: an editor of the Rhône (69), an approver of
+// the Rhône, and an editor of Paris (75). The Rhône has two communes and three centres.
+type site struct {
+	t     *testing.T
+	srv   *httptest.Server
+	store *pdaau.Store
+	token map[string]string
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	ctx := context.Background()
+	pool := dbtest.New(t, identity.Migrations(), schema.Migrations())
+	for _, q := range []string{
+		`INSERT INTO emergency.communes (code, name, geometry) VALUES ('69123', 'Lyon', '[]'), ('69266', 'Villeurbanne', '[]'), ('75056', 'Paris', '[]')`,
+		`INSERT INTO emergency.psaps (id, name, routing_number, endpoint) VALUES ('samu-69', 'SAMU du Rhône', '0400000015', 'https://127.0.0.1:9'),
+			('sdmis-69', 'SDMIS du Rhône', '0400000018', 'https://127.0.0.1:9'), ('police-69', 'Police du Rhône', '0400000017', 'https://127.0.0.1:9')`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	people := identity.New(pool, nil)
+	s := &site{t: t, store: pdaau.NewStore(pool), token: map[string]string{}}
+	for email, grant := range map[string][2]string{
+		"ed69@prefecture.test": {identity.RoleEditor, "69"}, "ap69@prefecture.test": {identity.RoleApprover, "69"},
+		"ed75@prefecture.test": {identity.RoleEditor, "75"},
+	} {
+		u, err := people.AddUser(ctx, email, email, "un mot de passe assez long")
+		if err != nil {
+			t.Fatal(err)
+		}
+		people.Grant(ctx, email, grant[0], grant[1])
+		u, _ = people.Authenticate(ctx, email, "un mot de passe assez long")
+		s.token[email], _, err = people.Login(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mux := http.NewServeMux()
+	people.Routes(mux)
+	ui := &pdaauweb.UI{Store: s.store, Identity: people, Logger: slogDiscard(), PSAPs: func() map[string]string {
+		return map[string]string{"0400000015": "SAMU du Rhône", "0400000018": "SDMIS du Rhône", "0400000017": "Police du Rhône"}
+	}}
+	ui.Routes(mux)
+	s.srv = httptest.NewTLSServer(people.Middleware(mux))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// do sends a request as who ("" for nobody); it does not follow redirects.
+func (s *site) do(who, method, path, contentType string, body io.Reader) (int, string, string) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.srv.URL+path, body)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if who != "" {
+		req.AddCookie(&http.Cookie{Name: identity.CookieName, Value: s.token[who]})
+	}
+	c := s.srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+func (s *site) upload(who, dep, csv string) (int, string, string) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	fw, _ := mw.CreateFormFile("file", "rhone.csv")
+	io.WriteString(fw, csv)
+	mw.Close()
+	return s.do(who, "POST", "/emergency/pdaau/"+dep+"/upload", mw.FormDataContentType(), &b)
+}
+
+func (s *site) post(who, path string, form url.Values) (int, string, string) {
+	return s.do(who, "POST", path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+}
+
+// rhone is a complete table: everything to SDMIS but 15 to the SAMU; change alters it.
+func rhone(change map[string]string) string {
+	var b strings.Builder
+	b.WriteString("insee,number,routing_number\n")
+	for _, c := range []string{"69123", "69266"} {
+		for _, n := range pdaau.ShortNumbers {
+			r := "0400000018"
+			if n == "15" {
+				r = "0400000015"
+			}
+			if v, ok := change[c+"/"+n]; ok {
+				r = v
+			}
+			fmt.Fprintf(&b, "%s,%s,%s\n", c, n, r)
+		}
+	}
+	return b.String()
+}
+
+func TestPeopleSeeOnlyTheirDepartements(t *testing.T) {
+	s := newSite(t)
+	if status, loc, _ := s.do("", "GET", "/emergency/pdaau/", "", nil); status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?next=") {
+		t.Fatalf("anonymous: %d %s", status, loc)
+	}
+	_, _, list := s.do("ed75@prefecture.test", "GET", "/emergency/pdaau/", "", nil)
+	if !strings.Contains(list, `href="/emergency/pdaau/75/`) || strings.Contains(list, `href="/emergency/pdaau/69/`) {
+		t.Fatalf("the Paris editor's list:\n%s", list)
+	}
+	if status, _, _ := s.do("ed75@prefecture.test", "GET", "/emergency/pdaau/69/", "", nil); status != http.StatusForbidden {
+		t.Fatalf("Paris editor on the Rhône page: %d", status)
+	}
+	if status, _, _ := s.upload("ed75@prefecture.test", "69", rhone(nil)); status != http.StatusForbidden {
+		t.Fatalf("Paris editor uploading for the Rhône: %d", status)
+	}
+	if status, _, _ := s.upload("ap69@prefecture.test", "69", rhone(nil)); status != http.StatusForbidden {
+		t.Fatalf("an approver uploading: %d", status)
+	}
+}
+
+func TestAnUploadWithErrorsShowsThemAllAndSavesNothing(t *testing.T) {
+	s := newSite(t)
+	bad := rhone(map[string]string{"69123/17": "04000", "69266/18": "0499999999"})
+	bad = strings.Replace(bad, "69266,112,", "75056,112,", 1)
+	status, _, page := s.upload("ed69@prefecture.test", "69", bad)
+	if status != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d", status)
+	}
+	for _, want := range []string{
+		`role="alert"`, "Rien n&#39;a été enregistré",
+		"<td>3</td><td>routing_number</td><td>numéro d&#39;acheminement &#34;04000&#34; mal formé",
+		"<td>16</td><td>routing_number</td><td>numéro d&#39;acheminement 0499999999 : aucun centre",
+		"<td>17</td><td>insee</td><td>la commune 75056 n&#39;est pas dans le département 69",
+		"la commune 69266 n&#39;a pas de centre pour le 112",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if h, _ := s.store.History(context.Background(), "69"); len(h) != 0 {
+		t.Fatalf("%d versions saved", len(h))
+	}
+}
+
+func TestATableGoesFromUploadToPublicationWithTwoPeople(t *testing.T) {
+	s := newSite(t)
+	status, loc, _ := s.upload("ed69@prefecture.test", "69", rhone(nil))
+	if status != http.StatusSeeOther {
+		t.Fatalf("upload: %d", status)
+	}
+	_, _, page := s.do("ed69@prefecture.test", "GET", loc, "", nil)
+	if !strings.Contains(page, "24 changements") || strings.Contains(page, "/approve") {
+		t.Fatalf("the editor's view of their draft:\n%s", page)
+	}
+	id := strings.Split(loc, "/")[4]
+	if status, _, _ := s.post("ed69@prefecture.test", "/emergency/pdaau/versions/"+id+"/approve", nil); status != http.StatusForbidden {
+		t.Fatalf("an editor approving: %d", status)
+	}
+	if status, _, _ := s.post("ap69@prefecture.test", "/emergency/pdaau/versions/"+id+"/approve", nil); status != http.StatusSeeOther {
+		t.Fatalf("approve: %d", status)
+	}
+	if status, _, body := s.post("ap69@prefecture.test", "/emergency/pdaau/versions/"+id+"/publish", url.Values{"effective_at": {""}}); status != http.StatusSeeOther {
+		t.Fatalf("publish: %d %s", status, body)
+	}
+
+	// A second version sends Lyon's 17 to the police: the diff says exactly that.
+	_, loc, _ = s.upload("ed69@prefecture.test", "69", rhone(map[string]string{"69123/17": "0400000017"}))
+	_, _, page = s.do("ap69@prefecture.test", "GET", loc+"&lang=en", "", nil)
+	for _, want := range []string{"1 changes", "<td>69123 Lyon</td><td>17</td>", "SDMIS du Rhône (0400000018)", "Police du Rhône (0400000017)", "/approve"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("diff lacks %q", want)
+		}
+	}
+	// The editor fixes the draft in the page: Villeurbanne's 17 too.
+	id2 := strings.Split(loc, "/")[4]
+	form := url.Values{}
+	for _, line := range strings.Split(strings.TrimSpace(rhone(map[string]string{"69123/17": "0400000017", "69266/17": "0400000017"})), "\n")[1:] {
+		f := strings.Split(line, ",")
+		form.Set("r."+f[0]+"."+f[1], f[2])
+	}
+	if status, _, body := s.post("ed69@prefecture.test", "/emergency/pdaau/versions/"+id2+"/rows", form); status != http.StatusSeeOther {
+		t.Fatalf("save rows: %d %s", status, body)
+	}
+	form.Set("r.69266.17", "17")
+	if status, _, body := s.post("ed69@prefecture.test", "/emergency/pdaau/versions/"+id2+"/rows", form); status != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "mal formé") {
+		t.Fatalf("save a bad row: %d", status)
+	}
+	_, _, csv := s.do("ap69@prefecture.test", "GET", "/emergency/pdaau/versions/"+id2+"/csv", "", nil)
+	if !strings.Contains(csv, "69266,17,0400000017\n") {
+		t.Fatalf("csv:\n%s", csv)
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,0 +1,85 @@
+// The harness of the browser tests: `socle serve --demo` started from the built binary with
+// its own data directory and ports, and Debian's Chromium driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, chmodSync, readFileSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import https from 'node:https';
+import { chromium } from 'playwright-core';
+
+export const root = new URL('../..', import.meta.url).pathname;
+export const artifacts = join(root, 'artifacts');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+// ready polls /readyz, trusting socle's development CA, until it answers 200.
+async function ready(dataDir, opsPort, deadline) {
+  while (Date.now() < deadline) {
+    const caPath = join(dataDir, 'pki', 'ca.crt');
+    if (existsSync(caPath)) {
+      const ok = await new Promise((resolve) => {
+        https.get({ host: '127.0.0.1', port: opsPort, path: '/readyz', ca: readFileSync(caPath), servername: 'localhost' },
+          (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
+      });
+      if (ok) return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('socle did not become ready');
+}
+
+// startSocle runs socle with the demo data and a browser; stop() ends both.
+export async function startSocle() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'socle-browser-'));
+  chmodSync(dataDir, 0o711); // the private cluster's system user must reach its directory
+  mkdirSync(artifacts, { recursive: true });
+  const [web, ic, ops, psap] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const socle = spawn(join(root, 'bin', 'socle'), ['serve', '--demo'], {
+    env: {
+      ...process.env,
+      SOCLE_DATA_DIR: dataDir,
+      SOCLE_WEB_ADDR: `127.0.0.1:${web}`,
+      SOCLE_INTERCONNECT_ADDR: `127.0.0.1:${ic}`,
+      SOCLE_OPS_ADDR: `127.0.0.1:${ops}`,
+      SOCLE_DEMO_PSAP_ADDR: `127.0.0.1:${psap}`,
+      SOCLE_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await ready(dataDir, ops, Date.now() + 120_000);
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  return {
+    webURL: `https://localhost:${web}/`,
+    dataDir,
+    // page opens a laptop-sized page; the development CA is not in the browser's store.
+    async page(locale) {
+      const context = await browser.newContext({ locale, viewport: { width: 1366, height: 768 }, ignoreHTTPSErrors: true });
+      return context.newPage();
+    },
+    // account returns a demo account's password, from <data-dir>/demo-accounts.txt.
+    password(email) {
+      const line = readFileSync(join(dataDir, 'demo-accounts.txt'), 'utf8').split('\n').find((l) => l.startsWith(email + ' '));
+      return line.split(' ')[1];
+    },
+    async stop() {
+      await browser.close();
+      if (socle.exitCode === null) {
+        const exited = new Promise((r) => socle.once('exit', r));
+        socle.kill('SIGTERM'); // socle stops its private PostgreSQL on the way out
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,100 @@
+// The routing-table workflow in a real browser, against `socle serve --demo`: a CCED editor
+// signs in, uploads a Paris table with errors (every error listed with its line, nothing
+// saved), then a correct one, and sees which communes change centre; an approver approves and
+// publishes it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startSocle, artifacts } from './harness.mjs';
+
+let socle;
+
+before(async () => { socle = await startSocle(); });
+after(async () => { await socle?.stop(); });
+
+const numbers = ['15', '17', '18', '112', '114', '115', '119', '191', '196', '197', '116000', '116117'];
+
+// paris writes Paris's table as the demo has it (the SAMU for 15 and 116117, the fire
+// brigade otherwise), with changes by number.
+function paris(changes = {}) {
+  const samu = ['15', '116117'];
+  const rows = numbers.map((n) => `75056,${n},${changes[n] ?? (samu.includes(n) ? '0100000015' : '0100000018')}`);
+  return Buffer.from(['insee,number,routing_number', ...rows].join('\n') + '\n');
+}
+
+async function signIn(p, email) {
+  await p.goto(socle.webURL + 'emergency/pdaau/');
+  await p.waitForURL(/\/login/);
+  await p.getByLabel(/adresse électronique|email address/i).fill(email);
+  await p.getByLabel(/mot de passe|password/i).fill(socle.password(email));
+  await p.getByRole('button', { name: /se connecter|sign in/i }).click();
+  await p.waitForURL(/\/emergency\/pdaau\/$/);
+}
+
+async function upload(p, name, buffer) {
+  await p.goto(socle.webURL + 'emergency/pdaau/75/');
+  await p.getByLabel('Fichier CSV du PDAAU').setInputFiles({ name, mimeType: 'text/csv', buffer });
+  await p.getByRole('button', { name: 'Déposer et vérifier' }).click();
+}
+
+test('an upload with errors lists them all with their lines, and the diff shows what changes', async () => {
+  const p = await socle.page('fr-FR');
+  await signIn(p, 'redacteur@demo.socle.test');
+  assert.match(await p.textContent('main'), /Tables de routage/);
+
+  // Line 3 (the 17) has a malformed routing number, line 4 (the 18) one no centre has,
+  // and the 196 is missing.
+  const bad = paris({ 17: '01000', 18: '0999999999' }).toString().replace('75056,196,0100000018\n', '');
+  await upload(p, 'paris-faux.csv', Buffer.from(bad));
+  const alert = p.getByRole('alert');
+  await alert.waitFor();
+  const text = await alert.textContent();
+  assert.match(text, /3 erreurs\./);
+  assert.match(text, /Rien n'a été enregistré/);
+  const rows = await alert.locator('tbody tr').allTextContents();
+  assert.match(rows[0], /^3\s*routing_number\s*numéro d'acheminement "01000" mal formé/);
+  assert.match(rows[1], /^4\s*routing_number\s*numéro d'acheminement 0999999999 : aucun centre/);
+  assert.match(rows[2], /la commune 75056 n'a pas de centre pour le 196/);
+  assert.match(await p.textContent('main'), /Aucune version\.|\bpublished\b|publiée/); // the history is unchanged
+  await p.screenshot({ path: join(artifacts, 'pdaau-upload-errors.png'), fullPage: true });
+
+  // Now a correct table that sends the 17 to the SAMU.
+  await upload(p, 'paris.csv', paris({ 17: '0100000015' }));
+  await p.waitForURL(/\/emergency\/pdaau\/versions\/\d+\//);
+  assert.match(await p.getByRole('status').textContent(), /brouillon/);
+  const diff = p.locator('#diff-table tbody tr');
+  assert.equal(await diff.count(), 1);
+  const change = await diff.first().textContent();
+  assert.match(change, /75056 Paris/);
+  assert.match(change, /17/);
+  assert.match(change, /Brigade de sapeurs-pompiers de Paris.*0100000018/);
+  assert.match(change, /SAMU de Paris.*0100000015/);
+  // The editor may not approve their own draft.
+  assert.equal(await p.getByRole('button', { name: 'Approuver' }).count(), 0);
+  await p.screenshot({ path: join(artifacts, 'pdaau-diff.png'), fullPage: true });
+  const draftURL = p.url();
+
+  // Another person approves and publishes it.
+  const q = await socle.page('fr-FR');
+  await signIn(q, 'approbateur@demo.socle.test');
+  await q.goto(draftURL);
+  await q.getByRole('button', { name: 'Approuver' }).click();
+  await q.waitForURL(/done=done.approved/);
+  await q.getByRole('button', { name: 'Publier', exact: true }).click();
+  await q.waitForURL(/done=done.published/);
+  assert.match(await q.textContent('main'), /en vigueur/);
+});
+
+test('the pages are reachable with the keyboard and speak English on request', async () => {
+  const p = await socle.page('en-GB');
+  await signIn(p, 'redacteur@demo.socle.test');
+  await p.goto(socle.webURL + 'emergency/pdaau/75/?lang=en');
+  assert.equal(await p.getAttribute('html', 'lang'), 'en');
+  assert.match(await p.textContent('h1'), /Département 75/);
+  await p.keyboard.press('Tab');
+  assert.equal(await p.evaluate(() => document.activeElement.textContent.trim()), 'Skip to content');
+  // Every form field has a label.
+  const unlabelled = await p.evaluate(() => [...document.querySelectorAll('input:not([type=hidden]), select')]
+    .filter((e) => !(e.labels?.length || e.getAttribute('aria-label'))).length);
+  assert.equal(unlabelled, 0);
+});
