@@ -105,7 +105,6 @@ var yamlLine = regexp.MustCompile(`line \d+: `)
 
 func trimYAMLLine(s string) string { return yamlLine.ReplaceAllString(s, "") }
 
-
 var (
 	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	mccmncPattern  = regexp.MustCompile(`^[0-9]{3}-[0-9]{2,3}$`)
@@ -455,7 +454,6 @@ func parseCSV(in io.Reader, shown, header string, row func(where string, rec []s
 var inseePattern = regexp.MustCompile(`^([0-9]{2}|2[AB])[0-9]{3}$`)
 
 func validINSEE(s string) bool { return inseePattern.MatchString(s) }
-
 
 // checkAgainstDatabase validates what depends on rows outside the file: networks and
 // certificates held by other organisations, communes and PSAPs that PDAAU rows name.
