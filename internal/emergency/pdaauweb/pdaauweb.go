@@ -312,6 +312,22 @@ func (u *UI) versionFor(w http.ResponseWriter, r *http.Request) (pdaau.Version, 
 	return v, true
 }
 
+// versionAs reads {id} for a user holding one of roles on its département.
+func (u *UI) versionAs(w http.ResponseWriter, r *http.Request, roles ...string) (pdaau.Version, *identity.User, bool) {
+	v, ok := u.versionFor(w, r)
+	if !ok {
+		return v, nil, false
+	}
+	usr := user(r)
+	for _, role := range roles {
+		if usr.Can(role, v.Departement) {
+			return v, usr, true
+		}
+	}
+	u.fail(w, r, http.StatusForbidden, "err.forbidden")
+	return v, nil, false
+}
+
 func (u *UI) version(w http.ResponseWriter, r *http.Request) {
 	v, ok := u.versionFor(w, r)
 	if !ok {
@@ -391,13 +407,8 @@ func (u *UI) csv(w http.ResponseWriter, r *http.Request) {
 // saveRows takes the draft's table as edited in the page: one field per commune and number,
 // named r.INSEE.NUMBER, holding the routing number.
 func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) {
-	v, ok := u.versionFor(w, r)
+	v, usr, ok := u.versionAs(w, r, identity.RoleEditor)
 	if !ok {
-		return
-	}
-	usr := user(r)
-	if !usr.Can(identity.RoleEditor, v.Departement) {
-		u.fail(w, r, http.StatusForbidden, "err.forbidden")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
@@ -447,13 +458,8 @@ func (u *UI) stateError(w http.ResponseWriter, r *http.Request, err error) bool 
 }
 
 func (u *UI) approve(w http.ResponseWriter, r *http.Request) {
-	v, ok := u.versionFor(w, r)
+	v, usr, ok := u.versionAs(w, r, identity.RoleApprover)
 	if !ok {
-		return
-	}
-	usr := user(r)
-	if !usr.Can(identity.RoleApprover, v.Departement) {
-		u.fail(w, r, http.StatusForbidden, "err.forbidden")
 		return
 	}
 	problems, err := u.Store.Approve(r.Context(), v.ID, usr.Email)
@@ -478,13 +484,8 @@ func effective(r *http.Request) (time.Time, error) {
 }
 
 func (u *UI) publish(w http.ResponseWriter, r *http.Request) {
-	v, ok := u.versionFor(w, r)
+	v, usr, ok := u.versionAs(w, r, identity.RoleApprover)
 	if !ok {
-		return
-	}
-	usr := user(r)
-	if !usr.Can(identity.RoleApprover, v.Departement) {
-		u.fail(w, r, http.StatusForbidden, "err.forbidden")
 		return
 	}
 	at, err := effective(r)
@@ -505,13 +506,8 @@ func (u *UI) publish(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) republish(w http.ResponseWriter, r *http.Request) {
-	v, ok := u.versionFor(w, r)
+	v, usr, ok := u.versionAs(w, r, identity.RoleApprover)
 	if !ok {
-		return
-	}
-	usr := user(r)
-	if !usr.Can(identity.RoleApprover, v.Departement) {
-		u.fail(w, r, http.StatusForbidden, "err.forbidden")
 		return
 	}
 	at, err := effective(r)
@@ -532,13 +528,8 @@ func (u *UI) republish(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) discard(w http.ResponseWriter, r *http.Request) {
-	v, ok := u.versionFor(w, r)
+	v, usr, ok := u.versionAs(w, r, identity.RoleEditor, identity.RoleApprover)
 	if !ok {
-		return
-	}
-	usr := user(r)
-	if !usr.Can(identity.RoleEditor, v.Departement) && !usr.Can(identity.RoleApprover, v.Departement) {
-		u.fail(w, r, http.StatusForbidden, "err.forbidden")
 		return
 	}
 	if u.stateError(w, r, u.Store.Discard(r.Context(), v.ID, usr.Email)) {
