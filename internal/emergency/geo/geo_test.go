@@ -1,8 +1,10 @@
 package geo
 
 import (
+	"math"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -155,5 +157,82 @@ func TestDepartementCodes(t *testing.T) {
 	doc := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"75056","nom":"Paris"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}`
 	if _, err := ParseDepartements(strings.NewReader(doc)); err == nil || !strings.Contains(err.Error(), `départements: feature 0 (code "75056"): properties.code "75056" is not a département code`) {
 		t.Errorf("commune code as département: %v", err)
+	}
+}
+
+// The points where a fast index goes wrong: on and next to vertices and edges, on and next to
+// the lines of its grid, on and next to bounding boxes; and communes that overlap, where the
+// lowest code wins.
+func TestTheIndexAgreesWithTheNaiveTestOnBordersAndGridLines(t *testing.T) {
+	cs := Synthetic(2000, 120, 42)
+	for _, c := range Synthetic(60, 40, 9) { // overlapping the first ones, codes in between
+		c.Code += "x"
+		cs = append(cs, c)
+	}
+	f, err := os.Open("../demo/communes.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := ParseCommunes(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bounding boxes that leave out part of the communes: ContainsNaive trusts them.
+	var narrow []Commune
+	for _, c := range Synthetic(300, 60, 3) {
+		w, h := c.BBox.MaxLon-c.BBox.MinLon, c.BBox.MaxLat-c.BBox.MinLat
+		c.BBox = BBox{c.BBox.MinLon + w/5, c.BBox.MinLat + h/4, c.BBox.MaxLon - w/6, c.BBox.MaxLat - h/3}
+		narrow = append(narrow, c)
+	}
+	for _, set := range [][]Commune{cs, demo, narrow} {
+		ix := NewIndex(set)
+		sorted := append([]Commune(nil), set...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i].Code < sorted[j].Code })
+		naive := func(lon, lat float64) string {
+			for k := range sorted {
+				if sorted[k].ContainsNaive(lon, lat) {
+					return sorted[k].Code
+				}
+			}
+			return ""
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		n := 0
+		check := func(lon, lat float64) {
+			for _, x := range []float64{math.Nextafter(lon, math.Inf(-1)), lon, math.Nextafter(lon, math.Inf(1))} {
+				for _, y := range []float64{math.Nextafter(lat, math.Inf(-1)), lat, math.Nextafter(lat, math.Inf(1))} {
+					n++
+					if got, _ := ix.Locate(y, x); got != naive(x, y) {
+						t.Fatalf("(%v, %v): index %q, naive %q", x, y, got, naive(x, y))
+					}
+				}
+			}
+		}
+		for _, c := range set {
+			for _, poly := range c.Geometry {
+				for _, ring := range poly {
+					for i := 0; i+1 < len(ring); i += 3 {
+						p, q := ring[i], ring[i+1]
+						check(p.Lon, p.Lat)
+						s := rng.Float64()
+						check(p.Lon+s*(q.Lon-p.Lon), p.Lat+s*(q.Lat-p.Lat))
+					}
+				}
+			}
+			b := c.BBox
+			check(b.MinLon, b.MinLat+rng.Float64()*(b.MaxLat-b.MinLat))
+			check(b.MaxLon, b.MinLat+rng.Float64()*(b.MaxLat-b.MinLat))
+			check(b.MinLon+rng.Float64()*(b.MaxLon-b.MinLon), b.MinLat)
+			check(b.MinLon+rng.Float64()*(b.MaxLon-b.MinLon), b.MaxLat)
+		}
+		// The grid's lines, as locate computes them.
+		for k := 0; k < 3000; k++ {
+			b := set[rng.IntN(len(set))].BBox
+			lon, lat := b.MinLon+rng.Float64()*(b.MaxLon-b.MinLon), b.MinLat+rng.Float64()*(b.MaxLat-b.MinLat)
+			check(ix.x(int((lon-ix.minLon)*ix.invW)), lat)
+			check(lon, ix.y(int((lat-ix.minLat)*ix.invH)))
+		}
+		t.Logf("%d communes, %d points", len(set), n)
 	}
 }
