@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 var (
@@ -56,4 +57,18 @@ func BenchmarkLocateNaive(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "resolves/s")
+}
+
+// BenchmarkNewIndex builds the index of metropole's communes, and reports its size.
+func BenchmarkNewIndex(b *testing.B) {
+	cs, _ := metropole()
+	var ix *Index
+	for b.Loop() {
+		ix = NewIndex(cs)
+	}
+	size := len(ix.blocks)*4 + len(ix.cells)*int(unsafe.Sizeof(cell{}))
+	for _, rec := range ix.records {
+		size += len(rec) * 8
+	}
+	b.ReportMetric(float64(size)/(1<<20), "MiB")
 }

@@ -185,7 +185,19 @@ func TestTheIndexAgreesWithTheNaiveTestOnBordersAndGridLines(t *testing.T) {
 		c.BBox = BBox{c.BBox.MinLon + w/5, c.BBox.MinLat + h/4, c.BBox.MaxLon - w/6, c.BBox.MaxLat - h/3}
 		narrow = append(narrow, c)
 	}
-	for _, set := range [][]Commune{cs, demo, narrow} {
+	// Communes far apart, as France and Réunion: the grid keeps no cells for the sea.
+	far := Synthetic(400, 40, 4)
+	for _, c := range Synthetic(30, 40, 5) {
+		for _, ring := range c.Geometry[0] {
+			for i := range ring {
+				ring[i] = Point{55.2 + (ring[i].Lon+5)/14.5*0.6, -21.4 + (ring[i].Lat-41.3)/9.8*0.5}
+			}
+		}
+		c.Code = "974" + c.Code[3:]
+		c.ComputeBBox()
+		far = append(far, c)
+	}
+	for _, set := range [][]Commune{cs, demo, narrow, far} {
 		ix := NewIndex(set)
 		sorted := append([]Commune(nil), set...)
 		sort.Slice(sorted, func(i, j int) bool { return sorted[i].Code < sorted[j].Code })
@@ -225,6 +237,13 @@ func TestTheIndexAgreesWithTheNaiveTestOnBordersAndGridLines(t *testing.T) {
 			check(b.MaxLon, b.MinLat+rng.Float64()*(b.MaxLat-b.MinLat))
 			check(b.MinLon+rng.Float64()*(b.MaxLon-b.MinLon), b.MinLat)
 			check(b.MinLon+rng.Float64()*(b.MaxLon-b.MinLon), b.MaxLat)
+		}
+		all := set[0].BBox
+		for _, c := range set {
+			all = BBox{min(all.MinLon, c.BBox.MinLon), min(all.MinLat, c.BBox.MinLat), max(all.MaxLon, c.BBox.MaxLon), max(all.MaxLat, c.BBox.MaxLat)}
+		}
+		for k := 0; k < 20000; k++ {
+			check(all.MinLon-1+rng.Float64()*(all.MaxLon-all.MinLon+2), all.MinLat-1+rng.Float64()*(all.MaxLat-all.MinLat+2))
 		}
 		// The grid's lines, as locate computes them.
 		for k := 0; k < 3000; k++ {
