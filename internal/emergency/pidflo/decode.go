@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"socle/internal/emergency/xmlsafe"
 )
 
 // Decode reads a PIDF-LO document. It matches elements by namespace, never by prefix, and
@@ -69,49 +71,20 @@ func DecodeElement(dec *xml.Decoder, start xml.StartElement) (Document, error) {
 	return p.document()
 }
 
-// screen refuses hostile documents in one pass over the tokens, before anything is
-// decoded: over MaxSize bytes, nested deeper than MaxDepth, or with a declaration (<!...>:
+// screen refuses hostile documents before anything is decoded, with xmlsafe's byte-level
+// pass: over MaxSize bytes, nested deeper than MaxDepth, or with a declaration (<!...>:
 // DOCTYPE, ENTITY...), which a location document never needs. It also refuses what is not
-// one well-formed element: Go's decoder alone would read the first element and ignore
-// what follows it.
+// one root element: Go's decoder alone would read the first element and ignore what follows.
 func screen(b []byte) error {
-	if len(b) > MaxSize {
-		return fmt.Errorf("%w: %d bytes, more than %d", ErrUnsafeXML, len(b), MaxSize)
+	err := xmlsafe.Check(b, MaxSize, MaxDepth)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, xmlsafe.ErrUnsafe):
+		return fmt.Errorf("%w: %v", ErrUnsafeXML, err)
+	default:
+		return fmt.Errorf("%w: %v", ErrNotPIDFLO, err)
 	}
-	dec := newDecoder(b)
-	depth, roots := 0, 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%w: not well-formed XML: %v", ErrNotPIDFLO, err)
-		}
-		switch t := tok.(type) {
-		case xml.Directive:
-			return fmt.Errorf("%w: DOCTYPE, ENTITY and other declarations are refused", ErrUnsafeXML)
-		case xml.StartElement:
-			if depth++; depth > MaxDepth {
-				return fmt.Errorf("%w: elements nested deeper than %d", ErrUnsafeXML, MaxDepth)
-			}
-			if depth == 1 {
-				if roots++; roots > 1 {
-					return fmt.Errorf("%w: more than one root element", ErrNotPIDFLO)
-				}
-			}
-		case xml.EndElement:
-			depth--
-		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return fmt.Errorf("%w: text outside the root element", ErrNotPIDFLO)
-			}
-		}
-	}
-	if roots == 0 {
-		return fmt.Errorf("%w: no element", ErrNotPIDFLO)
-	}
-	return nil
 }
 
 // notPIDFLO and unsupported build the refusals of decoding.
