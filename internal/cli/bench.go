@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -217,6 +218,9 @@ and p50/p99 for both, and what socle adds.`)
 	if err != nil {
 		return err
 	}
+	// A PSAP's console keeps one HTTP/2 connection to socle, as socle keeps one to each
+	// operator that offers HTTP/2: the simulator and socle both do.
+	psap.Transport.(*http.Transport).ForceAttemptHTTP2 = true
 	svc, err := bed.StartService(ctx, d.Pool, testbed.DefaultConfig(), log)
 	if err != nil {
 		return err

@@ -122,6 +122,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	dcfg := deps.Pool.Config().Copy()
 	dcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	dcfg.MaxConns = 24 // delivery records and audit rows: short statements, many at once
+	dcfg.MinConns = 6
 	dpool, err := pgxpool.NewWithConfig(context.Background(), dcfg)
 	if err != nil {
 		return nil, fmt.Errorf("emergency: delivery pool: %w", err)

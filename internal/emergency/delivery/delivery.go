@@ -378,6 +378,8 @@ func (w *Worker) client(p *directory.PSAP) *http.Client {
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{w.cfg.ClientCert},
 			RootCAs:      ca,
+			// Resume sessions (RFC 8446 §2.2): a reconnection skips the signatures.
+			ClientSessionCache: tls.NewLRUClientSessionCache(16),
 		},
 		MaxIdleConnsPerHost: w.cfg.Concurrency,
 		IdleConnTimeout:     90 * time.Second,

@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/singleflight"
 
@@ -91,24 +90,37 @@ func (s *Service) locate(ctx context.Context, r held.Request) (Answer, *held.Err
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	// The device is a tel: URI; AML messages store the E.164 number.
+	// The device is a tel: URI; AML messages store the E.164 number, ported numbers the
+	// digits. One round trip answers both "is there a fresh fix?" and "who serves it if
+	// ported?": the second question is asked for nothing only when a fix answers.
 	number := strings.TrimPrefix(r.Device, "tel:")
 	var j delivery.Job
+	var id *string
+	var received *time.Time
+	var lat, lon *float64
+	var ported *string
 	err := s.Pool.QueryRow(ctx, `
-		SELECT id::text, received_at, device_number, latitude, longitude, accuracy_m, confidence_pct, located_at,
-			location_source, imei
-		FROM emergency.aml_messages
-		WHERE device_number = $1 AND status = 'accepted' AND purged_at IS NULL
-		  AND received_at > now() - $2::interval
-		ORDER BY received_at DESC LIMIT 1`, number, s.MaxAge).
-		Scan(&j.ID, &j.ReceivedAt, &j.Device, &j.Lat, &j.Lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI)
+		SELECT m.id::text, m.received_at, m.latitude, m.longitude, m.accuracy_m, m.confidence_pct, m.located_at,
+			m.location_source, m.imei,
+			(SELECT operator_id FROM emergency.ported_numbers WHERE number = $3)
+		FROM (SELECT) AS one LEFT JOIN LATERAL (
+			SELECT id, received_at, latitude, longitude, accuracy_m, confidence_pct, located_at, location_source, imei
+			FROM emergency.aml_messages
+			WHERE device_number = $1 AND status = 'accepted' AND purged_at IS NULL
+			  AND received_at > now() - $2::interval
+			ORDER BY received_at DESC LIMIT 1) AS m ON true`, number, s.MaxAge, strings.TrimPrefix(number, "+")).
+		Scan(&id, &received, &lat, &lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI, &ported)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return s.askOperator(ctx, number, r)
 	case ctx.Err() != nil:
 		return Answer{}, &held.Error{Code: held.Timeout, Message: "no answer within the requested response time"}
 	case err != nil:
 		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "location store unavailable"}
+	case id == nil:
+		return s.askOperator(ctx, number, ported, r)
+	}
+	j.ID, j.ReceivedAt, j.Device = *id, *received, number
+	if lat != nil && lon != nil {
+		j.Lat, j.Lon = *lat, *lon
 	}
 	return Answer{Location: delivery.Document(j), Source: "aml", MessageID: j.ID, Age: time.Since(j.ReceivedAt)}, nil
 }
@@ -127,23 +139,16 @@ func wants(types []string, any ...string) bool {
 	return false
 }
 
-// askOperator finds the operator serving number and asks it. Concurrent queries for one
-// number share one upstream request; each waits no longer than its own deadline.
-func (s *Service) askOperator(ctx context.Context, number string, r held.Request) (Answer, *held.Error) {
+// askOperator finds the operator serving number (ported to that operator if ported is set,
+// else by the numbering plan) and asks it. Concurrent queries for one number share one
+// upstream request; each waits no longer than its own deadline.
+func (s *Service) askOperator(ctx context.Context, number string, ported *string, r held.Request) (Answer, *held.Error) {
 	snap := s.Directory()
 	var op *directory.Operator
-	var ported string
-	err := s.Pool.QueryRow(ctx, `SELECT operator_id FROM emergency.ported_numbers WHERE number = $1`,
-		strings.TrimPrefix(number, "+")).Scan(&ported)
-	switch {
-	case err == nil:
-		op = snap.Operators[ported]
-	case errors.Is(err, pgx.ErrNoRows):
-		if b, ok := snap.BlockFor(strings.TrimPrefix(number, "+")); ok {
-			op = b.Operator
-		}
-	default:
-		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "numbering data unavailable"}
+	if ported != nil {
+		op = snap.Operators[*ported]
+	} else if b, ok := snap.BlockFor(strings.TrimPrefix(number, "+")); ok {
+		op = b.Operator
 	}
 	if op == nil {
 		return Answer{}, &held.Error{Code: held.LocationUnknown,
@@ -215,9 +220,15 @@ func (s *Service) client(op *directory.Operator) *http.Client {
 		ca = s.RootCAs
 	}
 	c := &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{s.ClientCert}, RootCAs: ca},
-		// Keep what a burst opened: a closed connection costs a TLS handshake when the
-		// next burst comes, just when time is short.
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{s.ClientCert}, RootCAs: ca,
+			// A new connection resumes an earlier session (RFC 8446 §2.2): no certificate
+			// signatures to make or check when a burst needs more connections.
+			ClientSessionCache: tls.NewLRUClientSessionCache(64)},
+		// HTTP/2 where the operator offers it: concurrent queries share one connection
+		// instead of each opening its own (a mutual-TLS handshake apiece) when a burst
+		// comes, just when time is short.
+		ForceAttemptHTTP2: true,
+		// Keep what a burst opened, for HTTP/1.1 servers.
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -21,6 +21,9 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		cfg.MaxConns = maxConns
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	// Keep a quarter of the pool open even when idle: an emergency burst after a quiet spell
+	// must not wait for PostgreSQL to start backends (a few milliseconds each) one by one.
+	cfg.MinConns = max(1, cfg.MaxConns/4)
 	cfg.ConnConfig.RuntimeParams["application_name"] = "socle"
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
