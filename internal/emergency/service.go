@@ -146,7 +146,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s.pdaau = pdaau.NewStore(deps.Pool)
 	s.pull = &pull.Service{Pool: deps.Pool, AuditPool: dpool, MaxAge: cfg.PullMaxAge, Directory: s.snapshot,
-		ClientCert: deps.ClientCert, RootCAs: deps.RootCAs, DefaultResponseTime: 3 * time.Second}
+		ClientCert: deps.ClientCert, RootCAs: deps.RootCAs, DefaultResponseTime: 3 * time.Second,
+		Logger: s.log.With("component", "pull")}
 	return s, nil
 }
 
@@ -213,7 +214,8 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.wg.Add(5)
+	s.wg.Add(6)
+	go func() { defer s.wg.Done(); s.pull.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.pdaauLoop(ctx) }()
 	go func() { defer s.wg.Done(); s.intake.Store.Run(ctx) }()
 	go func() { defer s.wg.Done(); dir.Watch(ctx) }()

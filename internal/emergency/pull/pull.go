@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -44,8 +46,14 @@ type Service struct {
 	// DefaultResponseTime bounds a query that does not say (RFC 5985 leaves it to the server).
 	DefaultResponseTime time.Duration
 
-	flights singleflight.Group
-	clients sync.Map // operator id → *http.Client
+	// Logger reports what cannot be answered to anyone (an outcome not recorded).
+	Logger *slog.Logger
+
+	flights      singleflight.Group
+	clients      sync.Map // operator id → *http.Client
+	outcomes     chan outcome
+	outcomesOnce sync.Once
+	running      atomic.Bool
 }
 
 // Answer is a location and where it came from.
@@ -58,20 +66,31 @@ type Answer struct {
 
 // Locate finds the caller of r.Device for the PSAP psapID, records the query, and returns
 // the location or the HELD error to send back.
+//
+// Who asked is recorded before any answer leaves: in the same statement as the look-up of
+// the caller's fix, so the audit costs no round trip of its own. The outcome (located, or
+// the error code) is added afterwards, off the answer's path, by the outcome writer (Run);
+// until then the row reads "pending".
 func (s *Service) Locate(ctx context.Context, psapID string, r held.Request) (Answer, *held.Error) {
 	start := time.Now()
-	ans, herr := s.locate(ctx, r)
-	outcome, source := "located", ans.Source
+	q := query{psap: psapID, device: strings.TrimPrefix(r.Device, "tel:")}
+	ans, herr := s.locate(ctx, &q, r)
+	result, source := "located", ans.Source
 	if herr != nil {
-		outcome, source = herr.Code, "none"
+		result, source = herr.Code, "none"
 	}
 	var msg *string
 	if ans.MessageID != "" {
 		msg = &ans.MessageID
 	}
+	took := float64(time.Since(start).Microseconds()) / 1000
+	if q.auditID != 0 {
+		s.recordOutcome(ctx, outcome{q.auditID, source, result, msg, took})
+		return ans, herr
+	}
+	// Refused before the look-up, or the look-up failed: record the query on its own.
 	_, err := s.AuditPool.Exec(ctx, `INSERT INTO emergency.pull_queries (psap_id, device, source, outcome, message_id, duration_ms)
-		VALUES ($1, $2, $3, $4, $5, $6)`, psapID, strings.TrimPrefix(r.Device, "tel:"), source, outcome, msg,
-		float64(time.Since(start).Microseconds())/1000)
+		VALUES ($1, $2, $3, $4, $5, $6)`, psapID, q.device, source, result, msg, took)
 	if err != nil {
 		// No audit, no answer: who asked for a location must always be known.
 		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "the query could not be recorded"}
@@ -79,7 +98,13 @@ func (s *Service) Locate(ctx context.Context, psapID string, r held.Request) (An
 	return ans, herr
 }
 
-func (s *Service) locate(ctx context.Context, r held.Request) (Answer, *held.Error) {
+// query is one PSAP query as the audit trail knows it.
+type query struct {
+	psap, device string
+	auditID      int64 // its row, once the look-up has recorded it
+}
+
+func (s *Service) locate(ctx context.Context, q *query, r held.Request) (Answer, *held.Error) {
 	if r.Exact && !wants(r.LocationTypes, held.TypeGeodetic, held.TypeAny) {
 		// An AML fix is geodetic; civic addresses and location URIs come from operators.
 		return Answer{}, &held.Error{Code: held.CannotProvideLiType, Message: "only geodetic locations can be provided for this number"}
@@ -91,29 +116,34 @@ func (s *Service) locate(ctx context.Context, r held.Request) (Answer, *held.Err
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	// The device is a tel: URI; AML messages store the E.164 number, ported numbers the
-	// digits. One round trip answers both "is there a fresh fix?" and "who serves it if
-	// ported?": the second question is asked for nothing only when a fix answers.
-	number := strings.TrimPrefix(r.Device, "tel:")
+	// digits. One round trip records who asked and answers both "is there a fresh fix?" and
+	// "who serves it if ported?" (the second is asked for nothing only when a fix answers).
+	// It runs on the audit pool: its commit does not wait for the WAL flush.
+	number := q.device
 	var j delivery.Job
 	var id *string
 	var received *time.Time
 	var lat, lon *float64
 	var ported *string
-	err := s.Pool.QueryRow(ctx, `
-		SELECT m.id::text, m.received_at, m.latitude, m.longitude, m.accuracy_m, m.confidence_pct, m.located_at,
-			m.location_source, m.imei,
+	err := s.AuditPool.QueryRow(ctx, `
+		WITH audit AS (
+			INSERT INTO emergency.pull_queries (psap_id, device, source, outcome, duration_ms)
+			VALUES ($4, $1, 'none', 'pending', 0) RETURNING id)
+		SELECT (SELECT id FROM audit), m.id::text, m.received_at, m.latitude, m.longitude, m.accuracy_m,
+			m.confidence_pct, m.located_at, m.location_source, m.imei,
 			(SELECT operator_id FROM emergency.ported_numbers WHERE number = $3)
 		FROM (SELECT) AS one LEFT JOIN LATERAL (
 			SELECT id, received_at, latitude, longitude, accuracy_m, confidence_pct, located_at, location_source, imei
 			FROM emergency.aml_messages
 			WHERE device_number = $1 AND status = 'accepted' AND purged_at IS NULL
 			  AND received_at > now() - $2::interval
-			ORDER BY received_at DESC LIMIT 1) AS m ON true`, number, s.MaxAge, strings.TrimPrefix(number, "+")).
-		Scan(&id, &received, &lat, &lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI, &ported)
+			ORDER BY received_at DESC LIMIT 1) AS m ON true`, number, s.MaxAge, strings.TrimPrefix(number, "+"), q.psap).
+		Scan(&q.auditID, &id, &received, &lat, &lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI, &ported)
 	switch {
 	case ctx.Err() != nil:
 		return Answer{}, &held.Error{Code: held.Timeout, Message: "no answer within the requested response time"}
 	case err != nil:
+		q.auditID = 0
 		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "location store unavailable"}
 	case id == nil:
 		return s.askOperator(ctx, number, ported, r)
@@ -123,6 +153,78 @@ func (s *Service) locate(ctx context.Context, r held.Request) (Answer, *held.Err
 		j.Lat, j.Lon = *lat, *lon
 	}
 	return Answer{Location: delivery.Document(j), Source: "aml", MessageID: j.ID, Age: time.Since(j.ReceivedAt)}, nil
+}
+
+// outcome completes an audit row.
+type outcome struct {
+	id              int64
+	source, outcome string
+	message         *string
+	durationMS      float64
+}
+
+// recordOutcome hands an outcome to the writer; if the writer is not running or is behind,
+// the caller writes it itself (the queue's bound is the backpressure).
+func (s *Service) recordOutcome(ctx context.Context, o outcome) {
+	s.outcomesOnce.Do(func() { s.outcomes = make(chan outcome, 4096) })
+	if s.running.Load() {
+		select {
+		case s.outcomes <- o:
+			return
+		default:
+		}
+	}
+	s.writeOutcomes(ctx, []outcome{o})
+}
+
+// Run writes query outcomes in batches until ctx ends, then writes what is left.
+func (s *Service) Run(ctx context.Context) {
+	s.outcomesOnce.Do(func() { s.outcomes = make(chan outcome, 4096) })
+	s.running.Store(true)
+	defer s.running.Store(false)
+	batch := make([]outcome, 0, 256)
+	for {
+		select {
+		case o := <-s.outcomes:
+			batch = append(batch[:0], o)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case o := <-s.outcomes:
+					batch = append(batch, o)
+				default:
+					break drain
+				}
+			}
+			s.writeOutcomes(context.WithoutCancel(ctx), batch)
+		case <-ctx.Done():
+			s.running.Store(false)
+			for {
+				select {
+				case o := <-s.outcomes:
+					s.writeOutcomes(context.WithoutCancel(ctx), []outcome{o})
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (s *Service) writeOutcomes(ctx context.Context, os []outcome) {
+	ids, sources, outcomes, messages, durations := make([]int64, len(os)), make([]string, len(os)),
+		make([]string, len(os)), make([]*string, len(os)), make([]float64, len(os))
+	for i, o := range os {
+		ids[i], sources[i], outcomes[i], messages[i], durations[i] = o.id, o.source, o.outcome, o.message, o.durationMS
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := s.AuditPool.Exec(ctx, `UPDATE emergency.pull_queries q
+		SET source = u.source, outcome = u.outcome, message_id = u.message::uuid, duration_ms = u.duration
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS u(id, source, outcome, message, duration)
+		WHERE q.id = u.id`, ids, sources, outcomes, messages, durations); err != nil && s.Logger != nil {
+		s.Logger.Warn("pull: query outcomes not recorded (their rows stay pending)", "count", len(os), "error", err)
+	}
 }
 
 func wants(types []string, any ...string) bool {
