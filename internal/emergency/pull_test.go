@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"socle/internal/emergency"
 	"socle/internal/emergency/held"
 	"socle/internal/emergency/pidflo"
+	"socle/internal/emergency/pull"
 )
 
 // psapClient registers a client certificate for the demo PSAP samu-75 and returns a client
@@ -121,5 +123,61 @@ func TestHELDRefusals(t *testing.T) {
 	// An operator's certificate is valid on the interconnect but is no PSAP's.
 	if status, b := query(t, w, w.operator, "tel:+33612345678"); status != 403 || heldError(t, b) != held.RequestError {
 		t.Errorf("operator asking: %d %s", status, b)
+	}
+}
+
+// Lyon, by the Rhône's centres in the demo PDAAU; Paris by samu-75's.
+const lyonLat, lyonLon = 45.7640, 4.8357
+
+func TestAPSAPLocatesOnlyCallersOfItsAreaOrRoutedToIt(t *testing.T) {
+	w := newWorld(t, nil)
+	paris := psapClient(t, w)
+	lyon, err := w.bed.RegisterPSAP(context.Background(), w.pool, "samu-69", "psap-samu69", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the service knows samu-69's certificate", func() bool {
+		status, _ := query(t, w, lyon, "tel:+33600000000")
+		return status != http.StatusForbidden
+	})
+
+	// A caller in Lyon dialled 15: the call went to samu-69, which may locate the caller;
+	// Paris's SAMU may not, and the audit keeps that it asked.
+	_, a := w.push(formType, form("15", lyonLat, lyonLon, "+33611111111"), nil)
+	waitFor(t, 10*time.Second, "delivery to samu-69", func() bool { return len(w.received(a.ID)) > 0 })
+	if status, b := query(t, w, lyon, "tel:+33611111111"); status != 200 {
+		t.Fatalf("samu-69: %d %s", status, b)
+	} else if _, err := held.ParseResponse(b); err != nil {
+		t.Fatalf("samu-69 got no location: %v\n%s", err, b)
+	}
+	if status, b := query(t, w, paris, "tel:+33611111111"); status != 200 || heldError(t, b) != held.NotLocatable {
+		t.Fatalf("samu-75 about a caller in Lyon: %d %s", status, b)
+	}
+	waitFor(t, 5*time.Second, "the refusal audited", func() bool {
+		var n int
+		w.pool.QueryRow(context.Background(), `SELECT count(*) FROM emergency.pull_queries
+			WHERE psap_id = 'samu-75' AND device = '+33611111111' AND outcome = 'outOfArea'`).Scan(&n)
+		return n == 1
+	})
+
+	// A Parisian who called samu-75 and has since gone to Lyon may still be located by it.
+	_, p := w.push(formType, form("15", 48.8584, 2.2945, "+33622222222"), nil)
+	waitFor(t, 10*time.Second, "delivery to samu-75", func() bool { return len(w.received(p.ID)) > 0 })
+	w.push(formType, form("15", lyonLat, lyonLon, "+33622222222"), nil)
+	if status, b := query(t, w, paris, "tel:+33622222222"); status != 200 {
+		t.Fatalf("samu-75 about its own caller: %d %s", status, b)
+	} else if _, err := held.ParseResponse(b); err != nil {
+		t.Fatalf("samu-75 got no location for its own caller: %v\n%s", err, b)
+	}
+}
+
+func TestWithScopeAnyEveryPSAPLocatesEveryCaller(t *testing.T) {
+	w := newWorld(t, func(c *emergency.Config) { c.PullScope = pull.ScopeAny })
+	paris := psapClient(t, w)
+	w.push(formType, form("15", lyonLat, lyonLon, "+33611111111"), nil)
+	if status, b := query(t, w, paris, "tel:+33611111111"); status != 200 {
+		t.Fatalf("%d %s", status, b)
+	} else if _, err := held.ParseResponse(b); err != nil {
+		t.Fatalf("no location: %v\n%s", err, b)
 	}
 }

@@ -44,6 +44,7 @@ type Config struct {
 	Concurrency       int
 	FallbackPSAP      string
 	PullMaxAge        time.Duration
+	PullScope         string
 }
 
 // Register adds the service's options to the table.
@@ -60,6 +61,8 @@ func (c *Config) Register(s *config.Set) {
 	s.Int(&c.Concurrency, "emergency-delivery-concurrency", 64, 1, 4096, "pushes in flight at once per node")
 	s.Duration(&c.PullMaxAge, "emergency-pull-max-age", 10*time.Minute,
 		"how old an AML fix may be and still answer a PSAP's location query")
+	s.Enum(&c.PullScope, "emergency-pull-scope", pull.ScopeArea, []string{pull.ScopeArea, pull.ScopeAny},
+		"which calls a PSAP may locate: area (from its départements in the PDAAU, or routed to it) or any")
 	s.String(&c.FallbackPSAP, "emergency-fallback-psap", "",
 		"id of the PSAP that receives locations for which the tables give no PSAP (empty: keep retrying)")
 	s.Check(func() error {
@@ -145,7 +148,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
 	s.pdaau = pdaau.NewStore(deps.Pool)
-	s.pull = &pull.Service{Pool: deps.Pool, AuditPool: dpool, MaxAge: cfg.PullMaxAge, Directory: s.snapshot,
+	s.pull = &pull.Service{Pool: deps.Pool, AuditPool: dpool, MaxAge: cfg.PullMaxAge, Scope: cfg.PullScope, Directory: s.snapshot,
 		ClientCert: deps.ClientCert, RootCAs: deps.RootCAs, DefaultResponseTime: 3 * time.Second,
 		Logger: s.log.With("component", "pull")}
 	return s, nil

@@ -62,8 +62,13 @@ type Snapshot struct {
 	pdaau         map[pdaauKey]string
 	blocks        map[string]Block
 	versions      map[string]TableVersion
+	areas         map[string]map[string]bool // PSAP id → départements the PDAAU routes calls from to it
 	Communes      *geo.Index
 }
+
+// Serves reports whether the PDAAU in effect routes calls from at least one commune of the
+// département to the PSAP, for at least one number: the PSAP's area.
+func (s *Snapshot) Serves(psapID, dep string) bool { return s.areas[psapID][dep] }
 
 // TableVersion is the PDAAU version in effect for a département: its number, and the TNAAU
 // version its activation made.
@@ -246,6 +251,16 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("directory: number blocks: %w", err)
+	}
+
+	s.areas = map[string]map[string]bool{}
+	for k, routing := range s.pdaau {
+		if p, ok := s.byRouting[routing]; ok {
+			if s.areas[p.ID] == nil {
+				s.areas[p.ID] = map[string]bool{}
+			}
+			s.areas[p.ID][geo.Departement(k.insee)] = true
+		}
 	}
 
 	communes, err := loadCommunes(ctx, pool)

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 
 	"socle/internal/emergency/delivery"
 	"socle/internal/emergency/directory"
+	"socle/internal/emergency/geo"
 	"socle/internal/emergency/held"
 	"socle/internal/emergency/pidflo"
 )
@@ -37,7 +39,9 @@ type Service struct {
 	// can lose the audit rows of the last fraction of a second.
 	AuditPool *pgxpool.Pool
 	// MaxAge is how old an AML fix may be and still answer a query.
-	MaxAge    time.Duration
+	MaxAge time.Duration
+	// Scope says which calls a PSAP may locate: ScopeArea (the default) or ScopeAny.
+	Scope     string
 	Directory func() *directory.Snapshot
 	// ClientCert is socle's certificate towards operators; RootCAs verifies operators
 	// that have no CA of their own in the directory.
@@ -78,6 +82,11 @@ func (s *Service) Locate(ctx context.Context, psapID string, r held.Request) (An
 	result, source := "located", ans.Source
 	if herr != nil {
 		result, source = herr.Code, "none"
+	} else if !s.mayLocate(q, ans) {
+		// The location is not given; the audit keeps that it was asked for and refused.
+		ans, result = Answer{Source: source}, OutOfArea
+		herr = &held.Error{Code: held.NotLocatable, Message: "this caller is outside the area of this centre, " +
+			"and no call from this number was routed to it in the last " + s.MaxAge.String()}
 	}
 	var msg *string
 	if ans.MessageID != "" {
@@ -102,7 +111,78 @@ func (s *Service) Locate(ctx context.Context, psapID string, r held.Request) (An
 type query struct {
 	psap, device string
 	auditID      int64 // its row, once the look-up has recorded it
+	routedHere   bool  // an AML message from this number was routed to this PSAP lately
 }
+
+// Scopes: which calls a PSAP may locate.
+const (
+	// ScopeArea: a PSAP may locate a caller in its area — a département from which the
+	// PDAAU in effect routes some number to it — or one whose AML message (for any number
+	// dialled) was routed to it within MaxAge, wherever the caller is now. A location
+	// whose département cannot be told (at sea, a civic address without postal code) is
+	// given: the caller is on the line, and the query is audited.
+	ScopeArea = "area"
+	// ScopeAny: every registered PSAP may locate every caller; every query is audited.
+	ScopeAny = "any"
+)
+
+// OutOfArea is the audit outcome of a location found but not given (ScopeArea).
+const OutOfArea = "outOfArea"
+
+// mayLocate applies the scope to a location found for q.
+func (s *Service) mayLocate(q query, ans Answer) bool {
+	if s.Scope == ScopeAny || q.routedHere {
+		return true
+	}
+	snap := s.Directory()
+	dep := departementOf(snap, ans.Location)
+	return dep == "" || snap.Serves(q.psap, dep)
+}
+
+// departementOf is the département of a location: of the commune holding its shape's
+// centre, else of its civic address; "" when neither tells.
+func departementOf(snap *directory.Snapshot, d pidflo.Document) string {
+	for _, l := range d.Locations {
+		if l.Shape != nil {
+			if code, ok := snap.Communes.Locate(l.Shape.Center()); ok {
+				return geo.Departement(code)
+			}
+		}
+		if l.Civic != nil {
+			if dep := civicDepartement(l.Civic); dep != "" {
+				return dep
+			}
+		}
+	}
+	return ""
+}
+
+// civicDepartement reads a French civic address's département: A2 when it is written as a
+// code, else the postal code's (two digits; three overseas; Corsica's 20 split at 20200).
+func civicDepartement(c *pidflo.Civic) string {
+	if c.Country != "" && !strings.EqualFold(c.Country, "FR") {
+		return ""
+	}
+	if a2 := strings.ToUpper(strings.TrimSpace(c.A2)); depCode.MatchString(a2) {
+		return a2
+	}
+	pc := strings.TrimSpace(c.PC)
+	if len(pc) != 5 || strings.Trim(pc, "0123456789") != "" {
+		return ""
+	}
+	switch {
+	case strings.HasPrefix(pc, "97") || strings.HasPrefix(pc, "98"):
+		return pc[:3]
+	case strings.HasPrefix(pc, "20"):
+		if pc < "20200" {
+			return "2A"
+		}
+		return "2B"
+	}
+	return pc[:2]
+}
+
+var depCode = regexp.MustCompile(`^([0-9]{2}|2[AB]|9[78][0-9])$`)
 
 func (s *Service) locate(ctx context.Context, q *query, r held.Request) (Answer, *held.Error) {
 	if r.Exact && !wants(r.LocationTypes, held.TypeGeodetic, held.TypeAny) {
@@ -131,14 +211,16 @@ func (s *Service) locate(ctx context.Context, q *query, r held.Request) (Answer,
 			VALUES ($4, $1, 'none', 'pending', 0) RETURNING id)
 		SELECT (SELECT id FROM audit), m.id::text, m.received_at, m.latitude, m.longitude, m.accuracy_m,
 			m.confidence_pct, m.located_at, m.location_source, m.imei,
-			(SELECT operator_id FROM emergency.ported_numbers WHERE number = $3)
+			(SELECT operator_id FROM emergency.ported_numbers WHERE number = $3),
+			EXISTS (SELECT 1 FROM emergency.aml_messages a JOIN emergency.deliveries d ON d.message_id = a.id
+				WHERE a.device_number = $1 AND a.status = 'accepted' AND a.received_at > now() - $2::interval AND d.psap_id = $4)
 		FROM (SELECT) AS one LEFT JOIN LATERAL (
 			SELECT id, received_at, latitude, longitude, accuracy_m, confidence_pct, located_at, location_source, imei
 			FROM emergency.aml_messages
 			WHERE device_number = $1 AND status = 'accepted' AND purged_at IS NULL
 			  AND received_at > now() - $2::interval
 			ORDER BY received_at DESC LIMIT 1) AS m ON true`, number, s.MaxAge, strings.TrimPrefix(number, "+"), q.psap).
-		Scan(&q.auditID, &id, &received, &lat, &lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI, &ported)
+		Scan(&q.auditID, &id, &received, &lat, &lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI, &ported, &q.routedHere)
 	switch {
 	case ctx.Err() != nil:
 		return Answer{}, &held.Error{Code: held.Timeout, Message: "no answer within the requested response time"}
