@@ -28,6 +28,7 @@ import (
 	"socle/internal/platform/identity"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/server"
+	"socle/internal/visio"
 	"socle/internal/web"
 )
 
@@ -52,9 +53,10 @@ type serveConfig struct {
 	Demo             bool
 	DemoPSAPAddr     string
 	Emergency        emergency.Config
+	Visio            visio.Config
 }
 
-var knownServices = []string{"emergency"}
+var knownServices = []string{"emergency", "visio"}
 
 func (c *serveConfig) table() *config.Set {
 	s := config.New()
@@ -63,7 +65,7 @@ func (c *serveConfig) table() *config.Set {
 	s.Addr(&c.InterconnectAddr, "interconnect-addr", ":8443", "interconnect listener: mutual TLS required (operators, PSAPs)")
 	s.Addr(&c.OpsAddr, "ops-addr", ":9090", "ops listener (HTTPS): /metrics, /healthz, /readyz")
 	s.Secret(&c.NATSURL, "nats-url", "NATS URL for a cluster; empty: an embedded in-process server")
-	s.List(&c.Services, "services", "emergency", "services to run, comma-separated")
+	s.List(&c.Services, "services", "emergency,visio", "services to run, comma-separated")
 	s.String(&c.TLSCert, "tls-cert", "", "server certificate (PEM); empty: <data-dir>/pki/server.crt, created on first start")
 	s.String(&c.TLSKey, "tls-key", "", "server key (PEM); empty: <data-dir>/pki/server.key")
 	s.String(&c.ClientCA, "client-ca", "", "CA bundle that client certificates must chain to; empty: <data-dir>/pki/ca.crt")
@@ -74,6 +76,7 @@ func (c *serveConfig) table() *config.Set {
 	s.Bool(&c.Demo, "demo", false, "load the demo directory and run the PSAP simulator (what `make run` does)")
 	s.Addr(&c.DemoPSAPAddr, "demo-psap-addr", "127.0.0.1:8444", "where the demo's PSAP simulator listens")
 	c.Emergency.Register(s)
+	c.Visio.Register(s)
 	s.Check(func() error {
 		for _, name := range c.Services {
 			if !slices.Contains(knownServices, name) {
@@ -163,6 +166,12 @@ brackets; flags win over the environment.`)
 				Pool: d.Pool, Bus: b, Registry: reg, Logger: log,
 				ClientCert: tlsFiles.client, RootCAs: tlsFiles.clientCAs, Identity: people,
 			})
+			if err != nil {
+				return err
+			}
+			services = append(services, svc)
+		case "visio":
+			svc, err := visio.New(c.Visio, visio.Deps{Logger: log, Registry: reg, Identity: people})
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,209 @@
+// Package visio is the State's web conference (seed 003): rooms by name that authenticated
+// agents create by entering them, guests admitted on an agent's invitation, moderation
+// (lock with a password, lobby, mute, remove, end for all), chat and raised hands, all over
+// one WebSocket per participant whose protocol is in docs/visio-signalling.md.
+package visio
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"socle/internal/platform/config"
+	"socle/internal/platform/identity"
+	"socle/internal/platform/server"
+	"socle/internal/visio/invite"
+	"socle/internal/visio/token"
+)
+
+// Config is the conference's configuration (SOCLE_VISIO_*).
+type Config struct {
+	JWTAppID      string
+	JWTSecret     string
+	JWTPublicKeys string // a directory of <kid>.pem public keys (RS256, ES256)
+	InviteKey     string // base64 of at least 32 random bytes
+	InviteTTL     time.Duration
+}
+
+// Register declares the options.
+func (c *Config) Register(s *config.Set) {
+	s.String(&c.JWTAppID, "visio-jwt-app-id", "socle", "accepted aud and iss of Jitsi-format room tokens")
+	s.Secret(&c.JWTSecret, "visio-jwt-secret", "shared secret of HS256 room tokens (empty: HS256 tokens refused)")
+	s.String(&c.JWTPublicKeys, "visio-jwt-public-keys", "", "directory of <kid>.pem public keys for RS256/ES256 room tokens")
+	s.Secret(&c.InviteKey, "visio-invite-key", "base64 key (32 bytes or more) signing guest invitations (empty: a new one at each start)")
+	s.Duration(&c.InviteTTL, "visio-invite-ttl", 24*time.Hour, "how long a guest invitation is valid")
+}
+
+// Deps are what the service stands on.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	// Identity: agents signed in on the web may create rooms, as token holders may.
+	Identity *identity.Store
+}
+
+// Service runs the conference rooms of this node.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	tokens  *token.Verifier
+	invites *invite.Signer
+	deps    Deps
+
+	mu    sync.Mutex
+	rooms map[string]*Room
+
+	conferences  prometheus.Gauge
+	participants prometheus.Gauge
+	started      prometheus.Counter
+	durations    prometheus.Histogram
+}
+
+var _ server.Service = (*Service)(nil)
+
+// New builds the service.
+func New(cfg Config, deps Deps) (*Service, error) {
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "visio"), rooms: map[string]*Room{}}
+	s.tokens = &token.Verifier{AppID: cfg.JWTAppID, Secret: []byte(cfg.JWTSecret), Leeway: 30 * time.Second}
+	if cfg.JWTPublicKeys != "" {
+		keys, err := loadKeys(cfg.JWTPublicKeys)
+		if err != nil {
+			return nil, err
+		}
+		s.tokens.Keys = keys
+	}
+	key := make([]byte, 32)
+	if cfg.InviteKey != "" {
+		var err error
+		if key, err = base64.StdEncoding.DecodeString(cfg.InviteKey); err != nil {
+			return nil, fmt.Errorf("SOCLE_VISIO_INVITE_KEY: not base64")
+		}
+	} else {
+		rand.Read(key)
+		s.log.Warn("no SOCLE_VISIO_INVITE_KEY: invitations last until this process stops")
+	}
+	var err error
+	if s.invites, err = invite.New(key); err != nil {
+		return nil, fmt.Errorf("SOCLE_VISIO_INVITE_KEY: %w", err)
+	}
+	s.conferences = prometheus.NewGauge(prometheus.GaugeOpts{Name: "socle_visio_conferences", Help: "Conferences in progress on this node."})
+	s.participants = prometheus.NewGauge(prometheus.GaugeOpts{Name: "socle_visio_participants", Help: "Participants in conferences on this node."})
+	s.started = prometheus.NewCounter(prometheus.CounterOpts{Name: "socle_visio_conferences_started_total", Help: "Conferences started."})
+	s.durations = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socle_visio_conference_duration_seconds",
+		Help: "How long conferences lasted.", Buckets: prometheus.ExponentialBuckets(60, 2, 10)})
+	if deps.Registry != nil {
+		deps.Registry.MustRegister(s.conferences, s.participants, s.started, s.durations)
+	}
+	return s, nil
+}
+
+// loadKeys reads <kid>.pem public keys.
+func loadKeys(dir string) (map[string]crypto.PublicKey, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.pem"))
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]crypto.PublicKey{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("SOCLE_VISIO_JWT_PUBLIC_KEYS: %w", err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("SOCLE_VISIO_JWT_PUBLIC_KEYS: %s holds no PEM block", p)
+		}
+		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("SOCLE_VISIO_JWT_PUBLIC_KEYS: %s: %w", p, err)
+		}
+		keys[strings.TrimSuffix(filepath.Base(p), ".pem")] = k
+	}
+	return keys, nil
+}
+
+// Name implements server.Service.
+func (s *Service) Name() string { return "visio" }
+
+// Start implements server.Service.
+func (s *Service) Start(context.Context) error { return nil }
+
+// Stop implements server.Service: every meeting ends.
+func (s *Service) Stop(context.Context) error {
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.shutdown()
+	}
+	return nil
+}
+
+// Ready implements server.Service.
+func (s *Service) Ready(context.Context) error { return nil }
+
+// Routes implements server.Service: the conference is on the web listener.
+func (s *Service) Routes(web, _ *http.ServeMux) {
+	web.HandleFunc("GET /visio/ws/{room}", s.connect)
+}
+
+var roomPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// RoomName normalises a room name as typed (Jitsi compares them in lower case).
+func RoomName(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	return s, roomPattern.MatchString(s)
+}
+
+// room returns the room, creating it if create is set.
+func (s *Service) room(name string, create bool) (*Room, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.rooms[name]; ok && !r.Ended() {
+		return r, false
+	}
+	if !create {
+		return nil, false
+	}
+	var r *Room
+	r = newRoom(name, func() { s.forget(r) })
+	s.rooms[name] = r
+	s.conferences.Inc()
+	s.started.Inc()
+	return r, true
+}
+
+// forget drops an ended room.
+func (s *Service) forget(r *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.Name] == r {
+		delete(s.rooms, r.Name)
+		s.conferences.Dec()
+		s.durations.Observe(time.Since(r.Created).Seconds())
+		s.log.Info("conference ended", "room", r.Name, "lasted", time.Since(r.Created).Round(time.Second))
+	}
+}
+
+// InviteURL is the path of an invitation to room, valid for the configured time.
+func (s *Service) InviteURL(room string) (string, time.Time) {
+	exp := time.Now().Add(s.cfg.InviteTTL).Truncate(time.Second)
+	return "/visio/" + room + "?invite=" + s.invites.Code(room, exp), exp
+}

@@ -1,0 +1,276 @@
+package visio_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"socle/internal/visio"
+	"socle/internal/visio/client"
+)
+
+const secret = "the shared secret of the token issuer"
+
+// site runs the conference over TLS on loopback, as `socle serve` does.
+type site struct {
+	t   *testing.T
+	srv *httptest.Server
+	svc *visio.Service
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	svc, err := visio.New(visio.Config{JWTAppID: "socle", JWTSecret: secret, InviteTTL: time.Hour},
+		visio.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	svc.Routes(mux, nil)
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(func() { svc.Stop(context.Background()); srv.Close() })
+	return &site{t: t, srv: srv, svc: svc}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// token is a Jitsi-format token for room.
+func token(t *testing.T, room string, edit func(jwt.MapClaims)) string {
+	t.Helper()
+	c := jwt.MapClaims{"aud": "socle", "iss": "socle", "sub": "*", "room": room, "exp": time.Now().Add(time.Hour).Unix(),
+		"context": map[string]any{"user": map[string]any{"id": "42", "name": "Agent Martin"}}}
+	if edit != nil {
+		edit(c)
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *site) url(room, query string) string {
+	return "wss" + strings.TrimPrefix(s.srv.URL, "https") + "/visio/ws/" + room + "?" + query
+}
+
+func (s *site) agent(room, name string) *client.Client {
+	s.t.Helper()
+	c, err := client.Join(ctx(s.t), s.srv.Client(), s.url(room, "jwt="+token(s.t, room, nil)), name, "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(c.Close)
+	return c
+}
+
+// invitation asks the agent for an invitation and returns its query.
+func (s *site) invitation(agent *client.Client) string {
+	s.t.Helper()
+	agent.Send(ctx(s.t), client.Message{"type": "invite"})
+	m, err := agent.WaitFor(ctx(s.t), "invite")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return m.String("url")[strings.Index(m.String("url"), "?")+1:]
+}
+
+func (s *site) guest(room, query, name, password string) (*client.Client, error) {
+	c, err := client.Join(ctx(s.t), s.srv.Client(), s.url(room, query), name, password)
+	if err == nil {
+		s.t.Cleanup(c.Close)
+	}
+	return c, err
+}
+
+func want(t *testing.T, c *client.Client, typ string) client.Message {
+	t.Helper()
+	m, err := c.WaitFor(ctx(t), typ)
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", typ, err)
+	}
+	return m
+}
+
+func TestAnAgentOpensTheRoomAndAGuestJoinsByInvitation(t *testing.T) {
+	s := newSite(t)
+	agent := s.agent("Point-Hebdo", "Camille")
+	you := agent.Welcome["you"].(map[string]any)
+	if agent.Welcome["room"] != "point-hebdo" || you["moderator"] != true || you["guest"] != false {
+		t.Fatalf("welcome %v", agent.Welcome)
+	}
+	inv := s.invitation(agent)
+	guest, err := s.guest("point-hebdo", inv, "Dominique (Préfecture)", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := guest.Welcome["participants"].([]any); len(ps) != 2 {
+		t.Fatalf("the guest sees %v", ps)
+	}
+	joined := want(t, agent, "joined")["participant"].(map[string]any)
+	if joined["name"] != "Dominique (Préfecture)" || joined["guest"] != true || joined["moderator"] != false {
+		t.Fatalf("joined %v", joined)
+	}
+	// A guest may not invite others.
+	guest.Send(ctx(t), client.Message{"type": "invite"})
+	if e := want(t, guest, "error"); e.String("request") != "invite" {
+		t.Fatalf("%v", e)
+	}
+}
+
+func TestTokensAndInvitationsAreCheckedBeforeAnyoneEnters(t *testing.T) {
+	s := newSite(t)
+	agent := s.agent("salle", "Camille")
+	inv := s.invitation(agent)
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"aud": "socle", "iss": "socle", "room": "salle",
+		"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte("not the issuer's secret"))
+	for name, tc := range map[string]struct {
+		room, query string
+		status      int
+		problem     string
+	}{
+		"bad signature":        {"salle", "jwt=" + forged, 401, "token-invalid"},
+		"expired":              {"salle", "jwt=" + token(t, "salle", func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), 401, "token-expired"},
+		"another room's token": {"salle", "jwt=" + token(t, "autre", nil), 401, "token-wrong-room"},
+		"invitation elsewhere": {"autre", inv, 403, "invitation-refused"},
+		"guest creating a room": {"pas-encore-ouverte", "invite=" + strings.TrimPrefix(s.newInvite("pas-encore-ouverte"), "invite="),
+			404, "room-not-found"},
+		"nothing":  {"salle", "", 401, "authentication-required"},
+		"bad name": {"Salle%20!", "jwt=x", 400, "invalid-room"},
+	} {
+		_, err := s.guest(tc.room, tc.query, "Quelqu'un", "")
+		var r *client.Refused
+		if !errors.As(err, &r) || r.Status != tc.status || r.Problem != "urn:socle:problem:"+tc.problem {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// newInvite makes a valid invitation to a room nobody opened.
+func (s *site) newInvite(room string) string {
+	u, _ := s.svc.InviteURL(room)
+	return u[strings.Index(u, "?")+1:]
+}
+
+func TestALockedRoomRefusesAWrongPassword(t *testing.T) {
+	s := newSite(t)
+	agent := s.agent("salle", "Camille")
+	inv := s.invitation(agent)
+	agent.Send(ctx(t), client.Message{"type": "lock", "password": "tournesol"})
+	if m := want(t, agent, "locked"); m["locked"] != true {
+		t.Fatal(m)
+	}
+	if _, err := s.guest("salle", inv, "Invité", "girasol"); err == nil || !strings.Contains(err.Error(), "wrong-password") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := s.guest("salle", inv, "Invité", "tournesol"); err != nil {
+		t.Fatalf("right password: %v", err)
+	}
+}
+
+func TestTheLobbyLetsModeratorsAdmitOrRefuseGuests(t *testing.T) {
+	s := newSite(t)
+	agent := s.agent("salle", "Camille")
+	inv := s.invitation(agent)
+	agent.Send(ctx(t), client.Message{"type": "lobby", "enabled": true})
+	want(t, agent, "lobby")
+
+	first, err := s.guest("salle", inv, "Premier", "")
+	if err != nil || first.Welcome != nil {
+		t.Fatalf("the guest entered without knocking: %v %v", first.Welcome, err)
+	}
+	knock := want(t, agent, "knock")
+	agent.Send(ctx(t), client.Message{"type": "admit", "id": knock.String("id")})
+	if w := want(t, first, "welcome"); len(w["participants"].([]any)) != 2 {
+		t.Fatalf("welcome %v", w)
+	}
+
+	second, _ := s.guest("salle", inv, "Second", "")
+	knock = want(t, agent, "knock")
+	agent.Send(ctx(t), client.Message{"type": "refuse", "id": knock.String("id")})
+	want(t, second, "refused")
+	if _, err := second.Next(ctx(t)); err == nil {
+		t.Fatal("a refused guest stays connected")
+	}
+	// Only moderators decide.
+	first.Send(ctx(t), client.Message{"type": "lobby", "enabled": false})
+	if e := want(t, first, "error"); !strings.Contains(e.String("message"), "moderator") {
+		t.Fatal(e)
+	}
+}
+
+func TestModeratorsMuteRemoveAndEndTheMeetingForAll(t *testing.T) {
+	s := newSite(t)
+	agent := s.agent("salle", "Camille")
+	inv := s.invitation(agent)
+	a, _ := s.guest("salle", inv, "A", "")
+	b, _ := s.guest("salle", inv, "B", "")
+	bID := b.Welcome["you"].(map[string]any)["id"].(string)
+
+	// A guest may not remove anyone.
+	a.Send(ctx(t), client.Message{"type": "kick", "id": bID})
+	want(t, a, "error")
+
+	agent.Send(ctx(t), client.Message{"type": "mute", "id": "all"})
+	want(t, a, "muted")
+	want(t, b, "muted")
+
+	agent.Send(ctx(t), client.Message{"type": "kick", "id": bID})
+	want(t, b, "kicked")
+	if _, err := b.Next(ctx(t)); err == nil {
+		t.Fatal("a removed participant stays connected")
+	}
+	if left := want(t, a, "left"); left.String("id") != bID {
+		t.Fatal(left)
+	}
+
+	// Moderation can be handed over.
+	aID := a.Welcome["you"].(map[string]any)["id"].(string)
+	agent.Send(ctx(t), client.Message{"type": "grant", "id": aID})
+	want(t, a, "moderator")
+	a.Send(ctx(t), client.Message{"type": "end"})
+	want(t, agent, "ended")
+	want(t, a, "ended")
+	// The meeting is over: its invitation opens nothing, its chat is gone.
+	if _, err := s.guest("salle", inv, "Retardataire", ""); err == nil {
+		t.Fatal("entered an ended meeting")
+	}
+}
+
+func TestChatGoesToAllOrToOneAndLatecomersGetWhatIsTheirs(t *testing.T) {
+	s := newSite(t)
+	agent := s.agent("salle", "Camille")
+	inv := s.invitation(agent)
+	a, _ := s.guest("salle", inv, "A", "")
+	aID := a.Welcome["you"].(map[string]any)["id"].(string)
+
+	agent.Send(ctx(t), client.Message{"type": "chat", "text": "Bonjour à tous"})
+	if m := want(t, a, "chat")["message"].(map[string]any); m["text"] != "Bonjour à tous" || m["name"] != "Camille" {
+		t.Fatal(m)
+	}
+	agent.Send(ctx(t), client.Message{"type": "chat", "to": aID, "text": "Un mot en privé"})
+	if m := want(t, a, "chat")["message"].(map[string]any); m["to"] != aID {
+		t.Fatal(m)
+	}
+	want(t, agent, "chat") // the public one, echoed
+	want(t, agent, "chat") // the private one, echoed to its author
+
+	late, _ := s.guest("salle", inv, "Retardataire", "")
+	chat := late.Welcome["chat"].([]any)
+	if len(chat) != 1 || chat[0].(map[string]any)["text"] != "Bonjour à tous" {
+		t.Fatalf("the latecomer sees %v", chat)
+	}
+	agent.Send(ctx(t), client.Message{"type": "chat", "text": strings.Repeat("x", visio.MaxChatRunes+1)})
+	want(t, agent, "error")
+}

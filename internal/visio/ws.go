@@ -1,0 +1,244 @@
+package visio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"socle/internal/platform/identity"
+	"socle/internal/platform/problem"
+	"socle/internal/visio/token"
+)
+
+// Limits of the connection.
+const (
+	maxMessage  = 64 << 10
+	joinTimeout = 10 * time.Second
+	outQueue    = 256
+)
+
+// who is the person behind a connection, from its credentials.
+type who struct {
+	agent     bool // may create the room
+	moderator bool // the token says so
+	name      string
+	guest     bool
+}
+
+// authenticate reads the credentials of GET /visio/ws/{room}: a Jitsi-format token (?jwt=),
+// a signed-in agent's session, or a guest's invitation (?invite=). A refusal is a problem
+// written, before any upgrade, so that the page can say why.
+func (s *Service) authenticate(w http.ResponseWriter, r *http.Request, room string) (who, bool) {
+	q := r.URL.Query()
+	if raw := q.Get("jwt"); raw != "" {
+		c, err := s.tokens.Verify(raw, room)
+		if err != nil {
+			typ := map[error]string{token.ErrExpired: "token-expired", token.ErrNotYet: "token-not-yet-valid",
+				token.ErrRoom: "token-wrong-room", token.ErrAudience: "token-wrong-application"}
+			t := "token-invalid"
+			for e, name := range typ {
+				if errors.Is(err, e) {
+					t = name
+				}
+			}
+			problem.Write(w, r, problem.New(t, http.StatusUnauthorized, "Token refused", err.Error()))
+			return who{}, false
+		}
+		return who{agent: true, moderator: c.Moderator, name: c.User.Name}, true
+	}
+	if u, ok := identity.UserFrom(r.Context()); ok {
+		return who{agent: true, name: u.Name}, true
+	}
+	if code := q.Get("invite"); code != "" {
+		if _, err := s.invites.Check(code, room, time.Now()); err != nil {
+			problem.Write(w, r, problem.New("invitation-refused", http.StatusForbidden, "Invitation refused", err.Error()))
+			return who{}, false
+		}
+		return who{guest: true}, true
+	}
+	problem.Write(w, r, problem.New("authentication-required", http.StatusUnauthorized, "Sign in or use an invitation",
+		"a room is entered by a signed-in agent, with a token (?jwt=), or by a guest with an invitation link"))
+	return who{}, false
+}
+
+// connect serves GET /visio/ws/{room}: checks who is coming, upgrades to a WebSocket, waits
+// for the join message, and relays the participant's requests to the room.
+func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
+	name, ok := RoomName(r.PathValue("room"))
+	if !ok {
+		problem.Write(w, r, problem.New("invalid-room", http.StatusBadRequest, "Invalid room name", "").
+			With(problem.FieldError{Field: "room", Reason: "1 to 64 letters a-z, digits, - or _, starting with a letter or digit"}))
+		return
+	}
+	id, ok := s.authenticate(w, r, name)
+	if !ok {
+		return
+	}
+	room, created := s.room(name, id.agent)
+	if room == nil {
+		problem.Write(w, r, problem.New("room-not-found", http.StatusNotFound, "No such meeting",
+			"this meeting has not started: a guest enters once an agent has opened the room"))
+		return
+	}
+	// Cross-site WebSocket hijacking: the library refuses other origins by default.
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		if created {
+			room.Leave("") // nobody came in: forget the room
+		}
+		return
+	}
+	conn.SetReadLimit(maxMessage)
+	s.serve(r.Context(), conn, room, id, created)
+}
+
+// peer is one connection's outbound side: a queue its writer drains; a participant too slow
+// to read is disconnected rather than allowed to hold the room back.
+type peer struct {
+	out    chan Message
+	cancel context.CancelFunc
+}
+
+func (p *peer) send(m Message) {
+	select {
+	case p.out <- m:
+	default:
+		p.cancel()
+	}
+}
+
+func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w who, created bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p := &peer{out: make(chan Message, outQueue), cancel: cancel}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m := <-p.out:
+				wctx, c := context.WithTimeout(ctx, 10*time.Second)
+				err := wsjson.Write(wctx, conn, m)
+				c()
+				if err != nil {
+					cancel()
+					return
+				}
+				if t := m["type"]; t == "kicked" || t == "ended" || t == "refused" {
+					conn.Close(websocket.StatusNormalClosure, fmt.Sprint(t))
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	defer conn.CloseNow()
+
+	// The first message says who joins: {"type":"join","name":"...","password":"..."}.
+	var join struct {
+		Type, Name, Password string
+	}
+	jctx, jcancel := context.WithTimeout(ctx, joinTimeout)
+	err := wsjson.Read(jctx, conn, &join)
+	jcancel()
+	if err != nil || join.Type != "join" {
+		if created {
+			room.Leave("")
+		}
+		conn.Close(websocket.StatusPolicyViolation, "the first message must be join")
+		return
+	}
+	if join.Name == "" {
+		join.Name = w.name
+	}
+	e := Entrant{Name: join.Name, Moderator: w.moderator || created, Guest: w.guest, Password: join.Password}
+	admitted := make(chan bool, 1)
+	pid, waiting, err := room.Enter(e, p.send, func(_ string, ok bool) { admitted <- ok })
+	if err != nil {
+		var ee *EnterError
+		code, msg := "error", err.Error()
+		if errors.As(err, &ee) {
+			code, msg = ee.Code, ee.Message
+		}
+		if created {
+			room.Leave("")
+		}
+		wsjson.Write(ctx, conn, Message{"type": "error", "code": code, "message": msg})
+		conn.Close(websocket.StatusPolicyViolation, code)
+		return
+	}
+	defer room.Leave(pid)
+	if waiting {
+		p.send(Message{"type": "lobby-wait", "id": pid})
+		select {
+		case ok := <-admitted:
+			if !ok {
+				<-ctx.Done() // the writer closes after "refused"
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+	s.participants.Inc()
+	defer s.participants.Dec()
+	for {
+		var m struct {
+			Type     string `json:"type"`
+			To       string `json:"to"`
+			Text     string `json:"text"`
+			ID       string `json:"id"`
+			Password string `json:"password"`
+			Enabled  bool   `json:"enabled"`
+			Raised   bool   `json:"raised"`
+		}
+		if err := wsjson.Read(ctx, conn, &m); err != nil {
+			return
+		}
+		var err error
+		switch m.Type {
+		case "chat":
+			err = room.Chat(pid, m.To, m.Text)
+		case "lock":
+			err = room.Lock(pid, m.Password)
+		case "unlock":
+			err = room.Lock(pid, "")
+		case "lobby":
+			err = room.SetLobby(pid, m.Enabled)
+		case "admit", "refuse":
+			err = room.Admit(pid, m.ID, m.Type == "admit")
+		case "grant":
+			err = room.Grant(pid, m.ID)
+		case "mute":
+			err = room.Mute(pid, m.ID)
+		case "kick":
+			var done func()
+			if done, err = room.Kick(pid, m.ID); err == nil {
+				done()
+			}
+		case "hand":
+			room.Hand(pid, m.Raised)
+		case "end":
+			err = room.End(pid)
+		case "invite":
+			if w.guest {
+				err = errors.New("guests cannot invite")
+			} else {
+				url, exp := s.InviteURL(room.Name)
+				p.send(Message{"type": "invite", "url": url, "expires": exp.UTC()})
+			}
+		case "ping":
+			p.send(Message{"type": "pong"})
+		default:
+			err = fmt.Errorf("unknown message type %q", m.Type)
+		}
+		if err != nil {
+			p.send(Message{"type": "error", "code": "refused", "message": err.Error(), "request": m.Type})
+		}
+	}
+}
