@@ -16,7 +16,6 @@ require (
 )
 
 require (
-	github.com/coder/websocket v1.8.15
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
