@@ -162,6 +162,9 @@ func (s *Service) Ready(context.Context) error { return nil }
 // Routes implements server.Service: the conference is on the web listener.
 func (s *Service) Routes(web, _ *http.ServeMux) {
 	web.HandleFunc("GET /visio/ws/{room}", s.connect)
+	web.HandleFunc("GET /visio/{$}", s.home)
+	web.HandleFunc("GET /visio/{room}", s.roomPage)
+	web.Handle("GET /visio/static/", s.static())
 }
 
 var roomPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)

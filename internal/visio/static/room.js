@@ -1,0 +1,164 @@
+// The meeting page: one WebSocket to socle (docs/visio-signalling.md), the participants, the
+// chat and the moderators' controls. Audio and video come with the SFU.
+const script = document.getElementById('room-script');
+const room = script.dataset.room;
+const M = JSON.parse(document.getElementById('messages').textContent);
+const $ = (id) => document.getElementById(id);
+
+let ws = null;
+let me = null;
+let welcomed = false;
+const people = new Map();
+
+function status(key, extra = '') { $('status').textContent = (M[key] || key) + extra; }
+function error(text) { $('error').textContent = text; $('error').hidden = !text; }
+
+function socketURL() {
+  const q = new URLSearchParams(location.search);
+  const keep = new URLSearchParams();
+  for (const k of ['jwt', 'invite']) if (q.has(k)) keep.set(k, q.get(k));
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${proto}//${location.host}/visio/ws/${encodeURIComponent(room)}?${keep}`;
+}
+
+// why asks the server, without upgrading, why a connection was refused.
+async function why() {
+  try {
+    const r = await fetch(socketURL().replace(/^ws/, 'http'), { headers: { Accept: 'application/problem+json' } });
+    if (r.headers.get('Content-Type')?.includes('problem+json')) {
+      const p = await r.json();
+      const type = (p.type || '').replace('urn:socle:problem:', '');
+      return M['err.' + type] || (type.startsWith('token') ? M['err.token'] : p.title);
+    }
+  } catch { /* the network is down: say so below */ }
+  return M['st.closed'];
+}
+
+function send(m) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); }
+
+$('join').addEventListener('submit', (e) => {
+  e.preventDefault();
+  error('');
+  status('st.connecting');
+  ws = new WebSocket(socketURL());
+  ws.onopen = () => send({ type: 'join', name: $('name').value.trim(), password: $('password').value });
+  ws.onmessage = (ev) => handle(JSON.parse(ev.data));
+  ws.onclose = async () => {
+    if (!welcomed && !$('error').textContent) error(await why());
+    if (welcomed && !$('error').textContent) status('st.closed');
+    $('meeting').hidden = true;
+    $('join').hidden = !!welcomed;
+  };
+});
+
+function handle(m) {
+  switch (m.type) {
+    case 'welcome':
+      welcomed = true;
+      me = m.you;
+      people.clear();
+      for (const p of m.participants) people.set(p.id, p);
+      $('join').hidden = true;
+      $('meeting').hidden = false;
+      $('invite-box').hidden = me.guest;
+      $('lobby').checked = m.lobby;
+      for (const c of m.chat) chatLine(c);
+      status('st.in', m.locked ? ' ' + M['st.locked'] : '');
+      render();
+      break;
+    case 'lobby-wait': status('st.wait'); break;
+    case 'joined': people.set(m.participant.id, m.participant); render(); note(m.participant.name + ' ' + M['st.joined']); break;
+    case 'left': { const p = people.get(m.id); people.delete(m.id); render(); if (p) note(p.name + ' ' + M['st.left']); break; }
+    case 'chat': chatLine(m.message); break;
+    case 'hand': { const p = people.get(m.id); if (p) { p.hand = m.raised; render(); if (m.raised) note(p.name + ' ' + M['st.hand']); } break; }
+    case 'moderator': { const p = people.get(m.id); if (p) p.moderator = true; if (me && m.id === me.id) me.moderator = true; render(); break; }
+    case 'locked': status(m.locked ? 'st.locked' : 'st.unlocked'); break;
+    case 'lobby': $('lobby').checked = m.enabled; status(m.enabled ? 'st.lobby.on' : 'st.lobby.off'); break;
+    case 'knock': knock(m.id, m.name); break;
+    case 'knock-handled': $('knock-' + m.id)?.remove(); break;
+    case 'muted': status('st.muted'); break;
+    case 'kicked': error(M['st.kicked']); break;
+    case 'refused': error(M['st.refused']); break;
+    case 'ended': error(M['st.ended']); $('chat-log').textContent = ''; break;
+    case 'invite': {
+      const url = location.origin + m.url;
+      $('invite-url').value = url;
+      navigator.clipboard?.writeText(url).then(() => status('st.copied'), () => {});
+      break;
+    }
+    case 'error': error(M['err.' + m.code] || (M['err.refused'] + ' : ' + m.message)); break;
+  }
+}
+
+function note(text) { $('status').textContent = text; }
+
+function chatLine(c) {
+  const div = document.createElement('div');
+  if (c.to) div.className = 'private';
+  const who = document.createElement('strong');
+  who.textContent = c.name + (c.to ? ' → ' + (people.get(c.to)?.name || '') : '') + ' : ';
+  div.append(who, document.createTextNode(c.text));
+  $('chat-log').append(div);
+  $('chat-log').scrollTop = $('chat-log').scrollHeight;
+}
+
+function button(label, cls, onclick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = label;
+  if (cls) b.className = cls;
+  b.addEventListener('click', onclick);
+  return b;
+}
+
+function render() {
+  const list = $('people');
+  list.textContent = '';
+  const to = $('chat-to');
+  const chosen = to.value;
+  to.length = 1;
+  for (const p of people.values()) {
+    const li = document.createElement('li');
+    const tags = [p.moderator && M['room.moderator'], p.guest && M['room.guest'], me && p.id === me.id && M['room.you']].filter(Boolean);
+    li.textContent = (p.hand ? '✋ ' : '') + p.name + (tags.length ? ' (' + tags.join(', ') + ')' : '');
+    if (me?.moderator && p.id !== me.id) {
+      li.append(' ',
+        button(M['room.mute'], 'secondary', () => send({ type: 'mute', id: p.id })),
+        button(M['room.kick'], 'secondary', () => send({ type: 'kick', id: p.id })));
+      if (!p.moderator) li.append(button(M['room.grant'], 'secondary', () => send({ type: 'grant', id: p.id })));
+    }
+    list.append(li);
+    if (!me || p.id !== me.id) to.append(new Option(p.name, p.id, false, p.id === chosen));
+  }
+  $('moderation').hidden = !me?.moderator;
+}
+
+function knock(id, name) {
+  const li = document.createElement('li');
+  li.id = 'knock-' + id;
+  li.textContent = name + ' ' + M['st.knock'] + ' ';
+  li.append(button(M['room.admit'], '', () => send({ type: 'admit', id })),
+    button(M['room.refuse'], 'secondary', () => send({ type: 'refuse', id })));
+  $('knocks').append(li);
+}
+
+$('chat').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = $('chat-text').value.trim();
+  if (!text) return;
+  send({ type: 'chat', to: $('chat-to').value, text });
+  $('chat-text').value = '';
+});
+$('hand').addEventListener('click', () => {
+  const up = $('hand').getAttribute('aria-pressed') !== 'true';
+  $('hand').setAttribute('aria-pressed', String(up));
+  $('hand').textContent = up ? M['room.hand.down'] : M['room.hand'];
+  send({ type: 'hand', raised: up });
+});
+$('leave').addEventListener('click', () => { ws?.close(); location.href = '/visio/'; });
+$('invite').addEventListener('click', () => send({ type: 'invite' }));
+$('lock').addEventListener('click', () => { const pw = $('lock-password').value; if (pw) send({ type: 'lock', password: pw }); });
+$('unlock').addEventListener('click', () => send({ type: 'unlock' }));
+$('lobby').addEventListener('change', () => send({ type: 'lobby', enabled: $('lobby').checked }));
+$('mute-all').addEventListener('click', () => send({ type: 'mute', id: 'all' }));
+$('end').addEventListener('click', () => send({ type: 'end' }));

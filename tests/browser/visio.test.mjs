@@ -1,0 +1,74 @@
+// The web conference's meeting page in a real browser, against `socle serve --demo`: an
+// agent opens a room, invites a guest who joins by the link, they chat; the agent locks the
+// room and a latecomer with a wrong password is refused. (Audio and video come with the SFU.)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startSocle, artifacts } from './harness.mjs';
+
+let socle;
+before(async () => { socle = await startSocle(); });
+after(async () => { await socle?.stop(); });
+
+async function signIn(p, email, next) {
+  await p.goto(socle.webURL + 'login?next=' + encodeURIComponent(next));
+  await p.getByLabel(/adresse électronique|email address/i).fill(email);
+  await p.getByLabel(/mot de passe|password/i).fill(socle.password(email));
+  await p.getByRole('button', { name: /se connecter|sign in/i }).click();
+  await p.waitForURL(new RegExp(next.replace(/[/.]/g, '\\$&') + '$'));
+}
+
+async function enter(p, name, password = '') {
+  await p.getByLabel('Votre nom').fill(name);
+  await p.getByLabel(/Mot de passe de la salle/).fill(password);
+  await p.getByRole('button', { name: 'Entrer dans la salle' }).click();
+}
+
+test('an agent opens a room, a guest joins by invitation, they chat, a locked room refuses a wrong password', async () => {
+  const agent = await socle.page('fr-FR');
+  await signIn(agent, 'redacteur@demo.socle.test', '/visio/');
+  await agent.getByLabel('Nom de la salle').fill('point-hebdo');
+  await agent.getByRole('button', { name: 'Rejoindre' }).click();
+  await agent.waitForURL(/\/visio\/point-hebdo$/);
+  await enter(agent, 'Camille (CCED)');
+  await agent.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
+
+  await agent.getByRole('button', { name: "Copier le lien d'invitation" }).click();
+  const link = agent.getByLabel(/Lien d'invitation/);
+  await assert.doesNotReject(async () => { for (let i = 0; i < 50 && !(await link.inputValue()); i++) await agent.waitForTimeout(100); });
+  const invitation = await link.inputValue();
+  assert.match(invitation, /\/visio\/point-hebdo\?invite=/);
+
+  const guest = await socle.page('fr-FR');
+  await guest.goto(invitation);
+  await enter(guest, 'Dominique (invité)');
+  await guest.getByText('Camille (CCED) (modérateur)').waitFor();
+  await agent.getByText('Dominique (invité) (invité)').waitFor();
+
+  await guest.getByLabel('Message').fill('Bonjour, je vous entends bien.');
+  await guest.getByRole('button', { name: 'Envoyer' }).click();
+  await agent.getByRole('log').getByText('Bonjour, je vous entends bien.').waitFor();
+  await agent.getByLabel('Message').fill('Parfait, commençons.');
+  await agent.getByRole('button', { name: 'Envoyer' }).click();
+  await guest.getByRole('log').getByText('Parfait, commençons.').waitFor();
+  await agent.screenshot({ path: join(artifacts, 'visio-chat.png'), fullPage: true });
+
+  await agent.getByLabel('Mot de passe', { exact: true }).fill('tournesol');
+  await agent.getByRole('button', { name: 'Verrouiller avec ce mot de passe' }).click();
+  await agent.getByRole('status').filter({ hasText: 'verrouillée' }).waitFor();
+
+  const late = await socle.page('fr-FR');
+  await late.goto(invitation);
+  await enter(late, 'Retardataire', 'girasol');
+  await late.getByRole('alert').filter({ hasText: 'Mot de passe incorrect' }).waitFor();
+  await late.screenshot({ path: join(artifacts, 'visio-locked.png'), fullPage: true });
+  await enter(late, 'Retardataire', 'tournesol');
+  await late.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
+});
+
+test('a guest cannot open a room, and the page says why', async () => {
+  const p = await socle.page('fr-FR');
+  await p.goto(socle.webURL + 'visio/personne-ici');
+  await enter(p, 'Quelqu\'un');
+  await p.getByRole('alert').filter({ hasText: /Connectez-vous|n'a pas commencé/ }).waitFor();
+});
