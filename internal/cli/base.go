@@ -14,6 +14,7 @@ import (
 	"socle/internal/platform/config"
 	"socle/internal/platform/database"
 	"socle/internal/platform/identity"
+	"socle/internal/visio"
 )
 
 // base is what every command that touches the database needs.
@@ -115,7 +116,7 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 
 // allMigrations lists every service's schema, in dependency order.
 func allMigrations() []database.Migrations {
-	return []database.Migrations{identity.Migrations(), schema.Migrations()}
+	return []database.Migrations{identity.Migrations(), schema.Migrations(), visio.Migrations()}
 }
 
 // migrate applies what is pending and says so.

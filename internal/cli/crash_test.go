@@ -22,6 +22,7 @@ import (
 	"socle/internal/platform/database"
 	"socle/internal/platform/database/dbtest"
 	"socle/internal/platform/identity"
+	"socle/internal/visio"
 )
 
 var binary string
@@ -66,7 +67,7 @@ func serve(t *testing.T, env []string, logs *os.File) *exec.Cmd {
 // mid-load, restarts it, and checks that every message that got a 202 reached its PSAP.
 func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	ctx := context.Background()
-	url := dbtest.NewURL(t, identity.Migrations(), schema.Migrations())
+	url := dbtest.NewURL(t, identity.Migrations(), schema.Migrations(), visio.Migrations())
 	pool, err := database.Open(ctx, url, 4)
 	if err != nil {
 		t.Fatal(err)

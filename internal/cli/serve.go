@@ -171,7 +171,7 @@ brackets; flags win over the environment.`)
 			}
 			services = append(services, svc)
 		case "visio":
-			svc, err := visio.New(c.Visio, visio.Deps{Logger: log, Registry: reg, Identity: people})
+			svc, err := visio.New(c.Visio, visio.Deps{Logger: log, Registry: reg, Identity: people, Pool: d.Pool})
 			if err != nil {
 				return err
 			}

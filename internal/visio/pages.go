@@ -29,7 +29,13 @@ type page struct {
 	Name        string // the signed-in agent's name
 	Messages    template.JS
 	Suggested   string
+	Error       string
+	Stats       *Stats
 }
+
+func webLang(r *http.Request) string { return web.Lang(r) }
+
+func writeJSON(w http.ResponseWriter, v any) { json.NewEncoder(w).Encode(v) }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Lang = web.Lang(r)

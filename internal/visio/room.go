@@ -67,6 +67,16 @@ type Room struct {
 	ended    bool
 	nextID   int
 	onEmpty  func()
+
+	usageID             int64 // its statistics row
+	peak, joins, guests int
+}
+
+// counts are the room's statistics: most participants at once, entries, guests' entries.
+func (r *Room) counts() (peak, joins, guests int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.peak, r.joins, r.guests
 }
 
 func newRoom(name string, onEmpty func()) *Room {
@@ -140,6 +150,11 @@ func (r *Room) add(id string, e Entrant, send func(Message)) {
 	m := &member{Participant: Participant{ID: id, Name: e.Name, Moderator: e.Moderator, Guest: e.Guest}, send: send}
 	r.members[id] = m
 	r.order = append(r.order, id)
+	r.joins++
+	if e.Guest {
+		r.guests++
+	}
+	r.peak = max(r.peak, len(r.members))
 	chat := []ChatMessage{}
 	for _, c := range r.chat {
 		if c.To == "" || c.To == id || c.From == id {

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"socle/internal/platform/config"
@@ -54,6 +55,8 @@ type Deps struct {
 	Registry prometheus.Registerer
 	// Identity: agents signed in on the web may create rooms, as token holders may.
 	Identity *identity.Store
+	// Pool keeps the usage statistics; nil keeps none.
+	Pool *pgxpool.Pool
 }
 
 // Service runs the conference rooms of this node.
@@ -66,6 +69,7 @@ type Service struct {
 
 	mu    sync.Mutex
 	rooms map[string]*Room
+	usage *usage
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge
@@ -77,7 +81,7 @@ var _ server.Service = (*Service)(nil)
 
 // New builds the service.
 func New(cfg Config, deps Deps) (*Service, error) {
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "visio"), rooms: map[string]*Room{}}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "visio"), rooms: map[string]*Room{}, usage: &usage{pool: deps.Pool}}
 	s.tokens = &token.Verifier{AppID: cfg.JWTAppID, Secret: []byte(cfg.JWTSecret), Leeway: 30 * time.Second}
 	if cfg.JWTPublicKeys != "" {
 		keys, err := loadKeys(cfg.JWTPublicKeys)
@@ -165,14 +169,19 @@ func (s *Service) Routes(web, _ *http.ServeMux) {
 	web.HandleFunc("GET /visio/{$}", s.home)
 	web.HandleFunc("GET /visio/{room}", s.roomPage)
 	web.Handle("GET /visio/static/", s.static())
+	web.HandleFunc("GET /visio/stats", s.statsPage)
+	web.HandleFunc("GET /visio/api/stats", s.statsAPI)
 }
 
 var roomPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
+// reserved are the names of the service's own pages.
+var reserved = map[string]bool{"ws": true, "static": true, "stats": true, "api": true}
+
 // RoomName normalises a room name as typed (Jitsi compares them in lower case).
 func RoomName(s string) (string, bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
-	return s, roomPattern.MatchString(s)
+	return s, roomPattern.MatchString(s) && !reserved[s]
 }
 
 // room returns the room, creating it if create is set.
@@ -187,6 +196,7 @@ func (s *Service) room(name string, create bool) (*Room, bool) {
 	}
 	var r *Room
 	r = newRoom(name, func() { s.forget(r) })
+	r.usageID = s.usage.started(context.Background(), r.Created)
 	s.rooms[name] = r
 	s.conferences.Inc()
 	s.started.Inc()
@@ -201,6 +211,10 @@ func (s *Service) forget(r *Room) {
 		delete(s.rooms, r.Name)
 		s.conferences.Dec()
 		s.durations.Observe(time.Since(r.Created).Seconds())
+		peak, joins, guests := r.counts()
+		if err := s.usage.ended(context.Background(), r.usageID, time.Now(), peak, joins, guests); err != nil {
+			s.log.Warn("conference statistics not recorded", "error", err)
+		}
 		s.log.Info("conference ended", "room", r.Name, "lasted", time.Since(r.Created).Round(time.Second))
 	}
 }

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"socle/internal/platform/database/dbtest"
 	"socle/internal/visio"
 	"socle/internal/visio/client"
 )
@@ -26,10 +29,14 @@ type site struct {
 	svc *visio.Service
 }
 
-func newSite(t *testing.T) *site {
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func newSite(t *testing.T) *site { return newSiteWith(t, nil) }
+
+func newSiteWith(t *testing.T, pool *pgxpool.Pool) *site {
 	t.Helper()
 	svc, err := visio.New(visio.Config{JWTAppID: "socle", JWTSecret: secret, InviteTTL: time.Hour},
-		visio.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		visio.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +280,45 @@ func TestChatGoesToAllOrToOneAndLatecomersGetWhatIsTheirs(t *testing.T) {
 	}
 	agent.Send(ctx(t), client.Message{"type": "chat", "text": strings.Repeat("x", visio.MaxChatRunes+1)})
 	want(t, agent, "error")
+}
+
+func TestUsageIsCountedPerDayWithoutNamesOrPeople(t *testing.T) {
+	pool := dbtest.New(t, visio.Migrations())
+	s := newSiteWith(t, pool)
+	agent := s.agent("salle", "Camille")
+	g, _ := s.guest("salle", s.invitation(agent), "Invité", "")
+	want(t, agent, "joined")
+	st, err := s.svc.Stats(ctx(t), 30)
+	if err != nil || st.Now.Conferences != 1 || st.Now.Participants != 2 {
+		t.Fatalf("now: %+v %v", st.Now, err)
+	}
+	agent.Send(ctx(t), client.Message{"type": "end"})
+	want(t, g, "ended")
+	var d visio.Day
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st, _ = s.svc.Stats(ctx(t), 30); len(st.Days) == 1 && st.Days[0].Peak == 2 {
+			d = st.Days[0]
+			break
+		}
+	}
+	if d.Conferences != 1 || d.Participants != 2 || d.Guests != 1 || d.Peak != 2 || st.Now.Conferences != 0 {
+		t.Fatalf("per day: %+v, now %+v", st.Days, st.Now)
+	}
+	// The statistics keep no room name and nobody's identity.
+	var cols []string
+	rows, _ := pool.Query(ctx(t), `SELECT column_name FROM information_schema.columns WHERE table_schema = 'visio' AND table_name = 'conferences'`)
+	for rows.Next() {
+		var c string
+		rows.Scan(&c)
+		cols = append(cols, c)
+	}
+	if strings.Contains(strings.Join(cols, ","), "room") || strings.Contains(strings.Join(cols, ","), "name") {
+		t.Fatalf("columns %v", cols)
+	}
+	// Only administrators read them on the web.
+	resp, err := s.srv.Client().Get(s.srv.URL + "/visio/api/stats")
+	if err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("anonymous stats: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
 }
