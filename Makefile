@@ -15,6 +15,7 @@ run: deps build
 test: deps browser-deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
+	node --test internal/visio/notes/static/
 	node --test tests/browser/
 
 ## bench: the benchmarks, each printing its figures against a baseline measured in the same run

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"socle/internal/visio/notes"
 )
 
 // Limits of what people send.
@@ -40,7 +42,8 @@ type ChatMessage struct {
 // member is a participant and how to reach them.
 type member struct {
 	Participant
-	send func(Message) // never blocks: the transport queues or drops the connection
+	send  func(Message) // never blocks: the transport queues or drops the connection
+	notes *notes.Peer
 }
 
 // knocker is a guest waiting in the lobby.
@@ -68,7 +71,8 @@ type Room struct {
 	nextID   int
 	onEmpty  func()
 
-	usageID             int64 // its statistics row
+	notes               *notes.Doc // the shared notes, destroyed with the meeting
+	usageID             int64      // its statistics row
 	peak, joins, guests int
 }
 
@@ -80,7 +84,8 @@ func (r *Room) counts() (peak, joins, guests int) {
 }
 
 func newRoom(name string, onEmpty func()) *Room {
-	return &Room{Name: name, Created: time.Now(), members: map[string]*member{}, lobby: map[string]*knocker{}, onEmpty: onEmpty}
+	return &Room{Name: name, Created: time.Now(), members: map[string]*member{}, lobby: map[string]*knocker{}, onEmpty: onEmpty,
+		notes: notes.NewDoc()}
 }
 
 // Entrant is who asks to enter.
@@ -148,6 +153,11 @@ func (r *Room) Enter(e Entrant, send func(Message), admitted func(id string, ok 
 // add makes id a member and tells everyone; r.mu is held.
 func (r *Room) add(id string, e Entrant, send func(Message)) {
 	m := &member{Participant: Participant{ID: id, Name: e.Name, Moderator: e.Moderator, Guest: e.Guest}, send: send}
+	// Edits are broadcast under r.mu: joining here, the newcomer's snapshot is exactly the
+	// text before the next edit it will receive.
+	var text string
+	var rev int
+	m.notes, text, rev = r.notes.Join()
 	r.members[id] = m
 	r.order = append(r.order, id)
 	r.joins++
@@ -162,7 +172,7 @@ func (r *Room) add(id string, e Entrant, send func(Message)) {
 		}
 	}
 	send(Message{"type": "welcome", "you": m.Participant, "room": r.Name, "participants": r.list(),
-		"locked": r.password != "", "lobby": r.lobbyOn, "chat": chat})
+		"locked": r.password != "", "lobby": r.lobbyOn, "chat": chat, "notes": Message{"text": text, "rev": rev}})
 	r.broadcast(Message{"type": "joined", "participant": m.Participant}, id)
 }
 
@@ -193,7 +203,8 @@ func (r *Room) Admit(by, id string, ok bool) error {
 func (r *Room) Leave(id string) {
 	r.mu.Lock()
 	delete(r.lobby, id)
-	if _, ok := r.members[id]; ok {
+	if m, ok := r.members[id]; ok {
+		m.notes.Leave()
 		delete(r.members, id)
 		r.order = slices.DeleteFunc(r.order, func(s string) bool { return s == id })
 		r.broadcast(Message{"type": "left", "id": id}, "")
@@ -369,9 +380,45 @@ func (r *Room) endLocked(by string) {
 		k.send(Message{"type": "ended", "by": by})
 	}
 	r.members, r.lobby, r.order, r.chat = map[string]*member{}, map[string]*knocker{}, nil, nil
+	r.notes.Destroy()
 	r.mu.Unlock()
 	if r.onEmpty != nil {
 		r.onEmpty()
+	}
+}
+
+// NotesEdit applies a participant's edit of the shared notes, made at revision rev: the
+// author gets its acknowledgement, the others the edit as transformed. A refused edit is
+// answered with the current text, which the author reloads.
+func (r *Room) NotesEdit(from string, rev int, raw []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.members[from]
+	if !ok {
+		return
+	}
+	op, err := notes.ParseOp(raw)
+	var applied notes.Op
+	var now int
+	if err == nil {
+		applied, now, err = m.notes.Submit(rev, op)
+	}
+	if err != nil {
+		text, at := m.notes.Snapshot()
+		m.send(Message{"type": "notes-reload", "text": text, "rev": at, "message": err.Error()})
+		return
+	}
+	m.send(Message{"type": "notes-ack", "rev": now})
+	r.broadcast(Message{"type": "notes-edit", "rev": now, "op": applied}, from)
+}
+
+// NotesReload sends a participant the current notes.
+func (r *Room) NotesReload(from string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m, ok := r.members[from]; ok {
+		text, rev := m.notes.Snapshot()
+		m.send(Message{"type": "notes-reload", "text": text, "rev": rev})
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"socle/internal/platform/identity"
 	"socle/internal/platform/server"
 	"socle/internal/visio/invite"
+	"socle/internal/visio/notes"
 	"socle/internal/visio/token"
 )
 
@@ -169,6 +170,7 @@ func (s *Service) Routes(web, _ *http.ServeMux) {
 	web.HandleFunc("GET /visio/{$}", s.home)
 	web.HandleFunc("GET /visio/{room}", s.roomPage)
 	web.Handle("GET /visio/static/", s.static())
+	web.Handle("GET /visio/static/notes/", http.StripPrefix("/visio/static/notes/", notes.StaticHandler()))
 	web.HandleFunc("GET /visio/stats", s.statsPage)
 	web.HandleFunc("GET /visio/api/stats", s.statsAPI)
 }

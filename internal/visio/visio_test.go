@@ -322,3 +322,35 @@ func TestUsageIsCountedPerDayWithoutNamesOrPeople(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+func TestSharedNotesReachEveryoneAndLatecomersGetTheText(t *testing.T) {
+	s := newSite(t)
+	agent := s.agent("salle", "Camille")
+	inv := s.invitation(agent)
+	g, _ := s.guest("salle", inv, "Invité", "")
+	if n := g.Welcome["notes"].(map[string]any); n["text"] != "" || n["rev"] != float64(0) {
+		t.Fatalf("notes at first: %v", n)
+	}
+	agent.Send(ctx(t), client.Message{"type": "notes-edit", "rev": 0, "op": []any{"Ordre du jour"}})
+	if a := want(t, agent, "notes-ack"); a["rev"] != float64(1) {
+		t.Fatal(a)
+	}
+	if e := want(t, g, "notes-edit"); e["rev"] != float64(1) {
+		t.Fatal(e)
+	}
+	// Both edit revision 1 at once: the server orders and transforms.
+	agent.Send(ctx(t), client.Message{"type": "notes-edit", "rev": 1, "op": []any{13, " : budget"}})
+	g.Send(ctx(t), client.Message{"type": "notes-edit", "rev": 1, "op": []any{"# ", 13}})
+	want(t, agent, "notes-ack")
+	want(t, g, "notes-ack")
+	late, _ := s.guest("salle", inv, "Retardataire", "")
+	if n := late.Welcome["notes"].(map[string]any); n["text"] != "# Ordre du jour : budget" || n["rev"] != float64(3) {
+		t.Fatalf("the latecomer gets %v", n)
+	}
+	// An edit that does not fit the text is refused with the text to reload.
+	g.Send(ctx(t), client.Message{"type": "notes-edit", "rev": 3, "op": []any{999, "x"}})
+	if r := want(t, g, "notes-reload"); r["text"] != "# Ordre du jour : budget" {
+		t.Fatal(r)
+	}
+}
+

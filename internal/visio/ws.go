@@ -2,6 +2,7 @@ package visio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -189,13 +190,15 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 	defer s.participants.Dec()
 	for {
 		var m struct {
-			Type     string `json:"type"`
-			To       string `json:"to"`
-			Text     string `json:"text"`
-			ID       string `json:"id"`
-			Password string `json:"password"`
-			Enabled  bool   `json:"enabled"`
-			Raised   bool   `json:"raised"`
+			Type     string          `json:"type"`
+			To       string          `json:"to"`
+			Text     string          `json:"text"`
+			ID       string          `json:"id"`
+			Password string          `json:"password"`
+			Enabled  bool            `json:"enabled"`
+			Raised   bool            `json:"raised"`
+			Rev      int             `json:"rev"`
+			Op       json.RawMessage `json:"op"`
 		}
 		if err := wsjson.Read(ctx, conn, &m); err != nil {
 			return
@@ -232,6 +235,10 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 				url, exp := s.InviteURL(room.Name)
 				p.send(Message{"type": "invite", "url": url, "expires": exp.UTC()})
 			}
+		case "notes-edit":
+			room.NotesEdit(pid, m.Rev, m.Op)
+		case "notes-reload":
+			room.NotesReload(pid)
 		case "ping":
 			p.send(Message{"type": "pong"})
 		default:

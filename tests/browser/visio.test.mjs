@@ -1,5 +1,6 @@
 // The web conference's meeting page in a real browser, against `socle serve --demo`: an
-// agent opens a room, invites a guest who joins by the link, they chat; the agent locks the
+// agent opens a room, invites a guest who joins by the link, they chat and write shared
+// notes that converge; the agent locks the
 // room and a latecomer with a wrong password is refused. (Audio and video come with the SFU.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,6 +52,27 @@ test('an agent opens a room, a guest joins by invitation, they chat, a locked ro
   await agent.getByLabel('Message').fill('Parfait, commençons.');
   await agent.getByRole('button', { name: 'Envoyer' }).click();
   await guest.getByRole('log').getByText('Parfait, commençons.').waitFor();
+
+  // Shared notes: both type at once, both end with the same text.
+  const agentNotes = agent.getByLabel('Notes de la réunion, modifiables par tous');
+  const guestNotes = guest.getByLabel('Notes de la réunion, modifiables par tous');
+  await agentNotes.click();
+  await agent.keyboard.type('Ordre du jour');
+  await guestNotes.click();
+  await guest.keyboard.press('End');
+  await Promise.all([agent.keyboard.type(' : budget 2027'), guest.keyboard.type('\n- point RH')]);
+  const same = async () => {
+    for (let i = 0; i < 100; i++) {
+      const [a, g] = [await agentNotes.inputValue(), await guestNotes.inputValue()];
+      if (a === g && a.includes('budget 2027') && a.includes('point RH')) return a;
+      await agent.waitForTimeout(100);
+    }
+    throw new Error(`notes differ: ${await agentNotes.inputValue()} / ${await guestNotes.inputValue()}`);
+  };
+  const text = await same();
+  assert.match(text, /Ordre du jour/);
+  const [download] = await Promise.all([guest.waitForEvent('download'), guest.getByRole('button', { name: 'Télécharger les notes' }).click()]);
+  assert.equal(download.suggestedFilename(), 'notes-point-hebdo.txt');
   await agent.screenshot({ path: join(artifacts, 'visio-chat.png'), fullPage: true });
 
   await agent.getByLabel('Mot de passe', { exact: true }).fill('tournesol');

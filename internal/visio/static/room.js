@@ -1,5 +1,7 @@
 // The meeting page: one WebSocket to socle (docs/visio-signalling.md), the participants, the
 // chat and the moderators' controls. Audio and video come with the SFU.
+import { NotesArea } from '/visio/static/notes/notes.js';
+
 const script = document.getElementById('room-script');
 const room = script.dataset.room;
 const M = JSON.parse(document.getElementById('messages').textContent);
@@ -9,6 +11,10 @@ let ws = null;
 let me = null;
 let welcomed = false;
 const people = new Map();
+const notes = new NotesArea(document.getElementById('notes'), {
+  send: (rev, op) => send({ type: 'notes-edit', rev, op }),
+  onError: () => send({ type: 'notes-reload' }),
+});
 
 function status(key, extra = '') { $('status').textContent = (M[key] || key) + extra; }
 function error(text) { $('error').textContent = text; $('error').hidden = !text; }
@@ -63,6 +69,7 @@ function handle(m) {
       $('invite-box').hidden = me.guest;
       $('lobby').checked = m.lobby;
       for (const c of m.chat) chatLine(c);
+      notes.load(m.notes.text, m.notes.rev);
       status('st.in', m.locked ? ' ' + M['st.locked'] : '');
       render();
       break;
@@ -70,6 +77,9 @@ function handle(m) {
     case 'joined': people.set(m.participant.id, m.participant); render(); note(m.participant.name + ' ' + M['st.joined']); break;
     case 'left': { const p = people.get(m.id); people.delete(m.id); render(); if (p) note(p.name + ' ' + M['st.left']); break; }
     case 'chat': chatLine(m.message); break;
+    case 'notes-ack': notes.ack(m.rev); break;
+    case 'notes-edit': notes.remote(m.rev, m.op); break;
+    case 'notes-reload': notes.load(m.text, m.rev); break;
     case 'hand': { const p = people.get(m.id); if (p) { p.hand = m.raised; render(); if (m.raised) note(p.name + ' ' + M['st.hand']); } break; }
     case 'moderator': { const p = people.get(m.id); if (p) p.moderator = true; if (me && m.id === me.id) me.moderator = true; render(); break; }
     case 'locked': status(m.locked ? 'st.locked' : 'st.unlocked'); break;
@@ -79,7 +89,7 @@ function handle(m) {
     case 'muted': status('st.muted'); break;
     case 'kicked': error(M['st.kicked']); break;
     case 'refused': error(M['st.refused']); break;
-    case 'ended': error(M['st.ended']); $('chat-log').textContent = ''; break;
+    case 'ended': error(M['st.ended']); $('chat-log').textContent = ''; notes.unbind(); $('notes').value = ''; break;
     case 'invite': {
       const url = location.origin + m.url;
       $('invite-url').value = url;
@@ -156,6 +166,13 @@ $('hand').addEventListener('click', () => {
   send({ type: 'hand', raised: up });
 });
 $('leave').addEventListener('click', () => { ws?.close(); location.href = '/visio/'; });
+$('notes-download').addEventListener('click', () => {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([$('notes').value], { type: 'text/plain;charset=utf-8' }));
+  a.download = `notes-${room}.txt`;
+  a.click();
+  URL.revokeObjectURL(a.href);
+});
 $('invite').addEventListener('click', () => send({ type: 'invite' }));
 $('lock').addEventListener('click', () => { const pw = $('lock-password').value; if (pw) send({ type: 'lock', password: pw }); });
 $('unlock').addEventListener('click', () => send({ type: 'unlock' }));
