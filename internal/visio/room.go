@@ -3,6 +3,7 @@ package visio
 import (
 	"crypto/subtle"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -71,8 +72,9 @@ type Room struct {
 	nextID   int
 	onEmpty  func()
 
-	notes               *notes.Doc // the shared notes, destroyed with the meeting
-	usageID             int64      // its statistics row
+	notes               *notes.Doc        // the shared notes, destroyed with the meeting
+	screens             map[string]string // participant → track id of the screen they share
+	usageID             int64             // its statistics row
 	peak, joins, guests int
 }
 
@@ -85,7 +87,7 @@ func (r *Room) counts() (peak, joins, guests int) {
 
 func newRoom(name string, onEmpty func()) *Room {
 	return &Room{Name: name, Created: time.Now(), members: map[string]*member{}, lobby: map[string]*knocker{}, onEmpty: onEmpty,
-		notes: notes.NewDoc()}
+		notes: notes.NewDoc(), screens: map[string]string{}}
 }
 
 // Entrant is who asks to enter.
@@ -172,7 +174,7 @@ func (r *Room) add(id string, e Entrant, send func(Message)) {
 		}
 	}
 	send(Message{"type": "welcome", "you": m.Participant, "room": r.Name, "participants": r.list(),
-		"locked": r.password != "", "lobby": r.lobbyOn, "chat": chat, "notes": Message{"text": text, "rev": rev}})
+		"locked": r.password != "", "lobby": r.lobbyOn, "chat": chat, "notes": Message{"text": text, "rev": rev}, "screens": maps.Clone(r.screens)})
 	r.broadcast(Message{"type": "joined", "participant": m.Participant}, id)
 }
 
@@ -206,6 +208,7 @@ func (r *Room) Leave(id string) {
 	if m, ok := r.members[id]; ok {
 		m.notes.Leave()
 		delete(r.members, id)
+		delete(r.screens, id)
 		r.order = slices.DeleteFunc(r.order, func(s string) bool { return s == id })
 		r.broadcast(Message{"type": "left", "id": id}, "")
 	}
@@ -410,6 +413,22 @@ func (r *Room) NotesEdit(from string, rev int, raw []byte) {
 	}
 	m.send(Message{"type": "notes-ack", "rev": now})
 	r.broadcast(Message{"type": "notes-edit", "rev": now, "op": applied}, from)
+}
+
+// Screen tells everyone that a participant shares their screen as track (on), or stopped;
+// pages show it large.
+func (r *Room) Screen(id, track string, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.members[id]; !ok {
+		return
+	}
+	if on {
+		r.screens[id] = track
+	} else {
+		delete(r.screens, id)
+	}
+	r.broadcast(Message{"type": "screen", "id": id, "track": track, "on": on}, "")
 }
 
 // NotesReload sends a participant the current notes.

@@ -29,6 +29,7 @@ import (
 	"socle/internal/platform/server"
 	"socle/internal/visio/invite"
 	"socle/internal/visio/notes"
+	"socle/internal/visio/sfu"
 	"socle/internal/visio/token"
 )
 
@@ -39,6 +40,10 @@ type Config struct {
 	JWTPublicKeys string // a directory of <kid>.pem public keys (RS256, ES256)
 	InviteKey     string // base64 of at least 32 random bytes
 	InviteTTL     time.Duration
+	// Media: where the SFU's audio and video flow.
+	MediaLoopback bool     // tests and demos on one machine: loopback candidates only
+	PublicIPs     []string // addresses announced to browsers behind a one-to-one NAT
+	UDPPorts      string   // "min-max", empty: any
 }
 
 // Register declares the options.
@@ -48,6 +53,9 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.JWTPublicKeys, "visio-jwt-public-keys", "", "directory of <kid>.pem public keys for RS256/ES256 room tokens")
 	s.Secret(&c.InviteKey, "visio-invite-key", "base64 key (32 bytes or more) signing guest invitations (empty: a new one at each start)")
 	s.Duration(&c.InviteTTL, "visio-invite-ttl", 24*time.Hour, "how long a guest invitation is valid")
+	s.Bool(&c.MediaLoopback, "visio-media-loopback", false, "offer only loopback media addresses (tests, a demo on one machine)")
+	s.List(&c.PublicIPs, "visio-public-ips", "", "public IP addresses of the media server, announced in place of its own (one-to-one NAT)")
+	s.String(&c.UDPPorts, "visio-udp-ports", "", "UDP port range of the media, min-max (empty: any)")
 }
 
 // Deps are what the service stands on.
@@ -71,6 +79,7 @@ type Service struct {
 	mu    sync.Mutex
 	rooms map[string]*Room
 	usage *usage
+	media *sfu.SFU
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge
@@ -104,6 +113,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	var err error
 	if s.invites, err = invite.New(key); err != nil {
 		return nil, fmt.Errorf("SOCLE_VISIO_INVITE_KEY: %w", err)
+	}
+	mcfg := sfu.Config{LoopbackOnly: cfg.MediaLoopback, NAT1To1IPs: cfg.PublicIPs}
+	if cfg.UDPPorts != "" {
+		var lo, hi uint16
+		if _, err := fmt.Sscanf(cfg.UDPPorts, "%d-%d", &lo, &hi); err != nil {
+			return nil, fmt.Errorf("SOCLE_VISIO_UDP_PORTS: want min-max, such as 40000-40999")
+		}
+		mcfg.UDPPortMin, mcfg.UDPPortMax = lo, hi
+	}
+	if s.media, err = sfu.New(mcfg, s.log.With("component", "sfu")); err != nil {
+		return nil, fmt.Errorf("visio media: %w", err)
 	}
 	s.conferences = prometheus.NewGauge(prometheus.GaugeOpts{Name: "socle_visio_conferences", Help: "Conferences in progress on this node."})
 	s.participants = prometheus.NewGauge(prometheus.GaugeOpts{Name: "socle_visio_participants", Help: "Participants in conferences on this node."})
@@ -158,6 +178,7 @@ func (s *Service) Stop(context.Context) error {
 	for _, r := range rooms {
 		r.shutdown()
 	}
+	s.media.Close()
 	return nil
 }
 
@@ -212,6 +233,7 @@ func (s *Service) forget(r *Room) {
 	if s.rooms[r.Name] == r {
 		delete(s.rooms, r.Name)
 		s.conferences.Dec()
+		s.media.Room(r.Name).Close()
 		s.durations.Observe(time.Since(r.Created).Seconds())
 		peak, joins, guests := r.counts()
 		if err := s.usage.ended(context.Background(), r.usageID, time.Now(), peak, joins, guests); err != nil {

@@ -35,7 +35,7 @@ func newSite(t *testing.T) *site { return newSiteWith(t, nil) }
 
 func newSiteWith(t *testing.T, pool *pgxpool.Pool) *site {
 	t.Helper()
-	svc, err := visio.New(visio.Config{JWTAppID: "socle", JWTSecret: secret, InviteTTL: time.Hour},
+	svc, err := visio.New(visio.Config{JWTAppID: "socle", JWTSecret: secret, InviteTTL: time.Hour, MediaLoopback: true},
 		visio.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: pool})
 	if err != nil {
 		t.Fatal(err)
@@ -353,4 +353,3 @@ func TestSharedNotesReachEveryoneAndLatecomersGetTheText(t *testing.T) {
 		t.Fatal(r)
 	}
 }
-

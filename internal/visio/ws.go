@@ -13,6 +13,7 @@ import (
 
 	"socle/internal/platform/identity"
 	"socle/internal/platform/problem"
+	"socle/internal/visio/sfu"
 	"socle/internal/visio/token"
 )
 
@@ -188,6 +189,14 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 	}
 	s.participants.Inc()
 	defer s.participants.Dec()
+	// Media go through the SFU: the browser offers what it sends, the SFU offers again
+	// whenever others' tracks come or go.
+	media, err := s.media.Room(room.Name).Join(pid, func(sig sfu.Signal) { p.send(Message{"type": "signal", "signal": sig}) })
+	if err != nil {
+		s.log.Warn("media join", "room", room.Name, "error", err)
+		return
+	}
+	defer media.Close()
 	for {
 		var m struct {
 			Type     string          `json:"type"`
@@ -199,6 +208,10 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 			Raised   bool            `json:"raised"`
 			Rev      int             `json:"rev"`
 			Op       json.RawMessage `json:"op"`
+			Signal   sfu.Signal      `json:"signal"`
+			Max      string          `json:"max"`
+			Track    string          `json:"track"`
+			On       bool            `json:"on"`
 		}
 		if err := wsjson.Read(ctx, conn, &m); err != nil {
 			return
@@ -239,6 +252,20 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 			room.NotesEdit(pid, m.Rev, m.Op)
 		case "notes-reload":
 			room.NotesReload(pid)
+		case "signal":
+			err = media.HandleSignal(m.Signal)
+		case "screen":
+			room.Screen(pid, m.Track, m.On)
+		case "audio-only":
+			media.SetAudioOnly(m.Enabled)
+		case "layer":
+			if m.Max != "q" && m.Max != "h" && m.Max != "f" {
+				err = fmt.Errorf("layer: max must be q, h or f")
+			} else {
+				media.SetMaxLayer(m.Max)
+			}
+		case "stats":
+			p.send(Message{"type": "stats", "streams": media.Stats()})
 		case "ping":
 			p.send(Message{"type": "pong"})
 		default:

@@ -50,6 +50,7 @@ export async function startSocle() {
       SOCLE_OPS_ADDR: `127.0.0.1:${ops}`,
       SOCLE_DEMO_PSAP_ADDR: `127.0.0.1:${psap}`,
       SOCLE_LOG_LEVEL: 'warn',
+      SOCLE_VISIO_MEDIA_LOOPBACK: 'true', // WebRTC between the browser and the SFU over 127.0.0.1
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -57,7 +58,11 @@ export async function startSocle() {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync',
+      // Fake camera and microphone, granted without asking; WebRTC over loopback; the
+      // screen picker answers by itself.
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
+      '--auto-select-desktop-capture-source=Entire screen', '--enable-usermedia-screen-capturing'],
   });
   return {
     webURL: `https://localhost:${web}/`,

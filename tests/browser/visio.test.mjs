@@ -94,3 +94,53 @@ test('a guest cannot open a room, and the page says why', async () => {
   await enter(p, 'Quelqu\'un');
   await p.getByRole('alert').filter({ hasText: /Connectez-vous|n'a pas commencé/ }).waitFor();
 });
+
+// played returns how far each remote video has played: it advances only while frames are
+// received and decoded.
+async function played(p) {
+  return p.evaluate(() => Object.fromEntries([...document.querySelectorAll('#tiles video:not(#self), #stage video')]
+    .map((v) => [v.dataset.track, v.currentTime])));
+}
+
+test('three participants each receive two remote videos that play, and a screen share is received', async () => {
+  const agent = await socle.page('fr-FR');
+  await signIn(agent, 'redacteur@demo.socle.test', '/visio/');
+  await agent.goto(socle.webURL + 'visio/trois-voix');
+  await enter(agent, 'Agent');
+  await agent.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
+  await agent.getByRole('button', { name: "Copier le lien d'invitation" }).click();
+  const link = agent.getByLabel(/Lien d'invitation/);
+  for (let i = 0; i < 50 && !(await link.inputValue()); i++) await agent.waitForTimeout(100);
+  const invitation = await link.inputValue();
+  const others = [];
+  for (const name of ['Invitée A', 'Invité B']) {
+    const p = await socle.page('fr-FR');
+    await p.goto(invitation);
+    await enter(p, name);
+    others.push(p);
+  }
+  const all = [agent, ...others];
+  // Each page shows two remote videos whose playback advances (frames are decoded).
+  for (const p of all) {
+    await p.waitForFunction(() => {
+      const vs = [...document.querySelectorAll('#tiles video:not(#self)')];
+      return vs.length === 2 && vs.every((v) => v.videoWidth > 0 && v.currentTime > 0.5);
+    }, null, { timeout: 30_000 });
+  }
+  const before = await played(agent);
+  await agent.waitForTimeout(1000);
+  const after = await played(agent);
+  for (const id of Object.keys(after)) assert.ok(after[id] > before[id], `video ${id} does not advance`);
+  await agent.screenshot({ path: join(artifacts, 'visio-three.png'), fullPage: true });
+  await others[0].screenshot({ path: join(artifacts, 'visio-three-guest.png'), fullPage: true });
+
+  // The agent shares the screen: the others receive it, shown large.
+  await agent.getByRole('button', { name: "Partager l'écran" }).click();
+  for (const p of others) {
+    await p.waitForFunction(() => {
+      const v = document.querySelector('#stage video');
+      return v && v.videoWidth > 0 && v.currentTime > 0.3;
+    }, null, { timeout: 30_000 });
+  }
+  await others[1].screenshot({ path: join(artifacts, 'visio-screen-share.png'), fullPage: true });
+});

@@ -1,6 +1,7 @@
 // The meeting page: one WebSocket to socle (docs/visio-signalling.md), the participants, the
 // chat and the moderators' controls. Audio and video come with the SFU.
 import { NotesArea } from '/visio/static/notes/notes.js';
+import { Media } from '/visio/static/media.js';
 
 const script = document.getElementById('room-script');
 const room = script.dataset.room;
@@ -11,6 +12,8 @@ let ws = null;
 let me = null;
 let welcomed = false;
 const people = new Map();
+let media = null;
+let pendingSignals = [];
 const notes = new NotesArea(document.getElementById('notes'), {
   send: (rev, op) => send({ type: 'notes-edit', rev, op }),
   onError: () => send({ type: 'notes-reload' }),
@@ -70,12 +73,18 @@ function handle(m) {
       $('lobby').checked = m.lobby;
       for (const c of m.chat) chatLine(c);
       notes.load(m.notes.text, m.notes.rev);
+      startMedia(m.screens || {});
       status('st.in', m.locked ? ' ' + M['st.locked'] : '');
       render();
       break;
     case 'lobby-wait': status('st.wait'); break;
     case 'joined': people.set(m.participant.id, m.participant); render(); note(m.participant.name + ' ' + M['st.joined']); break;
-    case 'left': { const p = people.get(m.id); people.delete(m.id); render(); if (p) note(p.name + ' ' + M['st.left']); break; }
+    case 'left': { const p = people.get(m.id); people.delete(m.id); render(); media?.forget(m.id); if (p) note(p.name + ' ' + M['st.left']); break; }
+    case 'signal':
+      if (media) media.signal(m.signal).catch((err) => console.warn('signal', err));
+      else pendingSignals.push(m.signal);
+      break;
+    case 'screen': media?.screen(m.track, m.on); break;
     case 'chat': chatLine(m.message); break;
     case 'notes-ack': notes.ack(m.rev); break;
     case 'notes-edit': notes.remote(m.rev, m.op); break;
@@ -86,10 +95,10 @@ function handle(m) {
     case 'lobby': $('lobby').checked = m.enabled; status(m.enabled ? 'st.lobby.on' : 'st.lobby.off'); break;
     case 'knock': knock(m.id, m.name); break;
     case 'knock-handled': $('knock-' + m.id)?.remove(); break;
-    case 'muted': status('st.muted'); break;
-    case 'kicked': error(M['st.kicked']); break;
+    case 'muted': status('st.muted'); setMic(true); break;
+    case 'kicked': error(M['st.kicked']); media?.close(); break;
     case 'refused': error(M['st.refused']); break;
-    case 'ended': error(M['st.ended']); $('chat-log').textContent = ''; notes.unbind(); $('notes').value = ''; break;
+    case 'ended': media?.close(); error(M['st.ended']); $('chat-log').textContent = ''; notes.unbind(); $('notes').value = ''; break;
     case 'invite': {
       const url = location.origin + m.url;
       $('invite-url').value = url;
@@ -179,3 +188,94 @@ $('unlock').addEventListener('click', () => send({ type: 'unlock' }));
 $('lobby').addEventListener('change', () => send({ type: 'lobby', enabled: $('lobby').checked }));
 $('mute-all').addEventListener('click', () => send({ type: 'mute', id: 'all' }));
 $('end').addEventListener('click', () => send({ type: 'end' }));
+
+// Media: the SFU connection, the controls, the devices, the connection details.
+async function startMedia(screens) {
+  media = new Media({
+    send, tiles: $('tiles'), stage: $('stage'),
+    names: (id) => people.get(id)?.name || '',
+  });
+  for (const [, track] of Object.entries(screens)) media.screen(track, true);
+  $('media').hidden = false;
+  try {
+    $('self').srcObject = await media.start();
+    await listDevices();
+  } catch (err) {
+    console.warn('media', err);
+    status('st.nomedia');
+  }
+  for (const sig of pendingSignals) await media.signal(sig).catch(() => {});
+  pendingSignals = [];
+  new MutationObserver(chooseLayer).observe($('tiles'), { childList: true });
+}
+
+// chooseLayer asks for the simulcast layer the tiles' size calls for.
+let layer = '';
+function chooseLayer() {
+  const n = $('tiles').querySelectorAll('video').length - 1;
+  const want = n <= 2 ? 'f' : n <= 4 ? 'h' : 'q';
+  if (want !== layer) send({ type: 'layer', max: (layer = want) });
+}
+
+function toggle(btn, on, onKey, offKey) {
+  btn.setAttribute('aria-pressed', String(on));
+  btn.textContent = M[on ? onKey : offKey];
+}
+function setMic(off) { media?.mute('audio', off); toggle($('mic'), off, 'room.mic.on', 'room.mic.off'); }
+$('mic').addEventListener('click', () => setMic($('mic').getAttribute('aria-pressed') !== 'true'));
+$('cam').addEventListener('click', () => {
+  const off = $('cam').getAttribute('aria-pressed') !== 'true';
+  media?.mute('video', off);
+  toggle($('cam'), off, 'room.cam.on', 'room.cam.off');
+});
+$('audio-only').addEventListener('click', () => {
+  const on = $('audio-only').getAttribute('aria-pressed') !== 'true';
+  $('audio-only').setAttribute('aria-pressed', String(on));
+  document.body.classList.toggle('audio-only', on);
+  send({ type: 'audio-only', enabled: on });
+});
+$('share').addEventListener('click', async () => {
+  if ($('share').getAttribute('aria-pressed') === 'true') {
+    const id = media.unshare();
+    if (id) send({ type: 'screen', track: id, on: false });
+    toggle($('share'), false, 'room.unshare', 'room.share');
+    return;
+  }
+  try {
+    const id = await media.share();
+    send({ type: 'screen', track: id, on: true });
+    toggle($('share'), true, 'room.unshare', 'room.share');
+  } catch (err) { console.warn('share', err); }
+});
+
+async function listDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  for (const [kind, sel] of [['audioinput', $('mic-choice')], ['videoinput', $('cam-choice')]]) {
+    sel.length = 0;
+    for (const d of devices.filter((d) => d.kind === kind)) sel.append(new Option(d.label || d.deviceId.slice(0, 8), d.deviceId));
+  }
+}
+$('mic-choice').addEventListener('change', () => media?.use('audio', $('mic-choice').value));
+$('cam-choice').addEventListener('change', () => media?.use('video', $('cam-choice').value));
+
+let detailsTimer = null;
+let lastBytes = new Map();
+$('details').addEventListener('click', () => {
+  const open = $('details').getAttribute('aria-expanded') !== 'true';
+  $('details').setAttribute('aria-expanded', String(open));
+  $('details-table').hidden = !open;
+  clearInterval(detailsTimer);
+  if (open) detailsTimer = setInterval(showDetails, 2000);
+});
+async function showDetails() {
+  if (!media) return;
+  const body = $('details-table').tBodies[0];
+  body.textContent = '';
+  for (const s of await media.stats()) {
+    const k = s.dir + s.kind + s.rid;
+    const kbps = ((s.bytes - (lastBytes.get(k) || s.bytes)) * 8) / 2000;
+    lastBytes.set(k, s.bytes);
+    const tr = body.insertRow();
+    for (const v of [s.dir, s.kind, s.rid, kbps.toFixed(0), s.lost, (s.rtt * 1000).toFixed(0)]) tr.insertCell().textContent = v;
+  }
+}

@@ -1,0 +1,160 @@
+// The meeting's audio and video: one RTCPeerConnection to socle's SFU, negotiated over the
+// room's WebSocket (docs/visio-signalling.md, "Media"). The browser is the polite side of
+// perfect negotiation (W3C WebRTC §10.1): when its offer crosses the SFU's, it rolls back,
+// answers, and offers again.
+
+// Simulcast layers the SFU picks from for each receiver (RFC 8853): a quarter, a half and
+// the full resolution of the camera.
+const LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', maxBitrate: 1_500_000 },
+];
+
+export class Media {
+  /**
+   * @param {{send: (m: object) => void, tiles: HTMLElement, stage: HTMLElement, names: (id: string) => string}} o
+   */
+  constructor({ send, tiles, stage, names }) {
+    this.send = send;
+    this.tiles = tiles;
+    this.stage = stage;
+    this.names = names;
+    this.screens = new Set(); // track ids others share their screen with
+    this.pc = new RTCPeerConnection({ iceServers: [] });
+    this.makingOffer = false;
+    this.pc.onnegotiationneeded = async () => {
+      try {
+        this.makingOffer = true;
+        await this.pc.setLocalDescription();
+        this.send({ type: 'signal', signal: { type: 'offer', sdp: this.pc.localDescription.sdp } });
+      } catch (err) {
+        console.warn('offer', err);
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+    this.pc.onicecandidate = ({ candidate }) =>
+      this.send({ type: 'signal', signal: { type: 'candidate', candidate: candidate ? candidate.toJSON() : null } });
+    this.pc.ontrack = ({ track, streams }) => this.#show(track, streams[0]);
+  }
+
+  /** start takes the camera and microphone chosen (or the defaults) and sends them. */
+  async start(devices = {}) {
+    this.local = await navigator.mediaDevices.getUserMedia({
+      audio: devices.audio ? { deviceId: { exact: devices.audio } } : true,
+      video: devices.video ? { deviceId: { exact: devices.video }, width: 640, height: 360 } : { width: 640, height: 360 },
+    });
+    const [audio] = this.local.getAudioTracks();
+    const [video] = this.local.getVideoTracks();
+    this.audioSender = this.pc.addTransceiver(audio, { direction: 'sendonly', streams: [this.local] }).sender;
+    this.videoSender = this.pc.addTransceiver(video, { direction: 'sendonly', streams: [this.local], sendEncodings: LAYERS }).sender;
+    return this.local;
+  }
+
+  /** signal applies what the SFU sent. */
+  async signal(sig) {
+    if (sig.type === 'candidate') {
+      if (sig.candidate) await this.pc.addIceCandidate(sig.candidate).catch(() => {});
+      return;
+    }
+    // Polite: an offer that crosses ours wins; setRemoteDescription rolls ours back.
+    await this.pc.setRemoteDescription({ type: sig.type, sdp: sig.sdp });
+    if (sig.type === 'offer') {
+      await this.pc.setLocalDescription();
+      this.send({ type: 'signal', signal: { type: 'answer', sdp: this.pc.localDescription.sdp } });
+    }
+  }
+
+  /** mute turns the microphone (or the camera) off or on. */
+  mute(kind, off) {
+    for (const t of this.local?.getTracks() || []) if (t.kind === kind) t.enabled = !off;
+  }
+
+  /** use switches to another camera or microphone without renegotiating. */
+  async use(kind, deviceId) {
+    const s = await navigator.mediaDevices.getUserMedia(kind === 'audio' ? { audio: { deviceId: { exact: deviceId } } }
+      : { video: { deviceId: { exact: deviceId }, width: 640, height: 360 } });
+    const [track] = s.getTracks();
+    const sender = kind === 'audio' ? this.audioSender : this.videoSender;
+    const old = sender.track;
+    await sender.replaceTrack(track);
+    this.local.removeTrack(old);
+    this.local.addTrack(track);
+    old.stop();
+  }
+
+  /** share sends a window or the screen; it returns the track id, or null if refused. */
+  async share() {
+    const s = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const [track] = s.getVideoTracks();
+    this.screenSender = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.local] }).sender;
+    track.onended = () => this.unshare();
+    return track.id;
+  }
+
+  unshare() {
+    if (!this.screenSender) return null;
+    const id = this.screenSender.track?.id;
+    this.screenSender.track?.stop();
+    this.pc.removeTrack(this.screenSender);
+    this.screenSender = null;
+    return id;
+  }
+
+  /** screen marks a remote track as a screen share, shown large, or no longer. */
+  screen(trackId, on) {
+    if (on) this.screens.add(trackId); else this.screens.delete(trackId);
+    const v = document.querySelector(`video[data-track="${CSS.escape(trackId)}"]`);
+    if (v) (on ? this.stage : this.tiles).append(v.parentElement);
+  }
+
+  #show(track, stream) {
+    const peer = stream?.id || '';
+    if (track.kind === 'audio') {
+      const a = document.createElement('audio');
+      a.autoplay = true;
+      a.srcObject = new MediaStream([track]);
+      a.dataset.peer = peer;
+      document.body.append(a);
+      track.onmute = track.onended = () => { if (track.readyState === 'ended') a.remove(); };
+      return;
+    }
+    const fig = document.createElement('figure');
+    const v = document.createElement('video');
+    v.autoplay = true;
+    v.playsInline = true;
+    v.muted = true; // its sound comes through the audio element
+    v.srcObject = new MediaStream([track]);
+    v.dataset.track = track.id;
+    v.dataset.peer = peer;
+    const cap = document.createElement('figcaption');
+    cap.textContent = this.names(peer);
+    fig.append(v, cap);
+    (this.screens.has(track.id) ? this.stage : this.tiles).append(fig);
+    track.onended = () => fig.remove();
+  }
+
+  /** forget removes the tiles of a participant who left. */
+  forget(peer) {
+    for (const el of document.querySelectorAll(`[data-peer="${CSS.escape(peer)}"]`)) (el.closest('figure') || el).remove();
+  }
+
+  /** stats reads what the browser measures of each stream, for the connection details. */
+  async stats() {
+    const out = [];
+    (await this.pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' || r.type === 'outbound-rtp') {
+        out.push({ dir: r.type === 'inbound-rtp' ? 'in' : 'out', kind: r.kind, rid: r.rid || '', bytes: r.bytesReceived ?? r.bytesSent,
+          packets: r.packetsReceived ?? r.packetsSent, lost: r.packetsLost ?? 0, frames: r.framesDecoded ?? r.framesEncoded ?? 0,
+          jitter: r.jitter ?? 0, rtt: r.roundTripTime ?? 0 });
+      }
+    });
+    return out;
+  }
+
+  close() {
+    for (const t of this.local?.getTracks() || []) t.stop();
+    this.pc.close();
+  }
+}
