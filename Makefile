@@ -16,7 +16,7 @@ test: deps browser-deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 	node --test internal/visio/notes/static/
-	node --test tests/browser/
+	node --test --test-concurrency=1 tests/browser/
 
 ## bench: the benchmarks, each printing its figures against a baseline measured in the same run
 bench: deps build

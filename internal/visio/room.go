@@ -2,6 +2,7 @@ package visio
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -74,6 +75,7 @@ type Room struct {
 
 	notes               *notes.Doc        // the shared notes, destroyed with the meeting
 	screens             map[string]string // participant → track id of the screen they share
+	p2p                 bool              // two people: their media go peer to peer
 	usageID             int64             // its statistics row
 	peak, joins, guests int
 }
@@ -176,6 +178,7 @@ func (r *Room) add(id string, e Entrant, send func(Message)) {
 	send(Message{"type": "welcome", "you": m.Participant, "room": r.Name, "participants": r.list(),
 		"locked": r.password != "", "lobby": r.lobbyOn, "chat": chat, "notes": Message{"text": text, "rev": rev}, "screens": maps.Clone(r.screens)})
 	r.broadcast(Message{"type": "joined", "participant": m.Participant}, id)
+	r.settleMode()
 }
 
 // Admit decides on a guest waiting in the lobby; only a moderator may.
@@ -211,6 +214,7 @@ func (r *Room) Leave(id string) {
 		delete(r.screens, id)
 		r.order = slices.DeleteFunc(r.order, func(s string) bool { return s == id })
 		r.broadcast(Message{"type": "left", "id": id}, "")
+		r.settleMode()
 	}
 	empty := len(r.members) == 0 && len(r.lobby) == 0
 	if empty {
@@ -413,6 +417,34 @@ func (r *Room) NotesEdit(from string, rev int, raw []byte) {
 	}
 	m.send(Message{"type": "notes-ack", "rev": now})
 	r.broadcast(Message{"type": "notes-edit", "rev": now, "op": applied}, from)
+}
+
+// settleMode switches media between peer to peer (exactly two participants: no server in
+// the media path, the least delay) and the SFU (three or more, or one alone), and tells
+// everyone; r.mu is held.
+func (r *Room) settleMode() {
+	p2p := len(r.members) == 2
+	if p2p == r.p2p {
+		return
+	}
+	r.p2p = p2p
+	if p2p {
+		r.broadcast(Message{"type": "mode", "mode": "p2p", "peers": slices.Clone(r.order)}, "")
+	} else {
+		r.broadcast(Message{"type": "mode", "mode": "sfu"}, "")
+	}
+}
+
+// P2P relays a media signal between the two participants of a peer-to-peer meeting.
+func (r *Room) P2P(from, to string, signal json.RawMessage) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	dest, ok := r.members[to]
+	if !r.p2p || !ok || to == from {
+		return fmt.Errorf("no peer-to-peer call with %s", to)
+	}
+	dest.send(Message{"type": "p2p", "from": from, "signal": signal})
+	return nil
 }
 
 // Screen tells everyone that a participant shares their screen as track (on), or stopped;

@@ -353,3 +353,36 @@ func TestSharedNotesReachEveryoneAndLatecomersGetTheText(t *testing.T) {
 		t.Fatal(r)
 	}
 }
+
+func TestTwoTalkPeerToPeerAndTheSFUTakesOverFromTheThird(t *testing.T) {
+	s := newSite(t)
+	agent := s.agent("salle", "Camille")
+	inv := s.invitation(agent)
+	a, _ := s.guest("salle", inv, "A", "")
+	aID := a.Welcome["you"].(map[string]any)["id"].(string)
+	for _, c := range []*client.Client{agent, a} {
+		if m := want(t, c, "mode"); m["mode"] != "p2p" || len(m["peers"].([]any)) != 2 {
+			t.Fatalf("mode %v", m)
+		}
+	}
+	agent.Send(ctx(t), client.Message{"type": "p2p", "to": aID, "signal": map[string]any{"type": "offer", "sdp": "v=0"}})
+	if m := want(t, a, "p2p"); m["from"] != agent.Welcome["you"].(map[string]any)["id"] || m["signal"].(map[string]any)["sdp"] != "v=0" {
+		t.Fatalf("relayed %v", m)
+	}
+	b, _ := s.guest("salle", inv, "B", "")
+	for _, c := range []*client.Client{agent, a, b} {
+		if m := want(t, c, "mode"); m["mode"] != "sfu" {
+			t.Fatalf("mode %v", m)
+		}
+	}
+	agent.Send(ctx(t), client.Message{"type": "p2p", "to": aID, "signal": map[string]any{"type": "offer"}})
+	if e := want(t, agent, "error"); e.String("request") != "p2p" {
+		t.Fatal(e)
+	}
+	b.Close()
+	for _, c := range []*client.Client{agent, a} {
+		if m := want(t, c, "mode"); m["mode"] != "p2p" {
+			t.Fatalf("back to two: %v", m)
+		}
+	}
+}

@@ -208,7 +208,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 			Raised   bool            `json:"raised"`
 			Rev      int             `json:"rev"`
 			Op       json.RawMessage `json:"op"`
-			Signal   sfu.Signal      `json:"signal"`
+			Signal   json.RawMessage `json:"signal"`
 			Max      string          `json:"max"`
 			Track    string          `json:"track"`
 			On       bool            `json:"on"`
@@ -253,7 +253,12 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 		case "notes-reload":
 			room.NotesReload(pid)
 		case "signal":
-			err = media.HandleSignal(m.Signal)
+			var sig sfu.Signal
+			if err = json.Unmarshal(m.Signal, &sig); err == nil {
+				err = media.HandleSignal(sig)
+			}
+		case "p2p":
+			err = room.P2P(pid, m.To, m.Signal)
 		case "screen":
 			room.Screen(pid, m.Track, m.On)
 		case "audio-only":

@@ -1,5 +1,5 @@
 // The home page in a real browser, against `socle serve --demo`.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startSocle, artifacts } from './harness.mjs';
@@ -11,6 +11,7 @@ before(async () => {
   webURL = socle.webURL;
 });
 
+afterEach(async () => { await socle?.closePages(); });
 after(async () => { await socle?.stop(); });
 
 const page = (locale) => socle.page(locale);

@@ -2,7 +2,7 @@
 // signs in, uploads a Paris table with errors (every error listed with its line, nothing
 // saved), then a correct one, and sees which communes change centre; an approver approves and
 // publishes it.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startSocle, artifacts } from './harness.mjs';
@@ -10,6 +10,7 @@ import { startSocle, artifacts } from './harness.mjs';
 let socle;
 
 before(async () => { socle = await startSocle(); });
+afterEach(async () => { await socle?.closePages(); });
 after(async () => { await socle?.stop(); });
 
 const numbers = ['15', '17', '18', '112', '114', '115', '119', '191', '196', '197', '116000', '116117'];

@@ -2,13 +2,14 @@
 // agent opens a room, invites a guest who joins by the link, they chat and write shared
 // notes that converge; the agent locks the
 // room and a latecomer with a wrong password is refused. (Audio and video come with the SFU.)
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startSocle, artifacts } from './harness.mjs';
 
 let socle;
 before(async () => { socle = await startSocle(); });
+afterEach(async () => { await socle?.closePages(); });
 after(async () => { await socle?.stop(); });
 
 async function signIn(p, email, next) {
@@ -125,7 +126,11 @@ test('three participants each receive two remote videos that play, and a screen 
     await p.waitForFunction(() => {
       const vs = [...document.querySelectorAll('#tiles video:not(#self)')];
       return vs.length === 2 && vs.every((v) => v.videoWidth > 0 && v.currentTime > 0.5);
-    }, null, { timeout: 30_000 });
+    }, null, { timeout: 30_000 }).catch(async (err) => {
+      console.log(await p.evaluate(() => JSON.stringify([...document.querySelectorAll('#tiles video:not(#self)')]
+        .map((v) => ({ via: v.dataset.via, peer: v.dataset.peer, w: v.videoWidth, t: v.currentTime })))));
+      throw err;
+    });
   }
   const before = await played(agent);
   await agent.waitForTimeout(1000);
@@ -143,4 +148,33 @@ test('three participants each receive two remote videos that play, and a screen 
     }, null, { timeout: 30_000 });
   }
   await others[1].screenshot({ path: join(artifacts, 'visio-screen-share.png'), fullPage: true });
+});
+
+test('two participants talk peer to peer, and go back through the SFU when a third comes', async () => {
+  const agent = await socle.page('fr-FR');
+  await signIn(agent, 'redacteur@demo.socle.test', '/visio/');
+  await agent.goto(socle.webURL + 'visio/en-tete-a-tete');
+  await enter(agent, 'Agent');
+  await agent.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
+  await agent.getByRole('button', { name: "Copier le lien d'invitation" }).click();
+  const link = agent.getByLabel(/Lien d'invitation/);
+  for (let i = 0; i < 50 && !(await link.inputValue()); i++) await agent.waitForTimeout(100);
+  const invitation = await link.inputValue();
+  const guest = await socle.page('fr-FR');
+  await guest.goto(invitation);
+  await enter(guest, 'Invitée');
+  const direct = () => window.socleMedia?.direct?.connectionState === 'connected' &&
+    [...document.querySelectorAll('video[data-via="p2p"]')].some((v) => v.videoWidth > 0 && v.currentTime > 0.5);
+  for (const p of [agent, guest]) await p.waitForFunction(direct, null, { timeout: 30_000 });
+  // Nothing goes to the SFU meanwhile: the camera's sender there carries no track.
+  assert.equal(await agent.evaluate(() => window.socleMedia.videoSender.track), null);
+
+  const third = await socle.page('fr-FR');
+  await third.goto(invitation);
+  await enter(third, 'Troisième');
+  for (const p of [agent, guest, third]) {
+    await p.waitForFunction(() => !window.socleMedia?.direct &&
+      [...document.querySelectorAll('#tiles video[data-via="sfu"]')].filter((v) => v.videoWidth > 0 && v.currentTime > 0.5).length === 2,
+    null, { timeout: 30_000 });
+  }
 });

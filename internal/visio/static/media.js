@@ -89,6 +89,7 @@ export class Media {
     const s = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     const [track] = s.getVideoTracks();
     this.screenSender = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.local] }).sender;
+    if (this.direct) this.directScreen = this.direct.addTrack(track, this.local);
     track.onended = () => this.unshare();
     return track.id;
   }
@@ -99,6 +100,8 @@ export class Media {
     this.screenSender.track?.stop();
     this.pc.removeTrack(this.screenSender);
     this.screenSender = null;
+    if (this.direct && this.directScreen) this.direct.removeTrack(this.directScreen);
+    this.directScreen = null;
     return id;
   }
 
@@ -109,13 +112,77 @@ export class Media {
     if (v) (on ? this.stage : this.tiles).append(v.parentElement);
   }
 
-  #show(track, stream) {
+  /**
+   * p2p moves the media to a direct connection with the only other participant: no server
+   * in the path while two talk. The one with the higher id is the polite side.
+   */
+  async p2p(other, polite) {
+    this.sfuMode();
+    this.other = other;
+    this.polite = polite;
+    const pc = (this.direct = new RTCPeerConnection({ iceServers: [] }));
+    this.directOffering = false;
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.directOffering = true;
+        await pc.setLocalDescription();
+        this.send({ type: 'p2p', to: other, signal: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+      } catch (err) {
+        console.warn('p2p offer', err);
+      } finally {
+        this.directOffering = false;
+      }
+    };
+    pc.onicecandidate = ({ candidate }) =>
+      this.send({ type: 'p2p', to: other, signal: { type: 'candidate', candidate: candidate ? candidate.toJSON() : null } });
+    pc.ontrack = ({ track, streams }) => this.#show(track, streams[0], 'p2p');
+    for (const t of this.local?.getTracks() || []) pc.addTrack(t, this.local);
+    if (this.screenSender?.track) this.directScreen = pc.addTrack(this.screenSender.track, this.local);
+    // Nothing goes to the SFU meanwhile.
+    await this.audioSender?.replaceTrack(null);
+    await this.videoSender?.replaceTrack(null);
+    document.body.classList.add('p2p');
+  }
+
+  /** directSignal applies what the other participant sent (perfect negotiation). */
+  async directSignal(sig) {
+    const pc = this.direct;
+    if (!pc) return;
+    if (sig.type === 'candidate') {
+      if (sig.candidate) await pc.addIceCandidate(sig.candidate).catch(() => {});
+      return;
+    }
+    const collision = sig.type === 'offer' && (this.directOffering || pc.signalingState !== 'stable');
+    if (collision && !this.polite) return;
+    await pc.setRemoteDescription({ type: sig.type, sdp: sig.sdp });
+    if (sig.type === 'offer') {
+      await pc.setLocalDescription();
+      this.send({ type: 'p2p', to: this.other, signal: { type: 'answer', sdp: pc.localDescription.sdp } });
+    }
+  }
+
+  /** sfuMode ends a direct connection: the media go through the SFU again. */
+  sfuMode() {
+    if (!this.direct) return;
+    this.direct.close();
+    this.direct = null;
+    this.directScreen = null;
+    for (const el of document.querySelectorAll('[data-via="p2p"]')) (el.closest('figure') || el).remove();
+    const [audio] = this.local?.getAudioTracks() || [];
+    const [video] = this.local?.getVideoTracks() || [];
+    this.audioSender?.replaceTrack(audio || null);
+    this.videoSender?.replaceTrack(video || null);
+    document.body.classList.remove('p2p');
+  }
+
+  #show(track, stream, via = 'sfu') {
     const peer = stream?.id || '';
     if (track.kind === 'audio') {
       const a = document.createElement('audio');
       a.autoplay = true;
       a.srcObject = new MediaStream([track]);
       a.dataset.peer = peer;
+      a.dataset.via = via;
       document.body.append(a);
       track.onmute = track.onended = () => { if (track.readyState === 'ended') a.remove(); };
       return;
@@ -128,6 +195,7 @@ export class Media {
     v.srcObject = new MediaStream([track]);
     v.dataset.track = track.id;
     v.dataset.peer = peer;
+    v.dataset.via = via;
     const cap = document.createElement('figcaption');
     cap.textContent = this.names(peer);
     fig.append(v, cap);
@@ -144,7 +212,7 @@ export class Media {
   async stats() {
     const out = [];
     (await this.pc.getStats()).forEach((r) => {
-      if (r.type === 'inbound-rtp' || r.type === 'outbound-rtp') {
+      if ((r.type === 'inbound-rtp' || r.type === 'outbound-rtp') && (r.bytesReceived || r.bytesSent)) {
         out.push({ dir: r.type === 'inbound-rtp' ? 'in' : 'out', kind: r.kind, rid: r.rid || '', bytes: r.bytesReceived ?? r.bytesSent,
           packets: r.packetsReceived ?? r.packetsSent, lost: r.packetsLost ?? 0, frames: r.framesDecoded ?? r.framesEncoded ?? 0,
           jitter: r.jitter ?? 0, rtt: r.roundTripTime ?? 0 });
@@ -154,6 +222,7 @@ export class Media {
   }
 
   close() {
+    this.sfuMode();
     for (const t of this.local?.getTracks() || []) t.stop();
     this.pc.close();
   }

@@ -13,6 +13,17 @@ let me = null;
 let welcomed = false;
 const people = new Map();
 let media = null;
+let mode = { mode: 'sfu' };
+
+// applyMode follows the server: peer to peer while two, through the SFU otherwise.
+function applyMode() {
+  if (mode.mode === 'p2p' && me) {
+    const other = mode.peers.find((id) => id !== me.id);
+    if (other) media.p2p(other, Number(me.id) > Number(other));
+  } else {
+    media.sfuMode();
+  }
+}
 let pendingSignals = [];
 const notes = new NotesArea(document.getElementById('notes'), {
   send: (rev, op) => send({ type: 'notes-edit', rev, op }),
@@ -85,6 +96,11 @@ function handle(m) {
       else pendingSignals.push(m.signal);
       break;
     case 'screen': media?.screen(m.track, m.on); break;
+    case 'mode':
+      mode = m;
+      media?.ready.then(() => applyMode()).catch(() => {});
+      break;
+    case 'p2p': media?.ready.then(() => media.directSignal(m.signal)).catch((err) => console.warn('p2p', err)); break;
     case 'chat': chatLine(m.message); break;
     case 'notes-ack': notes.ack(m.rev); break;
     case 'notes-edit': notes.remote(m.rev, m.op); break;
@@ -197,13 +213,15 @@ async function startMedia(screens) {
   });
   for (const [, track] of Object.entries(screens)) media.screen(track, true);
   $('media').hidden = false;
-  try {
-    $('self').srcObject = await media.start();
+  window.socleMedia = media; // for the browser tests, which read its connections' state
+  media.ready = media.start().then(async (local) => {
+    $('self').srcObject = local;
     await listDevices();
-  } catch (err) {
+  }).catch((err) => {
     console.warn('media', err);
     status('st.nomedia');
-  }
+  });
+  await media.ready;
   for (const sig of pendingSignals) await media.signal(sig).catch(() => {});
   pendingSignals = [];
   new MutationObserver(chooseLayer).observe($('tiles'), { childList: true });
