@@ -138,6 +138,9 @@ test('three participants each receive two remote videos that play, and a screen 
   await agent.waitForTimeout(1000);
   const after = await played(agent);
   for (const id of Object.keys(after)) assert.ok(after[id] > before[id], `video ${id} does not advance`);
+  // Who speaks is highlighted (the fake microphones beep), and the connection's quality shown.
+  await agent.waitForFunction(() => document.querySelector('li[data-speaking]') && document.getElementById('quality').textContent,
+    null, { timeout: 15_000 });
   await agent.screenshot({ path: join(artifacts, 'visio-three.png'), fullPage: true });
   await others[0].screenshot({ path: join(artifacts, 'visio-three-guest.png'), fullPage: true });
 

@@ -183,6 +183,7 @@ export class Media {
       a.srcObject = new MediaStream([track]);
       a.dataset.peer = peer;
       a.dataset.via = via;
+      a.dataset.track = track.id;
       document.body.append(a);
       track.onmute = track.onended = () => { if (track.readyState === 'ended') a.remove(); };
       return;
@@ -219,6 +220,42 @@ export class Media {
       }
     });
     return out;
+  }
+
+  /**
+   * levels returns, for each participant whose audio is received, its current audio level
+   * (0 to 1, from the receivers' statistics: RFC 6464 levels the browser reads), and the
+   * quality of this browser's own connection: "good", "fair" or "poor", from the loss and
+   * round-trip time of what it sends.
+   */
+  async levels() {
+    const out = { speakers: {}, quality: 'good' };
+    for (const pc of [this.pc, this.direct].filter(Boolean)) {
+      (await pc.getStats()).forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.audioLevel !== undefined) {
+          const peer = this.#peerByTrackStat(pc, r.trackIdentifier);
+          if (peer) out.speakers[peer] = Math.max(out.speakers[peer] || 0, r.audioLevel);
+        }
+        if (r.type === 'remote-inbound-rtp') {
+          const loss = r.fractionLost ?? 0;
+          const rtt = r.roundTripTime ?? 0;
+          if (loss > 0.1 || rtt > 0.5) out.quality = 'poor';
+          else if ((loss > 0.02 || rtt > 0.25) && out.quality === 'good') out.quality = 'fair';
+        }
+      });
+    }
+    return out;
+  }
+
+  #peerOf(track) {
+    return document.querySelector(`audio[data-track="${CSS.escape(track.id)}"]`)?.dataset.peer;
+  }
+
+  #peerByTrackStat(pc, trackId) {
+    for (const t of pc.getTransceivers()) {
+      if (t.receiver.track?.id === trackId) return this.#peerOf(t.receiver.track);
+    }
+    return null;
   }
 
   close() {

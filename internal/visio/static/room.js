@@ -154,6 +154,7 @@ function render() {
   to.length = 1;
   for (const p of people.values()) {
     const li = document.createElement('li');
+    li.id = 'person-' + p.id;
     const tags = [p.moderator && M['room.moderator'], p.guest && M['room.guest'], me && p.id === me.id && M['room.you']].filter(Boolean);
     li.textContent = (p.hand ? '✋ ' : '') + p.name + (tags.length ? ' (' + tags.join(', ') + ')' : '');
     if (me?.moderator && p.id !== me.id) {
@@ -225,6 +226,26 @@ async function startMedia(screens) {
   for (const sig of pendingSignals) await media.signal(sig).catch(() => {});
   pendingSignals = [];
   new MutationObserver(chooseLayer).observe($('tiles'), { childList: true });
+  setInterval(showLevels, 500);
+}
+
+// showLevels highlights who speaks (the loudest above a threshold) in the list and on the
+// tiles, and shows the quality of this browser's connection.
+async function showLevels() {
+  if (!media) return;
+  const { speakers, quality } = await media.levels().catch(() => ({ speakers: {}, quality: '' }));
+  let loudest = '';
+  let level = 0.02;
+  for (const [peer, l] of Object.entries(speakers)) if (l > level) [loudest, level] = [peer, l];
+  for (const el of document.querySelectorAll('[data-speaking]')) el.removeAttribute('data-speaking');
+  if (loudest) {
+    $('person-' + loudest)?.setAttribute('data-speaking', 'true');
+    for (const v of document.querySelectorAll(`video[data-peer="${CSS.escape(loudest)}"]`)) v.closest('figure')?.setAttribute('data-speaking', 'true');
+  }
+  if (quality) {
+    $('quality').textContent = M['q.' + quality];
+    $('quality').dataset.quality = quality;
+  }
 }
 
 // chooseLayer asks for the simulcast layer the tiles' size calls for.
