@@ -51,6 +51,7 @@ type member struct {
 // knocker is a guest waiting in the lobby.
 type knocker struct {
 	id, name string
+	entrant  Entrant
 	send     func(Message)
 	admit    func(bool)
 }
@@ -98,6 +99,7 @@ type Entrant struct {
 	Moderator bool // an agent whose token or session makes them moderator, or the creator
 	Guest     bool // entered by an invitation
 	Password  string
+	Welcome   Message // more for the welcome message (the relays the browser may use)
 }
 
 // Message is what the server sends to a participant: Type and the fields it uses.
@@ -144,7 +146,7 @@ func (r *Room) Enter(e Entrant, send func(Message), admitted func(id string, ok 
 	r.nextID++
 	id = strconv.Itoa(r.nextID)
 	if r.lobbyOn && !e.Moderator {
-		k := &knocker{id: id, name: e.Name, send: send}
+		k := &knocker{id: id, name: e.Name, entrant: e, send: send}
 		k.admit = func(ok bool) { admitted(id, ok) }
 		r.lobby[id] = k
 		r.toModerators(Message{"type": "knock", "id": id, "name": e.Name})
@@ -175,8 +177,10 @@ func (r *Room) add(id string, e Entrant, send func(Message)) {
 			chat = append(chat, c)
 		}
 	}
-	send(Message{"type": "welcome", "you": m.Participant, "room": r.Name, "participants": r.list(),
-		"locked": r.password != "", "lobby": r.lobbyOn, "chat": chat, "notes": Message{"text": text, "rev": rev}, "screens": maps.Clone(r.screens)})
+	welcome := Message{"type": "welcome", "you": m.Participant, "room": r.Name, "participants": r.list(),
+		"locked": r.password != "", "lobby": r.lobbyOn, "chat": chat, "notes": Message{"text": text, "rev": rev}, "screens": maps.Clone(r.screens)}
+	maps.Copy(welcome, e.Welcome)
+	send(welcome)
 	r.broadcast(Message{"type": "joined", "participant": m.Participant}, id)
 	r.settleMode()
 }
@@ -195,7 +199,7 @@ func (r *Room) Admit(by, id string, ok bool) error {
 	delete(r.lobby, id)
 	r.toModerators(Message{"type": "knock-handled", "id": id, "admitted": ok})
 	if ok {
-		r.add(id, Entrant{Name: k.name, Guest: true}, k.send)
+		r.add(id, k.entrant, k.send)
 	} else {
 		k.send(Message{"type": "refused"})
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,6 +32,7 @@ import (
 	"socle/internal/visio/notes"
 	"socle/internal/visio/sfu"
 	"socle/internal/visio/token"
+	"socle/internal/visio/turn"
 )
 
 // Config is the conference's configuration (SOCLE_VISIO_*).
@@ -44,6 +46,9 @@ type Config struct {
 	MediaLoopback bool     // tests and demos on one machine: loopback candidates only
 	PublicIPs     []string // addresses announced to browsers behind a one-to-one NAT
 	UDPPorts      string   // "min-max", empty: any
+	// TURN: the built-in relay for people behind strict firewalls (UDP and TCP on TURNAddr).
+	TURNAddr   string
+	TURNSecret string
 }
 
 // Register declares the options.
@@ -56,6 +61,14 @@ func (c *Config) Register(s *config.Set) {
 	s.Bool(&c.MediaLoopback, "visio-media-loopback", false, "offer only loopback media addresses (tests, a demo on one machine)")
 	s.List(&c.PublicIPs, "visio-public-ips", "", "public IP addresses of the media server, announced in place of its own (one-to-one NAT)")
 	s.String(&c.UDPPorts, "visio-udp-ports", "", "UDP port range of the media, min-max (empty: any)")
+	s.String(&c.TURNAddr, "visio-turn-addr", "", "address of the built-in TURN relay, UDP and TCP, e.g. :3478 (empty: no relay); needs SOCLE_VISIO_PUBLIC_IPS")
+	s.Secret(&c.TURNSecret, "visio-turn-secret", "secret of the TURN relay's time-limited credentials (empty: a new one at each start)")
+	s.Check(func() error {
+		if c.TURNAddr != "" && len(c.PublicIPs) == 0 && !c.MediaLoopback {
+			return fmt.Errorf("SOCLE_VISIO_TURN_ADDR needs SOCLE_VISIO_PUBLIC_IPS: the relay announces the first of them")
+		}
+		return nil
+	})
 }
 
 // Deps are what the service stands on.
@@ -80,6 +93,7 @@ type Service struct {
 	rooms map[string]*Room
 	usage *usage
 	media *sfu.SFU
+	relay *turn.Server
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge
@@ -124,6 +138,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if s.media, err = sfu.New(mcfg, s.log.With("component", "sfu")); err != nil {
 		return nil, fmt.Errorf("visio media: %w", err)
+	}
+	if cfg.TURNAddr != "" {
+		if s.relay, err = newRelay(cfg, s.log); err != nil {
+			s.media.Close()
+			return nil, err
+		}
 	}
 	s.conferences = prometheus.NewGauge(prometheus.GaugeOpts{Name: "socle_visio_conferences", Help: "Conferences in progress on this node."})
 	s.participants = prometheus.NewGauge(prometheus.GaugeOpts{Name: "socle_visio_participants", Help: "Participants in conferences on this node."})
@@ -179,7 +199,45 @@ func (s *Service) Stop(context.Context) error {
 		r.shutdown()
 	}
 	s.media.Close()
+	if s.relay != nil {
+		s.relay.Close()
+	}
 	return nil
+}
+
+// newRelay starts the TURN relay on cfg.TURNAddr (UDP and TCP), announcing the first public
+// address; it relays only to the SFU's public addresses (or anywhere on loopback, for tests).
+func newRelay(cfg Config, log *slog.Logger) (*turn.Server, error) {
+	secret := []byte(cfg.TURNSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+	}
+	public := "127.0.0.1"
+	if len(cfg.PublicIPs) > 0 {
+		public = cfg.PublicIPs[0]
+	}
+	tc := turn.Config{Realm: "socle", Secret: secret, PublicIP: public, ListenUDP: cfg.TURNAddr, ListenTCP: cfg.TURNAddr,
+		AllowPrivatePeers: cfg.MediaLoopback}
+	for _, ip := range cfg.PublicIPs {
+		if p, err := netip.ParsePrefix(ip + "/32"); err == nil {
+			tc.AllowedPeers = append(tc.AllowedPeers, p)
+		}
+	}
+	r, err := turn.New(tc, log.With("component", "turn"))
+	if err != nil {
+		return nil, fmt.Errorf("visio TURN relay: %w", err)
+	}
+	return r, nil
+}
+
+// iceServers are what a participant's browser may use to reach the media: the built-in
+// relay, with credentials valid for its configured time.
+func (s *Service) iceServers(user string) []turn.ICEServer {
+	if s.relay == nil {
+		return []turn.ICEServer{}
+	}
+	return []turn.ICEServer{s.relay.Credentials(user, time.Now())}
 }
 
 // Ready implements server.Service.

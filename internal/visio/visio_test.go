@@ -3,11 +3,13 @@ package visio_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -384,5 +386,29 @@ func TestTwoTalkPeerToPeerAndTheSFUTakesOverFromTheThird(t *testing.T) {
 		if m := want(t, c, "mode"); m["mode"] != "p2p" {
 			t.Fatalf("back to two: %v", m)
 		}
+	}
+}
+
+func TestBrowsersGetTheBuiltInRelayWithTimeLimitedCredentials(t *testing.T) {
+	svc, err := visio.New(visio.Config{JWTAppID: "socle", JWTSecret: secret, InviteTTL: time.Hour, MediaLoopback: true,
+		TURNAddr: "127.0.0.1:0"}, visio.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	svc.Routes(mux, nil)
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(func() { svc.Stop(context.Background()); srv.Close() })
+	s := &site{t: t, srv: srv, svc: svc}
+	agent := s.agent("salle", "Camille")
+	ice := agent.Welcome["ice_servers"].([]any)
+	if len(ice) != 1 {
+		t.Fatalf("ice servers %v", ice)
+	}
+	relay := ice[0].(map[string]any)
+	urls := fmt.Sprint(relay["urls"])
+	if !strings.Contains(urls, "turn:127.0.0.1:") || !strings.Contains(urls, "transport=udp") || !strings.Contains(urls, "transport=tcp") ||
+		!regexp.MustCompile(`^\d+:`).MatchString(relay["username"].(string)) || relay["credential"] == "" {
+		t.Fatalf("relay %v", relay)
 	}
 }

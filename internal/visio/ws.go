@@ -158,7 +158,8 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 	if join.Name == "" {
 		join.Name = w.name
 	}
-	e := Entrant{Name: join.Name, Moderator: w.moderator || created, Guest: w.guest, Password: join.Password}
+	e := Entrant{Name: join.Name, Moderator: w.moderator || created, Guest: w.guest, Password: join.Password,
+		Welcome: Message{"ice_servers": s.iceServers(room.Name)}}
 	admitted := make(chan bool, 1)
 	pid, waiting, err := room.Enter(e, p.send, func(_ string, ok bool) { admitted <- ok })
 	if err != nil {

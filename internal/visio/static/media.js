@@ -15,13 +15,15 @@ export class Media {
   /**
    * @param {{send: (m: object) => void, tiles: HTMLElement, stage: HTMLElement, names: (id: string) => string}} o
    */
-  constructor({ send, tiles, stage, names }) {
+  constructor({ send, tiles, stage, names, iceServers = [] }) {
+    // The built-in TURN relay, for networks that let nothing else through.
+    this.iceServers = iceServers;
     this.send = send;
     this.tiles = tiles;
     this.stage = stage;
     this.names = names;
     this.screens = new Set(); // track ids others share their screen with
-    this.pc = new RTCPeerConnection({ iceServers: [] });
+    this.pc = new RTCPeerConnection({ iceServers });
     this.makingOffer = false;
     this.pc.onnegotiationneeded = async () => {
       try {
@@ -120,7 +122,7 @@ export class Media {
     this.sfuMode();
     this.other = other;
     this.polite = polite;
-    const pc = (this.direct = new RTCPeerConnection({ iceServers: [] }));
+    const pc = (this.direct = new RTCPeerConnection({ iceServers: this.iceServers }));
     this.directOffering = false;
     pc.onnegotiationneeded = async () => {
       try {

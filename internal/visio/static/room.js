@@ -84,7 +84,7 @@ function handle(m) {
       $('lobby').checked = m.lobby;
       for (const c of m.chat) chatLine(c);
       notes.load(m.notes.text, m.notes.rev);
-      startMedia(m.screens || {});
+      startMedia(m.screens || {}, m.ice_servers || []);
       status('st.in', m.locked ? ' ' + M['st.locked'] : '');
       render();
       break;
@@ -207,9 +207,9 @@ $('mute-all').addEventListener('click', () => send({ type: 'mute', id: 'all' }))
 $('end').addEventListener('click', () => send({ type: 'end' }));
 
 // Media: the SFU connection, the controls, the devices, the connection details.
-async function startMedia(screens) {
+async function startMedia(screens, iceServers) {
   media = new Media({
-    send, tiles: $('tiles'), stage: $('stage'),
+    send, tiles: $('tiles'), stage: $('stage'), iceServers,
     names: (id) => people.get(id)?.name || '',
   });
   for (const [, track] of Object.entries(screens)) media.screen(track, true);
