@@ -164,8 +164,21 @@ func TestTwoParticipantsExchangeMediaThroughTheSFU(t *testing.T) {
 			t.Fatalf("%s received no track", name)
 		}
 	}
-	// Connection details: the SFU reports the streams it forwards.
-	agent.Send(ctx(t), client.Message{"type": "stats"})
+	// Connection details: the SFU reports the streams it forwards; a moderator may see a
+	// participant's, a guest may not see the moderator's.
+	guest.Send(ctx(t), client.Message{"type": "stats", "id": agent.Welcome["you"].(map[string]any)["id"]})
+	for deadline := time.After(10 * time.Second); ; {
+		select {
+		case m := <-pg.others:
+			if m.Type() != "error" {
+				continue
+			}
+		case <-deadline:
+			t.Fatal("a guest saw the moderator's connection")
+		}
+		break
+	}
+	agent.Send(ctx(t), client.Message{"type": "stats", "id": guest.Welcome["you"].(map[string]any)["id"]})
 	for deadline := time.After(10 * time.Second); ; {
 		select {
 		case m := <-pa.others:

@@ -491,6 +491,13 @@ func (r *Room) Size() int {
 	return len(r.members)
 }
 
+// IsModerator reports whether a participant is a moderator.
+func (r *Room) IsModerator(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mustModerate(id) == nil
+}
+
 func (r *Room) mustModerate(id string) error {
 	if m, ok := r.members[id]; !ok || !m.Moderator {
 		return fmt.Errorf("only a moderator may do this")

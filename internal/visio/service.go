@@ -94,6 +94,7 @@ type Service struct {
 	usage *usage
 	media *sfu.SFU
 	relay *turn.Server
+	peers sync.Map // room + "\x00" + participant id → *sfu.Peer
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge

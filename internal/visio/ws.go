@@ -1,6 +1,7 @@
 package visio
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -198,6 +199,9 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 		return
 	}
 	defer media.Close()
+	key := room.Name + "\x00" + pid
+	s.peers.Store(key, media)
+	defer s.peers.Delete(key)
 	for {
 		var m struct {
 			Type     string          `json:"type"`
@@ -271,7 +275,22 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 				media.SetMaxLayer(m.Max)
 			}
 		case "stats":
-			p.send(Message{"type": "stats", "streams": media.Stats()})
+			// One's own streams; a moderator may also ask for a participant's ("connection
+			// details").
+			of := media
+			if m.ID != "" && m.ID != pid {
+				if !room.IsModerator(pid) {
+					err = errors.New("only a moderator may see another participant's connection")
+					break
+				}
+				v, ok := s.peers.Load(room.Name + "\x00" + m.ID)
+				if !ok {
+					err = fmt.Errorf("nobody with id %s has media here", m.ID)
+					break
+				}
+				of = v.(*sfu.Peer)
+			}
+			p.send(Message{"type": "stats", "id": cmp.Or(m.ID, pid), "streams": of.Stats()})
 		case "ping":
 			p.send(Message{"type": "pong"})
 		default:

@@ -98,11 +98,16 @@ test('a guest cannot open a room, and the page says why', async () => {
   await p.getByRole('alert').filter({ hasText: /Connectez-vous|n'a pas commencé/ }).waitFor();
 });
 
-// played returns how far each remote video has played: it advances only while frames are
-// received and decoded.
-async function played(p) {
-  return p.evaluate(() => Object.fromEntries([...document.querySelectorAll('#tiles video:not(#self), #stage video')]
-    .map((v) => [v.dataset.track, v.currentTime])));
+// decoded reads, from the page's connection to the SFU, how many frames of each received
+// video stream the browser has decoded (RTCInboundRtpStreamStats.framesDecoded).
+async function decoded(p) {
+  return p.evaluate(async () => {
+    const out = {};
+    (await window.socleMedia.pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video' && r.framesDecoded > 0) out[r.trackIdentifier] = r.framesDecoded;
+    });
+    return out;
+  });
 }
 
 test('three participants each receive two remote videos that play, and a screen share is received', async () => {
@@ -134,10 +139,14 @@ test('three participants each receive two remote videos that play, and a screen 
       throw err;
     });
   }
-  const before = await played(agent);
-  await agent.waitForTimeout(1000);
-  const after = await played(agent);
-  for (const id of Object.keys(after)) assert.ok(after[id] > before[id], `video ${id} does not advance`);
+  // Frames keep being decoded, for both remote videos, on every page.
+  for (const p of all) {
+    const before = await decoded(p);
+    await p.waitForTimeout(1000);
+    const after = await decoded(p);
+    assert.ok(Object.keys(after).length >= 2, `two decoded videos, got ${JSON.stringify(after)}`);
+    for (const id of Object.keys(before)) assert.ok(after[id] > before[id], `video ${id}: frames decoded ${before[id]} then ${after[id]}`);
+  }
   // Who speaks is highlighted (the fake microphones beep), and the connection's quality shown.
   await agent.waitForFunction(() => document.querySelector('li[data-speaking]') && document.getElementById('quality').textContent,
     null, { timeout: 15_000 });
