@@ -27,6 +27,7 @@ bench: deps build
 	./$(BIN) bench aml
 	./$(BIN) bench resolve
 	./$(BIN) bench held
+	./$(BIN) bench visio
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/
 
 ## fuzz: run every fuzz target for FUZZTIME each

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"socle/internal/emergency/amlbench"
@@ -16,10 +18,11 @@ import (
 	"socle/internal/emergency/resolvebench"
 	"socle/internal/emergency/testbed"
 	"socle/internal/platform/database"
+	"socle/internal/visio/visiobench"
 )
 
 func init() {
-	register(command{name: "bench", summary: "measure a path against its baseline (aml, resolve, held)", run: runBench})
+	register(command{name: "bench", summary: "measure a path against its baseline (aml, resolve, held, visio)", run: runBench})
 }
 
 func runBench(ctx context.Context, args []string) error {
@@ -31,9 +34,11 @@ func runBench(ctx context.Context, args []string) error {
 			return benchResolve(ctx, args[1:])
 		case "held":
 			return benchHELD(ctx, args[1:])
+		case "visio":
+			return benchVisio(ctx, args[1:])
 		}
 	}
-	return usagef("want a benchmark: socle bench aml -h, socle bench resolve -h, socle bench held -h")
+	return usagef("want a benchmark: socle bench aml -h, socle bench resolve -h, socle bench held -h, socle bench visio -h")
 }
 
 // benchEnv is what every benchmark stands on: its own private PostgreSQL cluster (durable
@@ -227,6 +232,49 @@ and p50/p99 for both, and what socle adds.`)
 	}
 	defer svc.Stop()
 	res, err := heldbench.Run(ctx, psap, svc.URL, simURL, prefix, o, stderr)
+	if err != nil {
+		return err
+	}
+	res.Print(stdout, o)
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+func benchVisio(ctx context.Context, args []string) error {
+	fs := flags("bench visio", "[flags]", `
+Measures the web conference's SFU on loopback (127.0.0.1 only): synthetic Pion participants,
+each publishing a VP8 camera (600 kbit/s) and audio (50 packets/s) and receiving everyone
+else's, at each room size in turn, first with every pair of participants connected directly
+(the baseline), then through the SFU, in the same run. Prints packets/s and Mbit/s received,
+loss, send-to-receipt latency, and the process's CPU time per 1,000 packets received; the
+difference between the two paths is what the SFU adds. Stops after the first size losing more
+than 1 % through the SFU. Needs no database.`)
+	sizes := fs.String("sizes", "2,4,8,12,16,24,32", "room sizes, participants, comma-separated and increasing")
+	o := visiobench.Options{MaxLoss: 0.01}
+	fs.DurationVar(&o.For, "for", 2*time.Second, "measured window of each phase")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	if err := parse(fs, nil, args); err != nil {
+		return err
+	}
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 || n > 48 || (len(o.Sizes) > 0 && n <= o.Sizes[len(o.Sizes)-1]) {
+			return usagef("-sizes: want increasing sizes from 2 to 48, got %q", *sizes)
+		}
+		o.Sizes = append(o.Sizes, n)
+	}
+	if o.For <= 0 || o.For > time.Minute {
+		return usagef("-for must be positive and at most a minute")
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	res, err := visiobench.Run(ctx, o, newLogger("warn", "text"), stderr)
 	if err != nil {
 		return err
 	}
