@@ -150,6 +150,9 @@ test('three participants each receive two remote videos that play, and a screen 
   // Who speaks is highlighted (the fake microphones beep), and the connection's quality shown.
   await agent.waitForFunction(() => document.querySelector('li[data-speaking]') && document.getElementById('quality').textContent,
     null, { timeout: 15_000 });
+  // The moderator looks at a participant's connection, as the SFU sees it.
+  await agent.locator('#people li', { hasText: 'Invitée A' }).getByRole('button', { name: 'Connexion' }).click();
+  await agent.waitForFunction(() => document.querySelectorAll('#peer-details tbody tr').length >= 2, null, { timeout: 10_000 });
   await agent.screenshot({ path: join(artifacts, 'visio-three.png'), fullPage: true });
   await others[0].screenshot({ path: join(artifacts, 'visio-three-guest.png'), fullPage: true });
 

@@ -121,6 +121,7 @@ function handle(m) {
       navigator.clipboard?.writeText(url).then(() => status('st.copied'), () => {});
       break;
     }
+    case 'stats': showPeerStats(m); break;
     case 'error': error(M['err.' + m.code] || (M['err.refused'] + ' : ' + m.message)); break;
   }
 }
@@ -162,6 +163,7 @@ function render() {
         button(M['room.mute'], 'secondary', () => send({ type: 'mute', id: p.id })),
         button(M['room.kick'], 'secondary', () => send({ type: 'kick', id: p.id })));
       if (!p.moderator) li.append(button(M['room.grant'], 'secondary', () => send({ type: 'grant', id: p.id })));
+      li.append(button(M['room.connection'], 'secondary', () => send({ type: 'stats', id: p.id })));
     }
     list.append(li);
     if (!me || p.id !== me.id) to.append(new Option(p.name, p.id, false, p.id === chosen));
@@ -317,4 +319,19 @@ async function showDetails() {
     const tr = body.insertRow();
     for (const v of [s.dir, s.kind, s.rid, kbps.toFixed(0), s.lost, (s.rtt * 1000).toFixed(0)]) tr.insertCell().textContent = v;
   }
+}
+
+// showPeerStats shows a participant's streams as the SFU sees them (a moderator's
+// "connection details": what they send, what they receive, loss and round trip).
+function showPeerStats(m) {
+  const name = people.get(m.id)?.name || '';
+  $('peer-details-caption').textContent = M['room.connection'] + ' — ' + name;
+  const body = $('peer-details').tBodies[0];
+  body.textContent = '';
+  for (const s of m.streams || []) {
+    const tr = body.insertRow();
+    for (const v of [s.direction, s.kind, s.rid || '', Math.round((s.bitrate || 0) / 1000), s.lost ?? 0,
+      s.rtt_ns ? Math.round(s.rtt_ns / 1e6) : '']) tr.insertCell().textContent = v;
+  }
+  $('peer-details').hidden = false;
 }
