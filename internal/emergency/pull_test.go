@@ -162,7 +162,12 @@ func TestAPSAPLocatesOnlyCallersOfItsAreaOrRoutedToIt(t *testing.T) {
 
 	// A Parisian who called samu-75 and has since gone to Lyon may still be located by it.
 	_, p := w.push(formType, form("15", 48.8584, 2.2945, "+33622222222"), nil)
-	waitFor(t, 10*time.Second, "delivery to samu-75", func() bool { return len(w.received(p.ID)) > 0 })
+	// The delivery is recorded just after the PSAP acknowledges it (asynchronously).
+	waitFor(t, 10*time.Second, "delivery to samu-75 recorded", func() bool {
+		var n int
+		w.pool.QueryRow(context.Background(), `SELECT count(*) FROM emergency.deliveries WHERE message_id = $1 AND psap_id = 'samu-75'`, p.ID).Scan(&n)
+		return n == 1
+	})
 	w.push(formType, form("15", lyonLat, lyonLon, "+33622222222"), nil)
 	if status, b := query(t, w, paris, "tel:+33622222222"); status != 200 {
 		t.Fatalf("samu-75 about its own caller: %d %s", status, b)
