@@ -98,6 +98,19 @@ test('a guest cannot open a room, and the page says why', async () => {
   await p.getByRole('alert').filter({ hasText: /Connectez-vous|n'a pas commencé/ }).waitFor();
 });
 
+// openRoom signs the demo editor in, opens a room as "Agent" and copies its invitation link.
+async function openRoom(room) {
+  const agent = await socle.page('fr-FR');
+  await signIn(agent, 'redacteur@demo.socle.test', '/visio/');
+  await agent.goto(socle.webURL + 'visio/' + room);
+  await enter(agent, 'Agent');
+  await agent.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
+  await agent.getByRole('button', { name: "Copier le lien d'invitation" }).click();
+  const link = agent.getByLabel(/Lien d'invitation/);
+  for (let i = 0; i < 50 && !(await link.inputValue()); i++) await agent.waitForTimeout(100);
+  return { agent, invitation: await link.inputValue() };
+}
+
 // decoded reads, from the page's connection to the SFU, how many frames of each received
 // video stream the browser has decoded (RTCInboundRtpStreamStats.framesDecoded).
 async function decoded(p) {
@@ -111,15 +124,7 @@ async function decoded(p) {
 }
 
 test('three participants each receive two remote videos that play, and a screen share is received', async () => {
-  const agent = await socle.page('fr-FR');
-  await signIn(agent, 'redacteur@demo.socle.test', '/visio/');
-  await agent.goto(socle.webURL + 'visio/trois-voix');
-  await enter(agent, 'Agent');
-  await agent.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
-  await agent.getByRole('button', { name: "Copier le lien d'invitation" }).click();
-  const link = agent.getByLabel(/Lien d'invitation/);
-  for (let i = 0; i < 50 && !(await link.inputValue()); i++) await agent.waitForTimeout(100);
-  const invitation = await link.inputValue();
+  const { agent, invitation } = await openRoom('trois-voix');
   const others = [];
   for (const name of ['Invitée A', 'Invité B']) {
     const p = await socle.page('fr-FR');
@@ -168,15 +173,7 @@ test('three participants each receive two remote videos that play, and a screen 
 });
 
 test('two participants talk peer to peer, and go back through the SFU when a third comes', async () => {
-  const agent = await socle.page('fr-FR');
-  await signIn(agent, 'redacteur@demo.socle.test', '/visio/');
-  await agent.goto(socle.webURL + 'visio/en-tete-a-tete');
-  await enter(agent, 'Agent');
-  await agent.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
-  await agent.getByRole('button', { name: "Copier le lien d'invitation" }).click();
-  const link = agent.getByLabel(/Lien d'invitation/);
-  for (let i = 0; i < 50 && !(await link.inputValue()); i++) await agent.waitForTimeout(100);
-  const invitation = await link.inputValue();
+  const { agent, invitation } = await openRoom('en-tete-a-tete');
   const guest = await socle.page('fr-FR');
   await guest.goto(invitation);
   await enter(guest, 'Invitée');
