@@ -171,6 +171,12 @@ brackets; flags win over the environment.`)
 			}
 			services = append(services, svc)
 		case "visio":
+			if c.Visio.InviteKey == "" {
+				// Invitations must outlive a restart: keep a generated key with the data.
+				if c.Visio.InviteKey, err = keyFile(filepath.Join(c.DataDir, "visio-invite.key")); err != nil {
+					return err
+				}
+			}
 			svc, err := visio.New(c.Visio, visio.Deps{Logger: log, Registry: reg, Identity: people, Pool: d.Pool})
 			if err != nil {
 				return err
@@ -288,6 +294,23 @@ func or(v, def string) string {
 		return v
 	}
 	return def
+}
+
+// keyFile returns the base64 key kept in path, creating it (32 random bytes, readable by its
+// owner only) the first time.
+func keyFile(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	key := base64.StdEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("visio invitation key: %w", err)
+	}
+	return key, nil
 }
 
 // demoAccounts gives the demo its people, once: an editor of the Paris and Rhône tables, an

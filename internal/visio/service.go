@@ -56,7 +56,7 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.JWTAppID, "visio-jwt-app-id", "socle", "accepted aud and iss of Jitsi-format room tokens")
 	s.Secret(&c.JWTSecret, "visio-jwt-secret", "shared secret of HS256 room tokens (empty: HS256 tokens refused)")
 	s.String(&c.JWTPublicKeys, "visio-jwt-public-keys", "", "directory of <kid>.pem public keys for RS256/ES256 room tokens")
-	s.Secret(&c.InviteKey, "visio-invite-key", "base64 key (32 bytes or more) signing guest invitations (empty: a new one at each start)")
+	s.Secret(&c.InviteKey, "visio-invite-key", "base64 key (32 bytes or more) signing guest invitations (empty: one generated and kept in <data-dir>/visio-invite.key)")
 	s.Duration(&c.InviteTTL, "visio-invite-ttl", 24*time.Hour, "how long a guest invitation is valid")
 	s.Bool(&c.MediaLoopback, "visio-media-loopback", false, "offer only loopback media addresses (tests, a demo on one machine)")
 	s.List(&c.PublicIPs, "visio-public-ips", "", "public IP addresses of the media server, announced in place of its own (one-to-one NAT)")
