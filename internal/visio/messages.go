@@ -1,15 +1,9 @@
 package visio
 
-// t returns the message key in lang, French otherwise.
-func t(lang, key string) string {
-	if m, ok := messages[lang][key]; ok {
-		return m
-	}
-	return messages["fr"][key]
-}
+import "socle/internal/web"
 
 // messages are the pages' words; the room page's script gets its language's set.
-var messages = map[string]map[string]string{
+var messages = web.Catalog{
 	"fr": {
 		"title": "Webconférence de l'État", "skip": "Aller au contenu", "switch": "English",
 		"home.lead": "Tapez le nom d'une salle, ou prenez le nom proposé, difficile à deviner.",

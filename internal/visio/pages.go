@@ -33,18 +33,13 @@ type page struct {
 	Stats       *Stats
 }
 
-func webLang(r *http.Request) string { return web.Lang(r) }
-
 func writeJSON(w http.ResponseWriter, v any) { json.NewEncoder(w).Encode(v) }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Lang = web.Lang(r)
-	p.Other = "en"
-	if p.Lang == "en" {
-		p.Other = "fr"
-	}
+	p.Other = web.Other(p.Lang)
 	lang := p.Lang
-	p.T = func(k string) string { return t(lang, k) }
+	p.T = func(k string) string { return messages.T(lang, k) }
 	b, _ := json.Marshal(messages[lang])
 	p.Messages = template.JS(b)
 	if u, ok := identity.UserFrom(r.Context()); ok {

@@ -13,6 +13,7 @@ import (
 	"socle/internal/platform/database"
 	"socle/internal/platform/identity"
 	"socle/internal/platform/problem"
+	"socle/internal/web"
 )
 
 //go:embed migrations/*.sql
@@ -120,7 +121,7 @@ func (s *Service) statsAPI(w http.ResponseWriter, r *http.Request) {
 // statsPage serves GET /visio/stats to administrators.
 func (s *Service) statsPage(w http.ResponseWriter, r *http.Request) {
 	if u, ok := identity.UserFrom(r.Context()); !ok || !u.Can(identity.RoleAdmin, identity.AllScopes) {
-		s.render(w, r, http.StatusForbidden, "home.html", page{Suggested: suggestName(), Error: t(webLang(r), "stats.forbidden")})
+		s.render(w, r, http.StatusForbidden, "home.html", page{Suggested: suggestName(), Error: messages.T(web.Lang(r), "stats.forbidden")})
 		return
 	}
 	st, err := s.Stats(r.Context(), 30)

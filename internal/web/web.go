@@ -31,15 +31,26 @@ func Lang(r *http.Request) string {
 	return "fr"
 }
 
-// T returns the message key in lang.
-func T(lang, key string) string {
-	if m, ok := messages[lang][key]; ok {
+// Catalog is the words of some pages by language: French, the default, and English.
+type Catalog map[string]map[string]string
+
+// T returns key in lang, in French when lang lacks it, "" when neither has it.
+func (c Catalog) T(lang, key string) string {
+	if m, ok := c[lang][key]; ok {
 		return m
 	}
-	return messages["fr"][key]
+	return c["fr"][key]
 }
 
-var messages = map[string]map[string]string{
+// Other is the language a page offers to switch to.
+func Other(lang string) string {
+	if lang == "en" {
+		return "fr"
+	}
+	return "en"
+}
+
+var messages = Catalog{
 	"fr": {
 		"title":           "socle — plateforme socle souveraine",
 		"lead":            "Cette instance de socle fait tourner les services suivants.",
@@ -48,7 +59,8 @@ var messages = map[string]map[string]string{
 		"emergency.desc":  "Les opérateurs poussent la localisation de l'appelant (AML) sur l'interconnexion en TLS mutuel ; socle l'achemine vers le centre de traitement (PSAP) compétent.",
 		"emergency.pdaau": "Tables de routage (PDAAU) : dépôt, approbation, publication — connexion requise",
 		"visio":           "Webconférence de l'État",
-		"visio.desc":      "Salles de réunion par leur nom : les agents les ouvrent, les invités entrent sur invitation. La signalisation fonctionne (WebSocket /visio/ws/{salle}) ; l'audio, la vidéo et les pages viennent ensuite.",
+		"visio.open":      "Ouvrir ou rejoindre une salle",
+		"visio.desc":      "Salles de réunion par leur nom : les agents les ouvrent, les invités entrent sur invitation ; audio, vidéo, partage d'écran, discussion et notes partagées, sans rien installer.",
 		"ops":             "Exploitation",
 		"ops.desc":        "Métriques Prometheus, /healthz et /readyz sur le port d'exploitation.",
 		"docs":            "Documentation",
@@ -62,7 +74,8 @@ var messages = map[string]map[string]string{
 		"emergency.desc":  "Operators push the caller's location (AML) to the interconnect over mutual TLS; socle routes it to the responsible emergency centre (PSAP).",
 		"emergency.pdaau": "Routing tables (PDAAU): upload, approval, publication — sign-in required",
 		"visio":           "Web conference of the State",
-		"visio.desc":      "Meeting rooms by name: agents open them, guests enter on invitation. Signalling is running (WebSocket /visio/ws/{room}); audio, video and the pages come next.",
+		"visio.open":      "Open or join a room",
+		"visio.desc":      "Meeting rooms by name: agents open them, guests enter on invitation; audio, video, screen sharing, chat and shared notes, with nothing to install.",
 		"ops":             "Operations",
 		"ops.desc":        "Prometheus metrics, /healthz and /readyz on the ops port.",
 		"docs":            "Documentation",
@@ -74,16 +87,12 @@ var messages = map[string]map[string]string{
 func Routes(mux *http.ServeMux, services []string) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		lang := Lang(r)
-		other := "en"
-		if lang == "en" {
-			other = "fr"
-		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Language", lang)
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
 		pages.ExecuteTemplate(w, "home.html", map[string]any{
-			"Lang": lang, "Other": other, "Services": services,
-			"T": func(key string) string { return T(lang, key) },
+			"Lang": lang, "Other": Other(lang), "Services": services,
+			"T": func(key string) string { return messages.T(lang, key) },
 		})
 	})
 }

@@ -1,20 +1,9 @@
 package pdaauweb
 
-// t returns the message key in lang, French when lang has none, "" for "".
-func t(lang, key string) string {
-	if key == "" {
-		return ""
-	}
-	if m, ok := messages[lang][key]; ok {
-		return m
-	}
-	if m, ok := messages["fr"][key]; ok {
-		return m
-	}
-	return ""
-}
+import "socle/internal/web"
 
-var messages = map[string]map[string]string{
+// messages are the pages' words.
+var messages = web.Catalog{
 	"fr": {
 		"skip": "Aller au contenu", "nav": "Navigation", "account": "Compte", "logout": "Se déconnecter", "switch": "English",
 		"list.title": "Tables de routage (PDAAU)", "list.lead": "Les départements dont vous pouvez modifier ou approuver le plan départemental d'acheminement des appels d'urgence.",

@@ -89,13 +89,9 @@ type page struct {
 
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
 	lang := web.Lang(r)
-	other := "en"
-	if lang == "en" {
-		other = "fr"
-	}
 	user, _ := identity.UserFrom(r.Context())
-	p := page{Lang: lang, Other: other, T: func(k string) string { return t(lang, k) }, User: user,
-		Title: t(lang, title), Flash: t(lang, r.URL.Query().Get("done")), Data: data}
+	p := page{Lang: lang, Other: web.Other(lang), T: func(k string) string { return messages.T(lang, k) }, User: user,
+		Title: messages.T(lang, title), Flash: messages.T(lang, r.URL.Query().Get("done")), Data: data}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -106,7 +102,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, ti
 
 // fail shows an error page with a status and a message key.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
-	u.render(w, r, status, "error.html", "error", t(web.Lang(r), key))
+	u.render(w, r, status, "error.html", "error", messages.T(web.Lang(r), key))
 }
 
 func (u *UI) internal(w http.ResponseWriter, r *http.Request, err error) {

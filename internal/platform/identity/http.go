@@ -126,11 +126,8 @@ type form struct {
 
 func (s *Store) render(w http.ResponseWriter, r *http.Request, status int, f form) {
 	f.Lang = web.Lang(r)
-	f.Other = "en"
-	if f.Lang == "en" {
-		f.Other = "fr"
-	}
-	f.T = func(key string) string { return t(f.Lang, key) }
+	f.Other = web.Other(f.Lang)
+	f.T = func(key string) string { return messages.T(f.Lang, key) }
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", f.Lang)
@@ -162,13 +159,13 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 	lang := web.Lang(r)
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		s.render(w, r, http.StatusBadRequest, form{Next: "/", Error: t(lang, "err.form")})
+		s.render(w, r, http.StatusBadRequest, form{Next: "/", Error: messages.T(lang, "err.form")})
 		return
 	}
 	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
 	f := form{Next: localPath(r.PostForm.Get("next")), Email: email}
 	if email == "" || password == "" {
-		f.Error = t(lang, "err.missing")
+		f.Error = messages.T(lang, "err.missing")
 		s.render(w, r, http.StatusBadRequest, f)
 		return
 	}
@@ -181,7 +178,7 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 		minutes := int(math.Ceil(wait.Minutes()))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		s.logger.Warn("sign-in rate limited", "email", logged, "remote", remote)
-		f.Error = fmt.Sprintf(t(lang, "err.limited"), minutes)
+		f.Error = fmt.Sprintf(messages.T(lang, "err.limited"), minutes)
 		s.render(w, r, http.StatusTooManyRequests, f)
 		return
 	}
@@ -194,12 +191,12 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 			status, msg, reason = http.StatusForbidden, "err.disabled", "account disabled"
 		}
 		s.logger.Info("sign-in refused", "email", logged, "remote", remote, "reason", reason)
-		f.Error = t(lang, msg)
+		f.Error = messages.T(lang, msg)
 		s.render(w, r, status, f)
 		return
 	case err != nil:
 		s.logger.Error("sign-in", "error", err)
-		f.Error = t(lang, "err.internal")
+		f.Error = messages.T(lang, "err.internal")
 		s.render(w, r, http.StatusInternalServerError, f)
 		return
 	}
@@ -211,7 +208,7 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 	token, expires, err := s.Login(r.Context(), u)
 	if err != nil {
 		s.logger.Error("sign-in", "error", err)
-		f.Error = t(lang, "err.internal")
+		f.Error = messages.T(lang, "err.internal")
 		s.render(w, r, http.StatusInternalServerError, f)
 		return
 	}
@@ -274,14 +271,7 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-func t(lang, key string) string {
-	if m, ok := messages[lang][key]; ok {
-		return m
-	}
-	return messages["fr"][key]
-}
-
-var messages = map[string]map[string]string{
+var messages = web.Catalog{
 	"fr": {
 		"title":           "Connexion — socle",
 		"skip":            "Aller au contenu",
