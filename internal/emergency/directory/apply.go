@@ -451,10 +451,6 @@ func parseCSV(in io.Reader, shown, header string, row func(where string, rec []s
 	return errs
 }
 
-var inseePattern = regexp.MustCompile(`^([0-9]{2}|2[AB])[0-9]{3}$`)
-
-func validINSEE(s string) bool { return inseePattern.MatchString(s) }
-
 // checkAgainstDatabase validates what depends on rows outside the file: networks and
 // certificates held by other organisations, communes and PSAPs that PDAAU rows name.
 func (p *plan) checkAgainstDatabase(ctx context.Context, tx pgx.Tx, path string) (Errors, error) {

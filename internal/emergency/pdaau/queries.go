@@ -109,13 +109,12 @@ func (s *Store) Departements(ctx context.Context) ([]Summary, error) {
 			FROM emergency.communes GROUP BY 1
 			UNION SELECT departement, 0 FROM emergency.pdaau_versions),
 		d AS (SELECT departement, max(communes) AS communes FROM deps GROUP BY departement)
-		SELECT d.departement, d.communes::int,
-			(SELECT id FROM emergency.pdaau_versions v WHERE v.departement = d.departement AND active_seq IS NOT NULL ORDER BY active_seq DESC LIMIT 1),
-			(SELECT to_char(effective_at AT TIME ZONE 'Europe/Paris', 'YYYY-MM-DD HH24:MI') FROM emergency.pdaau_versions v
-				WHERE v.departement = d.departement AND active_seq IS NOT NULL ORDER BY active_seq DESC LIMIT 1),
+		SELECT d.departement, d.communes::int, cur.id, to_char(cur.effective_at AT TIME ZONE 'Europe/Paris', 'YYYY-MM-DD HH24:MI'),
 			(SELECT count(*) FROM emergency.pdaau_versions v WHERE v.departement = d.departement AND state IN ('draft', 'approved'))::int,
 			(SELECT count(*) FROM emergency.pdaau_versions v WHERE v.departement = d.departement AND state = 'published' AND active_seq IS NULL)::int
-		FROM d ORDER BY d.departement`)
+		FROM d LEFT JOIN LATERAL (SELECT id, effective_at FROM emergency.pdaau_versions v
+			WHERE v.departement = d.departement AND active_seq IS NOT NULL ORDER BY active_seq DESC LIMIT 1) cur ON true
+		ORDER BY d.departement`)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Summary])
 	if err != nil {
 		return nil, fmt.Errorf("pdaau: départements: %w", err)

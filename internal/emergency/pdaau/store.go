@@ -31,9 +31,6 @@ type Store struct {
 // NewStore returns a Store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Pool is the store's connection pool.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // inTx runs fn in a transaction that first takes the département's workflow lock, so that
 // two people acting on one département's versions at once are serialised.
 func (s *Store) inTx(ctx context.Context, dep string, fn func(pgx.Tx) error) error {
@@ -482,13 +479,16 @@ func insertRows(ctx context.Context, tx pgx.Tx, id int64, rows []Row) error {
 func activeID(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, dep string) (*int64, error) {
-	var id *int64
-	err := q.QueryRow(ctx, `SELECT max(id) FILTER (WHERE active_seq = (SELECT max(active_seq) FROM emergency.pdaau_versions WHERE departement = $1))
-		FROM emergency.pdaau_versions WHERE departement = $1`, dep).Scan(&id)
+	var id int64
+	err := q.QueryRow(ctx, `SELECT id FROM emergency.pdaau_versions WHERE departement = $1 AND active_seq IS NOT NULL
+		ORDER BY active_seq DESC LIMIT 1`, dep).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pdaau: %w", err)
 	}
-	return id, nil
+	return &id, nil
 }
 
 func rowsOf(ctx context.Context, q interface {

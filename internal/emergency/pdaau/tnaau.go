@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -117,7 +118,7 @@ func (s *Store) TNAAU(ctx context.Context, deps Visible) (Table, error) {
 }
 
 // ErrFuture: since names a TNAAU version that does not exist yet.
-var ErrFuture = fmt.Errorf("no such TNAAU version yet")
+var ErrFuture = errors.New("no such TNAAU version yet")
 
 // TNAAUDelta is what changed, in the départements in deps, since TNAAU version since: for
 // each département whose version in effect is newer, the difference from the version that

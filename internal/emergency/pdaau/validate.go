@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"socle/internal/emergency/geo"
 	"socle/internal/platform/csvfile"
 )
 
@@ -66,7 +67,6 @@ func LoadReference(ctx context.Context, q interface {
 }
 
 var (
-	inseePattern   = regexp.MustCompile(`^([0-9]{2}|2[AB])[0-9]{3}$`)
 	routingPattern = regexp.MustCompile(`^[0-9]{10}$`)
 )
 
@@ -89,7 +89,7 @@ func Validate(dep string, rows []Row, ref Reference) Problems {
 	seen := make(map[key]int, len(rows))
 	for _, r := range rows {
 		switch {
-		case !inseePattern.MatchString(r.INSEE):
+		case !geo.ValidINSEE(r.INSEE):
 			add(Problem{Line: r.Line, Field: "insee", Code: CodeMalformedINSEE, Value: r.INSEE})
 		case ref.Communes[r.INSEE] == "":
 			add(Problem{Line: r.Line, Field: "insee", Code: CodeUnknownCommune, Value: r.INSEE})

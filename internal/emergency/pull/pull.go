@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +27,7 @@ import (
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/geo"
 	"socle/internal/emergency/held"
+	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/pidflo"
 )
 
@@ -163,7 +163,7 @@ func civicDepartement(c *pidflo.Civic) string {
 	if c.Country != "" && !strings.EqualFold(c.Country, "FR") {
 		return ""
 	}
-	if a2 := strings.ToUpper(strings.TrimSpace(c.A2)); depCode.MatchString(a2) {
+	if a2 := strings.ToUpper(strings.TrimSpace(c.A2)); pdaau.ValidDepartement(a2) {
 		return a2
 	}
 	pc := strings.TrimSpace(c.PC)
@@ -181,8 +181,6 @@ func civicDepartement(c *pidflo.Civic) string {
 	}
 	return pc[:2]
 }
-
-var depCode = regexp.MustCompile(`^([0-9]{2}|2[AB]|9[78][0-9])$`)
 
 func (s *Service) locate(ctx context.Context, q *query, r held.Request) (Answer, *held.Error) {
 	if r.Exact && !wants(r.LocationTypes, held.TypeGeodetic, held.TypeAny) {
