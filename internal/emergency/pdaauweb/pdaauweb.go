@@ -6,6 +6,7 @@
 package pdaauweb
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -71,10 +72,10 @@ func (u *UI) Routes(mux *http.ServeMux) {
 	h("GET /emergency/pdaau/versions/{id}/{$}", u.version)
 	h("GET /emergency/pdaau/versions/{id}/csv", u.csv)
 	h("POST /emergency/pdaau/versions/{id}/rows", u.saveRows)
-	h("POST /emergency/pdaau/versions/{id}/approve", u.approve)
-	h("POST /emergency/pdaau/versions/{id}/publish", u.publish)
-	h("POST /emergency/pdaau/versions/{id}/republish", u.republish)
-	h("POST /emergency/pdaau/versions/{id}/discard", u.discard)
+	h("POST /emergency/pdaau/versions/{id}/approve", u.act("done.approved", u.approve, identity.RoleApprover))
+	h("POST /emergency/pdaau/versions/{id}/publish", u.act("done.published", u.publish, identity.RoleApprover))
+	h("POST /emergency/pdaau/versions/{id}/republish", u.act("done.restored", u.republish, identity.RoleApprover))
+	h("POST /emergency/pdaau/versions/{id}/discard", u.act("done.discarded", u.discard, identity.RoleEditor, identity.RoleApprover))
 }
 
 // page is what every template gets.
@@ -453,22 +454,37 @@ func (u *UI) stateError(w http.ResponseWriter, r *http.Request, err error) bool 
 	return true
 }
 
-func (u *UI) approve(w http.ResponseWriter, r *http.Request) {
-	v, usr, ok := u.versionAs(w, r, identity.RoleApprover)
-	if !ok {
-		return
+// step is one workflow action on a version: it returns the version to show next and the
+// table's problems, if any.
+type step func(ctx context.Context, v pdaau.Version, by string, r *http.Request) (next int64, problems pdaau.Problems, err error)
+
+// act runs a step on the version of the path, for a user holding one of roles. Refusals
+// show an error page, table problems the version's page; done names the message shown on
+// the next version's page.
+func (u *UI) act(done string, run step, roles ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, usr, ok := u.versionAs(w, r, roles...)
+		if !ok {
+			return
+		}
+		next, problems, err := run(r.Context(), v, usr.Email, r)
+		if errors.Is(err, errDate) {
+			u.fail(w, r, http.StatusBadRequest, "err.date")
+			return
+		}
+		if u.stateError(w, r, err) {
+			return
+		}
+		if len(problems) > 0 {
+			u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
+			return
+		}
+		u.Logger.Info("pdaau "+done, "version", next, "from", v.ID, "by", usr.Email)
+		u.redirect(w, r, next, done)
 	}
-	problems, err := u.Store.Approve(r.Context(), v.ID, usr.Email)
-	if u.stateError(w, r, err) {
-		return
-	}
-	if len(problems) > 0 {
-		u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
-		return
-	}
-	u.Logger.Info("pdaau version approved", "version", v.ID, "by", usr.Email)
-	u.redirect(w, r, v.ID, "done.approved")
 }
+
+var errDate = errors.New("malformed effective date")
 
 // effective reads the effective date and time of the form, in Paris time; empty is now.
 func effective(r *http.Request) (time.Time, error) {
@@ -476,60 +492,35 @@ func effective(r *http.Request) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	return time.ParseInLocation("2006-01-02T15:04", s, paris)
+	t, err := time.ParseInLocation("2006-01-02T15:04", s, paris)
+	if err != nil {
+		return t, errDate
+	}
+	return t, nil
 }
 
-func (u *UI) publish(w http.ResponseWriter, r *http.Request) {
-	v, usr, ok := u.versionAs(w, r, identity.RoleApprover)
-	if !ok {
-		return
-	}
+func (u *UI) approve(ctx context.Context, v pdaau.Version, by string, _ *http.Request) (int64, pdaau.Problems, error) {
+	ps, err := u.Store.Approve(ctx, v.ID, by)
+	return v.ID, ps, err
+}
+
+func (u *UI) publish(ctx context.Context, v pdaau.Version, by string, r *http.Request) (int64, pdaau.Problems, error) {
 	at, err := effective(r)
 	if err != nil {
-		u.fail(w, r, http.StatusBadRequest, "err.date")
-		return
+		return 0, nil, err
 	}
-	problems, err := u.Store.Publish(r.Context(), v.ID, usr.Email, at)
-	if u.stateError(w, r, err) {
-		return
-	}
-	if len(problems) > 0 {
-		u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
-		return
-	}
-	u.Logger.Info("pdaau version published", "version", v.ID, "by", usr.Email, "effective_at", at)
-	u.redirect(w, r, v.ID, "done.published")
+	ps, err := u.Store.Publish(ctx, v.ID, by, at)
+	return v.ID, ps, err
 }
 
-func (u *UI) republish(w http.ResponseWriter, r *http.Request) {
-	v, usr, ok := u.versionAs(w, r, identity.RoleApprover)
-	if !ok {
-		return
-	}
+func (u *UI) republish(ctx context.Context, v pdaau.Version, by string, r *http.Request) (int64, pdaau.Problems, error) {
 	at, err := effective(r)
 	if err != nil {
-		u.fail(w, r, http.StatusBadRequest, "err.date")
-		return
+		return 0, nil, err
 	}
-	id, problems, err := u.Store.Republish(r.Context(), v.ID, usr.Email, at)
-	if u.stateError(w, r, err) {
-		return
-	}
-	if len(problems) > 0 {
-		u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
-		return
-	}
-	u.Logger.Info("pdaau version published again", "version", id, "restores", v.ID, "by", usr.Email)
-	u.redirect(w, r, id, "done.restored")
+	return u.Store.Republish(ctx, v.ID, by, at)
 }
 
-func (u *UI) discard(w http.ResponseWriter, r *http.Request) {
-	v, usr, ok := u.versionAs(w, r, identity.RoleEditor, identity.RoleApprover)
-	if !ok {
-		return
-	}
-	if u.stateError(w, r, u.Store.Discard(r.Context(), v.ID, usr.Email)) {
-		return
-	}
-	u.redirect(w, r, v.ID, "done.discarded")
+func (u *UI) discard(ctx context.Context, v pdaau.Version, by string, _ *http.Request) (int64, pdaau.Problems, error) {
+	return v.ID, nil, u.Store.Discard(ctx, v.ID, by)
 }
