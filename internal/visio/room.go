@@ -62,6 +62,9 @@ type knocker struct {
 type Room struct {
 	Name    string
 	Created time.Time
+	// media names the meeting's room in the SFU: one per meeting, so that a meeting ending
+	// and another starting at once under the same name never share media.
+	media string
 
 	mu       sync.Mutex
 	members  map[string]*member
@@ -89,7 +92,8 @@ func (r *Room) counts() (peak, joins, guests int) {
 }
 
 func newRoom(name string, onEmpty func()) *Room {
-	return &Room{Name: name, Created: time.Now(), members: map[string]*member{}, lobby: map[string]*knocker{}, onEmpty: onEmpty,
+	now := time.Now()
+	return &Room{Name: name, Created: now, media: name + "#" + strconv.FormatInt(now.UnixNano(), 36), members: map[string]*member{}, lobby: map[string]*knocker{}, onEmpty: onEmpty,
 		notes: notes.NewDoc(), screens: map[string]string{}}
 }
 

@@ -94,7 +94,7 @@ type Service struct {
 	usage *usage
 	media *sfu.SFU
 	relay *turn.Server
-	peers sync.Map // room + "\x00" + participant id → *sfu.Peer
+	peers sync.Map // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge
@@ -292,7 +292,7 @@ func (s *Service) forget(r *Room) {
 	if s.rooms[r.Name] == r {
 		delete(s.rooms, r.Name)
 		s.conferences.Dec()
-		s.media.Room(r.Name).Close()
+		s.media.Room(r.media).Close()
 		s.durations.Observe(time.Since(r.Created).Seconds())
 		peak, joins, guests := r.counts()
 		if err := s.usage.ended(context.Background(), r.usageID, time.Now(), peak, joins, guests); err != nil {

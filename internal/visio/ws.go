@@ -193,13 +193,13 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 	defer s.participants.Dec()
 	// Media go through the SFU: the browser offers what it sends, the SFU offers again
 	// whenever others' tracks come or go.
-	media, err := s.media.Room(room.Name).Join(pid, func(sig sfu.Signal) { p.send(Message{"type": "signal", "signal": sig}) })
+	media, err := s.media.Room(room.media).Join(pid, func(sig sfu.Signal) { p.send(Message{"type": "signal", "signal": sig}) })
 	if err != nil {
 		s.log.Warn("media join", "room", room.Name, "error", err)
 		return
 	}
 	defer media.Close()
-	key := room.Name + "\x00" + pid
+	key := room.media + "\x00" + pid
 	s.peers.Store(key, media)
 	defer s.peers.Delete(key)
 	for {
@@ -283,7 +283,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 					err = errors.New("only a moderator may see another participant's connection")
 					break
 				}
-				v, ok := s.peers.Load(room.Name + "\x00" + m.ID)
+				v, ok := s.peers.Load(room.media + "\x00" + m.ID)
 				if !ok {
 					err = fmt.Errorf("nobody with id %s has media here", m.ID)
 					break
