@@ -32,6 +32,8 @@ import (
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/webrtc/v4"
+
+	"socle/internal/visio/pionlog"
 )
 
 // Config says where the SFU's media flows.
@@ -159,6 +161,7 @@ func (s *SFU) newAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, erro
 // settings turns the configuration into Pion's setting engine.
 func (s *SFU) settings() webrtc.SettingEngine {
 	var se webrtc.SettingEngine
+	se.LoggerFactory = pionlog.Factory(s.logger)
 	if s.cfg.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })

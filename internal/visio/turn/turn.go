@@ -34,6 +34,8 @@ import (
 	"time"
 
 	pionturn "github.com/pion/turn/v5"
+
+	"socle/internal/visio/pionlog"
 )
 
 // Defaults applied by New to the zero values of Config.
@@ -170,7 +172,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		AuthHandler:   s.authenticate,
 		QuotaHandler:  s.allowAllocation,
 		EventHandler:  pionturn.EventHandler{OnAuth: s.onAuth},
-		LoggerFactory: pionLoggerFactory{logger},
+		LoggerFactory: pionlog.Factory(logger),
 	}
 	if cfg.ListenUDP != "" {
 		conn, err := net.ListenPacket("udp", cfg.ListenUDP)

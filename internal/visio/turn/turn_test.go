@@ -12,6 +12,8 @@ import (
 	"time"
 
 	pionturn "github.com/pion/turn/v5"
+
+	"socle/internal/visio/pionlog"
 )
 
 func testLogger() *slog.Logger {
@@ -100,7 +102,7 @@ func newClient(t *testing.T, s *Server, transport, username, password string) *p
 		Password:       password,
 		Realm:          "socle",
 		RTO:            100 * time.Millisecond,
-		LoggerFactory:  pionLoggerFactory{testLogger()},
+		LoggerFactory:  pionlog.Factory(testLogger()),
 	})
 	if err != nil {
 		_ = conn.Close()

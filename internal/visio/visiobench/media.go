@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"runtime"
@@ -18,6 +19,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"socle/internal/visio/pionlog"
 )
 
 // Every payload carries, at stampAt, the time it was sent (nanoseconds since the phase
@@ -436,6 +439,8 @@ func quantile(h *[histBuckets]uint64, q float64) time.Duration {
 // feedback), and candidates on 127.0.0.1 only.
 func newClientAPI() *webrtc.API {
 	var se webrtc.SettingEngine
+	// The synthetic participants' own Pion logs (teardown chatter) are not what is measured.
+	se.LoggerFactory = pionlog.Factory(slog.New(slog.DiscardHandler))
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
 	se.SetRemoteIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })

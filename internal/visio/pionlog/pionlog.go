@@ -1,4 +1,6 @@
-package turn
+// Package pionlog sends the logs of Pion's libraries (WebRTC, TURN) to socle's slog logger
+// instead of their own writer on stderr.
+package pionlog
 
 import (
 	"context"
@@ -8,9 +10,11 @@ import (
 	"github.com/pion/logging"
 )
 
-// pionLoggerFactory hands Pion's TURN code loggers that write to the server's slog logger.
+// Factory hands Pion's code loggers that write to logger, with the scope as an attribute.
 // Pion's info messages are per-packet or per-request chatter that a client or a stranger
 // can trigger at will, so they go to debug with the rest; its traces are dropped.
+func Factory(logger *slog.Logger) logging.LoggerFactory { return pionLoggerFactory{logger} }
+
 type pionLoggerFactory struct{ logger *slog.Logger }
 
 func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
