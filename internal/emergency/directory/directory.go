@@ -17,6 +17,7 @@ import (
 
 	"socle/internal/emergency/geo"
 	"socle/internal/emergency/schema"
+	"socle/internal/platform/database"
 )
 
 // Operator is a mobile or fixed network operator that pushes AML messages.
@@ -363,38 +364,7 @@ func (l *Live) Reload(ctx context.Context) error {
 // Watch reloads on every NOTIFY until ctx ends, reconnecting after errors. A reload after a
 // reconnect covers any notification missed while disconnected.
 func (l *Live) Watch(ctx context.Context) {
-	for ctx.Err() == nil {
-		err := l.watchOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		l.logger.Warn("directory watch interrupted, retrying", "error", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
-
-func (l *Live) watchOnce(ctx context.Context) error {
-	conn, err := l.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
-		return err
-	}
-	defer conn.Exec(context.Background(), "UNLISTEN "+NotifyChannel)
-	if err := l.Reload(ctx); err != nil {
-		return err
-	}
-	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-			return err
-		}
-		if err := l.Reload(ctx); err != nil {
-			return err
-		}
-	}
+	database.Watch(ctx, l.pool, NotifyChannel, l.logger, l.Reload, func(ctx context.Context, _ string) error {
+		return l.Reload(ctx)
+	})
 }
