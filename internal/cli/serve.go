@@ -164,7 +164,7 @@ brackets; flags win over the environment.`)
 		case "emergency":
 			svc, err := emergency.New(c.Emergency, emergency.Deps{
 				Pool: d.Pool, Bus: b, Registry: reg, Logger: log,
-				ClientCert: tlsFiles.client, RootCAs: tlsFiles.clientCAs, Identity: people,
+				ClientCert: tlsFiles.client, RootCAs: tlsFiles.clientCAs, Identity: people, DataDir: c.DataDir,
 			})
 			if err != nil {
 				return err

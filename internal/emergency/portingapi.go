@@ -60,6 +60,15 @@ func (s *Service) portedNumbers(delta bool) http.HandlerFunc {
 			return
 		}
 		s.log.Info("ported numbers updated", "operator", op.ID, "delta", delta, "added", res.Added, "removed", res.Removed, "total", res.Total)
+		// Read-your-writes: this node answers from the new sets before the operator hears back,
+		// rather than when the notification comes round. A failed reload only delays that:
+		// the upload is committed, and Watch reloads on the notification or its next Load.
+		for changed, version := range res.Changed {
+			if err := s.ported.Reload(r.Context(), changed, version); err != nil {
+				s.log.Warn("ported numbers: reload after upload", "operator", changed, "version", version, "error", err,
+					"request_id", server.RequestID(r.Context()))
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(res)
 	}

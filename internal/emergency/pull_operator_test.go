@@ -90,8 +90,17 @@ func TestWithoutAnAMLFixTheServingOperatorIsAsked(t *testing.T) {
 		t.Errorf("fixed line: %+v %v", doc, herr)
 	}
 
-	// A mobile number ported to the fixed operator is asked of the fixed operator.
-	w.pool.Exec(context.Background(), `INSERT INTO emergency.ported_numbers (number, operator_id) VALUES ('33612000000', 'demo-fixe')`)
+	// A mobile number ported to the fixed operator, which declares it, is asked of the
+	// fixed operator at once.
+	fixe, err := w.bed.Client("demo-fixe", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := fixe.Do(must(http.NewRequest("PUT", w.svc.URL+"/emergency/v1/ported-numbers", strings.NewReader("number\n33612000000\n"))))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("declaring a ported number: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	if _, herr := locate(t, w, psap, "tel:+33612000000", 3*time.Second); herr != nil {
 		t.Fatal(herr)
 	}
@@ -201,4 +210,11 @@ func TestOperatorsDeclareTheirPortedNumbersAsAFileOrADelta(t *testing.T) {
 	if !strings.Contains(errs, "line 3") || !strings.Contains(errs, "not an E.164 number") || !strings.Contains(errs, "line 4") {
 		t.Fatalf("errors do not name the lines: %s", errs)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -12,11 +12,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"socle/internal/emergency/delivery"
@@ -24,7 +27,9 @@ import (
 	"socle/internal/emergency/intake"
 	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/pdaauweb"
+	"socle/internal/emergency/porting"
 	"socle/internal/emergency/pull"
+	"socle/internal/platform/audit"
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
@@ -89,11 +94,18 @@ type Deps struct {
 	// Identity signs people in for the web pages (the PDAAU workflow, resolve for admins);
 	// without it the service mounts no web page.
 	Identity *identity.Store
+	// DataDir is where the service keeps local files: the location pull's audit journal,
+	// under journal/emergency-pull (one process per directory).
+	DataDir string
 }
 
 // AcceptedSubject carries the id of each accepted message, for live views (the PSAP console
 // and status page subscribe to it). Delivery does not depend on it.
 const AcceptedSubject = "socle.emergency.aml.accepted"
+
+// CallsSubject carries each node's accepted fixes and routings to the other nodes' memory of
+// recent calls, which answers location queries (see calls.go).
+const CallsSubject = "socle.emergency.pull.calls"
 
 // Service is the emergency service.
 type Service struct {
@@ -104,9 +116,13 @@ type Service struct {
 	worker *delivery.Worker
 	intake *intake.Handler
 	pull   *pull.Service
+	calls  *pull.Calls
+	ported *porting.Index // ported numbers in memory, for the location pull
 	pdaau  *pdaau.Store
+	node   string // this process, in the calls it announces
 
 	deliveryPool *pgxpool.Pool
+	callsSub     *nats.Subscription
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 }
@@ -115,7 +131,10 @@ var _ server.Service = (*Service)(nil)
 
 // New builds the service; Start loads the directory and starts the workers.
 func New(cfg Config, deps Deps) (*Service, error) {
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "emergency")}
+	if deps.DataDir == "" {
+		return nil, errors.New("emergency: a data directory is required (the location pull's audit journal)")
+	}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "emergency"), node: uuid.NewString()}
 	// Delivery bookkeeping (leases, "delivered" marks) and the pull audit commit without
 	// waiting for the WAL flush. If PostgreSQL crashed and lost such a commit, a message would
 	// only be sent again with the same Message-Id (delivery is at-least-once anyway), and the
@@ -124,7 +143,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	// synchronously in intake.
 	dcfg := deps.Pool.Config().Copy()
 	dcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-	dcfg.MaxConns = 24 // delivery records and audit rows: short statements, many at once
+	dcfg.MaxConns = 24 // delivery records and audit batches: short statements, many at once
 	dcfg.MinConns = 6
 	dpool, err := pgxpool.NewWithConfig(context.Background(), dcfg)
 	if err != nil {
@@ -139,6 +158,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		FallbackPSAP:   cfg.FallbackPSAP,
 		ClientCert:     deps.ClientCert,
 		RootCAs:        deps.RootCAs,
+		Routed:         s.routed,
 	}, dpool, s.snapshot, s.log.With("component", "delivery"), deps.Registry)
 	s.intake = &intake.Handler{
 		Store:     intake.NewStore(deps.Pool, cfg.DeliveryExpiry, cfg.Lease),
@@ -148,9 +168,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
 	s.pdaau = pdaau.NewStore(deps.Pool)
-	s.pull = &pull.Service{Pool: deps.Pool, AuditPool: dpool, MaxAge: cfg.PullMaxAge, Scope: cfg.PullScope, Directory: s.snapshot,
-		ClientCert: deps.ClientCert, RootCAs: deps.RootCAs, DefaultResponseTime: 3 * time.Second,
-		Logger: s.log.With("component", "pull")}
+	s.calls = pull.NewCalls(cfg.PullMaxAge)
+	s.ported = porting.NewIndex(deps.Pool, s.log.With("component", "porting"))
+	s.pull = &pull.Service{Calls: s.calls, Ported: s.ported.Lookup, Scope: cfg.PullScope, Directory: s.snapshot,
+		ClientCert: deps.ClientCert, RootCAs: deps.RootCAs, DefaultResponseTime: 3 * time.Second}
 	return s, nil
 }
 
@@ -177,10 +198,18 @@ func (s *Service) accepted(res intake.Result, rec intake.Record) {
 		src := string(l.Source)
 		j.Source = &src
 	}
+	s.calls.Fixed(j)
+	s.announce(callEvent{Fix: &j})
 	if !s.worker.Submit(j) {
 		s.log.Warn("delivery queue full: the message waits for its lease to lapse", "message_id", res.ID)
 	}
 	s.deps.Bus.Publish(AcceptedSubject, []byte(res.ID))
+}
+
+// routed remembers, for location queries, which PSAP a call was routed to.
+func (s *Service) routed(j delivery.Job, psap string) {
+	s.calls.Routed(j.Device, psap, j.ReceivedAt)
+	s.announce(callEvent{Routed: &routedCall{Device: j.Device, PSAP: psap, At: j.ReceivedAt}})
 }
 
 func nonEmpty(s string) *string {
@@ -216,9 +245,28 @@ func (s *Service) Start(ctx context.Context) error {
 			s.log.Warn("fallback PSAP is not in the directory (yet)", "psap", s.cfg.FallbackPSAP)
 		}
 	}
+	// The location pull answers from memory: recent calls and ported numbers are loaded
+	// before the first query, and its audit goes to a journal on local disk.
+	if err := s.calls.Load(ctx, s.deps.Pool); err != nil {
+		return err
+	}
+	if err := s.ported.Load(ctx); err != nil {
+		return err
+	}
+	journal, err := audit.Open(filepath.Join(s.deps.DataDir, "journal", "emergency-pull"),
+		pull.AuditSink(s.deliveryPool, s.log.With("component", "pull")), s.log.With("component", "pull-journal"), audit.Options{})
+	if err != nil {
+		return err
+	}
+	s.pull.Journal = journal
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.wg.Add(6)
-	go func() { defer s.wg.Done(); s.pull.Run(ctx) }()
+	if s.callsSub, err = s.hearCalls(ctx); err != nil {
+		return fmt.Errorf("emergency: subscribe to %s: %w", CallsSubject, err)
+	}
+	s.wg.Add(8)
+	go func() { defer s.wg.Done(); journal.Run(ctx) }()
+	go func() { defer s.wg.Done(); s.ported.Watch(ctx) }()
+	go func() { defer s.wg.Done(); s.sweepCalls(ctx) }()
 	go func() { defer s.wg.Done(); s.pdaauLoop(ctx) }()
 	go func() { defer s.wg.Done(); s.intake.Store.Run(ctx) }()
 	go func() { defer s.wg.Done(); dir.Watch(ctx) }()
@@ -234,12 +282,13 @@ func (s *Service) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.cancel()
+	s.callsSub.Unsubscribe()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		s.deliveryPool.Close()
-		return nil
+		return s.pull.Journal.Close()
 	case <-ctx.Done():
 		return fmt.Errorf("emergency: stop: %w", ctx.Err())
 	}

@@ -43,6 +43,9 @@ type Config struct {
 	// that have no CA of their own in the directory.
 	ClientCert tls.Certificate
 	RootCAs    *x509.CertPool
+	// Routed, if set, is told the PSAP each message is routed to, before it is pushed
+	// there: the location pull lets a PSAP locate the callers routed to it.
+	Routed func(j Job, psapID string)
 }
 
 // Worker delivers the outbox.
@@ -262,6 +265,9 @@ func (w *Worker) deliver(ctx context.Context, j Job) {
 	}
 	if route.Fallback != "" {
 		w.jobLog(j).Warn("no route in the PDAAU, sending to the fallback PSAP", "psap", route.PSAP.ID, "reason", route.Fallback)
+	}
+	if w.cfg.Routed != nil {
+		w.cfg.Routed(j, route.PSAP.ID)
 	}
 	body, err := pidflo.Encode(Document(j))
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 // Options of a run.
 type Options struct {
 	Rate int           // queries per second
-	For  time.Duration // per phase
+	For  time.Duration // per phase, in one-second windows taken in turns
 }
 
 // Phase is what one phase measured.
@@ -37,25 +37,53 @@ type Result struct {
 }
 
 // Run sends paced queries for numbers of prefix (served by the simulator at simURL) to
-// socle at socleURL, then straight to the simulator, each phase open loop at o.Rate.
+// socle at socleURL and straight to the simulator, open loop at o.Rate. The two phases take
+// turns in one-second windows (direct then socle, then socle then direct, ...) so that
+// whatever else the machine does at a given moment weighs on both alike; each phase's
+// figures gather its windows.
 func Run(ctx context.Context, psap *http.Client, socleURL, simURL, prefix string, o Options, log io.Writer) (Result, error) {
 	var r Result
-	var err error
 	// Warm both paths' connections.
 	for _, u := range []string{simURL, socleURL + "/emergency/v1/held"} {
 		if _, err := query(ctx, psap, u, prefix+"0000000"); err != nil {
 			return r, fmt.Errorf("warm-up %s: %w", u, err)
 		}
 	}
-	fmt.Fprintf(log, "phase 1: %d queries/s for %s straight to the operator simulator\n", o.Rate, o.For)
-	if r.Direct, err = paced(ctx, psap, simURL, prefix, o); err != nil {
-		return r, err
+	const window = time.Second
+	windows := max(1, int(o.For/window))
+	fmt.Fprintf(log, "%d queries/s, %d windows of %s each straight to the operator simulator and through socle, in turns\n",
+		o.Rate, windows, window)
+	var direct, socle []time.Duration
+	var ds, ss time.Duration
+	urls := [2]string{simURL, socleURL + "/emergency/v1/held"}
+	for w := 0; w < windows; w++ {
+		order := [2]int{0, 1}
+		if w%2 == 1 {
+			order = [2]int{1, 0}
+		}
+		for _, which := range order {
+			lat, took, err := paced(ctx, psap, urls[which], prefix, o.Rate, window)
+			if err != nil {
+				return r, err
+			}
+			if which == 0 {
+				direct, ds = append(direct, lat...), ds+took
+			} else {
+				socle, ss = append(socle, lat...), ss+took
+			}
+		}
 	}
-	fmt.Fprintf(log, "phase 2: the same through socle\n")
-	if r.Socle, err = paced(ctx, psap, socleURL+"/emergency/v1/held", prefix, o); err != nil {
-		return r, err
+	sent := windows * int(float64(o.Rate)*window.Seconds())
+	return Result{Direct: phase(direct, sent, ds), Socle: phase(socle, sent, ss)}, nil
+}
+
+func phase(lat []time.Duration, sent int, took time.Duration) Phase {
+	p := Phase{Sent: sent, OK: len(lat), Rate: float64(len(lat)) / took.Seconds()}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		p.P50, p.P99 = lat[len(lat)*50/100], lat[len(lat)*99/100]
 	}
-	return r, nil
+	return p
 }
 
 func query(ctx context.Context, c *http.Client, url, digits string) (time.Duration, error) {
@@ -82,11 +110,13 @@ func query(ctx context.Context, c *http.Client, url, digits string) (time.Durati
 	return d, nil
 }
 
-func paced(ctx context.Context, c *http.Client, url, prefix string, o Options) (Phase, error) {
-	total := int(float64(o.Rate) * o.For.Seconds())
-	interval := time.Second / time.Duration(o.Rate)
+// paced sends rate queries a second for d to url and returns their latencies and how long
+// the window took, answers included.
+func paced(ctx context.Context, c *http.Client, url, prefix string, rate int, d time.Duration) ([]time.Duration, time.Duration, error) {
+	total := int(float64(rate) * d.Seconds())
+	interval := time.Second / time.Duration(rate)
 	var mu sync.Mutex
-	var lat []time.Duration
+	lat := make([]time.Duration, 0, total)
 	var firstErr error
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -111,12 +141,7 @@ func paced(ctx context.Context, c *http.Client, url, prefix string, o Options) (
 		}()
 	}
 	wg.Wait()
-	p := Phase{Sent: total, OK: len(lat), Rate: float64(len(lat)) / time.Since(start).Seconds()}
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		p.P50, p.P99 = lat[len(lat)*50/100], lat[len(lat)*99/100]
-	}
-	return p, firstErr
+	return lat, time.Since(start), firstErr
 }
 
 // Print writes the figures.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +34,15 @@ type Result struct {
 	Added   int `json:"added"`   // numbers new to the operator, ported in or taken over
 	Removed int `json:"removed"` // numbers the operator no longer declares
 	Total   int `json:"total"`   // numbers the operator now holds
+	// Changed is the new version of every operator whose set the upload changed: the
+	// uploader, and the operators it took numbers from. The caller reloads them at once.
+	Changed map[string]int64 `json:"-"`
 }
+
+// NotifyChannel is the PostgreSQL NOTIFY channel an upload signals, in its transaction, with
+// "operator:version" for every operator whose set it changed: NOTIFY because the signal must
+// commit with the change, and every node's Index must hear it.
+const NotifyChannel = "socle_emergency_porting"
 
 var numberPattern = regexp.MustCompile(`^\+?[1-9][0-9]{5,14}$`)
 
@@ -138,6 +147,11 @@ func Replace(ctx context.Context, pool *pgxpool.Pool, operator string, numbers [
 			return err
 		}
 		res.Removed = int(tag.RowsAffected())
+		losers, err := previousOwners(ctx, tx, operator, `SELECT DISTINCT p.operator_id FROM emergency.ported_numbers p
+			JOIN incoming i USING (number) WHERE p.operator_id <> $1`)
+		if err != nil {
+			return err
+		}
 		tag, err = tx.Exec(ctx, `INSERT INTO emergency.ported_numbers (number, operator_id) SELECT number, $1 FROM incoming
 			ON CONFLICT (number) DO UPDATE SET operator_id = EXCLUDED.operator_id, updated_at = now()
 			WHERE ported_numbers.operator_id <> EXCLUDED.operator_id`, operator)
@@ -145,7 +159,11 @@ func Replace(ctx context.Context, pool *pgxpool.Pool, operator string, numbers [
 			return err
 		}
 		res.Added = int(tag.RowsAffected())
-		return tx.QueryRow(ctx, `SELECT count(*) FROM emergency.ported_numbers WHERE operator_id = $1`, operator).Scan(&res.Total)
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM emergency.ported_numbers WHERE operator_id = $1`, operator).Scan(&res.Total); err != nil {
+			return err
+		}
+		res.Changed, err = bump(ctx, tx, operator, res, losers)
+		return err
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("porting: %w", err)
@@ -171,6 +189,11 @@ func ApplyDelta(ctx context.Context, pool *pgxpool.Pool, operator string, change
 			return err
 		}
 		res.Removed = int(tag.RowsAffected())
+		losers, err := previousOwners(ctx, tx, operator, `SELECT DISTINCT operator_id FROM emergency.ported_numbers
+			WHERE number = ANY($2) AND operator_id <> $1`, adds)
+		if err != nil {
+			return err
+		}
 		tag, err = tx.Exec(ctx, `INSERT INTO emergency.ported_numbers (number, operator_id) SELECT unnest($2::text[]), $1
 			ON CONFLICT (number) DO UPDATE SET operator_id = EXCLUDED.operator_id, updated_at = now()
 			WHERE ported_numbers.operator_id <> EXCLUDED.operator_id`, operator, adds)
@@ -178,10 +201,67 @@ func ApplyDelta(ctx context.Context, pool *pgxpool.Pool, operator string, change
 			return err
 		}
 		res.Added = int(tag.RowsAffected())
-		return tx.QueryRow(ctx, `SELECT count(*) FROM emergency.ported_numbers WHERE operator_id = $1`, operator).Scan(&res.Total)
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM emergency.ported_numbers WHERE operator_id = $1`, operator).Scan(&res.Total); err != nil {
+			return err
+		}
+		res.Changed, err = bump(ctx, tx, operator, res, losers)
+		return err
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("porting: %w", err)
 	}
 	return res, nil
+}
+
+// previousOwners runs query, which selects the operators other than the uploader ($1) that
+// hold some of the incoming numbers: they lose them to the uploader. It must run before the
+// upsert, which overwrites the owner.
+func previousOwners(ctx context.Context, tx pgx.Tx, operator, query string, args ...any) ([]string, error) {
+	rows, err := tx.Query(ctx, query, append([]any{operator}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// bump moves the version of every operator whose set changed — the uploader if it gained or
+// lost numbers, and the operators it took numbers from — and signals each new version on
+// NotifyChannel; both commit with the upload, so a node sees the version only with the
+// numbers. It returns the new versions.
+func bump(ctx context.Context, tx pgx.Tx, operator string, res Result, losers []string) (map[string]int64, error) {
+	ops := losers
+	if res.Added > 0 || res.Removed > 0 {
+		ops = append(ops, operator)
+	}
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	// Always the same lock order, so that two uploads taking numbers from each other wait
+	// rather than deadlock on the version rows.
+	slices.Sort(ops)
+	ops = slices.Compact(ops)
+	rows, err := tx.Query(ctx, `INSERT INTO emergency.porting_versions AS v (operator_id, version)
+		SELECT unnest($1::text[]), 1
+		ON CONFLICT (operator_id) DO UPDATE SET version = v.version + 1
+		RETURNING operator_id, version`, ops)
+	if err != nil {
+		return nil, fmt.Errorf("versions: %w", err)
+	}
+	changed := make(map[string]int64, len(ops))
+	var names []string
+	var versions []int64
+	var op string
+	var version int64
+	if _, err := pgx.ForEachRow(rows, []any{&op, &version}, func() error {
+		changed[op] = version
+		names, versions = append(names, op), append(versions, version)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("versions: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, o || ':' || v) FROM unnest($2::text[], $3::bigint[]) AS t (o, v)`,
+		NotifyChannel, names, versions); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return changed, nil
 }

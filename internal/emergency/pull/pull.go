@@ -13,14 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 
 	"socle/internal/emergency/delivery"
@@ -29,17 +27,20 @@ import (
 	"socle/internal/emergency/held"
 	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/pidflo"
+	"socle/internal/platform/audit"
 )
 
-// Service locates callers.
+// Service locates callers. Nothing on a query's path waits on PostgreSQL: fixes and
+// routings come from Calls, ported numbers from Ported, the numbering plan from the
+// directory snapshot, and the audit goes to a local journal shipped to the database.
 type Service struct {
-	Pool *pgxpool.Pool
-	// AuditPool commits without waiting for the WAL flush (synchronous_commit off): a
-	// PSAP's answer never waits on a disk hiccup. A PostgreSQL crash, not a socle crash,
-	// can lose the audit rows of the last fraction of a second.
-	AuditPool *pgxpool.Pool
-	// MaxAge is how old an AML fix may be and still answer a query.
-	MaxAge time.Duration
+	// Calls holds the recent AML fixes and where their calls were routed.
+	Calls *Calls
+	// Ported returns the operator a number (E.164 digits) was ported to, if any.
+	Ported func(digits string) (operator string, ok bool)
+	// Journal keeps the audit trail of queries (records from AuditRecord, shipped by
+	// AuditSink): each query's record is in it before the answer leaves.
+	Journal *audit.Journal
 	// Scope says which calls a PSAP may locate: ScopeArea (the default) or ScopeAny.
 	Scope     string
 	Directory func() *directory.Snapshot
@@ -50,14 +51,8 @@ type Service struct {
 	// DefaultResponseTime bounds a query that does not say (RFC 5985 leaves it to the server).
 	DefaultResponseTime time.Duration
 
-	// Logger reports what cannot be answered to anyone (an outcome not recorded).
-	Logger *slog.Logger
-
-	flights      singleflight.Group
-	clients      sync.Map // operator id → *http.Client
-	outcomes     chan outcome
-	outcomesOnce sync.Once
-	running      atomic.Bool
+	flights singleflight.Group
+	clients sync.Map // operator id → *http.Client
 }
 
 // Answer is a location and where it came from.
@@ -68,50 +63,34 @@ type Answer struct {
 	Age       time.Duration
 }
 
-// Locate finds the caller of r.Device for the PSAP psapID, records the query, and returns
-// the location or the HELD error to send back.
-//
-// Who asked is recorded before any answer leaves: in the same statement as the look-up of
-// the caller's fix, so the audit costs no round trip of its own. The outcome (located, or
-// the error code) is added afterwards, off the answer's path, by the outcome writer (Run);
-// until then the row reads "pending".
+// Locate finds the caller of r.Device for the PSAP psapID, records the query in the audit
+// journal, and returns the location or the HELD error to send back. No answer leaves
+// without its record: if the journal cannot take it, the answer is an error.
 func (s *Service) Locate(ctx context.Context, psapID string, r held.Request) (Answer, *held.Error) {
 	start := time.Now()
 	q := query{psap: psapID, device: strings.TrimPrefix(r.Device, "tel:")}
-	ans, herr := s.locate(ctx, &q, r)
+	ans, herr := s.locate(ctx, q, r)
 	result, source := "located", ans.Source
 	if herr != nil {
 		result, source = herr.Code, "none"
-	} else if !s.mayLocate(q, ans) {
+	} else if !s.mayLocate(q, ans, start) {
 		// The location is not given; the audit keeps that it was asked for and refused.
 		ans, result = Answer{Source: source}, OutOfArea
 		herr = &held.Error{Code: held.NotLocatable, Message: "this caller is outside the area of this centre, " +
-			"and no call from this number was routed to it in the last " + s.MaxAge.String()}
+			"and no call from this number was routed to it in the last " + s.Calls.MaxAge.String()}
 	}
-	var msg *string
-	if ans.MessageID != "" {
-		msg = &ans.MessageID
-	}
-	took := float64(time.Since(start).Microseconds()) / 1000
-	if q.auditID != 0 {
-		s.recordOutcome(ctx, outcome{q.auditID, source, result, msg, took})
-		return ans, herr
-	}
-	// Refused before the look-up, or the look-up failed: record the query on its own.
-	_, err := s.AuditPool.Exec(ctx, `INSERT INTO emergency.pull_queries (psap_id, device, source, outcome, message_id, duration_ms)
-		VALUES ($1, $2, $3, $4, $5, $6)`, psapID, q.device, source, result, msg, took)
-	if err != nil {
+	rec := Record{Key: uuid.New(), At: start, PSAP: psapID, Device: q.device, Source: source, Outcome: result,
+		MessageID: ans.MessageID, DurationMS: float64(time.Since(start).Microseconds()) / 1000}
+	if err := s.Journal.Append(rec.encode()); err != nil {
 		// No audit, no answer: who asked for a location must always be known.
 		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "the query could not be recorded"}
 	}
 	return ans, herr
 }
 
-// query is one PSAP query as the audit trail knows it.
+// query is one PSAP query.
 type query struct {
 	psap, device string
-	auditID      int64 // its row, once the look-up has recorded it
-	routedHere   bool  // an AML message from this number was routed to this PSAP lately
 }
 
 // Scopes: which calls a PSAP may locate.
@@ -130,8 +109,8 @@ const (
 const OutOfArea = "outOfArea"
 
 // mayLocate applies the scope to a location found for q.
-func (s *Service) mayLocate(q query, ans Answer) bool {
-	if s.Scope == ScopeAny || q.routedHere {
+func (s *Service) mayLocate(q query, ans Answer, now time.Time) bool {
+	if s.Scope == ScopeAny || s.Calls.RoutedTo(q.device, q.psap, now) {
 		return true
 	}
 	snap := s.Directory()
@@ -182,10 +161,14 @@ func civicDepartement(c *pidflo.Civic) string {
 	return pc[:2]
 }
 
-func (s *Service) locate(ctx context.Context, q *query, r held.Request) (Answer, *held.Error) {
+func (s *Service) locate(ctx context.Context, q query, r held.Request) (Answer, *held.Error) {
 	if r.Exact && !wants(r.LocationTypes, held.TypeGeodetic, held.TypeAny) {
 		// An AML fix is geodetic; civic addresses and location URIs come from operators.
 		return Answer{}, &held.Error{Code: held.CannotProvideLiType, Message: "only geodetic locations can be provided for this number"}
+	}
+	// The device is a tel: URI; AML messages hold the E.164 number, ported numbers the digits.
+	if j, ok := s.Calls.Fix(q.device, time.Now()); ok {
+		return Answer{Location: delivery.Document(j), Source: "aml", MessageID: j.ID, Age: time.Since(j.ReceivedAt)}, nil
 	}
 	wait := r.ResponseTime
 	if wait <= 0 {
@@ -193,118 +176,7 @@ func (s *Service) locate(ctx context.Context, q *query, r held.Request) (Answer,
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	// The device is a tel: URI; AML messages store the E.164 number, ported numbers the
-	// digits. One round trip records who asked and answers both "is there a fresh fix?" and
-	// "who serves it if ported?" (the second is asked for nothing only when a fix answers).
-	// It runs on the audit pool: its commit does not wait for the WAL flush.
-	number := q.device
-	var j delivery.Job
-	var id *string
-	var received *time.Time
-	var lat, lon *float64
-	var ported *string
-	err := s.AuditPool.QueryRow(ctx, `
-		WITH audit AS (
-			INSERT INTO emergency.pull_queries (psap_id, device, source, outcome, duration_ms)
-			VALUES ($4, $1, 'none', 'pending', 0) RETURNING id)
-		SELECT (SELECT id FROM audit), m.id::text, m.received_at, m.latitude, m.longitude, m.accuracy_m,
-			m.confidence_pct, m.located_at, m.location_source, m.imei,
-			(SELECT operator_id FROM emergency.ported_numbers WHERE number = $3),
-			EXISTS (SELECT 1 FROM emergency.aml_messages a JOIN emergency.deliveries d ON d.message_id = a.id
-				WHERE a.device_number = $1 AND a.status = 'accepted' AND a.received_at > now() - $2::interval AND d.psap_id = $4)
-		FROM (SELECT) AS one LEFT JOIN LATERAL (
-			SELECT id, received_at, latitude, longitude, accuracy_m, confidence_pct, located_at, location_source, imei
-			FROM emergency.aml_messages
-			WHERE device_number = $1 AND status = 'accepted' AND purged_at IS NULL
-			  AND received_at > now() - $2::interval
-			ORDER BY received_at DESC LIMIT 1) AS m ON true`, number, s.MaxAge, strings.TrimPrefix(number, "+"), q.psap).
-		Scan(&q.auditID, &id, &received, &lat, &lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI, &ported, &q.routedHere)
-	switch {
-	case ctx.Err() != nil:
-		return Answer{}, &held.Error{Code: held.Timeout, Message: "no answer within the requested response time"}
-	case err != nil:
-		q.auditID = 0
-		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "location store unavailable"}
-	case id == nil:
-		return s.askOperator(ctx, number, ported, r)
-	}
-	j.ID, j.ReceivedAt, j.Device = *id, *received, number
-	if lat != nil && lon != nil {
-		j.Lat, j.Lon = *lat, *lon
-	}
-	return Answer{Location: delivery.Document(j), Source: "aml", MessageID: j.ID, Age: time.Since(j.ReceivedAt)}, nil
-}
-
-// outcome completes an audit row.
-type outcome struct {
-	id              int64
-	source, outcome string
-	message         *string
-	durationMS      float64
-}
-
-// recordOutcome hands an outcome to the writer; if the writer is not running or is behind,
-// the caller writes it itself (the queue's bound is the backpressure).
-func (s *Service) recordOutcome(ctx context.Context, o outcome) {
-	s.outcomesOnce.Do(func() { s.outcomes = make(chan outcome, 4096) })
-	if s.running.Load() {
-		select {
-		case s.outcomes <- o:
-			return
-		default:
-		}
-	}
-	s.writeOutcomes(ctx, []outcome{o})
-}
-
-// Run writes query outcomes in batches until ctx ends, then writes what is left.
-func (s *Service) Run(ctx context.Context) {
-	s.outcomesOnce.Do(func() { s.outcomes = make(chan outcome, 4096) })
-	s.running.Store(true)
-	defer s.running.Store(false)
-	batch := make([]outcome, 0, 256)
-	for {
-		select {
-		case o := <-s.outcomes:
-			batch = append(batch[:0], o)
-		drain:
-			for len(batch) < cap(batch) {
-				select {
-				case o := <-s.outcomes:
-					batch = append(batch, o)
-				default:
-					break drain
-				}
-			}
-			s.writeOutcomes(context.WithoutCancel(ctx), batch)
-		case <-ctx.Done():
-			s.running.Store(false)
-			for {
-				select {
-				case o := <-s.outcomes:
-					s.writeOutcomes(context.WithoutCancel(ctx), []outcome{o})
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-func (s *Service) writeOutcomes(ctx context.Context, os []outcome) {
-	ids, sources, outcomes, messages, durations := make([]int64, len(os)), make([]string, len(os)),
-		make([]string, len(os)), make([]*string, len(os)), make([]float64, len(os))
-	for i, o := range os {
-		ids[i], sources[i], outcomes[i], messages[i], durations[i] = o.id, o.source, o.outcome, o.message, o.durationMS
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := s.AuditPool.Exec(ctx, `UPDATE emergency.pull_queries q
-		SET source = u.source, outcome = u.outcome, message_id = u.message::uuid, duration_ms = u.duration
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS u(id, source, outcome, message, duration)
-		WHERE q.id = u.id`, ids, sources, outcomes, messages, durations); err != nil && s.Logger != nil {
-		s.Logger.Warn("pull: query outcomes not recorded (their rows stay pending)", "count", len(os), "error", err)
-	}
+	return s.askOperator(ctx, q.device, r)
 }
 
 func wants(types []string, any ...string) bool {
@@ -321,20 +193,21 @@ func wants(types []string, any ...string) bool {
 	return false
 }
 
-// askOperator finds the operator serving number (ported to that operator if ported is set,
-// else by the numbering plan) and asks it. Concurrent queries for one number share one
-// upstream request; each waits no longer than its own deadline.
-func (s *Service) askOperator(ctx context.Context, number string, ported *string, r held.Request) (Answer, *held.Error) {
+// askOperator finds the operator serving number (the one it was ported to, else the
+// numbering plan's) and asks it. Concurrent queries for one number share one upstream
+// request; each waits no longer than its own deadline.
+func (s *Service) askOperator(ctx context.Context, number string, r held.Request) (Answer, *held.Error) {
 	snap := s.Directory()
+	digits := strings.TrimPrefix(number, "+")
 	var op *directory.Operator
-	if ported != nil {
-		op = snap.Operators[*ported]
-	} else if b, ok := snap.BlockFor(strings.TrimPrefix(number, "+")); ok {
+	if id, ok := s.Ported(digits); ok {
+		op = snap.Operators[id]
+	} else if b, ok := snap.BlockFor(digits); ok {
 		op = b.Operator
 	}
 	if op == nil {
 		return Answer{}, &held.Error{Code: held.LocationUnknown,
-			Message: fmt.Sprintf("no recent AML fix, and no operator serves this number in the last %s", s.MaxAge)}
+			Message: fmt.Sprintf("no AML fix in the last %s, and no operator is known to serve this number", s.Calls.MaxAge)}
 	}
 	if op.LocationEndpoint == "" {
 		return Answer{}, &held.Error{Code: held.LocationUnknown, Message: "no recent AML fix, and the serving operator has no location server"}

@@ -105,28 +105,44 @@ type Service struct {
 	Registry *prometheus.Registry
 	svc      *emergency.Service
 	bus      *bus.Bus
+	ownBus   bool
 	ic       *server.Listener
 }
 
-// StartService runs the emergency service on pool with cfg, as `socle serve` would.
+// StartService runs the emergency service on pool with cfg, as `socle serve` would, with an
+// embedded bus of its own.
 func (b *Bed) StartService(ctx context.Context, pool *pgxpool.Pool, cfg emergency.Config, logger *slog.Logger) (*Service, error) {
 	bs, err := bus.Open("")
 	if err != nil {
 		return nil, err
 	}
+	s, err := b.StartNode(ctx, pool, cfg, logger, bs)
+	if err != nil {
+		bs.Close()
+		return nil, err
+	}
+	s.ownBus = true
+	return s, nil
+}
+
+// StartNode runs one more node of the emergency service on pool, talking to the others over
+// bs (which it leaves open when it stops), with a data directory of its own.
+func (b *Bed) StartNode(ctx context.Context, pool *pgxpool.Pool, cfg emergency.Config, logger *slog.Logger, bs *bus.Bus) (*Service, error) {
 	client, err := tls.LoadX509KeyPair(filepath.Join(b.PKIDir, "socle-client.crt"), filepath.Join(b.PKIDir, "socle-client.key"))
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	svc, err := emergency.New(cfg, emergency.Deps{Pool: pool, Bus: bs, Registry: reg, Logger: logger,
-		ClientCert: client, RootCAs: b.CA})
+	dataDir, err := os.MkdirTemp(b.DataDir, "node-")
 	if err != nil {
-		bs.Close()
+		return nil, err
+	}
+	svc, err := emergency.New(cfg, emergency.Deps{Pool: pool, Bus: bs, Registry: reg, Logger: logger,
+		ClientCert: client, RootCAs: b.CA, DataDir: dataDir})
+	if err != nil {
 		return nil, err
 	}
 	if err := svc.Start(ctx); err != nil {
-		bs.Close()
 		return nil, err
 	}
 	web, ic := http.NewServeMux(), http.NewServeMux()
@@ -143,13 +159,18 @@ func (b *Bed) StartService(ctx context.Context, pool *pgxpool.Pool, cfg emergenc
 	return &Service{URL: "https://" + l.BoundAddr(), Registry: reg, svc: svc, bus: bs, ic: l}, nil
 }
 
+// Bus is the bus the service talks on, for more nodes.
+func (s *Service) Bus() *bus.Bus { return s.bus }
+
 // Stop stops the service and its listener.
 func (s *Service) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.ic.Shutdown(ctx)
 	err := s.svc.Stop(ctx)
-	s.bus.Close()
+	if s.ownBus {
+		s.bus.Close()
+	}
 	return err
 }
 

@@ -1,0 +1,80 @@
+package emergency
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"socle/internal/emergency/delivery"
+)
+
+// Every node answers location queries from its own memory of recent calls (pull.Calls). A
+// node feeds it directly with what it accepts and routes, and announces the same on
+// CallsSubject for the other nodes. The bus may drop a message when a node is slow or
+// disconnected: after a reconnection the node reloads its memory from PostgreSQL, the source
+// of truth. The events hold locations (personal data): an external NATS must use TLS.
+
+// callEvent is one announcement: a fix, or a routing.
+type callEvent struct {
+	Node   string        `json:"node"`
+	Fix    *delivery.Job `json:"fix,omitempty"`
+	Routed *routedCall   `json:"routed,omitempty"`
+}
+
+type routedCall struct {
+	Device string    `json:"device"`
+	PSAP   string    `json:"psap"`
+	At     time.Time `json:"at"`
+}
+
+// announce tells the other nodes. A lost announcement costs another node the fix (it asks
+// the operator instead) until its next reload; it never delays this node.
+func (s *Service) announce(e callEvent) {
+	e.Node = s.node
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	s.deps.Bus.Publish(CallsSubject, b)
+}
+
+// hearCalls subscribes to the other nodes' announcements, and reloads the memory of recent
+// calls whenever the bus comes back after a disconnection.
+func (s *Service) hearCalls(ctx context.Context) (*nats.Subscription, error) {
+	s.deps.Bus.SetReconnectHandler(func(*nats.Conn) {
+		go func() {
+			if err := s.calls.Load(ctx, s.deps.Pool); err != nil {
+				s.log.Error("recent calls not reloaded after the bus reconnected: other nodes' calls may be missing",
+					"error", err)
+			}
+		}()
+	})
+	return s.deps.Bus.Subscribe(CallsSubject, func(m *nats.Msg) {
+		var e callEvent
+		if err := json.Unmarshal(m.Data, &e); err != nil || e.Node == s.node {
+			return
+		}
+		switch {
+		case e.Fix != nil:
+			s.calls.Fixed(*e.Fix)
+		case e.Routed != nil:
+			s.calls.Routed(e.Routed.Device, e.Routed.PSAP, e.Routed.At)
+		}
+	})
+}
+
+// sweepCalls forgets calls older than the pull's maximum age, once a minute.
+func (s *Service) sweepCalls(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.calls.Sweep(now)
+		}
+	}
+}
