@@ -26,6 +26,7 @@ import (
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
+	"socle/internal/platform/memory"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/server"
 	"socle/internal/visio"
@@ -52,11 +53,16 @@ type serveConfig struct {
 	Migrate          string
 	Demo             bool
 	DemoPSAPAddr     string
+	HeapFloorMiB     int
 	Emergency        emergency.Config
 	Visio            visio.Config
 }
 
 var knownServices = []string{"emergency", "visio"}
+
+// defaultHeapFloor is the heap size below which the garbage collector stays idle (see
+// platform/memory): small next to what the national commune map alone takes.
+const defaultHeapFloor = 256 << 20
 
 func (c *serveConfig) table() *config.Set {
 	s := config.New()
@@ -75,6 +81,8 @@ func (c *serveConfig) table() *config.Set {
 		"migrate the schema at start: auto = only the private cluster's")
 	s.Bool(&c.Demo, "demo", false, "load the demo directory and run the PSAP simulator (what `make run` does)")
 	s.Addr(&c.DemoPSAPAddr, "demo-psap-addr", "127.0.0.1:8444", "where the demo's PSAP simulator listens")
+	s.Int(&c.HeapFloorMiB, "heap-floor-mib", defaultHeapFloor>>20, 0, 1<<20,
+		"the garbage collector waits for the heap to reach this size (MiB) while live data is small; 0, or GOGC set: Go's default")
 	c.Emergency.Register(s)
 	c.Visio.Register(s)
 	s.Check(func() error {
@@ -112,6 +120,7 @@ brackets; flags win over the environment.`)
 	}
 	log := newLogger(c.LogLevel, c.LogFormat)
 	log.Info("socle starting", "version", versionString(), "services", c.Services, "data_dir", c.DataDir)
+	go memory.Floor(ctx, uint64(c.HeapFloorMiB)<<20, log)
 
 	if err := c.ensureDataDir(); err != nil {
 		return err
