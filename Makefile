@@ -28,7 +28,8 @@ bench: deps build
 	./$(BIN) bench resolve
 	./$(BIN) bench held
 	./$(BIN) bench visio
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/ \
+		./internal/emergency/porting/ ./internal/platform/audit/
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

@@ -18,6 +18,7 @@ import (
 	"socle/internal/emergency/resolvebench"
 	"socle/internal/emergency/testbed"
 	"socle/internal/platform/database"
+	"socle/internal/platform/memory"
 	"socle/internal/visio/visiobench"
 )
 
@@ -83,6 +84,10 @@ func (e *benchEnv) open(ctx context.Context, maxConns int32) (string, *db, func(
 			return "", nil, cleanup, err
 		}
 	}
+	// socle runs in this process with the garbage collector's settings of `socle serve`.
+	gcctx, stopGC := context.WithCancel(ctx)
+	go memory.Floor(gcctx, defaultHeapFloor, log)
+	undo = append(undo, stopGC)
 	if *e.cpuprofile != "" {
 		f, err := os.Create(*e.cpuprofile)
 		if err != nil {
@@ -187,7 +192,7 @@ sent straight to the simulator, both paced at the same rate in the same run. Pri
 and p50/p99 for both, and what socle adds.`)
 	var o heldbench.Options
 	fs.IntVar(&o.Rate, "rate", 1000, "queries per second")
-	fs.DurationVar(&o.For, "for", 10*time.Second, "length of each phase")
+	fs.DurationVar(&o.For, "for", 30*time.Second, "measured time along each path, in one-second windows taken in turns")
 	var env benchEnv
 	env.flags(fs)
 	if err := parse(fs, nil, args); err != nil {
@@ -231,7 +236,12 @@ and p50/p99 for both, and what socle adds.`)
 		return err
 	}
 	defer svc.Stop()
-	res, err := heldbench.Run(ctx, psap, svc.URL, simURL, prefix, o, stderr)
+	proxyURL, stopProxy, err := bed.StartProxy(simURL, log)
+	if err != nil {
+		return err
+	}
+	defer stopProxy()
+	res, err := heldbench.Run(ctx, psap, heldbench.Targets{Direct: simURL, Proxy: proxyURL, Socle: svc.URL + "/emergency/v1/held"}, prefix, o, stderr)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,4 +273,37 @@ func (b *Bed) editDirectory(old, new string) error {
 		return fmt.Errorf("testbed: %q not in the directory file", old)
 	}
 	return os.WriteFile(b.DirectoryFile, []byte(strings.Replace(string(s), old, new, 1)), 0o644)
+}
+
+// StartProxy runs a bare mutual-TLS reverse proxy to upstream on loopback — the listener
+// socle's interconnect has, and socle's client certificate and HTTP/2 towards the upstream —
+// doing no work of its own: what one more hop costs, for benchmarks to compare socle with.
+// It returns the URL that reaches upstream through it.
+func (b *Bed) StartProxy(upstream string, logger *slog.Logger) (string, func(), error) {
+	target, err := url.Parse(upstream)
+	if err != nil {
+		return "", nil, err
+	}
+	client, err := tls.LoadX509KeyPair(filepath.Join(b.PKIDir, "socle-client.crt"), filepath.Join(b.PKIDir, "socle-client.key"))
+	if err != nil {
+		return "", nil, err
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target); r.Out.URL.Path = target.Path },
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{client}, RootCAs: b.CA,
+				ClientSessionCache: tls.NewLRUClientSessionCache(64)},
+			ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
+		},
+	}
+	cfg, err := server.MutualTLS(filepath.Join(b.PKIDir, "server.crt"), filepath.Join(b.PKIDir, "server.key"), b.CA)
+	if err != nil {
+		return "", nil, err
+	}
+	l := &server.Listener{Name: "proxy", Addr: "127.0.0.1:0", TLS: cfg, Handler: proxy, Logger: logger}
+	if err := l.Listen(); err != nil {
+		return "", nil, err
+	}
+	go l.Serve()
+	return "https://" + l.BoundAddr() + target.Path, func() { l.Shutdown(context.Background()) }, nil
 }

@@ -272,3 +272,20 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBaselineWrite is the floor Append stands on: the same bytes written to a file
+// with one write(2) each, without framing, checksum or lock.
+func BenchmarkBaselineWrite(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "raw"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	rec := []byte(`{"key":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","psap":"samu-75","device":"+33612345678","outcome":"located"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Write(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
