@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/singleflight"
 
 	"socle/internal/emergency/delivery"
 	"socle/internal/emergency/directory"
@@ -51,8 +50,9 @@ type Service struct {
 	// DefaultResponseTime bounds a query that does not say (RFC 5985 leaves it to the server).
 	DefaultResponseTime time.Duration
 
-	flights singleflight.Group
-	clients sync.Map // operator id → *http.Client
+	flightsMu sync.Mutex
+	flights   map[string]*flight // by number: the upstream requests in progress
+	clients   sync.Map           // operator id → *http.Client
 }
 
 // Answer is a location and where it came from.
@@ -212,27 +212,60 @@ func (s *Service) askOperator(ctx context.Context, number string, r held.Request
 	if op.LocationEndpoint == "" {
 		return Answer{}, &held.Error{Code: held.LocationUnknown, Message: "no recent AML fix, and the serving operator has no location server"}
 	}
-	deadline, _ := ctx.Deadline()
-	ch := s.flights.DoChan(number, func() (any, error) {
-		// The upstream request belongs to no single caller: it lives until the first
-		// caller's deadline, which the others share.
+	doc, err := s.shared(ctx, number, func() (pidflo.Document, error) {
+		// The upstream request serves every caller that joins it: it lives until the
+		// deadline of the first, whose goroutine runs it, even if that caller leaves.
+		deadline, _ := ctx.Deadline()
 		uctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
 		return s.ask(uctx, op, number, time.Until(deadline))
 	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			var herr *held.Error
-			if errors.As(res.Err, &herr) {
-				return Answer{}, herr
-			}
-			return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "the operator's answer is unusable"}
+	if err != nil {
+		var herr *held.Error
+		if errors.As(err, &herr) {
+			return Answer{}, herr
 		}
-		return Answer{Location: res.Val.(pidflo.Document), Source: "operator"}, nil
-	case <-ctx.Done():
-		return Answer{}, &held.Error{Code: held.Timeout, Message: "the operator did not answer within the requested response time"}
+		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "the operator's answer is unusable"}
 	}
+	return Answer{Location: doc, Source: "operator"}, nil
+}
+
+// flight is one upstream request that concurrent queries for a number share.
+type flight struct {
+	done chan struct{}
+	doc  pidflo.Document
+	err  error
+}
+
+// shared runs ask for the first query of number and lets the queries that come meanwhile
+// wait for its answer, each no longer than its own deadline. Unlike singleflight's DoChan,
+// the request runs in the first caller's goroutine, whose stack has already grown for XML:
+// no goroutine to start, no stack to grow again, on every query.
+func (s *Service) shared(ctx context.Context, number string, ask func() (pidflo.Document, error)) (pidflo.Document, error) {
+	s.flightsMu.Lock()
+	if f, ok := s.flights[number]; ok {
+		s.flightsMu.Unlock()
+		select {
+		case <-f.done:
+			return f.doc, f.err
+		case <-ctx.Done():
+			return pidflo.Document{}, &held.Error{Code: held.Timeout, Message: "the operator did not answer within the requested response time"}
+		}
+	}
+	if s.flights == nil {
+		s.flights = map[string]*flight{}
+	}
+	f := &flight{done: make(chan struct{})}
+	s.flights[number] = f
+	s.flightsMu.Unlock()
+	defer func() {
+		s.flightsMu.Lock()
+		delete(s.flights, number)
+		s.flightsMu.Unlock()
+		close(f.done)
+	}()
+	f.doc, f.err = ask()
+	return f.doc, f.err
 }
 
 func (s *Service) ask(ctx context.Context, op *directory.Operator, number string, wait time.Duration) (pidflo.Document, error) {
