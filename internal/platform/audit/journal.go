@@ -55,6 +55,8 @@ type Journal struct {
 	closed  bool
 	frame   []byte
 
+	checkpointed time.Time // when the checkpoint file was last written (by Run only)
+
 	shipMu  sync.Mutex // guards shipped and notifies flushers
 	shipped pos
 	shipCh  chan struct{} // closed and replaced whenever shipped moves
@@ -207,6 +209,7 @@ func (j *Journal) Run(ctx context.Context) {
 				j.logger.Warn("audit: records left unshipped in the journal until the next start", "dir", j.dir, "error", err)
 			}
 			cancel()
+			j.writeCheckpoint(j.shippedPos())
 			return
 		}
 		wait := time.Duration(0)
@@ -334,12 +337,12 @@ func validLength(path string) (int64, error) {
 }
 
 // advance records that everything before `to` is shipped: the checkpoint file, then the
-// segments left behind. A checkpoint lost in a machine crash only ships records again.
+// segments left behind. The checkpoint is rewritten at most once a second, and whenever a
+// segment is left behind: a checkpoint that lags, or is lost in a machine crash, only ships
+// some records again, which their keys make harmless.
 func (j *Journal) advance(from, to pos) {
-	cp := filepath.Join(j.dir, "checkpoint")
-	tmp := cp + ".tmp"
-	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", to.seg, to.off)), 0o600); err == nil {
-		os.Rename(tmp, cp)
+	if from.seg < to.seg || time.Since(j.checkpointed) >= time.Second {
+		j.writeCheckpoint(to)
 	}
 	for s := from.seg; s < to.seg; s++ {
 		os.Remove(j.segPath(s))
@@ -349,6 +352,15 @@ func (j *Journal) advance(from, to pos) {
 	close(j.shipCh)
 	j.shipCh = make(chan struct{})
 	j.shipMu.Unlock()
+}
+
+func (j *Journal) writeCheckpoint(p pos) {
+	cp := filepath.Join(j.dir, "checkpoint")
+	tmp := cp + ".tmp"
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", p.seg, p.off)), 0o600); err == nil {
+		os.Rename(tmp, cp)
+	}
+	j.checkpointed = time.Now()
 }
 
 func (j *Journal) shippedPos() pos {
