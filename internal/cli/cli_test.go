@@ -74,6 +74,13 @@ func TestPrintConfigRedactsSecretsAndNamesBadValues(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "SOCLE_LOCATION_RETENTION=forever: want a positive duration") {
 		t.Fatalf("bad value: %d %s", code, errs)
 	}
+	// Fixes held in memory for the pull may not outlive the retention of personal data.
+	t.Setenv("SOCLE_LOCATION_RETENTION", "2h")
+	t.Setenv("SOCLE_EMERGENCY_PULL_MAX_AGE", "3h")
+	code, _, errs = run("serve", "--print-config")
+	if code != 2 || !strings.Contains(errs, "SOCLE_EMERGENCY_PULL_MAX_AGE (3h0m0s) must not exceed SOCLE_LOCATION_RETENTION (2h0m0s)") {
+		t.Fatalf("pull age past retention: %d %s", code, errs)
+	}
 }
 
 func TestApplyPrintsEveryErrorAndExitsWithOne(t *testing.T) {

@@ -74,6 +74,10 @@ func (c *Config) Register(s *config.Set) {
 		if c.Lease <= c.AttemptTimeout {
 			return fmt.Errorf("SOCLE_EMERGENCY_DELIVERY_LEASE (%s) must exceed SOCLE_EMERGENCY_DELIVERY_TIMEOUT (%s)", c.Lease, c.AttemptTimeout)
 		}
+		if c.PullMaxAge > c.LocationRetention {
+			// Fixes are held in memory for PullMaxAge: no longer than the data may be kept.
+			return fmt.Errorf("SOCLE_EMERGENCY_PULL_MAX_AGE (%s) must not exceed SOCLE_LOCATION_RETENTION (%s)", c.PullMaxAge, c.LocationRetention)
+		}
 		if c.LocationRetention < c.DeliveryExpiry {
 			return fmt.Errorf("SOCLE_LOCATION_RETENTION (%s) must be at least SOCLE_EMERGENCY_DELIVERY_EXPIRY (%s)", c.LocationRetention, c.DeliveryExpiry)
 		}
@@ -259,10 +263,13 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.pull.Journal = journal
-	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	if s.callsSub, err = s.hearCalls(ctx); err != nil {
+		cancel()
+		journal.Close()
 		return fmt.Errorf("emergency: subscribe to %s: %w", CallsSubject, err)
 	}
+	s.cancel = cancel
 	s.wg.Add(8)
 	go func() { defer s.wg.Done(); journal.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.ported.Watch(ctx) }()
