@@ -314,7 +314,8 @@ func (s *Service) Routes(web, interconnect *http.ServeMux) {
 	interconnect.Handle("POST /emergency/v1/aml", s.intake)
 	interconnect.HandleFunc("GET /emergency/v1/aml/{id}", s.messageStatus)
 	interconnect.HandleFunc("GET /emergency/v1/routes/resolve", s.resolve)
-	interconnect.HandleFunc("POST /emergency/v1/held", s.heldQuery)
+	// Location queries decode and encode XML on goroutines whose stacks have already grown.
+	interconnect.Handle("POST /emergency/v1/held", server.Warm(http.HandlerFunc(s.heldQuery)))
 	interconnect.HandleFunc("PUT /emergency/v1/ported-numbers", s.portedNumbers(false))
 	interconnect.HandleFunc("POST /emergency/v1/ported-numbers/delta", s.portedNumbers(true))
 	interconnect.HandleFunc("GET /emergency/v1/tnaau", s.tnaau)
