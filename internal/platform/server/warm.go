@@ -13,8 +13,7 @@ import (
 // Why: net/http starts every request (every HTTP/2 stream) on a new goroutine with a small
 // stack, and a handler that decodes XML (HELD, PIDF-LO, AML) grows that stack two or three
 // times over, copying it each time — a tenth of the CPU of `socle bench held`. A goroutine
-// that stays keeps the stack it grew. Measured with `socle bench held` at 1,000 queries/s on
-// two cores: p99 added by socle 1.1 – 1.8 ms on warm goroutines, 2.1 – 4.1 ms without.
+// that stays keeps the stack it grew (figures in docs/performance.md, location pull).
 func Warm(next http.Handler) http.Handler {
 	work := make(chan func())
 	for range max(8, 4*runtime.GOMAXPROCS(0)) {
