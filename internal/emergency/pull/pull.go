@@ -37,8 +37,8 @@ type Service struct {
 	Calls *Calls
 	// Ported returns the operator a number (E.164 digits) was ported to, if any.
 	Ported func(digits string) (operator string, ok bool)
-	// Journal keeps the audit trail of queries (records from AuditRecord, shipped by
-	// AuditSink): each query's record is in it before the answer leaves.
+	// Journal keeps the audit trail of queries (Record, shipped by AuditSink): each
+	// query's record is in it before the answer leaves.
 	Journal *audit.Journal
 	// Scope says which calls a PSAP may locate: ScopeArea (the default) or ScopeAny.
 	Scope     string
