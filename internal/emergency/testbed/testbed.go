@@ -152,11 +152,10 @@ func (b *Bed) StartNode(ctx context.Context, pool *pgxpool.Pool, cfg emergency.C
 	if err != nil {
 		return nil, err
 	}
-	l := &server.Listener{Name: "interconnect", Addr: "127.0.0.1:0", TLS: icTLS, Handler: server.Middleware(logger, ic), Logger: logger}
-	if err := l.Listen(); err != nil {
+	l, err := serveLoopback("interconnect", icTLS, server.Middleware(logger, ic), logger)
+	if err != nil {
 		return nil, err
 	}
-	go l.Serve()
 	return &Service{URL: "https://" + l.BoundAddr(), Registry: reg, svc: svc, bus: bs, ic: l}, nil
 }
 
@@ -236,11 +235,10 @@ func (b *Bed) StartOperatorServer(handler http.Handler, logger *slog.Logger) (st
 	if err != nil {
 		return "", nil, err
 	}
-	l := &server.Listener{Name: "opsim", Addr: "127.0.0.1:0", TLS: cfg, Handler: handler, Logger: logger}
-	if err := l.Listen(); err != nil {
+	l, err := serveLoopback("opsim", cfg, handler, logger)
+	if err != nil {
 		return "", nil, err
 	}
-	go l.Serve()
 	return "https://" + l.BoundAddr() + "/held", func() { l.Shutdown(context.Background()) }, nil
 }
 
@@ -300,10 +298,19 @@ func (b *Bed) StartProxy(upstream string, logger *slog.Logger) (string, func(), 
 	if err != nil {
 		return "", nil, err
 	}
-	l := &server.Listener{Name: "proxy", Addr: "127.0.0.1:0", TLS: cfg, Handler: proxy, Logger: logger}
-	if err := l.Listen(); err != nil {
+	l, err := serveLoopback("proxy", cfg, proxy, logger)
+	if err != nil {
 		return "", nil, err
 	}
-	go l.Serve()
 	return "https://" + l.BoundAddr() + target.Path, func() { l.Shutdown(context.Background()) }, nil
+}
+
+// serveLoopback serves handler over TLS on a free loopback port.
+func serveLoopback(name string, cfg *tls.Config, handler http.Handler, logger *slog.Logger) (*server.Listener, error) {
+	l := &server.Listener{Name: name, Addr: "127.0.0.1:0", TLS: cfg, Handler: handler, Logger: logger}
+	if err := l.Listen(); err != nil {
+		return nil, err
+	}
+	go l.Serve()
+	return l, nil
 }
