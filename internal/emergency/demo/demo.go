@@ -32,6 +32,11 @@ func Install(dataDir, psapAddr string) (string, error) {
 		Name: "demo-mobile", Organization: "Opérateur mobile de démonstration", Usage: pki.Client}); err != nil {
 		return "", err
 	}
+	// The Paris fire brigade's centre, as a PSAP asking where a caller is (HELD).
+	if _, err := pki.EnsureIssued(pkiDir, "demo-psap", pki.Request{
+		Name: "bspp", Organization: "Brigade de sapeurs-pompiers de Paris (démonstration)", Usage: pki.Client}); err != nil {
+		return "", err
+	}
 	host, _, err := net.SplitHostPort(psapAddr)
 	if err != nil {
 		return "", fmt.Errorf("demo: PSAP address: %w", err)
