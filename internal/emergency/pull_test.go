@@ -91,6 +91,12 @@ func TestAPSAPLocatesACallerFromAFreshAMLFix(t *testing.T) {
 	if psapID != "samu-75" || source != "aml" || outcome != "located" || msg != a.ID {
 		t.Fatalf("audit: %s %s %s %s", psapID, source, outcome, msg)
 	}
+	if n := metric(t, w, "socle_emergency_pull_recent_numbers"); n != 1 {
+		t.Errorf("recent numbers held: %v, want 1", n)
+	}
+	waitFor(t, 5*time.Second, "the journal reports nothing left to ship", func() bool {
+		return metric(t, w, "socle_emergency_pull_audit_unshipped_bytes") == 0
+	})
 }
 
 func TestWithoutAFreshFixTheAnswerIsLocationUnknown(t *testing.T) {

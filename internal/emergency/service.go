@@ -263,6 +263,17 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.pull.Journal = journal
+	s.deps.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "socle_emergency_pull_audit_unshipped_bytes",
+			Help: "Location-query audit records written to the local journal and not yet in PostgreSQL: growing means the database is unreachable."},
+			func() float64 { return float64(journal.Unshipped()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "socle_emergency_pull_recent_numbers",
+			Help: "Caller numbers with a fix or a routing held in memory for location queries."},
+			func() float64 { return float64(s.calls.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "socle_emergency_ported_numbers",
+			Help: "Ported numbers held in memory for location queries."},
+			func() float64 { return float64(s.ported.Len()) }),
+	)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	if s.callsSub, err = s.hearCalls(ctx); err != nil {
 		cancel()
