@@ -202,8 +202,10 @@ func (s *Service) accepted(res intake.Result, rec intake.Record) {
 		src := string(l.Source)
 		j.Source = &src
 	}
-	s.calls.Fixed(j)
-	s.announce(callEvent{Fix: &j})
+	if rec.Message.Location != nil { // a message without a position answers no location query
+		s.calls.Fixed(j)
+		s.announce(callEvent{Fix: &j})
+	}
 	if !s.worker.Submit(j) {
 		s.log.Warn("delivery queue full: the message waits for its lease to lapse", "message_id", res.ID)
 	}

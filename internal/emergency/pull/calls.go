@@ -155,10 +155,10 @@ func (c *Calls) Load(ctx context.Context, pool *pgxpool.Pool) error {
 			&j.LocatedAt, &j.Source, &j.IMEI, &psap); err != nil {
 			return fmt.Errorf("pull: load recent calls: %w", err)
 		}
-		if lat != nil && lon != nil {
+		if lat != nil && lon != nil { // a message without a position answers no location query
 			j.Lat, j.Lon = *lat, *lon
+			fresh.Fixed(j)
 		}
-		fresh.Fixed(j)
 		if psap != nil {
 			fresh.Routed(j.Device, *psap, j.ReceivedAt)
 		}
