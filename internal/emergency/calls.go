@@ -14,7 +14,8 @@ import (
 // node feeds it directly with what it accepts and routes, and announces the same on
 // CallsSubject for the other nodes. The bus may drop a message when a node is slow or
 // disconnected: after a reconnection the node reloads its memory from PostgreSQL, the source
-// of truth. The events hold locations (personal data): an external NATS must use TLS.
+// of truth. The events hold locations (personal data) and are believed: an external NATS
+// must use TLS, and only socle's nodes may publish on its subjects.
 
 // callEvent is one announcement: a fix, or a routing.
 type callEvent struct {
