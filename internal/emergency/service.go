@@ -256,7 +256,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.calls.Load(ctx, s.deps.Pool); err != nil {
 		return err
 	}
-	if err := s.ported.Load(ctx); err != nil {
+	if err := s.ported.Start(ctx); err != nil {
 		return err
 	}
 	journal, err := audit.Open(filepath.Join(s.deps.DataDir, "journal", "emergency-pull"),

@@ -330,19 +330,21 @@ const NotifyChannel = schema.DirectoryChannel
 
 // Live holds the current snapshot and replaces it when the directory changes.
 type Live struct {
-	pool   *pgxpool.Pool
-	logger *slog.Logger
-	cur    atomic.Pointer[Snapshot]
+	pool     *pgxpool.Pool
+	logger   *slog.Logger
+	cur      atomic.Pointer[Snapshot]
+	follower *database.Follower
 }
 
-// NewLive loads the directory once.
+// NewLive loads the directory once, listening already for the changes Watch will apply.
 func NewLive(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*Live, error) {
 	l := &Live{pool: pool, logger: logger}
-	s, err := Load(ctx, pool)
-	if err != nil {
+	l.follower = database.NewFollower(pool, NotifyChannel, logger, l.Reload, func(ctx context.Context, _ string) error {
+		return l.Reload(ctx)
+	})
+	if err := l.follower.Start(ctx); err != nil {
 		return nil, err
 	}
-	l.cur.Store(s)
 	return l, nil
 }
 
@@ -363,8 +365,4 @@ func (l *Live) Reload(ctx context.Context) error {
 
 // Watch reloads on every NOTIFY until ctx ends, reconnecting after errors. A reload after a
 // reconnect covers any notification missed while disconnected.
-func (l *Live) Watch(ctx context.Context) {
-	database.Watch(ctx, l.pool, NotifyChannel, l.logger, l.Reload, func(ctx context.Context, _ string) error {
-		return l.Reload(ctx)
-	})
-}
+func (l *Live) Watch(ctx context.Context) { l.follower.Run(ctx) }

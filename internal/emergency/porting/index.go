@@ -29,6 +29,8 @@ type Index struct {
 	// its sets in, so a swap never puts an older set over a newer one. Lookup never takes it.
 	mu  sync.Mutex
 	cur atomic.Pointer[snapshot]
+
+	follower *database.Follower
 }
 
 // snapshot is the index at one moment; it is never modified once stored, so Lookup reads it
@@ -48,6 +50,9 @@ type set struct {
 func NewIndex(pool *pgxpool.Pool, logger *slog.Logger) *Index {
 	x := &Index{pool: pool, logger: logger}
 	x.cur.Store(&snapshot{})
+	if pool != nil {
+		x.follower = database.NewFollower(pool, NotifyChannel, logger, x.Load, x.notified)
+	}
 	return x
 }
 
@@ -224,20 +229,25 @@ func (x *Index) read(ctx context.Context, operator string) ([]set, error) {
 	return sets, nil
 }
 
-// Watch keeps the index in step with PostgreSQL until ctx ends: it listens on NotifyChannel,
-// loads everything after each (re)connection — which covers the notifications missed while
-// disconnected — then reloads the operator of each notification.
-func (x *Index) Watch(ctx context.Context) {
-	database.Watch(ctx, x.pool, NotifyChannel, x.logger, x.Load, func(ctx context.Context, payload string) error {
-		// The operator id comes first and may itself hold a ':'; the version never does.
-		op, v, _ := cutLast(payload, ":")
-		version, err := strconv.ParseInt(v, 10, 64)
-		if op == "" || err != nil {
-			x.logger.Warn("ported numbers: malformed notification ignored", "payload", payload)
-			return nil
-		}
-		return x.Reload(ctx, op, version)
-	})
+// Start loads every operator's numbers while listening already on NotifyChannel, so that
+// Watch misses no upload and need not load them again.
+func (x *Index) Start(ctx context.Context) error { return x.follower.Start(ctx) }
+
+// Watch keeps the index in step with PostgreSQL until ctx ends: it reloads the operator of
+// each notification on NotifyChannel, and everything after a (re)connection — which covers
+// the notifications missed while disconnected, and Start not having been called.
+func (x *Index) Watch(ctx context.Context) { x.follower.Run(ctx) }
+
+// notified reloads the operator a notification names ("operator:version").
+func (x *Index) notified(ctx context.Context, payload string) error {
+	// The operator id comes first and may itself hold a ':'; the version never does.
+	op, v, _ := cutLast(payload, ":")
+	version, err := strconv.ParseInt(v, 10, 64)
+	if op == "" || err != nil {
+		x.logger.Warn("ported numbers: malformed notification ignored", "payload", payload)
+		return nil
+	}
+	return x.Reload(ctx, op, version)
 }
 
 func cutLast(s, sep string) (before, after string, found bool) {

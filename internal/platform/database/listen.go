@@ -10,19 +10,66 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Watch follows a NOTIFY channel until ctx ends. It listens on a connection of its own, not
-// one of pool's (a listener holds its connection for good, and several would starve a small
-// pool), then calls ready — which loads the state the notifications keep current, so that
+// Follower keeps some state in step with a NOTIFY channel. It listens on a connection of its
+// own, not one of pool's (a listener holds its connection for good, and several would starve a
+// small pool), then calls ready — which loads the state the notifications keep current, so that
 // nothing committed while it was not listening is missed — and notified for each
-// notification's payload. After any error it reconnects 2 s later and starts over.
-func Watch(ctx context.Context, pool *pgxpool.Pool, channel string, logger *slog.Logger,
-	ready func(context.Context) error, notified func(ctx context.Context, payload string) error) {
+// notification's payload.
+type Follower struct {
+	pool     *pgxpool.Pool
+	channel  string
+	logger   *slog.Logger
+	ready    func(context.Context) error
+	notified func(ctx context.Context, payload string) error
+	conn     *pgx.Conn // listening, once Start or Run has connected
+}
+
+// NewFollower returns a follower of channel; Start or Run connects it.
+func NewFollower(pool *pgxpool.Pool, channel string, logger *slog.Logger,
+	ready func(context.Context) error, notified func(ctx context.Context, payload string) error) *Follower {
+	return &Follower{pool: pool, channel: channel, logger: logger, ready: ready, notified: notified}
+}
+
+// Start connects, listens and calls ready once: when it returns nil, the state is loaded and
+// every later change will reach Run. A service calls it before serving, so that the state is
+// loaded once, not again when Run begins.
+func (f *Follower) Start(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, f.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("database: follow %s: connect: %w", f.channel, err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{f.channel}.Sanitize()); err != nil {
+		conn.Close(context.Background())
+		return fmt.Errorf("database: follow %s: listen: %w", f.channel, err)
+	}
+	// Listening before loading: a change committed in between is both loaded and notified.
+	if err := f.ready(ctx); err != nil {
+		conn.Close(context.Background())
+		return err
+	}
+	f.conn = conn
+	return nil
+}
+
+// Run passes notifications to notified until ctx ends. Without a connection (Start was not
+// called, or the connection was lost), it starts again — reloading through ready — retrying
+// every 2 s.
+func (f *Follower) Run(ctx context.Context) {
+	defer func() {
+		if f.conn != nil {
+			f.conn.Close(context.Background())
+		}
+	}()
 	for ctx.Err() == nil {
-		err := listen(ctx, pool, channel, ready, notified)
+		err := f.follow(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		logger.Warn("database: watch interrupted, retrying", "channel", channel, "error", err)
+		f.logger.Warn("database: following interrupted, retrying", "channel", f.channel, "error", err)
+		if f.conn != nil {
+			f.conn.Close(context.Background())
+			f.conn = nil
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(2 * time.Second):
@@ -30,26 +77,18 @@ func Watch(ctx context.Context, pool *pgxpool.Pool, channel string, logger *slog
 	}
 }
 
-func listen(ctx context.Context, pool *pgxpool.Pool, channel string,
-	ready func(context.Context) error, notified func(context.Context, string) error) error {
-	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	// Listening before loading: a change committed in between is both loaded and notified.
-	if err := ready(ctx); err != nil {
-		return err
+func (f *Follower) follow(ctx context.Context) error {
+	if f.conn == nil {
+		if err := f.Start(ctx); err != nil {
+			return err
+		}
 	}
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		n, err := f.conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		if err := notified(ctx, n.Payload); err != nil {
+		if err := f.notified(ctx, n.Payload); err != nil {
 			return err
 		}
 	}
