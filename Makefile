@@ -55,11 +55,11 @@ deps:
 browser-deps:
 	@# Only what is missing: these machines' Node.js (nodesource) carries its own npm and
 	@# conflicts with Debian's npm package, so asking apt for both fails.
-	@missing=""; command -v chromium >/dev/null || missing="chromium"; \
+	@missing=""; command -v chromium >/dev/null || missing=" chromium"; \
 	if ! command -v node >/dev/null; then missing="$$missing nodejs npm"; \
 	elif ! command -v npm >/dev/null; then missing="$$missing npm"; fi; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing$$missing for the browser tests"; \
+	  echo "installing$$missing (for the browser tests)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@npm ci --silent --no-audit --no-fund
