@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -102,6 +103,35 @@ func decodeStrict(n *yaml.Node, v any) error {
 }
 
 var yamlLine = regexp.MustCompile(`line \d+: `)
+
+// yamlError is a YAML error naming the file and its line. yaml.v3 names none for a problem
+// on the first line (it counts lines from 0, and 0 means "unknown" to it), nor for bytes
+// that are not text: name those here.
+func yamlError(name string, raw []byte, err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if yamlLine.MatchString(msg) {
+		return fmt.Sprintf("%s: %s", name, msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", name, firstNonText(raw), msg)
+}
+
+// firstNonText is the line of the first character YAML refuses (not UTF-8, or a control
+// character: YAML 1.2 §5.1), or 1 when there is none.
+func firstNonText(raw []byte) int {
+	line := 1
+	for i := 0; i < len(raw); {
+		r, n := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && n <= 1 || !(r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0x7e || r == 0x85 ||
+			r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff) {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		i += n
+	}
+	return 1
+}
 
 func trimYAMLLine(s string) string { return yamlLine.ReplaceAllString(s, "") }
 
@@ -226,7 +256,7 @@ func parsePlan(name string, raw []byte, read func(rel string) ([]byte, error), n
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p.file); err != nil && !errors.Is(err, io.EOF) {
-		return nil, Errors{fmt.Sprintf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}
+		return nil, Errors{yamlError(name, raw, err)}
 	}
 	var errs Errors
 	bad := func(line int, what, format string, args ...any) {
