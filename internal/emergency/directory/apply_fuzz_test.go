@@ -23,7 +23,7 @@ import (
 
 // applyFiles are the files a fuzzed directory document may name, as `socle apply` would
 // find them beside it: the demo's communes and PDAAU rows, a numbering plan, certificates.
-func applyFiles(f *testing.F) map[string][]byte {
+func applyFiles(f testing.TB) map[string][]byte {
 	ca, err := pki.NewCA("fuzz CA", 24*time.Hour)
 	if err != nil {
 		f.Fatal(err)
@@ -266,16 +266,24 @@ func keepsTheRules(t *testing.T, p *plan, now time.Time) {
 	}
 }
 
-// The documentation's example, with its files beside it, is accepted whole; an empty
-// entry is refused at its own line.
-func TestTheDocumentedExampleIsAcceptedAndAnEmptyEntryRefusedAtItsLine(t *testing.T) {
-	f := &testing.F{}
-	files := applyFiles(f)
+// The documentation's example, with its files beside it, is accepted whole; a YAML error
+// on the first line, or a byte that is not text, is refused at its line.
+func TestTheDocumentedExampleIsAcceptedAndEveryYAMLErrorHasItsLine(t *testing.T) {
+	files := applyFiles(t)
 	read := func(rel string) ([]byte, error) { return files[rel], nil }
 	p, errs := parsePlan("directory.yaml", []byte(docExample), read, time.Now())
 	if len(errs) > 0 || len(p.file.Operators) != 1 || len(p.file.PSAPs) != 1 || len(p.communes) == 0 || len(p.rows) == 0 || len(p.blocks) != 2 {
 		t.Fatalf("the documented example: %v", errs)
 	}
-	_, errs = parsePlan("directory.yaml", []byte("operators:\n  - ~\n  - id: a\n"), read, time.Now())
-	t.Log(errs)
+	for doc, want := range map[string]string{
+		`"`:                             "directory.yaml:1: found unexpected end of stream",
+		"psaps: []\ncommunes: a\x01b\n": "directory.yaml:2: control characters are not allowed",
+		"psaps: []\n\n# \xff\n":         "directory.yaml:3: invalid leading UTF-8 octet",
+		"psaps: [\n":                    "directory.yaml: line 1: did not find expected node content",
+	} {
+		_, errs := parsePlan("directory.yaml", []byte(doc), read, time.Now())
+		if len(errs) != 1 || errs[0] != want {
+			t.Errorf("%q: %q, want %q", doc, errs, want)
+		}
+	}
 }
