@@ -1,6 +1,7 @@
 package aml
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,6 +23,7 @@ func invariants(t *testing.T, m Message, fs []Finding, reencode func(Message) (M
 			t.Fatalf("malformed finding %+v", f)
 		}
 	}
+	inRange(t, m)
 	if !Usable(m, fs) {
 		return
 	}
@@ -53,4 +55,33 @@ func FuzzParseSMS(f *testing.F) {
 			return ParseSMS(EncodeSMSv1(m), m.DeviceNumber)
 		})
 	})
+}
+
+// inRange: whatever the message, usable or not, every figure it carries on is in its range,
+// never NaN nor infinite: a position on Earth, an accuracy of 0 to 1,000 km, a confidence
+// in percent, a number in E.164.
+func inRange(t *testing.T, m Message) {
+	t.Helper()
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	if m.DeviceNumber != "" {
+		if n, ok := normaliseE164(m.DeviceNumber); !ok || n != m.DeviceNumber {
+			t.Fatalf("device number %q is not E.164", m.DeviceNumber)
+		}
+	}
+	l := m.Location
+	if l == nil {
+		return
+	}
+	if !(l.Latitude >= -90 && l.Latitude <= 90) || !(l.Longitude >= -180 && l.Longitude <= 180) {
+		t.Fatalf("position (%v, %v) out of range", l.Latitude, l.Longitude)
+	}
+	if !(l.Accuracy >= 0 && l.Accuracy <= 1_000_000) || l.Confidence < 0 || l.Confidence > 100 {
+		t.Fatalf("accuracy %v m or confidence %d%% out of range", l.Accuracy, l.Confidence)
+	}
+	if l.Altitude != nil && !finite(*l.Altitude) {
+		t.Fatalf("altitude %v", *l.Altitude)
+	}
+	if l.VerticalAccuracy != nil && !(finite(*l.VerticalAccuracy) && *l.VerticalAccuracy >= 0) {
+		t.Fatalf("vertical accuracy %v", *l.VerticalAccuracy)
+	}
 }
