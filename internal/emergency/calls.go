@@ -40,7 +40,7 @@ func (s *Service) hearCalls(ctx context.Context) (*nats.Subscription, error) {
 		}()
 	})
 	return s.deps.Bus.Subscribe(CallsSubject, func(m *nats.Msg) {
-		e, err := pull.DecodeCallEvent(m.Data)
+		e, err := pull.DecodeCallEvent(m.Data, time.Now())
 		if err != nil {
 			// Only socle's nodes publish here: an event they cannot have sent is a bug or
 			// an intruder, worth a line; it is dropped, never half-believed.

@@ -33,12 +33,18 @@ func EncodeCallEvent(e CallEvent) ([]byte, error) {
 	return json.Marshal(e)
 }
 
-// DecodeCallEvent reads an event from the bus. An event is believed (its fix answers
-// location queries), so one that is not usable as it stands is refused, with the reason,
-// rather than half-used: a position out of range, a number that is not E.164, a fix
-// without its message id or time. The reasons name fields, never their values: the events
-// carry personal data, and the reasons go to the logs.
-func DecodeCallEvent(b []byte) (CallEvent, error) {
+// MaxClockSkew is how far ahead of this node's clock an event's time may be. A fix dated
+// later than it is would shadow the newer fixes of the number (the newest is kept) and
+// answer queries until MaxAge after that date.
+const MaxClockSkew = time.Minute
+
+// DecodeCallEvent reads an event from the bus, heard at now. An event is believed (its fix
+// answers location queries), so one that is not usable as it stands is refused, with the
+// reason, rather than half-used: a position out of range, a number that is not E.164, a
+// fix without its message id or time, a time ahead of now by more than MaxClockSkew. The
+// reasons name fields, never their values: the events carry personal data, and the
+// reasons go to the logs.
+func DecodeCallEvent(b []byte, now time.Time) (CallEvent, error) {
 	var e CallEvent
 	if err := json.Unmarshal(b, &e); err != nil {
 		return CallEvent{}, fmt.Errorf("call event: not JSON of the expected shape: %w", jsonReason(err))
@@ -46,7 +52,19 @@ func DecodeCallEvent(b []byte) (CallEvent, error) {
 	if err := e.check(); err != nil {
 		return CallEvent{}, fmt.Errorf("call event: %w", err)
 	}
+	at, field := e.at()
+	if at.After(now.Add(MaxClockSkew)) {
+		return CallEvent{}, fmt.Errorf("call event: %s is more than %s ahead of this node's clock: the nodes' clocks disagree", field, MaxClockSkew)
+	}
 	return e, nil
+}
+
+// at is the event's time, and its field.
+func (e CallEvent) at() (time.Time, string) {
+	if e.Fix != nil {
+		return e.Fix.ReceivedAt, "fix.ReceivedAt"
+	}
+	return e.Routed.At, "routed.at"
 }
 
 // jsonReason keeps from a JSON error what it says of the shape: a syntax error quotes

@@ -26,7 +26,7 @@ func TestAnEventRoundTripsThroughTheBus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := DecodeCallEvent(b)
+		got, err := DecodeCallEvent(b, heard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestAnUnusableEventIsDroppedWithItsReason(t *testing.T) {
 		"negative accuracy": {`{"node":"a","fix":{"ID":"x","Device":"+33612345678","ReceivedAt":"2026-11-24T14:19:30Z","Lat":48.8,"Lon":2.3,"Accuracy":-1}}`, "fix.Accuracy"},
 		"PSAP id":           {`{"node":"a","routed":{"device":"+33612345678","psap":"BSPP!","at":"2026-11-24T14:19:30Z"}}`, "routed.psap"},
 	} {
-		_, err := DecodeCallEvent([]byte(c.json))
+		_, err := DecodeCallEvent([]byte(c.json), heard)
 		if err == nil || !strings.Contains(err.Error(), c.reason) {
 			t.Errorf("%s: %v, want a reason with %q", name, err, c.reason)
 		}
@@ -68,12 +68,29 @@ func TestAnUnusableEventIsDroppedWithItsReason(t *testing.T) {
 	}
 }
 
+// heard is when the tests' events reach this node: a few seconds after the README's call.
+var heard = time.Date(2026, 11, 24, 14, 19, 35, 0, time.UTC)
+
+func TestAFixFromTheFutureIsDropped(t *testing.T) {
+	e := eiffel()
+	e.Fix.ReceivedAt = heard.Add(MaxClockSkew + time.Second)
+	b, _ := EncodeCallEvent(e)
+	if _, err := DecodeCallEvent(b, heard); err == nil || !strings.Contains(err.Error(), "clocks disagree") {
+		t.Fatalf("a fix dated after now plus the skew: %v", err)
+	}
+	e.Fix.ReceivedAt = heard.Add(MaxClockSkew)
+	b, _ = EncodeCallEvent(e)
+	if _, err := DecodeCallEvent(b, heard); err != nil {
+		t.Fatalf("a fix within the skew: %v", err)
+	}
+}
+
 var callerNumber = regexp.MustCompile(`[0-9]{6,}`)
 
 // FuzzDecodeCallEvent: an event from the bus is dropped with a reason that quotes no
 // number, or it is usable as it stands — a fix has a valid caller number, a message id, a
-// time and a position in range, and a memory of calls fed with it answers with that
-// position — and it re-encodes to bytes that decode to the same event.
+// time not ahead of the clock and a position in range, and a memory of calls fed with it
+// answers with that position — and it re-encodes to bytes that decode to the same event.
 func FuzzDecodeCallEvent(f *testing.F) {
 	for _, e := range []CallEvent{eiffel(),
 		{Node: "node-b", Routed: &RoutedCall{Device: "+33612345678", PSAP: "samu-75", At: time.Date(2026, 11, 24, 14, 19, 31, 0, time.UTC)}}} {
@@ -85,7 +102,7 @@ func FuzzDecodeCallEvent(f *testing.F) {
 	f.Add([]byte(`{"node":"n","fix":{"id":"1","device":"+33612345678","receivedat":"2026-11-24T14:19:30Z","lat":1e400}}`))
 	f.Add([]byte(`{"node":"n","routed":{"device":"+33612345678","psap":"bspp","at":"0001-01-01T00:00:00Z"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := DecodeCallEvent(b)
+		e, err := DecodeCallEvent(b, heard)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "call event: ") {
 				t.Fatalf("reason %q does not say what was dropped", err)
@@ -112,6 +129,9 @@ func FuzzDecodeCallEvent(f *testing.F) {
 				t.Fatalf("the memory of calls answers %+v %v for the fix %+v", got, ok, j)
 			}
 		}
+		if at, _ := e.at(); at.After(heard.Add(MaxClockSkew)) {
+			t.Fatalf("accepted an event from the future: %v", at)
+		}
 		if r := e.Routed; r != nil {
 			if !ValidDevice(r.Device) || !psapID.MatchString(r.PSAP) || r.At.IsZero() {
 				t.Fatalf("accepted an unusable routing %+v", r)
@@ -121,7 +141,7 @@ func FuzzDecodeCallEvent(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted %+v, which does not encode: %v", e, err)
 		}
-		e2, err := DecodeCallEvent(b1)
+		e2, err := DecodeCallEvent(b1, heard)
 		if err != nil {
 			t.Fatalf("re-encoded as %s, which is refused: %v", b1, err)
 		}
