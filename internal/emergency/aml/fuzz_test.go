@@ -85,3 +85,29 @@ func inRange(t *testing.T, m Message) {
 		t.Fatalf("vertical accuracy %v", *l.VerticalAccuracy)
 	}
 }
+
+// FuzzParse: the push endpoint's whole input — Content-Type, body and the Device-Number
+// header, all the operator's — gives a message whose figures are in range, and a usable
+// message has a caller number in E.164 whatever the header said.
+func FuzzParse(f *testing.F) {
+	readme := `A"ML=1;lt=+48.85837;lg=+002.29448;rd=12;top=20261124141930;lc=68;pm=G;si=001010123456789;ei=356938035643809;mcc=001;mnc=01;ml=129`
+	f.Add("text/plain", []byte(readme), "+33612345678")
+	f.Add("text/plain; charset=utf-8", []byte(readme), "0033612345678")
+	f.Add("text/plain", []byte(readme), "0612345678")
+	f.Add("TEXT/PLAIN", []byte(readme), " +33 6 12 34 56 78 ")
+	https, _ := os.ReadFile("testdata/https.form")
+	f.Add("application/x-www-form-urlencoded", https, "")
+	f.Add("application/json", []byte(`{}`), "+33612345678")
+	f.Fuzz(func(t *testing.T, contentType string, body []byte, device string) {
+		m, fs := Parse(contentType, body, device)
+		invariants(t, m, fs, func(m Message) (Message, []Finding) {
+			switch m.Format {
+			case FormatSMSv1:
+				return ParseSMS(EncodeSMSv1(m), m.DeviceNumber)
+			case FormatSMSv2:
+				return ParseSMS(EncodeSMSv2(m), m.DeviceNumber)
+			}
+			return ParseHTTPS(EncodeHTTPS(m))
+		})
+	})
+}
