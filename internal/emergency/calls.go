@@ -2,12 +2,11 @@ package emergency
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
-	"socle/internal/emergency/delivery"
+	"socle/internal/emergency/pull"
 )
 
 // Every node answers location queries from its own memory of recent calls (pull.Calls). A
@@ -17,25 +16,13 @@ import (
 // of truth. The events hold locations (personal data) and are believed: an external NATS
 // must use TLS, and only socle's nodes may publish on its subjects.
 
-// callEvent is one announcement: a fix, or a routing.
-type callEvent struct {
-	Node   string        `json:"node"`
-	Fix    *delivery.Job `json:"fix,omitempty"`
-	Routed *routedCall   `json:"routed,omitempty"`
-}
-
-type routedCall struct {
-	Device string    `json:"device"`
-	PSAP   string    `json:"psap"`
-	At     time.Time `json:"at"`
-}
-
 // announce tells the other nodes. A lost announcement costs another node the fix (it asks
 // the operator instead) until its next reload; it never delays this node.
-func (s *Service) announce(e callEvent) {
+func (s *Service) announce(e pull.CallEvent) {
 	e.Node = s.node
-	b, err := json.Marshal(e)
+	b, err := pull.EncodeCallEvent(e)
 	if err != nil {
+		s.log.Warn("call not announced on the bus", "error", err)
 		return
 	}
 	s.deps.Bus.Publish(CallsSubject, b)
@@ -53,8 +40,14 @@ func (s *Service) hearCalls(ctx context.Context) (*nats.Subscription, error) {
 		}()
 	})
 	return s.deps.Bus.Subscribe(CallsSubject, func(m *nats.Msg) {
-		var e callEvent
-		if err := json.Unmarshal(m.Data, &e); err != nil || e.Node == s.node {
+		e, err := pull.DecodeCallEvent(m.Data, time.Now())
+		if err != nil {
+			// Only socle's nodes publish here: an event they cannot have sent is a bug or
+			// an intruder, worth a line; it is dropped, never half-believed.
+			s.log.Warn("call event from the bus dropped", "error", err)
+			return
+		}
+		if e.Node == s.node {
 			return
 		}
 		switch {

@@ -478,4 +478,10 @@ func TestOperatorsResolveAPlaceAndANumberToAPSAP(t *testing.T) {
 	if status != 400 || len(m["errors"].([]any)) != 3 {
 		t.Errorf("bad query: %d %v", status, m)
 	}
+	// NaN parses as a float and fails both comparisons of a range check written v < min ||
+	// v > max: it is no position.
+	status, m = get("lat=NaN&lon=nan&number=18")
+	if status != 400 || len(m["errors"].([]any)) != 2 {
+		t.Errorf("NaN position: %d %v", status, m)
+	}
 }

@@ -59,11 +59,11 @@ func (s *Service) resolve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var errs []problem.FieldError
 	lat, err := strconv.ParseFloat(q.Get("lat"), 64)
-	if err != nil || lat < -90 || lat > 90 {
+	if err != nil || !(lat >= -90 && lat <= 90) { // NaN too
 		errs = append(errs, problem.FieldError{Field: "lat", Reason: "must be a latitude between -90 and 90 degrees"})
 	}
 	lon, err := strconv.ParseFloat(q.Get("lon"), 64)
-	if err != nil || lon < -180 || lon > 180 {
+	if err != nil || !(lon >= -180 && lon <= 180) {
 		errs = append(errs, problem.FieldError{Field: "lon", Reason: "must be a longitude between -180 and 180 degrees"})
 	}
 	number := q.Get("number")

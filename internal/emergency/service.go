@@ -204,7 +204,7 @@ func (s *Service) accepted(res intake.Result, rec intake.Record) {
 	}
 	if rec.Message.Location != nil { // a message without a position answers no location query
 		s.calls.Fixed(j)
-		s.announce(callEvent{Fix: &j})
+		s.announce(pull.CallEvent{Fix: &j})
 	}
 	if !s.worker.Submit(j) {
 		s.log.Warn("delivery queue full: the message waits for its lease to lapse", "message_id", res.ID)
@@ -215,7 +215,7 @@ func (s *Service) accepted(res intake.Result, rec intake.Record) {
 // routed remembers, for location queries, which PSAP a call was routed to.
 func (s *Service) routed(j delivery.Job, psap string) {
 	s.calls.Routed(j.Device, psap, j.ReceivedAt)
-	s.announce(callEvent{Routed: &routedCall{Device: j.Device, PSAP: psap, At: j.ReceivedAt}})
+	s.announce(pull.CallEvent{Routed: &pull.RoutedCall{Device: j.Device, PSAP: psap, At: j.ReceivedAt}})
 }
 
 func nonEmpty(s string) *string {

@@ -20,7 +20,6 @@ import (
 
 // Limits of the connection.
 const (
-	maxMessage  = 64 << 10
 	joinTimeout = 10 * time.Second
 	outQueue    = 256
 )
@@ -96,7 +95,7 @@ func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	conn.SetReadLimit(maxMessage)
+	conn.SetReadLimit(MaxMessageBytes)
 	s.serve(r.Context(), conn, room, id, created)
 }
 
@@ -143,26 +142,28 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 	defer conn.CloseNow()
 
 	// The first message says who joins: {"type":"join","name":"...","password":"..."}.
-	var join struct {
-		Type, Name, Password string
-	}
 	jctx, jcancel := context.WithTimeout(ctx, joinTimeout)
-	err := wsjson.Read(jctx, conn, &join)
+	join, err := readMessage(jctx, conn)
 	jcancel()
-	if err != nil || join.Type != "join" {
+	var ee *EnterError
+	if !errors.As(err, &ee) && (err != nil || join.Type != "join") {
 		if created {
 			room.Leave("")
 		}
 		conn.Close(websocket.StatusPolicyViolation, "the first message must be join")
 		return
 	}
-	if join.Name == "" {
-		join.Name = w.name
-	}
-	e := Entrant{Name: join.Name, Moderator: w.moderator || created, Guest: w.guest, Password: join.Password,
-		Welcome: Message{"ice_servers": s.iceServers(room.Name)}}
+	var pid string
+	var waiting bool
 	admitted := make(chan bool, 1)
-	pid, waiting, err := room.Enter(e, p.send, func(_ string, ok bool) { admitted <- ok })
+	if err == nil {
+		if join.Name == "" {
+			join.Name = w.name
+		}
+		e := Entrant{Name: join.Name, Moderator: w.moderator || created, Guest: w.guest, Password: join.Password,
+			Welcome: Message{"ice_servers": s.iceServers(room.Name)}}
+		pid, waiting, err = room.Enter(e, p.send, func(_ string, ok bool) { admitted <- ok })
+	}
 	if err != nil {
 		var ee *EnterError
 		code, msg := "error", err.Error()
@@ -203,25 +204,16 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 	s.peers.Store(key, media)
 	defer s.peers.Delete(key)
 	for {
-		var m struct {
-			Type     string          `json:"type"`
-			To       string          `json:"to"`
-			Text     string          `json:"text"`
-			ID       string          `json:"id"`
-			Password string          `json:"password"`
-			Enabled  bool            `json:"enabled"`
-			Raised   bool            `json:"raised"`
-			Rev      int             `json:"rev"`
-			Op       json.RawMessage `json:"op"`
-			Signal   json.RawMessage `json:"signal"`
-			Max      string          `json:"max"`
-			Track    string          `json:"track"`
-			On       bool            `json:"on"`
+		m, err := readMessage(ctx, conn)
+		var me *MessageError
+		if errors.As(err, &me) {
+			// Not one of the protocol's messages: refused, and the connection goes on.
+			p.send(Message{"type": "error", "code": "refused", "message": me.Reason, "request": me.Request})
+			continue
 		}
-		if err := wsjson.Read(ctx, conn, &m); err != nil {
+		if err != nil {
 			return
 		}
-		var err error
 		switch m.Type {
 		case "chat":
 			err = room.Chat(pid, m.To, m.Text)
@@ -269,11 +261,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 		case "audio-only":
 			media.SetAudioOnly(m.Enabled)
 		case "layer":
-			if m.Max != "q" && m.Max != "h" && m.Max != "f" {
-				err = fmt.Errorf("layer: max must be q, h or f")
-			} else {
-				media.SetMaxLayer(m.Max)
-			}
+			media.SetMaxLayer(m.Max) // q, h or f: DecodeClientMessage checked it
 		case "stats":
 			// One's own streams; a moderator may also ask for a participant's ("connection
 			// details").
@@ -293,11 +281,25 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 			p.send(Message{"type": "stats", "id": cmp.Or(m.ID, pid), "streams": of.Stats()})
 		case "ping":
 			p.send(Message{"type": "pong"})
-		default:
-			err = fmt.Errorf("unknown message type %q", m.Type)
+		case "join":
+			err = errors.New("already in the room")
 		}
 		if err != nil {
 			p.send(Message{"type": "error", "code": "refused", "message": err.Error(), "request": m.Type})
 		}
 	}
+}
+
+// readMessage reads a participant's next message: a *MessageError (or, for a join, an
+// *EnterError) for one that is not the protocol's, another error when the connection is over.
+func readMessage(ctx context.Context, conn *websocket.Conn) (ClientMessage, error) {
+	typ, b, err := conn.Read(ctx)
+	if err != nil {
+		return ClientMessage{}, err
+	}
+	if typ != websocket.MessageText {
+		conn.Close(websocket.StatusUnsupportedData, "messages are JSON text")
+		return ClientMessage{}, errors.New("visio: a binary message")
+	}
+	return DecodeClientMessage(b)
 }

@@ -1,6 +1,7 @@
 package aml
 
 import (
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -159,9 +160,11 @@ func ftoa(f float64, prec int) string { return strconv.FormatFloat(f, 'f', prec,
 func signed(f float64, prec, width int) string {
 	sign := "+"
 	if f < 0 {
-		sign, f = "-", -f
+		sign = "-"
 	}
-	s := ftoa(f, prec)
+	// Abs also turns -0 (lg=-0 is a longitude) into 0, which ftoa would write "-0": the
+	// sign would be given twice, "+0-0.00000", a longitude the parser refuses.
+	s := ftoa(math.Abs(f), prec)
 	if i := strings.IndexByte(s, '.'); i < width {
 		s = strings.Repeat("0", width-i) + s
 	}

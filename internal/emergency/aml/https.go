@@ -182,7 +182,7 @@ func metres(s, field string, f *findings) float64 {
 
 func percent(s, field string, f *findings) int {
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 || v > 100 {
+	if err != nil || !(v >= 0 && v <= 100) { // NaN too: int(NaN) is any integer
 		f.warn(field, "must be a percentage from 0 to 100: ignored")
 		return 0
 	}

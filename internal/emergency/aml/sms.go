@@ -1,6 +1,7 @@
 package aml
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -177,10 +178,11 @@ func smsV2(v map[string]string, m *Message, f *findings) map[string]bool {
 				}
 				if s := v["lz"]; s != "" {
 					alt, vacc, _ := strings.Cut(s, ",")
-					if a, err := strconv.ParseFloat(alt, 64); err == nil && a != -9999 {
+					// NaN and infinities parse as floats, and are no altitude.
+					if a, err := strconv.ParseFloat(alt, 64); err == nil && a != -9999 && !math.IsNaN(a) && !math.IsInf(a, 0) {
 						l.Altitude = &a
 					}
-					if a, err := strconv.ParseFloat(vacc, 64); err == nil && a > 0 {
+					if a, err := strconv.ParseFloat(vacc, 64); err == nil && a > 0 && !math.IsInf(a, 0) {
 						l.VerticalAccuracy = &a
 					}
 				}

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -102,6 +103,35 @@ func decodeStrict(n *yaml.Node, v any) error {
 }
 
 var yamlLine = regexp.MustCompile(`line \d+: `)
+
+// yamlError is a YAML error naming the file and its line. yaml.v3 names none for a problem
+// on the first line (it counts lines from 0, and 0 means "unknown" to it), nor for bytes
+// that are not text: name those here.
+func yamlError(name string, raw []byte, err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if yamlLine.MatchString(msg) {
+		return fmt.Sprintf("%s: %s", name, msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", name, firstNonText(raw), msg)
+}
+
+// firstNonText is the line of the first character YAML refuses (not UTF-8, or a control
+// character: YAML 1.2 §5.1), or 1 when there is none.
+func firstNonText(raw []byte) int {
+	line := 1
+	for i := 0; i < len(raw); {
+		r, n := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && n <= 1 || !(r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0x7e || r == 0x85 ||
+			r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff) {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		i += n
+	}
+	return 1
+}
 
 func trimYAMLLine(s string) string { return yamlLine.ReplaceAllString(s, "") }
 
@@ -199,21 +229,34 @@ func ApplyFile(ctx context.Context, pool *pgxpool.Pool, path string) (Report, er
 	return rep, nil
 }
 
-// readPlan parses and validates everything that can be checked without the database. It
-// returns the valid part of the file and the errors of the rest; err is for a file that
-// cannot be read at all.
+// readPlan reads the file at path and the files it names (relative to it), and parses them
+// with parsePlan; err is for a file that cannot be read at all.
 func readPlan(path string) (*plan, Errors, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
-	name := filepath.Base(path)
 	dir := filepath.Dir(path)
-	p := &plan{name: filepath.Base(path), opCerts: map[string][]cert{}, psapCerts: map[string][]cert{}, psapCA: map[string]string{}, opLocCA: map[string]string{}}
+	p, errs := parsePlan(filepath.Base(path), raw, func(rel string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(dir, rel))
+	}, time.Now())
+	if p == nil {
+		return nil, nil, errs
+	}
+	return p, errs, nil
+}
+
+// parsePlan parses and validates everything that can be checked without the database: the
+// document raw, named name in messages, and the files it names, got from read; certificates
+// are judged at now. It returns the valid part of the file and the errors of the rest (a
+// nil plan: the document is not YAML of the expected shape). It writes nothing anywhere,
+// so that bad input can change nothing, and it is what the fuzz target exercises.
+func parsePlan(name string, raw []byte, read func(rel string) ([]byte, error), now time.Time) (*plan, Errors) {
+	p := &plan{name: name, opCerts: map[string][]cert{}, psapCerts: map[string][]cert{}, psapCA: map[string]string{}, opLocCA: map[string]string{}}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p.file); err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, Errors{fmt.Sprintf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}
+		return nil, Errors{yamlError(name, raw, err)}
 	}
 	var errs Errors
 	bad := func(line int, what, format string, args ...any) {
@@ -223,7 +266,7 @@ func readPlan(path string) (*plan, Errors, error) {
 	loadCerts := func(line int, what string, paths []string) []cert {
 		var out []cert
 		for i, cp := range paths {
-			certs, err := readCertificates(filepath.Join(dir, cp))
+			certs, err := readCertificates(read, cp)
 			if err != nil {
 				bad(line, what, "certificates[%d]: %v", i, err)
 				continue
@@ -233,7 +276,7 @@ func readPlan(path string) (*plan, Errors, error) {
 					bad(line, what, "certificates[%d] %q: the same certificate is already given to %s", i, cp, prev)
 					continue
 				}
-				if time.Now().After(c.notAfter) {
+				if now.After(c.notAfter) {
 					bad(line, what, "certificates[%d] %q: expired on %s", i, cp, c.notAfter.Format(time.DateOnly))
 					continue
 				}
@@ -296,10 +339,9 @@ func readPlan(path string) (*plan, Errors, error) {
 			}
 		}
 		if o.LocationCA != "" {
-			if _, err := readCertificates(filepath.Join(dir, o.LocationCA)); err != nil {
+			if b, err := readCA(read, o.LocationCA); err != nil {
 				bad(o.line, what, "location_ca: %v", err)
 			} else {
-				b, _ := os.ReadFile(filepath.Join(dir, o.LocationCA))
 				p.opLocCA[o.ID] = string(b)
 			}
 		}
@@ -319,10 +361,9 @@ func readPlan(path string) (*plan, Errors, error) {
 			bad(ps.line, what, "endpoint %q: want an absolute https:// URL", ps.Endpoint)
 		}
 		if ps.CA != "" {
-			if _, err := readCertificates(filepath.Join(dir, ps.CA)); err != nil {
+			if b, err := readCA(read, ps.CA); err != nil {
 				bad(ps.line, what, "ca: %v", err)
 			} else {
-				b, _ := os.ReadFile(filepath.Join(dir, ps.CA))
 				p.psapCA[ps.ID] = string(b)
 			}
 		}
@@ -330,12 +371,11 @@ func readPlan(path string) (*plan, Errors, error) {
 	}
 
 	if p.file.Communes != "" {
-		f, err := os.Open(filepath.Join(dir, p.file.Communes))
+		b, err := read(p.file.Communes)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: communes: %v", name, err))
 		} else {
-			p.communes, err = geo.ParseCommunes(f)
-			f.Close()
+			p.communes, err = geo.ParseCommunes(bytes.NewReader(b))
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s: %v", p.file.Communes, err))
 			}
@@ -344,7 +384,7 @@ func readPlan(path string) (*plan, Errors, error) {
 
 	seenPrefix := map[string]string{}
 	for _, csvPath := range p.file.Numbering {
-		blocks, blockErrs := readNumbering(filepath.Join(dir, csvPath), csvPath)
+		blocks, blockErrs := readNumbering(read, csvPath)
 		errs = append(errs, blockErrs...)
 		for _, b := range blocks {
 			if prev, dup := seenPrefix[b.prefix]; dup {
@@ -357,17 +397,22 @@ func readPlan(path string) (*plan, Errors, error) {
 	}
 
 	for _, csvPath := range p.file.PDAAU {
-		rows, rowErrs := readPDAAU(filepath.Join(dir, csvPath), csvPath)
+		rows, rowErrs := readPDAAU(read, csvPath)
 		errs = append(errs, rowErrs...)
 		p.rows = append(p.rows, rows...)
 	}
-	return p, errs, nil
+	return p, errs
 }
 
-func readCertificates(path string) ([]cert, error) {
-	certs, err := pki.LoadCertificates(path)
+// readCertificates reads the PEM certificates of the file rel.
+func readCertificates(read func(string) ([]byte, error), rel string) ([]cert, error) {
+	b, err := read(rel)
 	if err != nil {
-		return nil, errors.New(strings.TrimPrefix(err.Error(), "pki: "))
+		return nil, err
+	}
+	certs, err := pki.ParseCertificates(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, err)
 	}
 	out := make([]cert, len(certs))
 	for i, c := range certs {
@@ -381,13 +426,21 @@ func readCertificates(path string) ([]cert, error) {
 	return out, nil
 }
 
+// readCA reads the file rel, which must hold PEM certificates: a CA to verify a server with.
+func readCA(read func(string) ([]byte, error), rel string) ([]byte, error) {
+	if _, err := readCertificates(read, rel); err != nil {
+		return nil, err
+	}
+	return read(rel)
+}
+
 var prefixPattern = regexp.MustCompile(`^[0-9]{2,15}$`)
 
 // readNumbering reads numbering-plan blocks: prefix (E.164 digits, country code first, such
 // as 33612), operator id, kind (mobile or fixed).
-func readNumbering(path, shown string) ([]blockRow, Errors) {
+func readNumbering(read func(string) ([]byte, error), rel string) ([]blockRow, Errors) {
 	var rows []blockRow
-	errs := readCSV(path, shown, "prefix,operator,kind", func(where string, rec []string) []string {
+	errs := readCSV(read, rel, "prefix,operator,kind", func(where string, rec []string) []string {
 		b := blockRow{prefix: rec[0], operator: rec[1], kind: rec[2], where: where}
 		var bad []string
 		if !prefixPattern.MatchString(b.prefix) {
@@ -402,13 +455,12 @@ func readNumbering(path, shown string) ([]blockRow, Errors) {
 	return rows, errs
 }
 
-func readPDAAU(path, shown string) ([]pdaauRow, Errors) {
-	f, err := os.Open(path)
+func readPDAAU(read func(string) ([]byte, error), rel string) ([]pdaauRow, Errors) {
+	b, err := read(rel)
 	if err != nil {
 		return nil, Errors{fmt.Sprintf("pdaau: %v", err)}
 	}
-	defer f.Close()
-	return parsePDAAU(f, shown)
+	return parsePDAAU(bytes.NewReader(b), rel)
 }
 
 // parsePDAAU reads PDAAU rows; shown names the file in errors. The rows are checked with
@@ -422,14 +474,13 @@ func parsePDAAU(in io.Reader, shown string) ([]pdaauRow, Errors) {
 	return rows, errs
 }
 
-// readCSV opens path and parses it with parseCSV.
-func readCSV(path, shown, header string, row func(where string, rec []string) []string) Errors {
-	f, err := os.Open(path)
+// readCSV reads the file rel and parses it with parseCSV.
+func readCSV(read func(string) ([]byte, error), rel, header string, row func(where string, rec []string) []string) Errors {
+	b, err := read(rel)
 	if err != nil {
-		return Errors{fmt.Sprintf("%s: %v", shown, err)}
+		return Errors{fmt.Sprintf("%s: %v", rel, err)}
 	}
-	defer f.Close()
-	return parseCSV(f, shown, header, row)
+	return parseCSV(bytes.NewReader(b), rel, header, row)
 }
 
 // parseCSV reads a CSV file with csvfile, handing each record to row with its file:line;

@@ -94,12 +94,12 @@ var (
 	departementCodes = areaKind{"départements", ValidDepartement, "a département code (such as 75, 2A or 971)"}
 )
 
-var departementPattern = regexp.MustCompile(`^([0-9]{2}|2[AB]|97[1-6])$`)
+// departementPattern: 01 to 95 but 20 (Corsica is 2A and 2B), 2A, 2B, 971 to 976. 96 to 99
+// are no départements (99 is INSEE's code for abroad).
+var departementPattern = regexp.MustCompile(`^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])$`)
 
 // ValidDepartement reports whether s is a département code: 01 to 95, 2A, 2B, 971 to 976.
-func ValidDepartement(s string) bool {
-	return departementPattern.MatchString(s) && s != "00" && s != "20"
-}
+func ValidDepartement(s string) bool { return departementPattern.MatchString(s) }
 
 func parseAreas(r io.Reader, kind areaKind) ([]Commune, error) {
 	var fc featureCollection

@@ -149,7 +149,7 @@ func TestDepartementOfACommune(t *testing.T) {
 
 func TestDepartementCodes(t *testing.T) {
 	for code, ok := range map[string]bool{"01": true, "75": true, "2A": true, "2B": true, "971": true, "976": true,
-		"00": false, "20": false, "977": false, "2C": false, "750": false} {
+		"95": true, "00": false, "20": false, "96": false, "99": false, "977": false, "2C": false, "750": false} {
 		if ValidDepartement(code) != ok {
 			t.Errorf("ValidDepartement(%q) = %v", code, !ok)
 		}

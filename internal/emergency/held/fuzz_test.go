@@ -1,10 +1,13 @@
 package held
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"socle/internal/emergency/pidflo"
 )
 
 func seeds(f *testing.F) {
@@ -40,9 +43,37 @@ func FuzzParseRequest(f *testing.F) {
 	})
 }
 
+// FuzzParseResponse: an operator's answer is refused, or it is an error that socle, which
+// passes operators' errors on to PSAPs, writes back as the same error, or it is a location
+// that writes back (EncodeResponse checks every position's range) as the same location.
 func FuzzParseResponse(f *testing.F) {
 	seeds(f)
+	f.Add(EncodeError(&Error{Code: LocationUnknown, Message: "no fix for this number"}))
+	f.Add([]byte(`<error xmlns="urn:ietf:params:xml:ns:geopriv:held" code="a&quot;b&lt;"><message>x</message></error>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ParseResponse(b)
+		r, err := ParseResponse(b)
+		var herr *Error
+		if errors.As(err, &herr) {
+			_, err := ParseResponse(EncodeError(herr))
+			var back *Error
+			if !errors.As(err, &back) || *back != *herr {
+				t.Fatalf("error %+v written back reads as %v", herr, err)
+			}
+			return
+		}
+		if err != nil {
+			if !errors.Is(err, ErrNotHELD) && !errors.Is(err, pidflo.ErrNotPIDFLO) && !errors.Is(err, pidflo.ErrUnsafeXML) {
+				t.Fatalf("refusal of an unknown kind: %v", err)
+			}
+			return
+		}
+		out, err := EncodeResponse(r.Location)
+		if err != nil {
+			t.Fatalf("accepted a location that does not encode: %v\n%#v", err, r.Location)
+		}
+		back, err := ParseResponse(out)
+		if err != nil || !reflect.DeepEqual(back, r) {
+			t.Fatalf("round trip: %+v %v, want %+v", back, err, r)
+		}
 	})
 }

@@ -212,11 +212,13 @@ func EncodeResponse(d pidflo.Document) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// EncodeError writes a HELD error message (RFC 5985 §6.3).
+// EncodeError writes a HELD error message (RFC 5985 §6.3). The code is escaped too: an
+// operator's error is passed on to the PSAP, code and all, and its code is its own text.
 func EncodeError(e *Error) []byte {
-	var msg strings.Builder
+	var code, msg strings.Builder
+	xml.EscapeText(&code, []byte(e.Code))
 	xml.EscapeText(&msg, []byte(e.Message))
-	return []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<error xmlns="` + NS + `" code="` + e.Code + `">` +
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<error xmlns="` + NS + `" code="` + code.String() + `">` +
 		`<message xml:lang="en">` + msg.String() + "</message></error>\n")
 }
 

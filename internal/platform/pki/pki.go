@@ -260,6 +260,16 @@ func LoadCertificates(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
+	out, err := ParseCertificates(b)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// ParseCertificates reads every CERTIFICATE block of PEM text, skipping other blocks; at
+// least one is needed.
+func ParseCertificates(b []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for {
 		var blk *pem.Block
@@ -272,12 +282,12 @@ func LoadCertificates(path string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("pki: %s: %w", path, err)
+			return nil, err
 		}
 		out = append(out, c)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("pki: %s: no PEM certificate found", path)
+		return nil, errors.New("no PEM certificate found")
 	}
 	return out, nil
 }

@@ -4,9 +4,12 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"strings"
@@ -38,7 +41,7 @@ func jitsi(edit func(jwt.MapClaims)) jwt.MapClaims {
 	return c
 }
 
-func hs256(t *testing.T, c jwt.MapClaims, secret string) string {
+func hs256(t testing.TB, c jwt.MapClaims, secret string) string {
 	t.Helper()
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
 	if err != nil {
@@ -157,9 +160,37 @@ func TestANonConfiguredVerifierRefusesEverything(t *testing.T) {
 	}
 }
 
+// FuzzVerify: a token from anyone is refused with one of the package's errors, or it was
+// signed with the shared secret (checked here by hand, HMAC-SHA256 over its first two
+// parts: no other algorithm is configured) and grants the room asked for, or every room,
+// until a time not yet passed.
 func FuzzVerify(f *testing.F) {
 	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.x", "room")
+	f.Add(hs256(f, jitsi(nil), "a shared secret of enough length"), "point-hebdo")
+	f.Add(hs256(f, jitsi(func(c jwt.MapClaims) { c["room"] = "*"; c["moderator"] = "true" }), "a shared secret of enough length"), "autre")
+	f.Add(hs256(f, jitsi(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }), "a shared secret of enough length"), "point-hebdo")
 	f.Fuzz(func(t *testing.T, raw, room string) {
-		verifier(nil).Verify(raw, room) // never panics
+		c, err := verifier(nil).Verify(raw, room)
+		if err != nil {
+			for _, kind := range []error{ErrMalformed, ErrSignature, ErrExpired, ErrNotYet, ErrAudience, ErrRoom} {
+				if errors.Is(err, kind) {
+					return
+				}
+			}
+			t.Fatalf("refused with an error of no kind: %v", err)
+		}
+		parts := strings.Split(raw, ".")
+		if len(parts) != 3 {
+			t.Fatalf("%q accepted: not three parts", raw)
+		}
+		mac := hmac.New(sha256.New, []byte("a shared secret of enough length"))
+		mac.Write([]byte(parts[0] + "." + parts[1]))
+		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+		if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+			t.Fatalf("%q accepted without the shared secret's signature", raw)
+		}
+		if c.Room != "*" && !strings.EqualFold(c.Room, room) || !c.Expires.After(now) {
+			t.Fatalf("%q accepted for room %q: %+v", raw, room, c)
+		}
 	})
 }
