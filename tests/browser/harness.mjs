@@ -49,7 +49,7 @@ export async function startSocle() {
       SOCLE_INTERCONNECT_ADDR: `127.0.0.1:${ic}`,
       SOCLE_OPS_ADDR: `127.0.0.1:${ops}`,
       SOCLE_DEMO_PSAP_ADDR: `127.0.0.1:${psap}`,
-      SOCLE_LOG_LEVEL: 'warn',
+      SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
       SOCLE_VISIO_MEDIA_LOOPBACK: 'true', // WebRTC between the browser and the SFU over 127.0.0.1
     },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -139,16 +139,26 @@ test('three participants each receive two remote videos that play, and a screen 
       const vs = [...document.querySelectorAll('#tiles video:not(#self)')];
       return vs.length === 2 && vs.every((v) => v.videoWidth > 0 && v.currentTime > 0.5);
     }, null, { timeout: 30_000 }).catch(async (err) => {
-      console.log(await p.evaluate(() => JSON.stringify([...document.querySelectorAll('#tiles video:not(#self)')]
-        .map((v) => ({ via: v.dataset.via, peer: v.dataset.peer, w: v.videoWidth, t: v.currentTime })))));
+      console.log(await p.evaluate(() => JSON.stringify({
+        videos: [...document.querySelectorAll('#tiles video:not(#self)')]
+          .map((v) => ({ via: v.dataset.via, peer: v.dataset.peer, w: v.videoWidth, t: v.currentTime })),
+        sfu: window.socleMedia.pc.getTransceivers().map((t) => `${t.mid} ${t.currentDirection} ${t.receiver.track.kind}`),
+        direct: window.socleMedia.direct?.connectionState ?? null,
+      })));
       throw err;
     });
   }
-  // Frames keep being decoded, for both remote videos, on every page.
+  // Frames keep being decoded, for both remote videos, on every page: each count moves on.
+  // (A busy machine may hold a stream back a moment, until the SFU switches it to a layer
+  // the publisher still sends: what matters is that it moves, not how soon.)
   for (const p of all) {
     const before = await decoded(p);
-    await p.waitForTimeout(1000);
-    const after = await decoded(p);
+    let after = before;
+    for (let i = 0; i < 60; i++) {
+      await p.waitForTimeout(250);
+      after = await decoded(p);
+      if (Object.keys(after).length >= 2 && Object.keys(before).every((id) => after[id] > before[id])) break;
+    }
     assert.ok(Object.keys(after).length >= 2, `two decoded videos, got ${JSON.stringify(after)}`);
     for (const id of Object.keys(before)) assert.ok(after[id] > before[id], `video ${id}: frames decoded ${before[id]} then ${after[id]}`);
   }

@@ -54,8 +54,19 @@ export class Media {
     return this.local;
   }
 
-  /** signal applies what the SFU sent. */
-  async signal(sig) {
+  /**
+   * signal applies what the SFU sent, in the order it came: each description is set and
+   * answered before the next message is looked at.
+   */
+  signal(sig) {
+    const applied = this.#signals.then(() => this.#apply(sig));
+    this.#signals = applied.catch(() => {});
+    return applied;
+  }
+
+  #signals = Promise.resolve();
+
+  async #apply(sig) {
     if (sig.type === 'candidate') {
       if (sig.candidate) await this.pc.addIceCandidate(sig.candidate).catch(() => {});
       return;
@@ -119,7 +130,8 @@ export class Media {
    * in the path while two talk. The one with the higher id is the polite side.
    */
   async p2p(other, polite) {
-    this.sfuMode();
+    if (this.direct && this.other === other) return; // already talking to them
+    await this.sfuMode();
     this.other = other;
     this.polite = polite;
     const pc = (this.direct = new RTCPeerConnection({ iceServers: this.iceServers }));
@@ -164,7 +176,7 @@ export class Media {
   }
 
   /** sfuMode ends a direct connection: the media go through the SFU again. */
-  sfuMode() {
+  async sfuMode() {
     if (!this.direct) return;
     this.direct.close();
     this.direct = null;
@@ -172,9 +184,9 @@ export class Media {
     for (const el of document.querySelectorAll('[data-via="p2p"]')) (el.closest('figure') || el).remove();
     const [audio] = this.local?.getAudioTracks() || [];
     const [video] = this.local?.getVideoTracks() || [];
-    this.audioSender?.replaceTrack(audio || null);
-    this.videoSender?.replaceTrack(video || null);
     document.body.classList.remove('p2p');
+    await this.audioSender?.replaceTrack(audio || null);
+    await this.videoSender?.replaceTrack(video || null);
   }
 
   #show(track, stream, via = 'sfu') {
@@ -225,18 +237,30 @@ export class Media {
   }
 
   /**
-   * levels returns, for each participant whose audio is received, its current audio level
-   * (0 to 1, from the receivers' statistics: RFC 6464 levels the browser reads), and the
-   * quality of this browser's own connection: "good", "fair" or "poor", from the loss and
-   * round-trip time of what it sends.
+   * levels returns, for each participant whose audio is received, how loud it was since the
+   * last call (0 to 1), and the quality of this browser's own connection: "good", "fair" or
+   * "poor", from the loss and round-trip time of what it sends.
+   *
+   * The loudness is the RMS level over the whole interval, from the receivers'
+   * totalAudioEnergy and totalSamplesDuration (W3C webrtc-stats §8.6: their deltas give the
+   * average level over a period), not the instantaneous audioLevel: that one covers only the
+   * last hundred milliseconds or so, and a short syllable between two readings would go
+   * unseen — as would, phase-locked, every beep of a test's fake microphone.
    */
   async levels() {
     const out = { speakers: {}, quality: 'good' };
+    const seen = new Map();
     for (const pc of [this.pc, this.direct].filter(Boolean)) {
       (await pc.getStats()).forEach((r) => {
-        if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.audioLevel !== undefined) {
+        if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.totalSamplesDuration !== undefined) {
           const peer = this.#peerByTrackStat(pc, r.trackIdentifier);
-          if (peer) out.speakers[peer] = Math.max(out.speakers[peer] || 0, r.audioLevel);
+          const last = this.#energy.get(r.id);
+          seen.set(r.id, { energy: r.totalAudioEnergy ?? 0, duration: r.totalSamplesDuration });
+          const duration = last ? r.totalSamplesDuration - last.duration : 0;
+          if (peer && duration > 0) {
+            const level = Math.sqrt(Math.max(0, (r.totalAudioEnergy ?? 0) - last.energy) / duration);
+            out.speakers[peer] = Math.max(out.speakers[peer] || 0, level);
+          }
         }
         if (r.type === 'remote-inbound-rtp') {
           const loss = r.fractionLost ?? 0;
@@ -246,8 +270,12 @@ export class Media {
         }
       });
     }
+    this.#energy = seen; // streams that ended are forgotten
     return out;
   }
+
+  /** #energy holds each received audio stream's totals at the last levels() call. */
+  #energy = new Map();
 
   #peerOf(track) {
     return document.querySelector(`audio[data-track="${CSS.escape(track.id)}"]`)?.dataset.peer;
@@ -261,7 +289,8 @@ export class Media {
   }
 
   close() {
-    this.sfuMode();
+    this.direct?.close();
+    this.direct = null;
     for (const t of this.local?.getTracks() || []) t.stop();
     this.pc.close();
   }

@@ -15,14 +15,21 @@ const people = new Map();
 let media = null;
 let mode = { mode: 'sfu' };
 
-// applyMode follows the server: peer to peer while two, through the SFU otherwise.
+// applyMode follows the server: peer to peer while two, through the SFU otherwise. Changes
+// are applied one after the other, each to its end, and always to the latest mode: on a busy
+// machine a third participant's "sfu" can arrive while "p2p" is still taking the tracks off
+// the SFU connection, and applied halfway at once the two left a participant sending nothing
+// to anyone.
+let modeChange = Promise.resolve();
 function applyMode() {
-  if (mode.mode === 'p2p' && me) {
-    const other = mode.peers.find((id) => id !== me.id);
-    if (other) media.p2p(other, Number(me.id) > Number(other));
-  } else {
-    media.sfuMode();
-  }
+  modeChange = modeChange.then(async () => {
+    if (!media) return;
+    await media.ready;
+    const other = mode.mode === 'p2p' && me ? mode.peers.find((id) => id !== me.id) : '';
+    if (other) await media.p2p(other, Number(me.id) > Number(other));
+    else await media.sfuMode();
+  }).catch((err) => console.warn('mode', err));
+  return modeChange;
 }
 let pendingSignals = [];
 const notes = new NotesArea(document.getElementById('notes'), {
@@ -98,9 +105,10 @@ function handle(m) {
     case 'screen': media?.screen(m.track, m.on); break;
     case 'mode':
       mode = m;
-      media?.ready.then(() => applyMode()).catch(() => {});
+      applyMode();
       break;
-    case 'p2p': media?.ready.then(() => media.directSignal(m.signal)).catch((err) => console.warn('p2p', err)); break;
+    // After the mode change that opened the direct connection, never before it.
+    case 'p2p': modeChange = modeChange.then(() => media?.directSignal(m.signal)).catch((err) => console.warn('p2p', err)); break;
     case 'chat': chatLine(m.message); break;
     case 'notes-ack': notes.ack(m.rev); break;
     case 'notes-edit': notes.remote(m.rev, m.op); break;
@@ -227,6 +235,7 @@ async function startMedia(screens, iceServers) {
   await media.ready;
   for (const sig of pendingSignals) await media.signal(sig).catch(() => {});
   pendingSignals = [];
+  applyMode(); // a mode that came before the media were ready
   new MutationObserver(chooseLayer).observe($('tiles'), { childList: true });
   setInterval(showLevels, 500);
 }
