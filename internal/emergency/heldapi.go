@@ -11,9 +11,9 @@ import (
 )
 
 // heldQuery serves POST /emergency/v1/held: a PSAP, identified by its registered client
-// certificate, asks where a caller is (RFC 5985). HELD errors travel in the body with their
-// RFC 5985 §4.3.2 code; the HTTP status says whether the request was taken (200) or refused
-// (4xx).
+// certificate, asks where a caller is (RFC 5985). Every HELD error travels in a 200 with
+// its §4.3.2 code (§8: "HELD error messages are sent in 2xx responses"); only what is
+// refused before HTTP — a handshake without a certificate of ours — never gets a body.
 func (s *Service) heldQuery(w http.ResponseWriter, r *http.Request) {
 	reply := func(status int, body []byte) {
 		w.Header().Set("Content-Type", held.MediaType)
@@ -22,14 +22,14 @@ func (s *Service) heldQuery(w http.ResponseWriter, r *http.Request) {
 		w.Write(body)
 	}
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		reply(http.StatusUnauthorized, held.EncodeError(&held.Error{Code: held.RequestError, Message: "a PSAP client certificate is required"}))
+		reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.RequestError, Message: "a PSAP client certificate is required"}))
 		return
 	}
 	psap, ok := s.snapshot().PSAPByCert(pki.Fingerprint(r.TLS.PeerCertificates[0]))
 	if !ok {
 		s.log.Warn("held query with a certificate of no PSAP", "request_id", server.RequestID(r.Context()),
 			"subject", r.TLS.PeerCertificates[0].Subject.String())
-		reply(http.StatusForbidden, held.EncodeError(&held.Error{Code: held.RequestError,
+		reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.RequestError,
 			Message: "this certificate belongs to no registered PSAP: only emergency centres may locate callers"}))
 		return
 	}
@@ -37,15 +37,15 @@ func (s *Service) heldQuery(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			reply(http.StatusRequestEntityTooLarge, held.EncodeError(&held.Error{Code: held.XMLError, Message: "document larger than 64 KiB"}))
+			reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.XMLError, Message: "document larger than 64 KiB"}))
 			return
 		}
-		reply(http.StatusBadRequest, held.EncodeError(&held.Error{Code: held.RequestError, Message: "unreadable body"}))
+		reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.RequestError, Message: "unreadable body"}))
 		return
 	}
 	req, herr := held.ParseRequest(body)
 	if herr != nil {
-		reply(http.StatusBadRequest, held.EncodeError(herr))
+		reply(http.StatusOK, held.EncodeError(herr))
 		return
 	}
 	ans, herr := s.pull.Locate(r.Context(), psap.ID, req)
@@ -55,7 +55,7 @@ func (s *Service) heldQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := held.EncodeResponse(ans.Location)
 	if err != nil {
-		reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.GeneralLocationError, Message: "the location could not be encoded"}))
+		reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.GeneralLisError, Message: "the location could not be encoded"}))
 		return
 	}
 	reply(http.StatusOK, out)

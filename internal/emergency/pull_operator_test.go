@@ -135,6 +135,13 @@ func TestOperatorTimeoutsAndErrorsBecomeHELDErrors(t *testing.T) {
 	if _, herr := locate(t, w, psap, "tel:+33698000004", 3*time.Second); herr == nil || herr.Code != held.NotLocatable {
 		t.Errorf("operator error: %v, want its notLocatable passed on", herr)
 	}
+	// A code of no standard means nothing to a PSAP: it is told generalLisError (RFC 5985
+	// §4.3.2), with the operator's own code in the message.
+	mobile.SetError("vendorDatabaseDown")
+	if _, herr := locate(t, w, psap, "tel:+33698000006", 3*time.Second); herr == nil || herr.Code != held.GeneralLisError ||
+		!strings.Contains(herr.Message, "vendorDatabaseDown") {
+		t.Errorf("operator's own error code: %v, want generalLisError naming it", herr)
+	}
 }
 
 func TestConcurrentQueriesForOneNumberShareOneOperatorRequest(t *testing.T) {

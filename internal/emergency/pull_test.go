@@ -24,8 +24,8 @@ func psapClient(t *testing.T, w *world) *http.Client {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the service knows the PSAP's certificate", func() bool {
-		status, _ := query(t, w, c, "tel:+33600000000")
-		return status != http.StatusForbidden
+		_, b := query(t, w, c, "tel:+33600000000")
+		return !bytes.Contains(b, []byte("no registered PSAP"))
 	})
 	return c
 }
@@ -121,11 +121,13 @@ func TestWithoutAFreshFixTheAnswerIsLocationUnknown(t *testing.T) {
 	})
 }
 
+// TestHELDRefusals: every HELD error travels in a 200 (RFC 5985 §8: "HELD error messages
+// are sent in 2xx responses"), whatever the PSAP did wrong; the code says what.
 func TestHELDRefusals(t *testing.T) {
 	w := newWorld(t, nil)
 	psap := psapClient(t, w)
 	xxe := []byte(`<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><locationRequest xmlns="urn:ietf:params:xml:ns:geopriv:held">&x;</locationRequest>`)
-	if status, b := post(t, w, psap, xxe); status != 400 || heldError(t, b) != held.XMLError {
+	if status, b := post(t, w, psap, xxe); status != 200 || heldError(t, b) != held.XMLError {
 		t.Errorf("XXE: %d %s", status, b)
 	}
 	civic := []byte(`<locationRequest xmlns="urn:ietf:params:xml:ns:geopriv:held"><locationType exact="true">civic</locationType><device xmlns="urn:ietf:params:xml:ns:geopriv:held:id"><uri>tel:+33612345678</uri></device></locationRequest>`)
@@ -133,7 +135,7 @@ func TestHELDRefusals(t *testing.T) {
 		t.Errorf("exact civic: %d %s", status, b)
 	}
 	// An operator's certificate is valid on the interconnect but is no PSAP's.
-	if status, b := query(t, w, w.operator, "tel:+33612345678"); status != 403 || heldError(t, b) != held.RequestError {
+	if status, b := query(t, w, w.operator, "tel:+33612345678"); status != 200 || heldError(t, b) != held.RequestError {
 		t.Errorf("operator asking: %d %s", status, b)
 	}
 }
@@ -149,8 +151,8 @@ func TestAPSAPLocatesOnlyCallersOfItsAreaOrRoutedToIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the service knows samu-69's certificate", func() bool {
-		status, _ := query(t, w, lyon, "tel:+33600000000")
-		return status != http.StatusForbidden
+		_, b := query(t, w, lyon, "tel:+33600000000")
+		return !bytes.Contains(b, []byte("no registered PSAP"))
 	})
 
 	// A caller in Lyon dialled 15: the call went to samu-69, which may locate the caller;

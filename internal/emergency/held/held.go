@@ -32,15 +32,26 @@ const (
 
 // Error codes of RFC 5985 §4.3.2 (and §6.3).
 const (
-	RequestError         = "requestError"
-	XMLError             = "xmlError"
-	GeneralLocationError = "generalLocationError"
-	LocationUnknown      = "locationUnknown"
-	UnsupportedMessage   = "unsupportedMessage"
-	Timeout              = "timeout"
-	CannotProvideLiType  = "cannotProvideLiType"
-	NotLocatable         = "notLocatable"
+	RequestError        = "requestError"
+	XMLError            = "xmlError"
+	GeneralLisError     = "generalLisError"
+	LocationUnknown     = "locationUnknown"
+	UnsupportedMessage  = "unsupportedMessage"
+	Timeout             = "timeout"
+	CannotProvideLiType = "cannotProvideLiType"
+	NotLocatable        = "notLocatable"
 )
+
+// KnownCode reports whether code is one of RFC 5985 §4.3.2's: a code a LIS invents means
+// nothing to a PSAP, which is told generalLisError instead.
+func KnownCode(code string) bool {
+	switch code {
+	case RequestError, XMLError, GeneralLisError, LocationUnknown, UnsupportedMessage, Timeout,
+		CannotProvideLiType, NotLocatable:
+		return true
+	}
+	return false
+}
 
 // Error is a HELD error message; it is also a Go error.
 type Error struct {

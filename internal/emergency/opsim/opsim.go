@@ -51,10 +51,15 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", held.MediaType)
 		w.Write(b)
 	}
+	// RFC 5985 §8: a HELD client MUST send an Accept header naming application/held+xml. The
+	// simulator holds socle's client to it, as a strict LIS would.
+	if !strings.Contains(r.Header.Get("Accept"), held.MediaType) {
+		reply(held.EncodeError(&held.Error{Code: held.RequestError, Message: "Accept must include " + held.MediaType}))
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, held.MaxSize+1))
 	req, herr := held.ParseRequest(body)
-	if herr != nil {
-		w.WriteHeader(http.StatusBadRequest)
+	if herr != nil { // in a 200, as every HELD error (RFC 5985 §8)
 		reply(held.EncodeError(herr))
 		return
 	}
@@ -92,7 +97,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := held.EncodeResponse(doc)
 	if err != nil {
-		reply(held.EncodeError(&held.Error{Code: held.GeneralLocationError, Message: err.Error()}))
+		reply(held.EncodeError(&held.Error{Code: held.GeneralLisError, Message: err.Error()}))
 		return
 	}
 	reply(out)

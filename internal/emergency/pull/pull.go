@@ -83,7 +83,7 @@ func (s *Service) Locate(ctx context.Context, psapID string, r held.Request) (An
 		MessageID: ans.MessageID, DurationMS: float64(time.Since(start).Microseconds()) / 1000}
 	if err := s.Journal.Append(rec.encode()); err != nil {
 		// No audit, no answer: who asked for a location must always be known.
-		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "the query could not be recorded"}
+		return Answer{}, &held.Error{Code: held.GeneralLisError, Message: "the query could not be recorded"}
 	}
 	return ans, herr
 }
@@ -225,7 +225,7 @@ func (s *Service) askOperator(ctx context.Context, number string, r held.Request
 		if errors.As(err, &herr) {
 			return Answer{}, herr
 		}
-		return Answer{}, &held.Error{Code: held.GeneralLocationError, Message: "the operator's answer is unusable"}
+		return Answer{}, &held.Error{Code: held.GeneralLisError, Message: "the operator's answer is unusable"}
 	}
 	return Answer{Location: doc, Source: "operator"}, nil
 }
@@ -278,21 +278,30 @@ func (s *Service) ask(ctx context.Context, op *directory.Operator, number string
 		return pidflo.Document{}, err
 	}
 	req.Header.Set("Content-Type", held.MediaType)
+	req.Header.Set("Accept", held.MediaType) // RFC 5985 §8: a HELD client MUST say so
 	resp, err := s.client(op).Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return pidflo.Document{}, &held.Error{Code: held.Timeout, Message: "the operator did not answer in time"}
 		}
-		return pidflo.Document{}, &held.Error{Code: held.GeneralLocationError, Message: "the operator's location server is unreachable"}
+		return pidflo.Document{}, &held.Error{Code: held.GeneralLisError, Message: "the operator's location server is unreachable"}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, held.MaxSize+1))
 	if err != nil {
 		return pidflo.Document{}, &held.Error{Code: held.Timeout, Message: "the operator's answer was cut off"}
 	}
-	// The operator's HELD error codes share our vocabulary: they are passed on as they are.
+	// The operator's HELD error codes of RFC 5985 §4.3.2 share our vocabulary and are passed
+	// on; one it invented is generalLisError for the PSAP, its own code kept in the message (and
+	// so in the audit record). Errors come
+	// in a 200 (§8), but a LIS that answers them with a 4xx is read the same.
 	r, err := held.ParseResponse(b)
 	if err != nil {
+		var herr *held.Error
+		if errors.As(err, &herr) && !held.KnownCode(herr.Code) {
+			return pidflo.Document{}, &held.Error{Code: held.GeneralLisError,
+				Message: "the operator's location server failed (" + herr.Code + ")"}
+		}
 		return pidflo.Document{}, err
 	}
 	return r.Location, nil
