@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"socle/internal/emergency"
+	"socle/internal/emergency/held"
 	"socle/internal/emergency/pidflo"
 	"socle/internal/emergency/psapsim"
 	"socle/internal/emergency/schema"
@@ -77,7 +78,7 @@ func form(number string, lat, lon float64, device string) []byte {
 		"location_time":       {fmt.Sprint(now - 3000)},
 		"location_accuracy":   {"18.5"},
 		"location_source":     {"gps"},
-		"location_confidence": {"68"},
+		"location_confidence": {"0.68"}, // a probability (ETSI TS 103 625 §7)
 		"device_number":       {device},
 		"device_imei":         {"356938035643809"},
 		"device_imsi":         {"001010123456789"},
@@ -483,5 +484,44 @@ func TestOperatorsResolveAPlaceAndANumberToAPSAP(t *testing.T) {
 	status, m = get("lat=NaN&lon=nan&number=18")
 	if status != 400 || len(m["errors"].([]any)) != 2 {
 		t.Errorf("NaN position: %d %v", status, m)
+	}
+}
+
+// TestAMessageWithoutLocationIsRecordedAndNeverBecomesAPosition: ETSI TS 103 625 §6's
+// message without location (pm=N, coordinates zero) is the record of a call, not a place.
+// Before, it was read as a fix at 0,0, sent to the fallback centre and served to queries.
+func TestAMessageWithoutLocationIsRecordedAndNeverBecomesAPosition(t *testing.T) {
+	w := newWorld(t, func(c *emergency.Config) { c.FallbackPSAP = "samu-75" })
+	body := []byte(`A"ML=1;lt=+00.00000;lg=+000.00000;rd=N;top=` + time.Now().UTC().Format("20060102150405") +
+		`;lc=N;pm=N;si=001010123456789;ei=356938035643809;mcc=001;mnc=01;ml=127`)
+	status, a := w.push("text/plain", body, map[string]string{"Device-Number": "+33633333333", "Emergency-Number": "112"})
+	if status != http.StatusAccepted || a.Status != "no_location" || a.ID == "" {
+		t.Fatalf("push: %d %+v, want 202 no_location", status, a)
+	}
+	var st string
+	var lat *float64
+	if err := w.pool.QueryRow(context.Background(), `SELECT status, latitude FROM emergency.aml_messages WHERE id = $1`,
+		a.ID).Scan(&st, &lat); err != nil || st != "no_location" || lat != nil {
+		t.Fatalf("record: %q %v %v, want no_location without a latitude", st, lat, err)
+	}
+	var deliveries int
+	w.pool.QueryRow(context.Background(), `SELECT count(*) FROM emergency.deliveries WHERE message_id = $1`, a.ID).Scan(&deliveries)
+	if deliveries != 0 {
+		t.Fatalf("%d deliveries queued for a message without location", deliveries)
+	}
+	// A centre asking where the caller is gets no position from it.
+	psap := psapClient(t, w)
+	_, b := query(t, w, psap, "tel:+33633333333")
+	if r, err := held.ParseResponse(b); err == nil {
+		for _, l := range r.Location.Locations {
+			p, isPoint := l.Shape.(pidflo.Point)
+			c, isCircle := l.Shape.(pidflo.Circle)
+			if (isPoint && p.Lat == 0 && p.Lon == 0) || (isCircle && c.Lat == 0 && c.Lon == 0) {
+				t.Fatalf("served 0,0: %s", b)
+			}
+		}
+	}
+	if len(w.received(a.ID)) != 0 {
+		t.Fatal("pushed to a PSAP")
 	}
 }

@@ -68,23 +68,47 @@ type Location struct {
 
 // Message is an AML message as understood.
 type Message struct {
-	Format          Format            `json:"format"`
-	Version         string            `json:"version"`
-	EmergencyNumber string            `json:"emergency_number,omitempty"` // short number dialled
-	DeviceNumber    string            `json:"device_number,omitempty"`    // E.164 with '+'
-	IMEI            string            `json:"imei,omitempty"`
-	IMSI            string            `json:"imsi,omitempty"`
-	Time            time.Time         `json:"time,omitzero"` // of the call or message, UTC
-	Location        *Location         `json:"location,omitempty"`
-	HomeMCC         string            `json:"home_mcc,omitempty"`
-	HomeMNC         string            `json:"home_mnc,omitempty"`
-	NetworkMCC      string            `json:"network_mcc,omitempty"`
-	NetworkMNC      string            `json:"network_mnc,omitempty"`
-	Extra           map[string]string `json:"extra,omitempty"` // fields not understood, verbatim
+	Format          Format    `json:"format"`
+	Version         string    `json:"version"`
+	EmergencyNumber string    `json:"emergency_number,omitempty"` // short number dialled
+	DeviceNumber    string    `json:"device_number,omitempty"`    // E.164 with '+'
+	IMEI            string    `json:"imei,omitempty"`
+	IMSI            string    `json:"imsi,omitempty"`
+	Time            time.Time `json:"time,omitzero"` // of the call or message, UTC
+	Location        *Location `json:"location,omitempty"`
+	// NoLocation: the handset said it had no position (SMS pm=N or ls=N, the zero
+	// coordinates the formats use for it). The call happened and is recorded; there is no
+	// place to route by or to serve, and none is invented.
+	NoLocation bool              `json:"no_location,omitempty"`
+	HomeMCC    string            `json:"home_mcc,omitempty"`
+	HomeMNC    string            `json:"home_mnc,omitempty"`
+	NetworkMCC string            `json:"network_mcc,omitempty"`
+	NetworkMNC string            `json:"network_mnc,omitempty"`
+	Extra      map[string]string `json:"extra,omitempty"` // fields not understood, verbatim
 }
 
 // MaxSize is the largest message judged usable: an AML message is a few hundred bytes.
 const MaxSize = 8 << 10
+
+// NoFix reports whether a message is a well-formed "no location" message: the handset
+// called, said where it was not able to say, and the caller's number is known.
+func NoFix(m Message, findings []Finding) bool {
+	if !m.NoLocation || m.Location != nil || m.DeviceNumber == "" {
+		return false
+	}
+	for _, f := range findings {
+		if f.Severity == Error {
+			return false
+		}
+	}
+	return true
+}
+
+// noPosition reports whether a position is the formats' way of saying "none": both
+// coordinates zero (ETSI TS 103 625 §6's example of a message without location gives
+// lt=+00.00000 and lg=+000.00000 with pm=N). 0,0 lies in the Gulf of Guinea, where no French
+// network serves a handset.
+func noPosition(lat, lon float64) bool { return lat == 0 && lon == 0 }
 
 // Usable reports whether a message can be routed: it has a location and a caller number and
 // no finding of severity error.
@@ -136,9 +160,10 @@ func (f *findings) fail(field, reason string) {
 	*f = append(*f, Finding{Field: field, Reason: reason, Severity: Error})
 }
 
-// require adds the errors that make a message unusable.
+// require adds the errors that make a message unusable. A message that says it has no
+// location lacks none.
 func (f *findings) require(m *Message, latField, lonField, numberField string) {
-	if m.Location == nil {
+	if m.Location == nil && !m.NoLocation {
 		has := false
 		for _, x := range *f {
 			if x.Field == latField || x.Field == lonField {

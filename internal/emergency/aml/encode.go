@@ -36,8 +36,8 @@ func EncodeHTTPS(m Message) []byte {
 		if l.Accuracy > 0 {
 			set("location_accuracy", ftoa(l.Accuracy, 1))
 		}
-		if l.Confidence > 0 {
-			set("location_confidence", strconv.Itoa(l.Confidence))
+		if l.Confidence > 0 { // a probability from 0 to 1 (ETSI TS 103 625 §7)
+			set("location_confidence", ftoa(float64(l.Confidence)/100, 2))
 		}
 		if l.Altitude != nil {
 			set("location_altitude", ftoa(*l.Altitude, 1))
@@ -103,8 +103,8 @@ func EncodeSMSv2(m Message) []byte {
 	}
 	if l := m.Location; l != nil {
 		add("lo", ftoa(l.Latitude, 5)+","+ftoa(l.Longitude, 5)+","+ftoa(l.Accuracy, 1))
-		if !l.Time.IsZero() {
-			add("lt", strconv.FormatInt(l.Time.Unix(), 10))
+		if !l.Time.IsZero() && !m.Time.IsZero() { // seconds after the call's start, et
+			add("lt", strconv.FormatInt(l.Time.Unix()-m.Time.Unix(), 10))
 		}
 		if l.Confidence > 0 {
 			add("lc", strconv.Itoa(l.Confidence))

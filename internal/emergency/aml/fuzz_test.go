@@ -24,6 +24,9 @@ func invariants(t *testing.T, m Message, fs []Finding, reencode func(Message) (M
 		}
 	}
 	inRange(t, m)
+	if m.NoLocation && m.Location != nil {
+		t.Fatalf("a message without location got one: %+v", m.Location)
+	}
 	if !Usable(m, fs) {
 		return
 	}

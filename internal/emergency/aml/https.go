@@ -84,6 +84,11 @@ func parseHTTPS(body []byte, now time.Time) (Message, []Finding) {
 
 	lat, latOK := coordinate(get("location_latitude"), "location_latitude", 90, &f)
 	lon, lonOK := coordinate(get("location_longitude"), "location_longitude", 180, &f)
+	if latOK && lonOK && noPosition(lat, lon) {
+		m.NoLocation = true
+		f.warn("location_latitude", "latitude and longitude both 0: read as no location")
+		latOK = false
+	}
 	if latOK && lonOK {
 		l := &Location{Latitude: lat, Longitude: lon, Source: source(get("location_source"), "location_source", &f)}
 		if s := get("location_accuracy"); s != "" {
@@ -94,7 +99,7 @@ func parseHTTPS(body []byte, now time.Time) (Message, []Finding) {
 			conf = get("location_certainty") // the name in earlier ELS versions
 		}
 		if conf != "" {
-			l.Confidence = percent(conf, "location_confidence", &f)
+			l.Confidence = fraction(conf, "location_confidence", &f)
 		}
 		if s := get("location_altitude"); s != "" {
 			if a, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(a) && !math.IsInf(a, 0) {
@@ -178,6 +183,23 @@ func metres(s, field string, f *findings) float64 {
 		return 0
 	}
 	return v
+}
+
+// fraction reads the HTTPS format's confidence: a probability from 0 to 1 (ETSI TS 103 625
+// §7, "location_confidence", e.g. 0.68), stored as a percentage. A value above 1 and up to
+// 100 is a percentage sent by mistake: read as one, with a warning, since emergency data is
+// read tolerantly and no public sample shows it.
+func fraction(s, field string, f *findings) int {
+	v, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil || !(v >= 0 && v <= 100): // NaN too
+		f.warn(field, "must be a probability from 0 to 1: ignored")
+		return 0
+	case v > 1:
+		f.warn(field, "above 1: read as a percentage, but the format gives a probability from 0 to 1")
+		return int(math.Round(v))
+	}
+	return int(math.Round(v * 100))
 }
 
 func percent(s, field string, f *findings) int {

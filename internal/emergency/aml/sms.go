@@ -108,6 +108,15 @@ func parseSMS(body []byte, deviceNumber string, now time.Time) (Message, []Findi
 func smsV1(v map[string]string, m *Message, f *findings) map[string]bool {
 	lat, latOK := coordinate(v["lt"], "lt", 90, f)
 	lon, lonOK := coordinate(v["lg"], "lg", 180, f)
+	// pm=N: "no location" (ETSI TS 103 625 §6, positioning method). The coordinates that come
+	// with it are zeros, not a place; zeros without pm=N mean the same.
+	if strings.EqualFold(v["pm"], "N") || (latOK && lonOK && noPosition(lat, lon)) {
+		m.NoLocation = true
+		if !strings.EqualFold(v["pm"], "N") {
+			f.warn("lt", "latitude and longitude both 0 without pm=N: read as no location")
+		}
+		latOK = false
+	}
 	if latOK && lonOK {
 		l := &Location{Latitude: lat, Longitude: lon, Source: source(v["pm"], "pm", f)}
 		if s := v["rd"]; s != "" {
@@ -160,6 +169,12 @@ func smsV2(v map[string]string, m *Message, f *findings) map[string]bool {
 		} else {
 			lat, latOK := coordinate(parts[0], "lo", 90, f)
 			lon, lonOK := coordinate(parts[1], "lo", 180, f)
+			// Zero coordinates: no location, as with pm=N in version 1.
+			if latOK && lonOK && noPosition(lat, lon) {
+				m.NoLocation = true
+				f.warn("lo", "latitude and longitude both 0: read as no location")
+				latOK = false
+			}
 			if latOK && lonOK {
 				l := &Location{Latitude: lat, Longitude: lon, Source: source(v["ls"], "ls", f)}
 				if len(parts) > 2 {
@@ -168,12 +183,18 @@ func smsV2(v map[string]string, m *Message, f *findings) map[string]bool {
 				if s := v["lc"]; s != "" {
 					l.Confidence = percent(s, "lc", f)
 				}
-				// -9999 is the format's "unknown".
+				// lt is the time of the fix in seconds after the start of the call, et
+				// (AML SMS version 2), not a date; -9999 is the format's "unknown". Without et
+				// there is nothing to count from, and the fix has no time.
 				if s := v["lt"]; s != "" && s != "-9999" {
-					if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
-						l.Time = time.Unix(n, 0).UTC()
-					} else {
-						f.warn("lt", "not a time in seconds since 1970-01-01")
+					n, err := strconv.ParseInt(s, 10, 64)
+					switch {
+					case err != nil || n < -86400 || n > 86400:
+						f.warn("lt", "not a number of seconds since the start of the call (et), within a day: ignored")
+					case m.Time.IsZero():
+						f.warn("lt", "seconds since the start of the call, but et is missing: the fix has no time")
+					default:
+						l.Time = m.Time.Add(time.Duration(n) * time.Second)
 					}
 				}
 				if s := v["lz"]; s != "" {

@@ -64,7 +64,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Answer is the JSON body of a 202.
+// Answer is the JSON body of a 202: status "accepted" (routed and delivered) or
+// "no_location" (recorded, nothing to route).
 type Answer struct {
 	ID        string        `json:"id"`
 	Status    string        `json:"status"`
@@ -125,6 +126,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = StatusForbidden
 		findings = append(findings, aml.Finding{Field: "network", Severity: aml.Error,
 			Reason: "network " + msg.NetworkMCC + "-" + msg.NetworkMNC + " is not run by operator " + op.ID})
+	case aml.NoFix(msg, findings):
+		status = StatusNoLocation
 	case !aml.Usable(msg, findings):
 		status = StatusUnusable
 	}
@@ -160,7 +163,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	switch res.Status {
-	case StatusAccepted:
+	case StatusAccepted, StatusNoLocation:
 		ans := Answer{ID: res.ID, Status: res.Status, Duplicate: !res.Fresh, Warnings: warnings(res.Findings)}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Location", "/emergency/v1/aml/"+res.ID)

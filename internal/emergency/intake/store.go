@@ -16,9 +16,12 @@ import (
 
 // Statuses of a stored message.
 const (
-	StatusAccepted  = "accepted"
-	StatusUnusable  = "unusable"
-	StatusForbidden = "forbidden"
+	StatusAccepted = "accepted"
+	StatusUnusable = "unusable"
+	// StatusNoLocation: a well-formed message saying the handset had no position. Recorded
+	// (the call happened), never routed, delivered or served as a location.
+	StatusNoLocation = "no_location"
+	StatusForbidden  = "forbidden"
 )
 
 // Record is one message as received and judged.

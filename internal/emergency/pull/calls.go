@@ -52,9 +52,21 @@ func (c *Calls) Fixed(j delivery.Job) {
 		e = &call{}
 		c.byNumber[j.Device] = e
 	}
-	if e.fix.ID == "" || !j.ReceivedAt.Before(e.fix.ReceivedAt) {
+	if e.fix.ID == "" || !FixTime(j).Before(FixTime(e.fix)) {
 		e.fix = j
 	}
+}
+
+// FixTime is when the handset found its position: the fix's own time (SMS top, HTTPS
+// location_time), never later than socle received it — a handset clock ahead of time would
+// otherwise make an old fix look fresh — and the time of receipt when the message gives none.
+// A fix is as old as its position, not as its delivery: a message relayed late carries a
+// stale position.
+func FixTime(j delivery.Job) time.Time {
+	if j.LocatedAt != nil && j.LocatedAt.Before(j.ReceivedAt) {
+		return *j.LocatedAt
+	}
+	return j.ReceivedAt
 }
 
 // Routed records that a call from device, received at `at`, was routed to psap.
@@ -80,12 +92,12 @@ func (c *Calls) Routed(device, psap string, at time.Time) {
 	e.routed = append(e.routed, routing{psap, at})
 }
 
-// Fix returns device's newest fix if it is younger than MaxAge at now.
+// Fix returns device's newest fix if it is younger than MaxAge at now, by its FixTime.
 func (c *Calls) Fix(device string, now time.Time) (delivery.Job, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	e := c.byNumber[device]
-	if e == nil || e.fix.ID == "" || now.Sub(e.fix.ReceivedAt) >= c.MaxAge {
+	if e == nil || e.fix.ID == "" || now.Sub(FixTime(e.fix)) >= c.MaxAge {
 		return delivery.Job{}, false
 	}
 	return e.fix, true
@@ -117,7 +129,7 @@ func (c *Calls) Sweep(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for n, e := range c.byNumber {
-		if e.fix.ID != "" && now.Sub(e.fix.ReceivedAt) >= c.MaxAge {
+		if e.fix.ID != "" && now.Sub(FixTime(e.fix)) >= c.MaxAge {
 			e.fix = delivery.Job{}
 		}
 		kept := e.routed[:0]

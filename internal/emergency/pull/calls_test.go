@@ -90,3 +90,34 @@ func BenchmarkFix(b *testing.B) {
 		}
 	}
 }
+
+// TestAFixIsAsOldAsItsPosition: the README's example once sent top=20261124141930 nine days
+// later, and the fix was served as current, its age counted from its receipt. The age counts
+// from the fix's own time (SMS top, HTTPS location_time), bounded by the time of receipt
+// when the handset's clock runs ahead.
+func TestAFixIsAsOldAsItsPosition(t *testing.T) {
+	c := NewCalls(10 * time.Minute)
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	stale := fix("stale", "+33612345678", now.Add(-time.Second), 48.1)
+	nineDaysAgo := now.Add(-9 * 24 * time.Hour)
+	stale.LocatedAt = &nineDaysAgo
+	c.Fixed(stale)
+	if _, ok := c.Fix("+33612345678", now); ok {
+		t.Error("a position nine days old, received a second ago, is served as current")
+	}
+
+	ahead := fix("ahead", "+33687654321", now.Add(-11*time.Minute), 48.2)
+	tomorrow := now.Add(24 * time.Hour) // the handset's clock is a day ahead
+	ahead.LocatedAt = &tomorrow
+	c.Fixed(ahead)
+	if got := FixTime(ahead); !got.Equal(ahead.ReceivedAt) {
+		t.Errorf("fix time %s, want the time of receipt %s", got, ahead.ReceivedAt)
+	}
+	if _, ok := c.Fix("+33687654321", now); ok {
+		t.Error("a fix received 11 minutes ago, dated tomorrow by its handset, is served as current")
+	}
+	c.Sweep(now)
+	if c.Len() != 0 {
+		t.Errorf("%d numbers held after the sweep, want none", c.Len())
+	}
+}

@@ -168,7 +168,7 @@ func (s *Service) locate(ctx context.Context, q query, r held.Request) (Answer, 
 	}
 	// The device is a tel: URI; AML messages hold the E.164 number, ported numbers the digits.
 	if j, ok := s.Calls.Fix(q.device, time.Now()); ok {
-		return Answer{Location: delivery.Document(j), Source: "aml", MessageID: j.ID, Age: time.Since(j.ReceivedAt)}, nil
+		return Answer{Location: delivery.Document(j), Source: "aml", MessageID: j.ID, Age: time.Since(FixTime(j))}, nil
 	}
 	wait := r.ResponseTime
 	if wait <= 0 {
