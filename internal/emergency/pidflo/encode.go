@@ -102,7 +102,11 @@ func geopriv(w *writer, depth int, d Document, l Location) {
 		w.line(depth+1, "<gp:method>"+text(l.Method)+"</gp:method>")
 	}
 	if l.ProvidedBy != "" {
-		w.line(depth+1, "<gp:provided-by>"+text(l.ProvidedBy)+"</gp:provided-by>")
+		// geopriv10's provided-by is element-only: any elements of other namespaces, no text
+		// of its own (RFC 4119 §2.2.4; the schema's provInfoType is a sequence of
+		// xs:any namespace="##other"). The name goes in an element of socle's namespace, which
+		// a reader processes laxly and whose text Decode reads back.
+		w.line(depth+1, `<gp:provided-by><sp:provider xmlns:sp="`+NSProvider+`">`+text(l.ProvidedBy)+"</sp:provider></gp:provided-by>")
 	}
 	w.line(depth, "</gp:geopriv>")
 }

@@ -30,6 +30,9 @@ const (
 	NSCA   = "urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr"
 	NSCON  = "urn:ietf:params:xml:ns:geopriv:conf"
 	nsXML  = "http://www.w3.org/XML/1998/namespace"
+
+	// NSProvider is socle's namespace for the one element it writes inside provided-by.
+	NSProvider = "urn:socle:xml:ns:pidf:provided-by"
 )
 
 // Coordinate reference systems and units of measure, by the URNs RFC 5491 §5 requires.

@@ -621,3 +621,45 @@ func randomRing(r *rand.Rand, f func(lo, hi float64) float64) [][2]float64 {
 	}
 	return pts
 }
+
+// TestProvidedByHoldsElementsOnly states geopriv10's rule for provided-by (RFC 4119 §2.2.4,
+// the schema's provInfoType: a sequence of elements of other namespaces): no text of its
+// own, only child elements, none of the geopriv10 namespace. Socle wrote the name as text.
+func TestProvidedByHoldsElementsOnly(t *testing.T) {
+	doc := Document{Entity: "tel:+33612345678", Timestamp: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC),
+		Locations: []Location{{Shape: Point{Lat: 48.85, Lon: 2.29}, Method: "GPS", ProvidedBy: "Opérateur Démo"}}}
+	b, err := Encode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	depth, inside := 0, -1
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if el.Name.Space == NSGP && el.Name.Local == "provided-by" {
+				inside = depth
+			} else if inside > 0 && depth == inside+1 && el.Name.Space == NSGP {
+				t.Errorf("provided-by holds %s of geopriv10's own namespace", el.Name.Local)
+			}
+		case xml.EndElement:
+			if depth == inside {
+				inside = -1
+			}
+			depth--
+		case xml.CharData:
+			if inside > 0 && depth == inside && len(bytes.TrimSpace(el)) > 0 {
+				t.Errorf("provided-by has text of its own: %q\n%s", el, b)
+			}
+		}
+	}
+	back, err := Decode(b)
+	if err != nil || back.Locations[0].ProvidedBy != "Opérateur Démo" {
+		t.Fatalf("read back %+v %v", back, err)
+	}
+}
