@@ -38,6 +38,8 @@ import (
 // Config is the conference's configuration (SOCLE_VISIO_*).
 type Config struct {
 	JWTAppID      string
+	JWTIssuers    []string // accepted iss; empty: JWTAppID
+	JWTAudiences  []string // accepted aud; empty: any, as Jitsi
 	JWTSecret     string
 	JWTPublicKeys string // a directory of <kid>.pem public keys (RS256, ES256)
 	InviteKey     string // base64 of at least 32 random bytes
@@ -53,7 +55,9 @@ type Config struct {
 
 // Register declares the options.
 func (c *Config) Register(s *config.Set) {
-	s.String(&c.JWTAppID, "visio-jwt-app-id", "socle", "accepted aud and iss of Jitsi-format room tokens")
+	s.String(&c.JWTAppID, "visio-jwt-app-id", "socle", "application id of Jitsi-format room tokens: the accepted iss unless visio-jwt-accepted-issuers says otherwise")
+	s.List(&c.JWTIssuers, "visio-jwt-accepted-issuers", "", "accepted iss of room tokens, comma-separated, \"*\" any (empty: the application id), as Jitsi's asap_accepted_issuers")
+	s.List(&c.JWTAudiences, "visio-jwt-accepted-audiences", "", "accepted aud of room tokens, comma-separated (empty or \"*\": any, Jitsi's default), as Jitsi's asap_accepted_audiences")
 	s.Secret(&c.JWTSecret, "visio-jwt-secret", "shared secret of HS256 room tokens (empty: HS256 tokens refused)")
 	s.String(&c.JWTPublicKeys, "visio-jwt-public-keys", "", "directory of <kid>.pem public keys for RS256/ES256 room tokens")
 	s.Secret(&c.InviteKey, "visio-invite-key", "base64 key (32 bytes or more) signing guest invitations (empty: one generated and kept in <data-dir>/visio-invite.key)")
@@ -107,7 +111,8 @@ var _ server.Service = (*Service)(nil)
 // New builds the service.
 func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "visio"), rooms: map[string]*Room{}, usage: &usage{pool: deps.Pool}}
-	s.tokens = &token.Verifier{AppID: cfg.JWTAppID, Secret: []byte(cfg.JWTSecret), Leeway: 30 * time.Second}
+	s.tokens = &token.Verifier{AppID: cfg.JWTAppID, Issuers: cfg.JWTIssuers, Audiences: cfg.JWTAudiences,
+		Secret: []byte(cfg.JWTSecret), Leeway: 30 * time.Second}
 	if cfg.JWTPublicKeys != "" {
 		keys, err := loadKeys(cfg.JWTPublicKeys)
 		if err != nil {

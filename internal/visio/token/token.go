@@ -2,16 +2,20 @@
 // Jitsi Meet's token authentication uses, so that the token issuers agencies already run
 // keep working: a JWT (RFC 7519) passed as ?jwt= on the room URL, with
 //
-//	aud, iss                the application (SOCLE_VISIO_JWT_APP_ID)
+//	iss                     one of the accepted issuers (by default the application id,
+//	                        SOCLE_VISIO_JWT_APP_ID), as Jitsi's asap_accepted_issuers
+//	aud                     one of the accepted audiences (by default any, "*"), as
+//	                        Jitsi's asap_accepted_audiences: Jitsi's own example says "jitsi"
 //	sub                     the conference domain, or "*"
 //	room                    the room name, or "*" for every room
 //	exp, nbf                validity
 //	context.user            id, name, email, avatar of the person
 //	moderator               true (also read as context.user.moderator "true", or
-//	                        context.user.affiliation "owner" / "moderator")
+//	                        context.user.affiliation "owner", "moderator" or "teacher")
 //
-// signed with HS256 and the shared secret (SOCLE_VISIO_JWT_SECRET), or with RS256 or ES256 and
-// a public key configured under the token's kid.
+// signed with HS256, HS384 or HS512 and the shared secret (SOCLE_VISIO_JWT_SECRET), or with
+// RS256, RS384, RS512 or ES256 and a public key configured under the token's kid (the
+// algorithms of lib-jitsi-meet's doc/tokens.md and prosody's token util).
 package token
 
 import (
@@ -20,6 +24,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,9 +56,12 @@ type Claims struct {
 
 // Verifier checks tokens. The zero value refuses every token.
 type Verifier struct {
-	// AppID is the accepted iss, and aud (which may also be "*"), as Jitsi's
-	// app_id.
+	// AppID is the application, as Jitsi's app_id: the accepted iss when Issuers is empty.
 	AppID string
+	// Issuers are the accepted iss; empty is AppID alone; "*" accepts any.
+	Issuers []string
+	// Audiences are the accepted aud; empty is any, as Jitsi's default; "*" accepts any.
+	Audiences []string
 	// Secret verifies HS256 tokens; empty refuses them.
 	Secret []byte
 	// Keys verify RS256 (*rsa.PublicKey) and ES256 (*ecdsa.PublicKey) tokens, by kid.
@@ -96,7 +104,6 @@ func (v *Verifier) Verify(raw, room string) (*Claims, error) {
 		// Only the algorithms configured: an RS256 key must never verify an HS256 token
 		// (the key-confusion attack), and "none" is never accepted.
 		jwt.WithValidMethods(v.methods()),
-		jwt.WithIssuer(v.AppID),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(v.Leeway),
 		jwt.WithTimeFunc(now),
@@ -108,14 +115,19 @@ func (v *Verifier) Verify(raw, room string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: %v", ErrExpired, err)
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return nil, fmt.Errorf("%w: %v", ErrNotYet, err)
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return nil, fmt.Errorf("%w: %v", ErrAudience, err)
 	case errors.Is(err, jwt.ErrTokenMalformed), errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	default:
 		return nil, fmt.Errorf("%w: %v", ErrSignature, err)
 	}
-	if !audienceOK(c.Audience, v.AppID) {
+	issuers := v.Issuers
+	if len(issuers) == 0 {
+		issuers = []string{v.AppID}
+	}
+	if !accepted(issuers, c.Issuer) {
+		return nil, fmt.Errorf("%w: iss %q", ErrAudience, c.Issuer)
+	}
+	if len(v.Audiences) > 0 && !slices.ContainsFunc(c.Audience, func(a string) bool { return accepted(v.Audiences, a) }) {
 		return nil, fmt.Errorf("%w: aud %v", ErrAudience, []string(c.Audience))
 	}
 	if v.Domain != "" && c.Subject != "*" && !strings.EqualFold(c.Subject, v.Domain) {
@@ -132,22 +144,31 @@ func (v *Verifier) Verify(raw, room string) (*Claims, error) {
 	return &Claims{
 		User:      User{ID: fmt.Sprint(orEmpty(u.ID)), Name: u.Name, Email: u.Email, Avatar: u.Avatar},
 		Room:      c.Room,
-		Moderator: truthy(c.Moderator) || truthy(u.Moderator) || u.Affiliation == "owner" || u.Affiliation == "moderator",
+		Moderator: truthy(c.Moderator) || truthy(u.Moderator) || moderatorAffiliation(u.Affiliation),
 		Expires:   c.ExpiresAt.Time,
 	}, nil
 }
 
+// The algorithms of each kind of key. Only those of the keys configured are accepted: an RSA
+// key must never verify an HS token signed with its public bytes (key confusion), and
+// "none" is never accepted.
+var (
+	hmacAlgs  = []string{"HS256", "HS384", "HS512"}
+	rsaAlgs   = []string{"RS256", "RS384", "RS512"}
+	ecdsaAlgs = []string{"ES256"}
+)
+
 func (v *Verifier) methods() []string {
 	var m []string
 	if len(v.Secret) > 0 {
-		m = append(m, "HS256")
+		m = append(m, hmacAlgs...)
 	}
 	for _, k := range v.Keys {
 		switch k.(type) {
 		case *rsa.PublicKey:
-			m = append(m, "RS256")
+			m = append(m, rsaAlgs...)
 		case *ecdsa.PublicKey:
-			m = append(m, "ES256")
+			m = append(m, ecdsaAlgs...)
 		}
 	}
 	if len(m) == 0 {
@@ -158,7 +179,11 @@ func (v *Verifier) methods() []string {
 
 // key picks the verification key by algorithm and kid.
 func (v *Verifier) key(t *jwt.Token) (any, error) {
-	if t.Method.Alg() == "HS256" {
+	alg := t.Method.Alg()
+	if slices.Contains(hmacAlgs, alg) {
+		if len(v.Secret) == 0 {
+			return nil, fmt.Errorf("%s: no shared secret is configured", alg)
+		}
 		return v.Secret, nil
 	}
 	kid, _ := t.Header["kid"].(string)
@@ -168,22 +193,28 @@ func (v *Verifier) key(t *jwt.Token) (any, error) {
 	}
 	switch k.(type) {
 	case *rsa.PublicKey:
-		if t.Method.Alg() != "RS256" {
-			return nil, fmt.Errorf("kid %q is an RSA key, the token says %s", kid, t.Method.Alg())
+		if !slices.Contains(rsaAlgs, alg) {
+			return nil, fmt.Errorf("kid %q is an RSA key, the token says %s", kid, alg)
 		}
 	case *ecdsa.PublicKey:
-		if t.Method.Alg() != "ES256" {
-			return nil, fmt.Errorf("kid %q is an ECDSA key, the token says %s", kid, t.Method.Alg())
+		if !slices.Contains(ecdsaAlgs, alg) {
+			return nil, fmt.Errorf("kid %q is an ECDSA key, the token says %s", kid, alg)
 		}
 	}
 	return k, nil
 }
 
-func audienceOK(aud jwt.ClaimStrings, app string) bool {
-	for _, a := range aud {
-		if a == app || a == "*" {
-			return true
-		}
+// accepted tells whether value is in list, or list holds "*".
+func accepted(list []string, value string) bool {
+	return slices.Contains(list, "*") || (value != "" && slices.Contains(list, value))
+}
+
+// moderatorAffiliation: Jitsi's token affiliation module makes "owner", "moderator" and
+// "teacher" moderators.
+func moderatorAffiliation(a string) bool {
+	switch strings.ToLower(a) {
+	case "owner", "moderator", "teacher":
+		return true
 	}
 	return false
 }

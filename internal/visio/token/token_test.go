@@ -8,10 +8,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"hash"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,10 @@ func TestModeratorsAreNamedAsJitsiIssuersNameThem(t *testing.T) {
 		"affiliation owner": func(c jwt.MapClaims) {
 			c["context"].(map[string]any)["user"].(map[string]any)["affiliation"] = "owner"
 		},
+		// Jitsi's token affiliation module counts teachers as moderators too.
+		"affiliation teacher": func(c jwt.MapClaims) {
+			c["context"].(map[string]any)["user"].(map[string]any)["affiliation"] = "teacher"
+		},
 	} {
 		c, err := verifier(nil).Verify(hs256(t, jitsi(edit), "a shared secret of enough length"), "point-hebdo")
 		if err != nil || !c.Moderator {
@@ -87,17 +93,16 @@ func TestRefusals(t *testing.T) {
 		room  string
 		want  error
 	}{
-		"bad signature":  {hs256(t, jitsi(nil), "another secret, not ours at all"), "point-hebdo", ErrSignature},
-		"expired":        {hs256(t, jitsi(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Minute).Unix() }), secret), "point-hebdo", ErrExpired},
-		"not yet valid":  {hs256(t, jitsi(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), secret), "point-hebdo", ErrNotYet},
-		"no expiry":      {hs256(t, jitsi(func(c jwt.MapClaims) { delete(c, "exp") }), secret), "point-hebdo", ErrMalformed},
-		"wrong room":     {hs256(t, jitsi(nil), secret), "conseil-de-defense", ErrRoom},
-		"no room":        {hs256(t, jitsi(func(c jwt.MapClaims) { delete(c, "room") }), secret), "point-hebdo", ErrMalformed},
-		"other audience": {hs256(t, jitsi(func(c jwt.MapClaims) { c["aud"] = "jitsi" }), secret), "point-hebdo", ErrAudience},
-		"other issuer":   {hs256(t, jitsi(func(c jwt.MapClaims) { c["iss"] = "someone" }), secret), "point-hebdo", ErrAudience},
-		"other domain":   {hs256(t, jitsi(func(c jwt.MapClaims) { c["sub"] = "meet.example.org" }), secret), "point-hebdo", ErrAudience},
-		"not a token":    {"abc.def", "point-hebdo", ErrMalformed},
-		"alg none":       {none(t, jitsi(nil)), "point-hebdo", ErrSignature},
+		"bad signature": {hs256(t, jitsi(nil), "another secret, not ours at all"), "point-hebdo", ErrSignature},
+		"expired":       {hs256(t, jitsi(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Minute).Unix() }), secret), "point-hebdo", ErrExpired},
+		"not yet valid": {hs256(t, jitsi(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), secret), "point-hebdo", ErrNotYet},
+		"no expiry":     {hs256(t, jitsi(func(c jwt.MapClaims) { delete(c, "exp") }), secret), "point-hebdo", ErrMalformed},
+		"wrong room":    {hs256(t, jitsi(nil), secret), "conseil-de-defense", ErrRoom},
+		"no room":       {hs256(t, jitsi(func(c jwt.MapClaims) { delete(c, "room") }), secret), "point-hebdo", ErrMalformed},
+		"other issuer":  {hs256(t, jitsi(func(c jwt.MapClaims) { c["iss"] = "someone" }), secret), "point-hebdo", ErrAudience},
+		"other domain":  {hs256(t, jitsi(func(c jwt.MapClaims) { c["sub"] = "meet.example.org" }), secret), "point-hebdo", ErrAudience},
+		"not a token":   {"abc.def", "point-hebdo", ErrMalformed},
+		"alg none":      {none(t, jitsi(nil)), "point-hebdo", ErrSignature},
 	} {
 		if _, err := verifier(nil).Verify(tc.token, tc.room); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
@@ -183,14 +188,90 @@ func FuzzVerify(f *testing.F) {
 		if len(parts) != 3 {
 			t.Fatalf("%q accepted: not three parts", raw)
 		}
-		mac := hmac.New(sha256.New, []byte("a shared secret of enough length"))
-		mac.Write([]byte(parts[0] + "." + parts[1]))
+		// The shared secret's HMAC in one of the sizes Jitsi accepts (HS256, HS384, HS512).
 		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-		if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+		signed := false
+		for _, h := range []func() hash.Hash{sha256.New, sha512.New384, sha512.New} {
+			mac := hmac.New(h, []byte("a shared secret of enough length"))
+			mac.Write([]byte(parts[0] + "." + parts[1]))
+			signed = signed || hmac.Equal(sig, mac.Sum(nil))
+		}
+		if err != nil || !signed {
 			t.Fatalf("%q accepted without the shared secret's signature", raw)
 		}
 		if c.Room != "*" && !strings.EqualFold(c.Room, room) || !c.Expires.After(now) {
 			t.Fatalf("%q accepted for room %q: %+v", raw, room, c)
 		}
 	})
+}
+
+// TestJitsisDocumentedExampleTokenIsAccepted: lib-jitsi-meet's doc/tokens.md shows a token
+// with aud "jitsi", iss the client's name and sub the domain. Jitsi accepts any aud unless
+// asap_accepted_audiences says otherwise, and the iss of its app_id or of
+// asap_accepted_issuers: so does socle.
+func TestJitsisDocumentedExampleTokenIsAccepted(t *testing.T) {
+	secret := "a shared secret of enough length"
+	example := func(c jwt.MapClaims) {
+		c["aud"] = "jitsi"
+		c["iss"] = "my_client"
+		c["sub"] = "visio.gouv.fr"
+		c["room"] = "*"
+	}
+	v := verifier(nil)
+	v.AppID = "my_client"
+	if _, err := v.Verify(hs256(t, jitsi(example), secret), "point-hebdo"); err != nil {
+		t.Fatalf("Jitsi's example, app id my_client: %v", err)
+	}
+	// Lists of accepted issuers and audiences, "*" for any.
+	v = verifier(nil)
+	v.Issuers = []string{"socle", "my_client"}
+	if _, err := v.Verify(hs256(t, jitsi(example), secret), "point-hebdo"); err != nil {
+		t.Errorf("my_client among the accepted issuers: %v", err)
+	}
+	v.Audiences = []string{"socle"}
+	if _, err := v.Verify(hs256(t, jitsi(example), secret), "point-hebdo"); !errors.Is(err, ErrAudience) {
+		t.Errorf("aud jitsi with only socle accepted: %v, want refused", err)
+	}
+	v.Audiences = []string{"socle", "jitsi"}
+	if _, err := v.Verify(hs256(t, jitsi(example), secret), "point-hebdo"); err != nil {
+		t.Errorf("aud jitsi accepted: %v", err)
+	}
+	v.Issuers = []string{"*"}
+	if _, err := v.Verify(hs256(t, jitsi(func(c jwt.MapClaims) { example(c); c["iss"] = "anyone" }), secret), "point-hebdo"); err != nil {
+		t.Errorf("any issuer: %v", err)
+	}
+}
+
+// TestEveryAlgorithmJitsiAcceptsIsAccepted: HS256/384/512 with the shared secret,
+// RS256/384/512 with a public key (Jitsi's prosody token util).
+func TestEveryAlgorithmJitsiAcceptsIsAccepted(t *testing.T) {
+	secret := "a shared secret of enough length"
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	v := verifier(map[string]crypto.PublicKey{"rsa": &rk.PublicKey})
+	for _, m := range []jwt.SigningMethod{jwt.SigningMethodHS256, jwt.SigningMethodHS384, jwt.SigningMethodHS512,
+		jwt.SigningMethodRS256, jwt.SigningMethodRS384, jwt.SigningMethodRS512} {
+		tok := jwt.NewWithClaims(m, jitsi(nil))
+		tok.Header["kid"] = "rsa"
+		var key any = []byte(secret)
+		if strings.HasPrefix(m.Alg(), "RS") {
+			key = rk
+		}
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(s, "point-hebdo"); err != nil {
+			t.Errorf("%s: %v", m.Alg(), err)
+		}
+	}
+	// The key confusion, in every HMAC size: an HS token "signed" with the RSA public key.
+	der, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)
+	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	keysOnly := &Verifier{AppID: "socle", Keys: v.Keys, Now: v.Now}
+	for _, m := range []jwt.SigningMethod{jwt.SigningMethodHS256, jwt.SigningMethodHS384, jwt.SigningMethodHS512} {
+		s, _ := jwt.NewWithClaims(m, jitsi(nil)).SignedString(pub)
+		if _, err := keysOnly.Verify(s, "point-hebdo"); !errors.Is(err, ErrSignature) {
+			t.Errorf("%s signed with the public key: %v", m.Alg(), err)
+		}
+	}
 }
