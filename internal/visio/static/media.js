@@ -39,6 +39,28 @@ export class Media {
     this.pc.onicecandidate = ({ candidate }) =>
       this.send({ type: 'signal', signal: { type: 'candidate', candidate: candidate ? candidate.toJSON() : null } });
     this.pc.ontrack = ({ track, streams }) => this.#show(track, streams[0]);
+    // ICE restart when the connection to the SFU does not come up, or is lost (W3C WebRTC
+    // §4.4.1.6): when the browser's first offer crosses the SFU's, it rolls its ICE
+    // credentials back while the candidates it gathered for them are already on their way,
+    // and on a busy machine the connection sometimes never formed.
+    this.#watchICE();
+  }
+
+  #watchICE() {
+    let timer = null;
+    const check = () => {
+      clearTimeout(timer);
+      if (this.pc.connectionState === 'connected' || this.pc.connectionState === 'closed') return;
+      timer = setTimeout(() => {
+        if (this.pc.remoteDescription && this.pc.connectionState !== 'connected' && this.pc.connectionState !== 'closed') {
+          this.pc.restartIce();
+        }
+        check();
+      }, 5000);
+    };
+    this.pc.addEventListener('connectionstatechange', check);
+    this.pc.addEventListener('signalingstatechange', check);
+    check();
   }
 
   /** start takes the camera and microphone chosen (or the defaults) and sends them. */
