@@ -153,13 +153,18 @@ test('three participants each receive two remote videos that play, and a screen 
   // the publisher still sends: what matters is that it moves, not how soon.)
   for (const p of all) {
     const before = await decoded(p);
-    await p.waitForFunction(async (b) => {
-      const after = {};
-      (await window.socleMedia.pc.getStats()).forEach((r) => {
-        if (r.type === 'inbound-rtp' && r.kind === 'video' && r.framesDecoded > 0) after[r.trackIdentifier] = r.framesDecoded;
-      });
-      return Object.keys(after).length >= 2 && Object.keys(b).every((id) => after[id] > b[id]);
-    }, before, { polling: 250, timeout: 15_000 }).catch(() => {});
+    // Waits in the page until every count has moved on (getStats is asynchronous, which
+    // waitForFunction's predicates cannot be), for at most 15 s.
+    await p.evaluate(async (b) => {
+      for (const end = Date.now() + 15_000; Date.now() < end;) {
+        const after = {};
+        (await window.socleMedia.pc.getStats()).forEach((r) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'video' && r.framesDecoded > 0) after[r.trackIdentifier] = r.framesDecoded;
+        });
+        if (Object.keys(after).length >= 2 && Object.keys(b).every((id) => after[id] > b[id])) return;
+        await new Promise((r) => requestAnimationFrame(r));
+      }
+    }, before);
     const after = await decoded(p);
     assert.ok(Object.keys(after).length >= 2, `two decoded videos, got ${JSON.stringify(after)}`);
     for (const id of Object.keys(before)) assert.ok(after[id] > before[id], `video ${id}: frames decoded ${before[id]} then ${after[id]}`);
