@@ -94,6 +94,7 @@ func query(ctx context.Context, c *http.Client, url, digits string) (time.Durati
 	t0 := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", held.MediaType)
+	req.Header.Set("Accept", held.MediaType) // RFC 5985 §8, which the operator simulator holds clients to
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
