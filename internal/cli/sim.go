@@ -100,16 +100,19 @@ Runs a reference operator location server: HTTPS with client certificates signed
 answering HELD location requests (RFC 5985, POST, application/held+xml) on any path as an
 operator would: the serving cell's area (a circle) for mobile numbers (+33 6, +33 7), the
 line's civic address for the others. Operators without their own server test socle against
-it; -delay and -error simulate a slow or failing server.`)
+it; -delay and -error simulate a slow or failing server, -by-reference a server that answers
+with a location URI to dereference (RFC 5985 §6.2.1, RFC 6753).`)
 	var srv simServer
 	srv.flags(fs, "127.0.0.1:8445", "operator-sim")
 	delay := fs.Duration("delay", 0, "wait this long before each answer")
 	code := fs.String("error", "", "answer every request with this HELD error code (locationUnknown, notLocatable, ...)")
+	byRef := fs.Bool("by-reference", false, "answer with a location URI (a locationUriSet), dereferenced by a second request")
 	if err := parse(fs, nil, args); err != nil {
 		return err
 	}
 	sim := opsim.New()
 	sim.SetDelay(*delay)
 	sim.SetError(*code)
+	sim.SetByReference(*byRef, "")
 	return srv.serve(ctx, "operator-simulator", sim)
 }

@@ -436,8 +436,9 @@ func Purge(ctx context.Context, pool *pgxpool.Pool, retention time.Duration) (in
 			break
 		}
 	}
-	// Who asked for a location, when, and the outcome stay; the number goes.
-	if _, err := pool.Exec(ctx, `UPDATE emergency.pull_queries SET device = NULL, purged_at = now()
+	// Who asked for a location, when, and the outcome stay; the number goes, and so does the
+	// reason, which may quote an operator's message naming it.
+	if _, err := pool.Exec(ctx, `UPDATE emergency.pull_queries SET device = NULL, reason = NULL, purged_at = now()
 		WHERE purged_at IS NULL AND at < now() - $1::interval`, retention); err != nil {
 		return total, fmt.Errorf("purge: %w", err)
 	}

@@ -18,6 +18,7 @@ func seeds(f *testing.F) {
 	}
 	f.Add([]byte(foreignRequest))
 	f.Add([]byte(foreignResponse))
+	f.Add([]byte(referenceResponse))
 }
 
 // FuzzParseRequest: never a panic; every refusal is a HELD error with a code; an accepted
@@ -45,7 +46,8 @@ func FuzzParseRequest(f *testing.F) {
 
 // FuzzParseResponse: an operator's answer is refused, or it is an error that socle, which
 // passes operators' errors on to PSAPs, writes back as the same error, or it is a location
-// that writes back (EncodeResponse checks every position's range) as the same location.
+// that writes back (Encode checks every position's range) as the same location and the same
+// location URIs.
 func FuzzParseResponse(f *testing.F) {
 	seeds(f)
 	f.Add(EncodeError(&Error{Code: LocationUnknown, Message: "no fix for this number"}))
@@ -67,7 +69,7 @@ func FuzzParseResponse(f *testing.F) {
 			}
 			return
 		}
-		out, err := EncodeResponse(r.Location)
+		out, err := Encode(r)
 		if err != nil {
 			t.Fatalf("accepted a location that does not encode: %v\n%#v", err, r.Location)
 		}

@@ -99,7 +99,18 @@ type xRequest struct {
 // ParseRequest reads a locationRequest. Every failure is a HELD error a server can send
 // back as it is: xmlError for what is not a well-formed, safe HELD document, requestError for
 // a request that cannot be served as asked.
-func ParseRequest(b []byte) (Request, *Error) {
+func ParseRequest(b []byte) (Request, *Error) { return parseRequest(b, true) }
+
+// ParseDereferenceRequest reads a locationRequest sent to a location URI (RFC 6753 §3): the
+// URI names the target, so the request needs no device, and a device it names is not used —
+// it must not be able to turn a reference to one person into a query about another.
+func ParseDereferenceRequest(b []byte) (Request, *Error) {
+	r, herr := parseRequest(b, false)
+	r.Device = ""
+	return r, herr
+}
+
+func parseRequest(b []byte, needDevice bool) (Request, *Error) {
 	if err := xmlsafe.Check(b, MaxSize, MaxDepth); err != nil {
 		return Request{}, &Error{Code: XMLError, Message: err.Error()}
 	}
@@ -137,6 +148,9 @@ func ParseRequest(b []byte) (Request, *Error) {
 				}
 			}
 		}
+	}
+	if !needDevice {
+		return r, nil
 	}
 	if x.Device == nil {
 		return Request{}, &Error{Code: RequestError, Message: "a device (RFC 6155) is required: <device><uri>tel:+33...</uri></device>"}
@@ -182,10 +196,11 @@ func NormaliseTel(s string) (string, bool) {
 	return b.String(), true
 }
 
-// EncodeRequest writes a locationRequest.
+// EncodeRequest writes a locationRequest. A request without a Device is a dereference request
+// (RFC 6753 §3.1): the location URI it is sent to names the target.
 func EncodeRequest(r Request) ([]byte, error) {
 	tel, ok := NormaliseTel(r.Device)
-	if !ok {
+	if !ok && r.Device != "" {
 		return nil, fmt.Errorf("held: device %q is not a global tel: URI", r.Device)
 	}
 	var b bytes.Buffer
@@ -200,25 +215,56 @@ func EncodeRequest(r Request) ([]byte, error) {
 	if len(r.LocationTypes) > 0 {
 		b.WriteString(` <locationType exact="` + strconv.FormatBool(r.Exact) + `">` + strings.Join(r.LocationTypes, " ") + "</locationType>\n")
 	}
-	b.WriteString(` <device xmlns="` + NSID + `"><uri>` + tel + "</uri></device>\n</locationRequest>\n")
+	if tel != "" {
+		b.WriteString(` <device xmlns="` + NSID + `"><uri>` + tel + "</uri></device>\n")
+	}
+	b.WriteString("</locationRequest>\n")
 	return b.Bytes(), nil
 }
 
-// Response is a locationResponse.
+// Response is a locationResponse: a location by value, by reference, or both (RFC 5985 §6.2).
 type Response struct {
-	Location pidflo.Document
+	// Location is the PIDF-LO document, when the answer carries one (HasLocation).
+	Location    pidflo.Document
+	HasLocation bool
+	// URIs are the location URIs of a locationUriSet (RFC 5985 §6.2.1), valid until Expires.
+	URIs    []string
+	Expires time.Time
 }
 
 // EncodeResponse writes a locationResponse carrying d as PIDF-LO (RFC 5985 §6.2).
 func EncodeResponse(d pidflo.Document) ([]byte, error) {
-	doc, err := pidflo.Encode(d)
-	if err != nil {
-		return nil, fmt.Errorf("held: %w", err)
-	}
-	doc = bytes.TrimPrefix(doc, []byte(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"))
+	return Encode(Response{Location: d, HasLocation: true})
+}
+
+// EncodeReference writes a locationResponse carrying only location URIs, valid until
+// expires: a location by reference, to be dereferenced (RFC 6753).
+func EncodeReference(uris []string, expires time.Time) []byte {
+	b, _ := Encode(Response{URIs: uris, Expires: expires}) // no location: nothing to refuse
+	return b
+}
+
+// Encode writes a locationResponse (RFC 5985 §6.2): the locationUriSet first, whose expires
+// attribute is required (§6.2.1), then the location.
+func Encode(r Response) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<locationResponse xmlns="` + NS + `">` + "\n")
-	b.Write(doc)
+	if r.URIs != nil {
+		b.WriteString(` <locationUriSet expires="` + r.Expires.UTC().Format(time.RFC3339Nano) + `">` + "\n")
+		for _, u := range r.URIs {
+			b.WriteString("  <locationURI>")
+			xml.EscapeText(&b, []byte(u))
+			b.WriteString("</locationURI>\n")
+		}
+		b.WriteString(" </locationUriSet>\n")
+	}
+	if r.HasLocation {
+		doc, err := pidflo.Encode(r.Location)
+		if err != nil {
+			return nil, fmt.Errorf("held: %w", err)
+		}
+		b.Write(bytes.TrimPrefix(doc, []byte(`<?xml version="1.0" encoding="UTF-8"?>`+"\n")))
+	}
 	b.WriteString("</locationResponse>\n")
 	return b.Bytes(), nil
 }
@@ -258,22 +304,57 @@ func ParseResponse(b []byte) (Response, error) {
 		}
 		return Response{}, &Error{Code: strings.TrimSpace(x.Code), Message: strings.TrimSpace(x.Message)}
 	case root.Name.Space == NS && root.Name.Local == "locationResponse":
+		// RFC 5985 §6.2: a locationUriSet, then the location by value, either optional, at
+		// least one of them there; extensions are skipped.
+		var r Response
 		for {
-			start, err := firstStart(dec)
+			tok, err := dec.Token()
 			if err != nil {
-				return Response{}, fmt.Errorf("%w: locationResponse without a presence document", ErrNotHELD)
+				return Response{}, fmt.Errorf("%w: %v", ErrNotHELD, err)
 			}
-			if start.Name.Space == pidflo.NSPIDF && start.Name.Local == "presence" {
+			if _, ok := tok.(xml.EndElement); ok { // of the locationResponse
+				break
+			}
+			start, ok := tok.(xml.StartElement)
+			if !ok {
+				continue
+			}
+			switch {
+			case start.Name.Space == pidflo.NSPIDF && start.Name.Local == "presence" && !r.HasLocation:
 				d, err := pidflo.DecodeElement(dec, start)
 				if err != nil {
 					return Response{}, err
 				}
-				return Response{Location: d}, nil
-			}
-			if err := dec.Skip(); err != nil { // locationUriSet and extensions
-				return Response{}, fmt.Errorf("%w: %v", ErrNotHELD, err)
+				r.Location, r.HasLocation = d, true
+			case start.Name.Space == NS && start.Name.Local == "locationUriSet" && r.URIs == nil:
+				var set struct {
+					Expires string   `xml:"expires,attr"`
+					URIs    []string `xml:"urn:ietf:params:xml:ns:geopriv:held locationURI"`
+				}
+				if err := dec.DecodeElement(&set, &start); err != nil {
+					return Response{}, fmt.Errorf("%w: locationUriSet: %v", ErrNotHELD, err)
+				}
+				exp, err := time.Parse(time.RFC3339, strings.TrimSpace(set.Expires))
+				if err != nil {
+					return Response{}, fmt.Errorf("%w: locationUriSet expires %q is not a date-time", ErrNotHELD, set.Expires)
+				}
+				r.Expires = exp.UTC()
+				r.URIs = []string{}
+				for _, u := range set.URIs {
+					if u = strings.TrimSpace(u); u != "" {
+						r.URIs = append(r.URIs, u)
+					}
+				}
+			default:
+				if err := dec.Skip(); err != nil {
+					return Response{}, fmt.Errorf("%w: %v", ErrNotHELD, err)
+				}
 			}
 		}
+		if !r.HasLocation && len(r.URIs) == 0 {
+			return Response{}, fmt.Errorf("%w: locationResponse with neither a location nor a location URI", ErrNotHELD)
+		}
+		return r, nil
 	}
 	return Response{}, fmt.Errorf("%w: root {%s}%s", ErrNotHELD, root.Name.Space, root.Name.Local)
 }

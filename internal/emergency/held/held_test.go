@@ -137,3 +137,68 @@ func TestBadRequestsGetTheRightHELDError(t *testing.T) {
 		}
 	}
 }
+
+// A location by reference, in the shape of RFC 5985 §10's examples (values our own): a
+// locationUriSet (§6.2.1) with an https and a sip URI, its expiry with a fraction of a second.
+const referenceResponse = `<?xml version="1.0"?>
+<locationResponse xmlns="urn:ietf:params:xml:ns:geopriv:held">
+  <locationUriSet expires="2026-11-24T15:00:00.0Z">
+    <locationURI>https://lis.operateur.example:9768/ref/8c2f1e</locationURI>
+    <locationURI>sip:9769+8c2f1e@lis.operateur.example</locationURI>
+  </locationUriSet>
+</locationResponse>`
+
+func TestALocationByReferenceIsReadWithItsExpiry(t *testing.T) {
+	r, err := ParseResponse([]byte(referenceResponse))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HasLocation || len(r.URIs) != 2 || r.URIs[0] != "https://lis.operateur.example:9768/ref/8c2f1e" ||
+		!r.Expires.Equal(time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)) {
+		t.Fatalf("read %+v", r)
+	}
+	// And it writes back the same: socle's operator simulator answers so.
+	back, err := ParseResponse(EncodeReference(r.URIs, r.Expires))
+	if err != nil || !reflect.DeepEqual(back, r) {
+		t.Fatalf("round trip: %+v %v", back, err)
+	}
+}
+
+func TestAResponseMustCarryALocationOrAReference(t *testing.T) {
+	for name, doc := range map[string]string{
+		"empty":                               `<locationResponse xmlns="urn:ietf:params:xml:ns:geopriv:held"/>`,
+		"extension only":                      `<locationResponse xmlns="urn:ietf:params:xml:ns:geopriv:held"><x:ext xmlns:x="urn:example"/></locationResponse>`,
+		"expiry not a date":                   `<locationResponse xmlns="urn:ietf:params:xml:ns:geopriv:held"><locationUriSet expires="tomorrow"><locationURI>https://a.example/1</locationURI></locationUriSet></locationResponse>`,
+		"expiry missing (§6.2.1 requires it)": `<locationResponse xmlns="urn:ietf:params:xml:ns:geopriv:held"><locationUriSet><locationURI>https://a.example/1</locationURI></locationUriSet></locationResponse>`,
+	} {
+		if _, err := ParseResponse([]byte(doc)); !errors.Is(err, ErrNotHELD) {
+			t.Errorf("%s: %v, want a refusal", name, err)
+		}
+	}
+}
+
+// RFC 6753 §3: the location URI names the target, so a dereference request carries no device;
+// the request of RFC 5985 §10's first example, which lets the LIS find the device by its IP
+// address, is not one a PSAP can make of socle, which must be told whom it is asked about.
+func TestADereferenceRequestNamesNoDevice(t *testing.T) {
+	b, err := EncodeRequest(Request{ResponseTime: 2 * time.Second, LocationTypes: []string{TypeGeodetic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "device") {
+		t.Errorf("a dereference request names a device:\n%s", b)
+	}
+	r, herr := ParseDereferenceRequest(b)
+	if herr != nil || r.ResponseTime != 2*time.Second || r.Device != "" {
+		t.Errorf("dereference request read as %+v %v", r, herr)
+	}
+	if _, herr := ParseRequest(b); herr == nil || herr.Code != RequestError {
+		t.Errorf("as a location request: %v, want requestError", herr)
+	}
+	// A device in a dereference is not used: it must not turn a reference into a query
+	// about someone else.
+	r, herr = ParseDereferenceRequest([]byte(foreignRequest))
+	if herr != nil || r.Device != "" {
+		t.Errorf("device in a dereference: %+v %v", r, herr)
+	}
+}

@@ -5,8 +5,10 @@
 package opsim
 
 import (
+	"crypto/rand"
 	"hash/fnv"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -23,15 +25,39 @@ type Sim struct {
 	// mobile ranges, +33 6 and +33 7.
 	Mobile func(number string) bool
 
-	delay    atomic.Int64
-	errCode  atomic.Value // string
-	requests atomic.Int64
-	mu       sync.Mutex
-	asked    map[string]int
+	delay     atomic.Int64
+	errCode   atomic.Value // string
+	reference atomic.Value // string: "" by value, else the host of the URIs given
+	requests  atomic.Int64
+	mu        sync.Mutex
+	asked     map[string]int
+	refs      map[string]reference // by URI path
 }
 
+// reference is a location URI given out: whose location it is, until when.
+type reference struct {
+	device  string
+	expires time.Time
+}
+
+// ReferenceLifetime is how long a location URI the simulator gives stays valid.
+const ReferenceLifetime = 10 * time.Minute
+
 // New returns a simulator.
-func New() *Sim { return &Sim{asked: map[string]int{}} }
+func New() *Sim { return &Sim{asked: map[string]int{}, refs: map[string]reference{}} }
+
+// SetByReference makes the simulator answer location requests by reference, as a LIS may
+// (RFC 5985 §6.2.1): a locationUriSet with one https URI, which a HELD dereference request
+// (RFC 6753 §3) to that URI answers with the location until it expires. The URI is on host,
+// or on the host the request came to when host is empty. SetByReference(false, "") answers
+// by value again.
+func (s *Sim) SetByReference(byReference bool, host string) {
+	if !byReference {
+		s.reference.Store("")
+		return
+	}
+	s.reference.Store("ref:" + host)
+}
 
 // SetDelay makes every answer wait d.
 func (s *Sim) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
@@ -58,9 +84,40 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, held.MaxSize+1))
-	req, herr := held.ParseRequest(body)
+	s.mu.Lock()
+	ref, isRef := s.refs[r.URL.Path]
+	s.mu.Unlock()
+	var req held.Request
+	var herr *held.Error
+	if isRef {
+		// A dereference (RFC 6753 §3): the URI names the target.
+		if req, herr = held.ParseDereferenceRequest(body); herr == nil {
+			if time.Now().After(ref.expires) {
+				herr = &held.Error{Code: held.LocationUnknown, Message: "this location URI has expired"}
+			}
+			req.Device = ref.device
+		}
+	} else {
+		req, herr = held.ParseRequest(body)
+	}
 	if herr != nil { // in a 200, as every HELD error (RFC 5985 §8)
 		reply(held.EncodeError(herr))
+		return
+	}
+	if mode, _ := s.reference.Load().(string); mode != "" && !isRef {
+		host, _ := strings.CutPrefix(mode, "ref:")
+		if host == "" {
+			host = r.Host
+		}
+		path := "/loc/" + rand.Text()
+		exp := time.Now().Add(ReferenceLifetime)
+		s.mu.Lock()
+		if len(s.refs) >= 1024 { // a long run forgets the URIs that expired
+			maps.DeleteFunc(s.refs, func(_ string, r reference) bool { return time.Now().After(r.expires) })
+		}
+		s.refs[path] = reference{device: req.Device, expires: exp}
+		s.mu.Unlock()
+		reply(held.EncodeReference([]string{"https://" + host + path}, exp))
 		return
 	}
 	number := strings.TrimPrefix(req.Device, "tel:+")

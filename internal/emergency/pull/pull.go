@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -81,6 +82,9 @@ func (s *Service) Locate(ctx context.Context, psapID string, r held.Request) (An
 	}
 	rec := Record{Key: uuid.New(), At: start, PSAP: psapID, Device: q.device, Source: source, Outcome: result,
 		MessageID: ans.MessageID, DurationMS: float64(time.Since(start).Microseconds()) / 1000}
+	if herr != nil {
+		rec.Reason = herr.Message
+	}
 	if err := s.Journal.Append(rec.encode()); err != nil {
 		// No audit, no answer: who asked for a location must always be known.
 		return Answer{}, &held.Error{Code: held.GeneralLisError, Message: "the query could not be recorded"}
@@ -225,7 +229,7 @@ func (s *Service) askOperator(ctx context.Context, number string, r held.Request
 		if errors.As(err, &herr) {
 			return Answer{}, herr
 		}
-		return Answer{}, &held.Error{Code: held.GeneralLisError, Message: "the operator's answer is unusable"}
+		return Answer{}, &held.Error{Code: held.GeneralLisError, Message: "the operator's answer is unusable: " + err.Error()}
 	}
 	return Answer{Location: doc, Source: "operator"}, nil
 }
@@ -269,42 +273,99 @@ func (s *Service) shared(ctx context.Context, number string, ask func() (pidflo.
 }
 
 func (s *Service) ask(ctx context.Context, op *directory.Operator, number string, wait time.Duration) (pidflo.Document, error) {
-	body, err := held.EncodeRequest(held.Request{Device: "tel:" + number, ResponseTime: wait})
-	if err != nil {
-		return pidflo.Document{}, &held.Error{Code: held.RequestError, Message: err.Error()}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, op.LocationEndpoint, bytes.NewReader(body))
+	r, err := s.post(ctx, op, op.LocationEndpoint, held.Request{Device: "tel:" + number, ResponseTime: wait})
 	if err != nil {
 		return pidflo.Document{}, err
+	}
+	if r.HasLocation {
+		return r.Location, nil
+	}
+	return s.dereference(ctx, op, r)
+}
+
+// dereference fetches a location the operator answered by reference (RFC 5985 §6.2.1: only a
+// locationUriSet) with a HELD dereference request (RFC 6753 §3) over the same mutual TLS. It
+// follows one URI, once: socle presents its client certificate there, so the URI must be
+// https on the host of the operator's location server — a reference elsewhere is refused,
+// never followed (a LIS is not to send socle's queries to a third party). Each refusal says
+// why, and the audit trail keeps it.
+func (s *Service) dereference(ctx context.Context, op *directory.Operator, r held.Response) (pidflo.Document, error) {
+	refuse := func(format string, args ...any) (pidflo.Document, error) {
+		return pidflo.Document{}, &held.Error{Code: held.GeneralLisError,
+			Message: "the operator answered by reference, and " + fmt.Sprintf(format, args...)}
+	}
+	if time.Now().After(r.Expires) {
+		return refuse("its location URIs expired at %s", r.Expires.Format(time.RFC3339))
+	}
+	endpoint, err := url.Parse(op.LocationEndpoint)
+	if err != nil {
+		return refuse("its location server's address is unreadable")
+	}
+	target := ""
+	for _, raw := range r.URIs {
+		u, err := url.Parse(raw)
+		if err == nil && u.Scheme == "https" && u.User == nil && strings.EqualFold(u.Hostname(), endpoint.Hostname()) {
+			target = u.String()
+			break
+		}
+	}
+	if target == "" {
+		return refuse("none of its %d location URIs is https on %s, its location server's host", len(r.URIs), endpoint.Hostname())
+	}
+	deadline, _ := ctx.Deadline()
+	ref, err := s.post(ctx, op, target, held.Request{ResponseTime: time.Until(deadline)})
+	if err != nil {
+		var herr *held.Error
+		if errors.As(err, &herr) {
+			herr.Message = "dereferencing " + target + ": " + herr.Message
+			return pidflo.Document{}, herr
+		}
+		return refuse("dereferencing %s failed: %v", target, err)
+	}
+	if !ref.HasLocation {
+		return refuse("dereferencing %s gave another reference, not a location", target)
+	}
+	return ref.Location, nil
+}
+
+// post sends a HELD locationRequest to one of the operator's URLs and reads its answer.
+func (s *Service) post(ctx context.Context, op *directory.Operator, to string, hr held.Request) (held.Response, error) {
+	body, err := held.EncodeRequest(hr)
+	if err != nil {
+		return held.Response{}, &held.Error{Code: held.RequestError, Message: err.Error()}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to, bytes.NewReader(body))
+	if err != nil {
+		return held.Response{}, err
 	}
 	req.Header.Set("Content-Type", held.MediaType)
 	req.Header.Set("Accept", held.MediaType) // RFC 5985 §8: a HELD client MUST say so
 	resp, err := s.client(op).Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return pidflo.Document{}, &held.Error{Code: held.Timeout, Message: "the operator did not answer in time"}
+			return held.Response{}, &held.Error{Code: held.Timeout, Message: "the operator did not answer in time"}
 		}
-		return pidflo.Document{}, &held.Error{Code: held.GeneralLisError, Message: "the operator's location server is unreachable"}
+		return held.Response{}, &held.Error{Code: held.GeneralLisError, Message: "the operator's location server is unreachable"}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, held.MaxSize+1))
 	if err != nil {
-		return pidflo.Document{}, &held.Error{Code: held.Timeout, Message: "the operator's answer was cut off"}
+		return held.Response{}, &held.Error{Code: held.Timeout, Message: "the operator's answer was cut off"}
 	}
 	// The operator's HELD error codes of RFC 5985 §4.3.2 share our vocabulary and are passed
 	// on; one it invented is generalLisError for the PSAP, its own code kept in the message (and
-	// so in the audit record). Errors come
-	// in a 200 (§8), but a LIS that answers them with a 4xx is read the same.
+	// so in the audit record). Errors come in a 200 (§8), but a LIS that answers them with a
+	// 4xx is read the same.
 	r, err := held.ParseResponse(b)
 	if err != nil {
 		var herr *held.Error
 		if errors.As(err, &herr) && !held.KnownCode(herr.Code) {
-			return pidflo.Document{}, &held.Error{Code: held.GeneralLisError,
+			return held.Response{}, &held.Error{Code: held.GeneralLisError,
 				Message: "the operator's location server failed (" + herr.Code + ")"}
 		}
-		return pidflo.Document{}, err
+		return held.Response{}, err
 	}
-	return r.Location, nil
+	return r, nil
 }
 
 // client returns the mutual-TLS client for an operator.

@@ -20,8 +20,9 @@ type Record struct {
 	At         time.Time `json:"at"`
 	PSAP       string    `json:"psap"`
 	Device     string    `json:"device"`
-	Source     string    `json:"source"`  // "aml", "operator" or "none"
-	Outcome    string    `json:"outcome"` // "located", OutOfArea or a HELD error code
+	Source     string    `json:"source"`           // "aml", "operator" or "none"
+	Outcome    string    `json:"outcome"`          // "located", OutOfArea or a HELD error code
+	Reason     string    `json:"reason,omitempty"` // why not located, as the PSAP was told
 	MessageID  string    `json:"message_id,omitempty"`
 	DurationMS float64   `json:"duration_ms"`
 }
@@ -38,6 +39,7 @@ func AuditSink(pool *pgxpool.Pool, logger *slog.Logger) audit.Sink {
 		var keys []uuid.UUID
 		var ats []time.Time
 		var psaps, devices, sources, outcomes []string
+		var reasons []*string
 		var messages []*string
 		var durations []float64
 		for _, b := range recs {
@@ -55,11 +57,16 @@ func AuditSink(pool *pgxpool.Pool, logger *slog.Logger) audit.Sink {
 			keys, ats, psaps, devices = append(keys, r.Key), append(ats, r.At), append(psaps, r.PSAP), append(devices, r.Device)
 			sources, outcomes, messages = append(sources, r.Source), append(outcomes, r.Outcome), append(messages, msg)
 			durations = append(durations, r.DurationMS)
+			var reason *string
+			if r.Reason != "" {
+				reason = &r.Reason
+			}
+			reasons = append(reasons, reason)
 		}
 		_, err := pool.Exec(ctx, `
-			INSERT INTO emergency.pull_queries (key, at, psap_id, device, source, outcome, message_id, duration_ms)
-			SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::float8[])
-			ON CONFLICT (key) DO NOTHING`, keys, ats, psaps, devices, sources, outcomes, messages, durations)
+			INSERT INTO emergency.pull_queries (key, at, psap_id, device, source, outcome, message_id, duration_ms, reason)
+			SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::float8[], $9::text[])
+			ON CONFLICT (key) DO NOTHING`, keys, ats, psaps, devices, sources, outcomes, messages, durations, reasons)
 		if err != nil {
 			return fmt.Errorf("pull: ship %d audit records: %w", len(keys), err)
 		}
