@@ -80,6 +80,11 @@ func EncodeSMSv1(m Message) []byte {
 			add("lc", strconv.Itoa(l.Confidence))
 		}
 		add("pm", sourceCode(l.Source))
+	} else if m.NoLocation {
+		// ETSI TS 103 625 §6's own message without location.
+		add("lt", "+00.00000")
+		add("lg", "+000.00000")
+		add("pm", "N")
 	}
 	add("si", m.IMSI)
 	add("ei", m.IMEI)
@@ -117,6 +122,9 @@ func EncodeSMSv2(m Message) []byte {
 			add("lz", ftoa(*l.Altitude, 1)+","+ftoa(vacc, 1))
 		}
 		add("ls", sourceCode(l.Source))
+	} else if m.NoLocation {
+		add("lo", "0.00000,0.00000,0.0")
+		add("ls", "N")
 	}
 	add("si", m.IMSI)
 	add("ei", m.IMEI)
@@ -151,7 +159,9 @@ func sourceCode(s Source) string {
 	case SourceFused:
 		return "F"
 	}
-	return "N"
+	// Not "N": that is "no location" (pm=N, ls=N), and a position of unknown source is
+	// still a position. Left out, the source reads back as unknown.
+	return ""
 }
 
 func ftoa(f float64, prec int) string { return strconv.FormatFloat(f, 'f', prec, 64) }

@@ -169,8 +169,13 @@ func smsV2(v map[string]string, m *Message, f *findings) map[string]bool {
 		} else {
 			lat, latOK := coordinate(parts[0], "lo", 90, f)
 			lon, lonOK := coordinate(parts[1], "lo", 180, f)
-			// Zero coordinates: no location, as with pm=N in version 1.
-			if latOK && lonOK && noPosition(lat, lon) {
+			// ls=N, the positioning source "none", is version 1's pm=N: no location, whatever
+			// coordinates come with it. Zero coordinates mean the same.
+			switch {
+			case strings.EqualFold(v["ls"], "N"):
+				m.NoLocation = true
+				latOK = false
+			case latOK && lonOK && noPosition(lat, lon):
 				m.NoLocation = true
 				f.warn("lo", "latitude and longitude both 0: read as no location")
 				latOK = false
