@@ -17,6 +17,7 @@ import (
 	"github.com/munnerz/goautoneg"
 
 	"socle/internal/emergency/directory"
+	"socle/internal/emergency/geo"
 	"socle/internal/emergency/pdaau"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
@@ -45,7 +46,7 @@ func visible(w http.ResponseWriter, r *http.Request, op *directory.Operator) (pd
 	if dep == "" {
 		return allowed, true
 	}
-	if !pdaau.ValidDepartement(dep) {
+	if !geo.ValidDepartement(dep) {
 		problem.Write(w, r, problem.New("invalid-query", http.StatusBadRequest, "Invalid query", "").
 			With(problem.FieldError{Field: "departement", Reason: "must be a département code: 01 to 95, 2A, 2B, or 971 to 989"}))
 		return nil, false

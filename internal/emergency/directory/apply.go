@@ -329,7 +329,7 @@ func parsePlan(name string, raw []byte, read func(rel string) ([]byte, error), n
 			}
 		}
 		for j, d := range o.TNAAUDepartements {
-			if d != "*" && !pdaau.ValidDepartement(d) {
+			if d != "*" && !geo.ValidDepartement(d) {
 				bad(o.line, what, "tnaau_departements[%d] %q: want a département code (01, 2A, 971...) or *", j, d)
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"socle/internal/emergency/geo"
-	"socle/internal/emergency/pdaau"
 	"socle/internal/platform/pki"
 )
 
@@ -210,7 +209,7 @@ func keepsTheRules(t *testing.T, p *plan, now time.Time) {
 			t.Fatalf("%s accepted with a URL that is not https", what)
 		}
 		for _, d := range o.TNAAUDepartements {
-			if d != "*" && !pdaau.ValidDepartement(d) {
+			if d != "*" && !geo.ValidDepartement(d) {
 				t.Fatalf("%s accepted with département %q", what, d)
 			}
 		}

@@ -14,7 +14,6 @@ package pdaau
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -76,12 +75,6 @@ type Version struct {
 
 // Active reports whether the version has taken effect (it may have been replaced since).
 func (v Version) Active() bool { return v.ActiveSeq != nil }
-
-var depPattern = regexp.MustCompile(`^([0-9]{2}|2[AB]|9[78][0-9])$`)
-
-// ValidDepartement reports whether code is written as a département code: 01–95, 2A, 2B,
-// or three digits overseas (971...).
-func ValidDepartement(code string) bool { return depPattern.MatchString(code) }
 
 // Problem is one reason a table cannot be saved, for the line it came from (0: the table as
 // a whole, such as a missing route). Code says which rule; Message words it.

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"socle/internal/emergency/geo"
 	"socle/internal/emergency/pdaau"
 	"socle/internal/platform/identity"
 	"socle/internal/web"
@@ -172,7 +173,7 @@ func (u *UI) depData(r *http.Request, dep string) (*depPage, error) {
 
 func (u *UI) departement(w http.ResponseWriter, r *http.Request) {
 	dep := r.PathValue("dep")
-	if !pdaau.ValidDepartement(dep) {
+	if !geo.ValidDepartement(dep) {
 		u.fail(w, r, http.StatusNotFound, "err.notfound")
 		return
 	}
@@ -194,7 +195,7 @@ const maxUpload = 8 << 20
 func (u *UI) upload(w http.ResponseWriter, r *http.Request) {
 	dep := r.PathValue("dep")
 	usr := user(r)
-	if !pdaau.ValidDepartement(dep) || !usr.Can(identity.RoleEditor, dep) {
+	if !geo.ValidDepartement(dep) || !usr.Can(identity.RoleEditor, dep) {
 		u.fail(w, r, http.StatusForbidden, "err.forbidden")
 		return
 	}
@@ -243,7 +244,7 @@ func (u *UI) redirect(w http.ResponseWriter, r *http.Request, id int64, done str
 func (u *UI) draftFromActive(w http.ResponseWriter, r *http.Request) {
 	dep := r.PathValue("dep")
 	usr := user(r)
-	if !pdaau.ValidDepartement(dep) || !usr.Can(identity.RoleEditor, dep) {
+	if !geo.ValidDepartement(dep) || !usr.Can(identity.RoleEditor, dep) {
 		u.fail(w, r, http.StatusForbidden, "err.forbidden")
 		return
 	}

@@ -25,7 +25,6 @@ import (
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/geo"
 	"socle/internal/emergency/held"
-	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/pidflo"
 	"socle/internal/platform/audit"
 )
@@ -146,7 +145,7 @@ func civicDepartement(c *pidflo.Civic) string {
 	if c.Country != "" && !strings.EqualFold(c.Country, "FR") {
 		return ""
 	}
-	if a2 := strings.ToUpper(strings.TrimSpace(c.A2)); pdaau.ValidDepartement(a2) {
+	if a2 := strings.ToUpper(strings.TrimSpace(c.A2)); geo.ValidDepartement(a2) {
 		return a2
 	}
 	pc := strings.TrimSpace(c.PC)
