@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"socle/internal/emergency/geo"
@@ -132,7 +133,8 @@ func (s *Snapshot) RoutingNumber(insee, number string) (string, bool) {
 // PDAAULen is the number of PDAAU rows.
 func (s *Snapshot) PDAAULen() int { return len(s.pdaau) }
 
-// Load reads the whole directory.
+// Load reads the whole directory, in one read-only transaction so that the snapshot is of
+// one moment: a directory applied meanwhile is seen whole or not at all.
 func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	s := &Snapshot{
 		Version:       time.Now(),
@@ -144,114 +146,98 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 		blocks:        map[string]Block{},
 		versions:      map[string]TableVersion{},
 	}
-	rows, err := pool.Query(ctx, `SELECT id, name, mcc_mnc, coalesce(location_endpoint, ''), coalesce(location_ca_pem, ''), tnaau_departements FROM emergency.operators`)
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, fmt.Errorf("directory: operators: %w", err)
+		return nil, fmt.Errorf("directory: %w", err)
 	}
-	for rows.Next() {
-		o := &Operator{}
-		var caPEM string
-		if err := rows.Scan(&o.ID, &o.Name, &o.MCCMNC, &o.LocationEndpoint, &caPEM, &o.TNAAU); err != nil {
-			return nil, fmt.Errorf("directory: operators: %w", err)
+	defer tx.Rollback(ctx) // read only: nothing to commit
+	// each runs one query and hands every row to scan; pgx.ForEachRow closes the rows
+	// whatever happens, so that an early return gives the connection back to the pool.
+	each := func(what, query string, dest []any, row func() error) error {
+		rows, err := tx.Query(ctx, query)
+		if err != nil {
+			return fmt.Errorf("directory: %s: %w", what, err)
 		}
-		if caPEM != "" {
-			o.LocationCA = x509.NewCertPool()
-			if !o.LocationCA.AppendCertsFromPEM([]byte(caPEM)) {
-				return nil, fmt.Errorf("directory: operator %s: stored CA holds no certificate", o.ID)
+		if _, err := pgx.ForEachRow(rows, dest, row); err != nil {
+			return fmt.Errorf("directory: %s: %w", what, err)
+		}
+		return nil
+	}
+
+	var o Operator
+	var caPEM string
+	if err := each("operators", `SELECT id, name, mcc_mnc, coalesce(location_endpoint, ''), coalesce(location_ca_pem, ''), tnaau_departements FROM emergency.operators`,
+		[]any{&o.ID, &o.Name, &o.MCCMNC, &o.LocationEndpoint, &caPEM, &o.TNAAU}, func() error {
+			op := o
+			if caPEM != "" {
+				op.LocationCA = x509.NewCertPool()
+				if !op.LocationCA.AppendCertsFromPEM([]byte(caPEM)) {
+					return fmt.Errorf("operator %s: stored CA holds no certificate", op.ID)
+				}
 			}
-		}
-		s.Operators[o.ID] = o
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("directory: operators: %w", err)
+			s.Operators[op.ID] = &op
+			o.MCCMNC, o.TNAAU = nil, nil // the next row's arrays are its own, not op's
+			return nil
+		}); err != nil {
+		return nil, err
 	}
 
-	rows, err = pool.Query(ctx, `SELECT id, name, routing_number, endpoint, coalesce(ca_pem, '') FROM emergency.psaps`)
-	if err != nil {
-		return nil, fmt.Errorf("directory: psaps: %w", err)
-	}
-	for rows.Next() {
-		p := &PSAP{}
-		var caPEM string
-		if err := rows.Scan(&p.ID, &p.Name, &p.RoutingNumber, &p.Endpoint, &caPEM); err != nil {
-			return nil, fmt.Errorf("directory: psaps: %w", err)
-		}
-		if caPEM != "" {
-			p.CA = x509.NewCertPool()
-			if !p.CA.AppendCertsFromPEM([]byte(caPEM)) {
-				return nil, fmt.Errorf("directory: psap %s: stored CA holds no certificate", p.ID)
+	var p PSAP
+	if err := each("psaps", `SELECT id, name, routing_number, endpoint, coalesce(ca_pem, '') FROM emergency.psaps`,
+		[]any{&p.ID, &p.Name, &p.RoutingNumber, &p.Endpoint, &caPEM}, func() error {
+			ps := p
+			if caPEM != "" {
+				ps.CA = x509.NewCertPool()
+				if !ps.CA.AppendCertsFromPEM([]byte(caPEM)) {
+					return fmt.Errorf("psap %s: stored CA holds no certificate", ps.ID)
+				}
 			}
-		}
-		s.PSAPs[p.ID] = p
-		s.byRouting[p.RoutingNumber] = p
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("directory: psaps: %w", err)
-	}
-
-	rows, err = pool.Query(ctx, `SELECT fingerprint, coalesce(operator_id, ''), coalesce(psap_id, '') FROM emergency.certificates`)
-	if err != nil {
-		return nil, fmt.Errorf("directory: certificates: %w", err)
-	}
-	for rows.Next() {
-		var fp, op, psap string
-		if err := rows.Scan(&fp, &op, &psap); err != nil {
-			return nil, fmt.Errorf("directory: certificates: %w", err)
-		}
-		s.byFingerprint[fp] = org{operator: s.Operators[op], psap: s.PSAPs[psap]}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("directory: certificates: %w", err)
+			s.PSAPs[ps.ID] = &ps
+			s.byRouting[ps.RoutingNumber] = &ps
+			return nil
+		}); err != nil {
+		return nil, err
 	}
 
-	rows, err = pool.Query(ctx, `SELECT insee, number, routing_number FROM emergency.pdaau`)
-	if err != nil {
-		return nil, fmt.Errorf("directory: pdaau: %w", err)
-	}
-	for rows.Next() {
-		var k pdaauKey
-		var r string
-		if err := rows.Scan(&k.insee, &k.number, &r); err != nil {
-			return nil, fmt.Errorf("directory: pdaau: %w", err)
-		}
-		s.pdaau[k] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("directory: pdaau: %w", err)
+	var fp, opID, psapID string
+	if err := each("certificates", `SELECT fingerprint, coalesce(operator_id, ''), coalesce(psap_id, '') FROM emergency.certificates`,
+		[]any{&fp, &opID, &psapID}, func() error {
+			s.byFingerprint[fp] = org{operator: s.Operators[opID], psap: s.PSAPs[psapID]}
+			return nil
+		}); err != nil {
+		return nil, err
 	}
 
-	rows, err = pool.Query(ctx, `SELECT DISTINCT ON (departement) departement, id, active_seq FROM emergency.pdaau_versions
-		WHERE active_seq IS NOT NULL ORDER BY departement, active_seq DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("directory: pdaau versions: %w", err)
-	}
-	for rows.Next() {
-		var dep string
-		var v TableVersion
-		if err := rows.Scan(&dep, &v.PDAAU, &v.TNAAU); err != nil {
-			return nil, fmt.Errorf("directory: pdaau versions: %w", err)
-		}
-		s.versions[dep] = v
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("directory: pdaau versions: %w", err)
+	var k pdaauKey
+	var routing string
+	if err := each("pdaau", `SELECT insee, number, routing_number FROM emergency.pdaau`,
+		[]any{&k.insee, &k.number, &routing}, func() error {
+			s.pdaau[k] = routing
+			return nil
+		}); err != nil {
+		return nil, err
 	}
 
-	rows, err = pool.Query(ctx, `SELECT prefix, operator_id, kind FROM emergency.number_blocks`)
-	if err != nil {
-		return nil, fmt.Errorf("directory: number blocks: %w", err)
+	var dep string
+	var v TableVersion
+	if err := each("pdaau versions", `SELECT DISTINCT ON (departement) departement, id, active_seq FROM emergency.pdaau_versions
+		WHERE active_seq IS NOT NULL ORDER BY departement, active_seq DESC`,
+		[]any{&dep, &v.PDAAU, &v.TNAAU}, func() error {
+			s.versions[dep] = v
+			return nil
+		}); err != nil {
+		return nil, err
 	}
-	for rows.Next() {
-		var b Block
-		var op string
-		if err := rows.Scan(&b.Prefix, &op, &b.Kind); err != nil {
-			return nil, fmt.Errorf("directory: number blocks: %w", err)
-		}
-		b.Operator = s.Operators[op]
-		s.blocks[b.Prefix] = b
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("directory: number blocks: %w", err)
+
+	var blk Block
+	if err := each("number blocks", `SELECT prefix, operator_id, kind FROM emergency.number_blocks`,
+		[]any{&blk.Prefix, &opID, &blk.Kind}, func() error {
+			b := blk
+			b.Operator = s.Operators[opID]
+			s.blocks[b.Prefix] = b
+			return nil
+		}); err != nil {
+		return nil, err
 	}
 
 	s.areas = map[string]map[string]bool{}
@@ -264,7 +250,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 		}
 	}
 
-	communes, err := loadCommunes(ctx, pool)
+	communes, err := loadCommunes(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
@@ -272,8 +258,10 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	return s, nil
 }
 
-func loadCommunes(ctx context.Context, pool *pgxpool.Pool) ([]geo.Commune, error) {
-	rows, err := pool.Query(ctx, `SELECT code, name, geometry FROM emergency.communes`)
+func loadCommunes(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) ([]geo.Commune, error) {
+	rows, err := q.Query(ctx, `SELECT code, name, geometry FROM emergency.communes`)
 	if err != nil {
 		return nil, fmt.Errorf("directory: communes: %w", err)
 	}

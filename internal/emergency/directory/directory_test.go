@@ -197,3 +197,29 @@ func TestImportingCommunesReplacesTheSetAndReportsWhatChanged(t *testing.T) {
 		t.Fatalf("second import: %+v %v, want nothing changed", again, err)
 	}
 }
+
+// A directory that cannot be loaded — here an operator's stored CA that holds no certificate
+// — is an error, and the connection that read it goes back to the pool: before, Load never
+// closed its rows, and each failed reload kept one pooled connection for good.
+func TestAFailedLoadGivesItsConnectionBack(t *testing.T) {
+	pool := dbtest.New(t, schema.Migrations())
+	ctx := context.Background()
+	if _, err := directory.ApplyFile(ctx, pool, demoDir(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE emergency.operators SET location_ca_pem = 'not a certificate'`); err != nil {
+		t.Fatal(err)
+	}
+	// More failures than the pool has connections; a leak would leave the last waiting for
+	// a connection, until this bound.
+	bounded, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for range int(pool.Config().MaxConns) + 1 {
+		if _, err := directory.Load(bounded, pool); err == nil || !strings.Contains(err.Error(), "holds no certificate") {
+			t.Fatalf("Load: %v, want the stored CA refused", err)
+		}
+	}
+	if n := pool.Stat().AcquiredConns(); n != 0 {
+		t.Errorf("%d connections still held after the failed loads", n)
+	}
+}
