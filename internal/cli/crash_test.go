@@ -157,7 +157,7 @@ func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	proc.Process.Signal(syscall.SIGKILL)
 	proc.Wait()
 	atKill := count()
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // socle stays down a moment: the operators' pushes fail and are retried
 	proc = serve(t, env, logs)
 	defer func() { proc.Process.Signal(syscall.SIGTERM); proc.Wait() }()
 	waitUntil(t, 60*time.Second, "more messages accepted after the restart", func() bool { return count() >= atKill+300 })

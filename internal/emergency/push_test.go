@@ -207,6 +207,17 @@ func TestTheNumberDialledChoosesTheCentre(t *testing.T) {
 	}
 }
 
+// waitDelivered waits for the message's delivery to be over: recorded delivered, the PSAP's
+// answer in hand, so that no other attempt can follow and the PSAP's count is final.
+func (w *world) waitDelivered(t *testing.T, id string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the delivery recorded", func() bool {
+		var state string
+		w.pool.QueryRow(context.Background(), `SELECT state FROM emergency.deliveries WHERE message_id = $1`, id).Scan(&state)
+		return state == "delivered" && len(w.received(id)) > 0
+	})
+}
+
 func TestTheSameMessageSentTwiceHasOneIDAndIsDeliveredOnce(t *testing.T) {
 	w := newWorld(t, nil)
 	body := form("112", 48.853, 2.3499, "+33611111111")
@@ -215,8 +226,7 @@ func TestTheSameMessageSentTwiceHasOneIDAndIsDeliveredOnce(t *testing.T) {
 	if status != http.StatusAccepted || again.ID != first.ID || !again.Duplicate {
 		t.Fatalf("second push: %d %+v, want 202 with id %s marked duplicate", status, again, first.ID)
 	}
-	waitFor(t, 10*time.Second, "delivery", func() bool { return len(w.received(first.ID)) > 0 })
-	time.Sleep(500 * time.Millisecond)
+	w.waitDelivered(t, first.ID)
 	if n := len(w.received(first.ID)); n != 1 {
 		t.Fatalf("delivered %d times, want once", n)
 	}
@@ -440,8 +450,7 @@ func TestTheSameMessageSentConcurrentlyIsStoredOnceAndCountsItsRepeats(t *testin
 	if rows != 1 || repeats != 19 {
 		t.Fatalf("%d rows, %d repeats; want 1 row seen 20 times", rows, repeats)
 	}
-	waitFor(t, 10*time.Second, "delivery", func() bool { return len(w.received(first)) > 0 })
-	time.Sleep(300 * time.Millisecond)
+	w.waitDelivered(t, first)
 	if n := len(w.received(first)); n != 1 {
 		t.Fatalf("delivered %d times", n)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -16,16 +17,18 @@ import (
 
 // table is a sink that keeps records by value, as a table with a unique key would.
 type table struct {
-	mu   sync.Mutex
-	rows []string
-	seen map[string]bool
-	fail error
+	mu       sync.Mutex
+	rows     []string
+	seen     map[string]bool
+	fail     error
+	failures int // attempts refused with fail
 }
 
 func (t *table) sink(_ context.Context, recs [][]byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.fail != nil {
+		t.failures++
 		return t.fail
 	}
 	if t.seen == nil {
@@ -44,6 +47,12 @@ func (t *table) snapshot() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return slices.Clone(t.rows)
+}
+
+func (t *table) failed() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failures
 }
 
 func (t *table) setFail(err error) {
@@ -150,7 +159,9 @@ func TestASinkComingBackGetsTheRecordsThatWaited(t *testing.T) {
 	for _, r := range records(0, 50) {
 		j.Append([]byte(r))
 	}
-	time.Sleep(150 * time.Millisecond) // at least one failed attempt
+	for tb.failed() == 0 { // at least one attempt, refused
+		runtime.Gosched()
+	}
 	if n := j.Unshipped(); n == 0 {
 		t.Fatal("records reported shipped while the sink was down")
 	}
