@@ -11,10 +11,11 @@ FUZZTIME ?= 15s
 run: deps build
 	./$(BIN) serve --demo
 
-## test: vet and run every test against a real PostgreSQL, then the pages in a real browser
+## test: vet and run every test, with the race detector, against a real PostgreSQL, then the
+## pages in a real browser
 test: deps browser-deps build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 15m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
 	node --test internal/visio/notes/static/
 	node --test --test-concurrency=1 tests/browser/
 
@@ -42,13 +43,16 @@ fuzz:
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/socle
 
-## deps: what the machine needs: Go (present on these machines) and PostgreSQL's server binaries
+## deps: what the machine needs: Go (present on these machines), PostgreSQL's server binaries
+## and a C compiler for the race detector
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 or later is required"; exit 1; }
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  echo "installing PostgreSQL server binaries"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
+	@command -v gcc >/dev/null || { echo "installing gcc for the race detector (cgo)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
 	@$(GO) mod download
 
 ## browser-deps: Debian's Chromium and the pinned playwright-core that drives it
