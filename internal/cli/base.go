@@ -10,11 +10,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"socle/internal/emergency/schema"
 	"socle/internal/platform/config"
 	"socle/internal/platform/database"
 	"socle/internal/platform/identity"
-	"socle/internal/visio"
+	"socle/internal/platform/service"
+	_ "socle/internal/services" // every service registers itself
 )
 
 // base is what every command that touches the database needs.
@@ -114,9 +114,13 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 	return nil
 }
 
-// allMigrations lists every service's schema, in dependency order.
+// allMigrations lists every schema: the platform's first, then each registered service's.
 func allMigrations() []database.Migrations {
-	return []database.Migrations{identity.Migrations(), schema.Migrations(), visio.Migrations()}
+	all := []database.Migrations{identity.Migrations()}
+	for _, d := range service.All() {
+		all = append(all, d.Migrations...)
+	}
+	return all
 }
 
 // migrate applies what is pending and says so.

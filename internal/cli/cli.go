@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"socle/internal/platform/config"
+	"socle/internal/platform/service"
 )
 
 type command struct {
@@ -27,6 +28,18 @@ type command struct {
 var commands []command
 
 func register(c command) { commands = append(commands, c) }
+
+// allCommands are the platform's commands, then those the registered services add.
+func allCommands() []command {
+	all := append([]command(nil), commands...)
+	for _, d := range service.All() {
+		for _, sc := range d.Commands {
+			all = append(all, command{name: sc.Name, summary: sc.Summary,
+				run: func(ctx context.Context, args []string) error { return sc.Run(ctx, args, stdout) }})
+		}
+	}
+	return all
+}
 
 // stdout and stderr are variables so that tests can capture them.
 var (
@@ -43,7 +56,7 @@ func Main(args []string) int {
 		}
 		return 0
 	}
-	for _, c := range commands {
+	for _, c := range allCommands() {
 		if c.name == args[0] {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -69,7 +82,7 @@ func Main(args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "socle — the sovereign base platform\n\nUsage: socle <command> [flags]   (socle <command> -h for its flags)\n\nCommands:")
-	for _, c := range commands {
+	for _, c := range allCommands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 }

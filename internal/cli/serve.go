@@ -2,34 +2,26 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"socle/internal/emergency"
-	"socle/internal/emergency/demo"
-	"socle/internal/emergency/directory"
-	"socle/internal/emergency/psapsim"
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
 	"socle/internal/platform/memory"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/server"
-	"socle/internal/visio"
+	"socle/internal/platform/service"
 	"socle/internal/web"
 )
 
@@ -52,13 +44,10 @@ type serveConfig struct {
 	ClientKey        string
 	Migrate          string
 	Demo             bool
-	DemoPSAPAddr     string
 	HeapFloorMiB     int
-	Emergency        emergency.Config
-	Visio            visio.Config
+	// configs are the registered services' tables, by name.
+	configs map[string]service.Config
 }
-
-var knownServices = []string{"emergency", "visio"}
 
 // defaultHeapFloor is the heap size below which the garbage collector stays idle (see
 // platform/memory): small next to what the national commune map alone takes.
@@ -71,7 +60,7 @@ func (c *serveConfig) table() *config.Set {
 	s.Addr(&c.InterconnectAddr, "interconnect-addr", ":8443", "interconnect listener: mutual TLS required (operators, PSAPs)")
 	s.Addr(&c.OpsAddr, "ops-addr", ":9090", "ops listener (HTTPS): /metrics, /healthz, /readyz")
 	s.Secret(&c.NATSURL, "nats-url", "NATS URL for a cluster; empty: an embedded in-process server")
-	s.List(&c.Services, "services", "emergency,visio", "services to run, comma-separated")
+	s.List(&c.Services, "services", strings.Join(service.Names(), ","), "services to run, comma-separated")
 	s.String(&c.TLSCert, "tls-cert", "", "server certificate (PEM); empty: <data-dir>/pki/server.crt, created on first start")
 	s.String(&c.TLSKey, "tls-key", "", "server key (PEM); empty: <data-dir>/pki/server.key")
 	s.String(&c.ClientCA, "client-ca", "", "CA bundle that client certificates must chain to; empty: <data-dir>/pki/ca.crt")
@@ -79,16 +68,19 @@ func (c *serveConfig) table() *config.Set {
 	s.String(&c.ClientKey, "client-key", "", "socle's client key; empty: <data-dir>/pki/socle-client.key")
 	s.Enum(&c.Migrate, "migrate", "auto", []string{"auto", "always", "never"},
 		"migrate the schema at start: auto = only the private cluster's")
-	s.Bool(&c.Demo, "demo", false, "load the demo directory and run the PSAP simulator (what `make run` does)")
-	s.Addr(&c.DemoPSAPAddr, "demo-psap-addr", "127.0.0.1:8444", "where the demo's PSAP simulator listens")
+	s.Bool(&c.Demo, "demo", false, "put each service's demo data in place and run its simulators (what `make run` does)")
 	s.Int(&c.HeapFloorMiB, "heap-floor-mib", defaultHeapFloor>>20, 0, 1<<20,
 		"the garbage collector waits for the heap to reach this size (MiB) while live data is small; 0, or GOGC set: Go's default")
-	c.Emergency.Register(s)
-	c.Visio.Register(s)
+	c.configs = map[string]service.Config{}
+	for _, d := range service.All() {
+		cfg := d.NewConfig()
+		cfg.Register(s)
+		c.configs[d.Name] = cfg
+	}
 	s.Check(func() error {
 		for _, name := range c.Services {
-			if !slices.Contains(knownServices, name) {
-				return fmt.Errorf("SOCLE_SERVICES: unknown service %q (known: %v)", name, knownServices)
+			if _, ok := service.Lookup(name); !ok {
+				return fmt.Errorf("SOCLE_SERVICES: unknown service %q (known: %s)", name, strings.Join(service.Names(), ", "))
 			}
 		}
 		if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -155,59 +147,61 @@ brackets; flags win over the environment.`)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	people := identity.New(d.Pool, log)
+	env := service.Env{Pool: d.Pool, Bus: b, Metrics: reg, Logger: log, Identity: people,
+		TLS: service.TLS{ClientCert: tlsFiles.client, ClientCAs: tlsFiles.clientCAs}, DataDir: c.DataDir, Demo: c.Demo, Stdout: stdout}
+	var enabled []service.Definition
+	for _, name := range c.Services {
+		def, _ := service.Lookup(name) // the table's check refused unknown names
+		enabled = append(enabled, def)
+	}
 	if c.Demo {
-		stopSim, err := c.startDemo(ctx, log, d)
-		if err != nil {
+		accounts := filepath.Join(c.DataDir, identity.DemoAccountsFile)
+		if err := people.DemoAccount(ctx, accounts, "admin@demo.socle.test", "Administrateur (démo)",
+			identity.Grant{Role: identity.RoleAdmin, Scope: identity.AllScopes}); err != nil {
 			return err
 		}
-		defer stopSim()
-		if err := c.demoAccounts(ctx, log, people); err != nil {
-			return err
+		for _, def := range enabled {
+			if def.Demo == nil {
+				continue
+			}
+			stop, err := def.Demo(ctx, c.configs[def.Name], env)
+			if err != nil {
+				return fmt.Errorf("%s demo: %w", def.Name, err)
+			}
+			defer stop()
 		}
+		log.Info("demo accounts", "file", accounts)
 	}
 	go purgeSessions(ctx, log, people)
 
-	var services []server.Service
-	for _, name := range c.Services {
-		switch name {
-		case "emergency":
-			svc, err := emergency.New(c.Emergency, emergency.Deps{
-				Pool: d.Pool, Bus: b, Registry: reg, Logger: log,
-				ClientCert: tlsFiles.client, RootCAs: tlsFiles.clientCAs, Identity: people, DataDir: c.DataDir,
-			})
-			if err != nil {
-				return err
-			}
-			services = append(services, svc)
-		case "visio":
-			if c.Visio.InviteKey == "" {
-				// Invitations must outlive a restart: keep a generated key with the data.
-				if c.Visio.InviteKey, err = keyFile(filepath.Join(c.DataDir, "visio-invite.key")); err != nil {
-					return err
-				}
-			}
-			svc, err := visio.New(c.Visio, visio.Deps{Logger: log, Registry: reg, Identity: people, Pool: d.Pool})
-			if err != nil {
-				return err
-			}
-			services = append(services, svc)
+	var services []service.Service
+	for _, def := range enabled {
+		svc, err := def.New(c.configs[def.Name], env)
+		if err != nil {
+			return fmt.Errorf("%s: %w", def.Name, err)
 		}
+		services = append(services, svc)
 	}
 	for _, s := range services {
-		if err := s.Start(ctx); err != nil {
-			return fmt.Errorf("start %s: %w", s.Name(), err)
-		}
-		defer func(s server.Service) {
+		// Stop runs after a failed Start too: it releases what Start took before failing.
+		defer func(s service.Service) {
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := s.Stop(sctx); err != nil {
 				log.Error("stop service", "service", s.Name(), "error", err)
 			}
 		}(s)
+		if err := s.Start(ctx); err != nil {
+			return fmt.Errorf("start %s: %w", s.Name(), err)
+		}
 	}
 
 	webMux, icMux := http.NewServeMux(), http.NewServeMux()
-	web.Routes(webMux, c.Services)
+	var home []web.Home
+	for _, def := range enabled {
+		home = append(home, def.Home)
+	}
+	web.Routes(webMux, home)
 	people.Routes(webMux)
 	for _, s := range services {
 		s.Routes(webMux, icMux)
@@ -305,64 +299,7 @@ func or(v, def string) string {
 	return def
 }
 
-// keyFile returns the base64 key kept in path, creating it (32 random bytes, readable by its
-// owner only) the first time.
-func keyFile(path string) (string, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	key := base64.StdEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("visio invitation key: %w", err)
-	}
-	return key, nil
-}
 
-// demoAccounts gives the demo its people, once: an editor of the Paris and Rhône tables, an
-// approver for every département and an administrator. Their passwords are random, written
-// to <data-dir>/demo-accounts.txt (readable by its owner only), never logged.
-func (c *serveConfig) demoAccounts(ctx context.Context, log *slog.Logger, people *identity.Store) error {
-	path := filepath.Join(c.DataDir, "demo-accounts.txt")
-	if _, err := os.Stat(path); err == nil {
-		log.Info("demo accounts", "file", path)
-		return nil
-	}
-	accounts := []struct {
-		email, name string
-		grants      [][2]string
-	}{
-		{"redacteur@demo.socle.test", "Rédacteur CCED (démo)", [][2]string{{identity.RoleEditor, "75"}, {identity.RoleEditor, "69"}}},
-		{"approbateur@demo.socle.test", "Approbateur préfecture (démo)", [][2]string{{identity.RoleApprover, identity.AllScopes}}},
-		{"admin@demo.socle.test", "Administrateur (démo)", [][2]string{{identity.RoleAdmin, identity.AllScopes}}},
-	}
-	var b strings.Builder
-	b.WriteString("# Comptes de démonstration de socle / socle demo accounts: e-mail password\n")
-	for _, a := range accounts {
-		raw := make([]byte, 12)
-		if _, err := rand.Read(raw); err != nil {
-			return err
-		}
-		password := base64.RawURLEncoding.EncodeToString(raw)
-		if _, err := people.AddUser(ctx, a.email, a.name, password); err != nil {
-			return fmt.Errorf("demo account %s: %w", a.email, err)
-		}
-		for _, g := range a.grants {
-			if err := people.Grant(ctx, a.email, g[0], g[1]); err != nil {
-				return fmt.Errorf("demo account %s: %w", a.email, err)
-			}
-		}
-		fmt.Fprintf(&b, "%s %s\n", a.email, password)
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		return err
-	}
-	log.Info("demo accounts created", "file", path)
-	return nil
-}
 
 // purgeSessions deletes expired sign-in sessions every hour.
 func purgeSessions(ctx context.Context, log *slog.Logger, people *identity.Store) {
@@ -380,38 +317,3 @@ func purgeSessions(ctx context.Context, log *slog.Logger, people *identity.Store
 	}
 }
 
-// startDemo writes the demo directory next to the PKI, applies it, and runs the PSAP
-// simulator that the demo PSAPs point at.
-func (c *serveConfig) startDemo(ctx context.Context, log *slog.Logger, d *db) (func(), error) {
-	file, err := demo.Install(c.DataDir, c.DemoPSAPAddr)
-	if err != nil {
-		return nil, err
-	}
-	rep, err := directory.ApplyFile(ctx, d.Pool, file)
-	var list directory.Errors
-	if errors.As(err, &list) {
-		return nil, fmt.Errorf("demo directory: %v", list)
-	}
-	if err != nil {
-		return nil, err
-	}
-	log.Info("demo directory applied", "file", file, "report", rep.String())
-	if c.Emergency.FallbackPSAP == "" {
-		c.Emergency.FallbackPSAP = demo.FallbackPSAP
-	}
-	sim := psapsim.New(stdout)
-	ca, err := pki.LoadPool(filepath.Join(c.pkiDir(), "ca.crt"))
-	if err != nil {
-		return nil, err
-	}
-	simTLS, err := server.MutualTLS(filepath.Join(c.pkiDir(), "psap-sim.crt"), filepath.Join(c.pkiDir(), "psap-sim.key"), ca)
-	if err != nil {
-		return nil, err
-	}
-	l := &server.Listener{Name: "psap-simulator", Addr: c.DemoPSAPAddr, TLS: simTLS, Handler: sim, Logger: log}
-	if err := l.Listen(); err != nil {
-		return nil, err
-	}
-	go l.Serve()
-	return func() { l.Shutdown(context.Background()) }, nil
-}

@@ -23,7 +23,10 @@ func init() {
 // stdin is a variable so that tests can feed a password.
 var stdin io.Reader = os.Stdin
 
-const userUsage = `Usage: socle user add EMAIL --name NAME --password-file FILE|-
+// userUsage lists the roles every registered service defines.
+func userUsage() string {
+	var b strings.Builder
+	b.WriteString(`Usage: socle user add EMAIL --name NAME --password-file FILE|-
        socle user password EMAIL --password-file FILE|-
        socle user grant EMAIL ROLE SCOPE
        socle user revoke EMAIL ROLE SCOPE
@@ -31,11 +34,16 @@ const userUsage = `Usage: socle user add EMAIL --name NAME --password-file FILE|
        socle user enable EMAIL
        socle user list
 
-Roles: ` + identity.RoleEditor + ` (edits and uploads a département's PDAAU drafts),
-       ` + identity.RoleApprover + ` (approves, publishes, rolls back),
-       ` + identity.RoleAdmin + ` (everything, on scope * only).
-Scope: a département code (75, 2A, 971) or * for every département (quote it: '*').
-socle user <subcommand> -h shows the flags.`
+Roles:
+`)
+	for _, r := range identity.Roles() {
+		fmt.Fprintf(&b, "  %-16s %s\n", r.Name, r.Description)
+	}
+	b.WriteString(`Scope: what the role applies to (a département code such as 75, 2A or 971 for the PDAAU
+roles), or * for all of them (quote it: '*').
+socle user <subcommand> -h shows the flags.`)
+	return b.String()
+}
 
 // userCommand is one subcommand of socle user: its positional arguments and what it does.
 type userCommand struct {
@@ -145,7 +153,7 @@ Lists every account: email, name, whether it is enabled, and its roles as ROLE:S
 
 func runUser(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, userUsage)
+		fmt.Fprintln(stderr, userUsage())
 		if len(args) == 0 {
 			return usagef("want a subcommand: add, password, grant, revoke, disable, enable or list")
 		}
@@ -153,7 +161,7 @@ func runUser(ctx context.Context, args []string) error {
 	}
 	sub, uc := args[0], userCommands[args[0]]
 	if uc.run == nil {
-		fmt.Fprintln(stderr, userUsage)
+		fmt.Fprintln(stderr, userUsage())
 		return usagef("unknown subcommand %q: want add, password, grant, revoke, disable, enable or list", sub)
 	}
 	var b base
@@ -246,8 +254,12 @@ func checkUserArgs(names, values []string) error {
 				return usagef("EMAIL %q is not an address such as agent@example.gouv.fr", v)
 			}
 		case "ROLE":
-			if !slices.Contains(identity.Roles, v) {
-				return usagef("ROLE %q is not one of %s", v, strings.Join(identity.Roles, ", "))
+			if !slices.ContainsFunc(identity.Roles(), func(r identity.Role) bool { return r.Name == v }) {
+				var names []string
+				for _, r := range identity.Roles() {
+					names = append(names, r.Name)
+				}
+				return usagef("ROLE %q is not one of %s", v, strings.Join(names, ", "))
 			}
 			role = v
 		case "SCOPE":

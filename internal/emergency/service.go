@@ -50,6 +50,8 @@ type Config struct {
 	FallbackPSAP      string
 	PullMaxAge        time.Duration
 	PullScope         string
+	// DemoPSAPAddr is where the demo's PSAP simulator listens (with --demo).
+	DemoPSAPAddr string
 }
 
 // Register adds the service's options to the table.
@@ -70,6 +72,7 @@ func (c *Config) Register(s *config.Set) {
 		"which calls a PSAP may locate: area (from its départements in the PDAAU, or routed to it) or any")
 	s.String(&c.FallbackPSAP, "emergency-fallback-psap", "",
 		"id of the PSAP that receives locations for which the tables give no PSAP (empty: keep retrying)")
+	s.Addr(&c.DemoPSAPAddr, "demo-psap-addr", "127.0.0.1:8444", "where the demo's PSAP simulator listens")
 	s.Check(func() error {
 		if c.Lease <= c.AttemptTimeout {
 			return fmt.Errorf("SOCLE_EMERGENCY_DELIVERY_LEASE (%s) must exceed SOCLE_EMERGENCY_DELIVERY_TIMEOUT (%s)", c.Lease, c.AttemptTimeout)

@@ -52,39 +52,50 @@ func Other(lang string) string {
 
 var messages = Catalog{
 	"fr": {
-		"title":           "socle — plateforme socle souveraine",
-		"lead":            "Cette instance de socle fait tourner les services suivants.",
-		"services":        "Services",
-		"emergency":       "Localisation des appels d'urgence",
-		"emergency.desc":  "Les opérateurs poussent la localisation de l'appelant (AML) sur l'interconnexion en TLS mutuel ; socle l'achemine vers le centre de traitement (PSAP) compétent.",
-		"emergency.pdaau": "Tables de routage (PDAAU) : dépôt, approbation, publication — connexion requise",
-		"visio":           "Webconférence de l'État",
-		"visio.open":      "Ouvrir ou rejoindre une salle",
-		"visio.desc":      "Salles de réunion par leur nom : les agents les ouvrent, les invités entrent sur invitation ; audio, vidéo, partage d'écran, discussion et notes partagées, sans rien installer.",
-		"ops":             "Exploitation",
-		"ops.desc":        "Métriques Prometheus, /healthz et /readyz sur le port d'exploitation.",
-		"docs":            "Documentation",
-		"switch":          "English",
+		"title":    "socle — plateforme socle souveraine",
+		"lead":     "Cette instance de socle fait tourner les services suivants.",
+		"services": "Services",
+		"ops":      "Exploitation",
+		"ops.desc": "Métriques Prometheus, /healthz et /readyz sur le port d'exploitation.",
+		"docs":     "Documentation",
+		"switch":   "English",
 	},
 	"en": {
-		"title":           "socle — sovereign base platform",
-		"lead":            "This socle instance runs the following services.",
-		"services":        "Services",
-		"emergency":       "Emergency caller location",
-		"emergency.desc":  "Operators push the caller's location (AML) to the interconnect over mutual TLS; socle routes it to the responsible emergency centre (PSAP).",
-		"emergency.pdaau": "Routing tables (PDAAU): upload, approval, publication — sign-in required",
-		"visio":           "Web conference of the State",
-		"visio.open":      "Open or join a room",
-		"visio.desc":      "Meeting rooms by name: agents open them, guests enter on invitation; audio, video, screen sharing, chat and shared notes, with nothing to install.",
-		"ops":             "Operations",
-		"ops.desc":        "Prometheus metrics, /healthz and /readyz on the ops port.",
-		"docs":            "Documentation",
-		"switch":          "Français",
+		"title":    "socle — sovereign base platform",
+		"lead":     "This socle instance runs the following services.",
+		"services": "Services",
+		"ops":      "Operations",
+		"ops.desc": "Prometheus metrics, /healthz and /readyz on the ops port.",
+		"docs":     "Documentation",
+		"switch":   "Français",
 	},
 }
 
-// Routes mounts the home page.
-func Routes(mux *http.ServeMux, services []string) {
+// Text is a text in the page languages: French, the default, and English.
+type Text struct{ FR, EN string }
+
+// In returns the text in lang, French when it has no English.
+func (t Text) In(lang string) string {
+	if lang == "en" && t.EN != "" {
+		return t.EN
+	}
+	return t.FR
+}
+
+// Link is a link of a home-page entry.
+type Link struct {
+	Path string
+	Text Text
+}
+
+// Home is a service's entry on the home page.
+type Home struct {
+	Title, Summary Text
+	Links          []Link
+}
+
+// Routes mounts the home page, listing the services it is given.
+func Routes(mux *http.ServeMux, services []Home) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		lang := Lang(r)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -92,7 +103,8 @@ func Routes(mux *http.ServeMux, services []string) {
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
 		pages.ExecuteTemplate(w, "home.html", map[string]any{
 			"Lang": lang, "Other": Other(lang), "Services": services,
-			"T": func(key string) string { return messages.T(lang, key) },
+			"In": func(t Text) string { return t.In(lang) },
+			"T":  func(key string) string { return messages.T(lang, key) },
 		})
 	})
 }

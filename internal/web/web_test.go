@@ -9,12 +9,13 @@ import (
 
 func TestTheHomePageSpeaksFrenchUnlessAskedOtherwise(t *testing.T) {
 	mux := http.NewServeMux()
-	Routes(mux, []string{"emergency"})
+	Routes(mux, []Home{{Title: Text{FR: "Sondages de réunion", EN: "Meeting polls"},
+		Links: []Link{{Path: "/polls/", Text: Text{FR: "Créer un sondage", EN: "Create a poll"}}}}})
 	for _, c := range []struct{ url, accept, lang, text string }{
-		{"/", "", "fr", "Localisation des appels"},
-		{"/", "en-GB,en;q=0.9", "en", "Emergency caller location"},
-		{"/?lang=fr", "en", "fr", "Localisation des appels"},
-		{"/?lang=en", "", "en", "Emergency caller location"},
+		{"/", "", "fr", `<a href="/polls/?lang=fr">Créer un sondage</a>`},
+		{"/", "en-GB,en;q=0.9", "en", "Meeting polls"},
+		{"/?lang=fr", "en", "fr", "Sondages de réunion"},
+		{"/?lang=en", "", "en", `<a href="/polls/?lang=en">Create a poll</a>`},
 	} {
 		req := httptest.NewRequest("GET", c.url, nil)
 		req.Header.Set("Accept-Language", c.accept)

@@ -73,10 +73,10 @@ func (u *UI) Routes(mux *http.ServeMux) {
 	h("GET /emergency/pdaau/versions/{id}/{$}", u.version)
 	h("GET /emergency/pdaau/versions/{id}/csv", u.csv)
 	h("POST /emergency/pdaau/versions/{id}/rows", u.saveRows)
-	h("POST /emergency/pdaau/versions/{id}/approve", u.act("done.approved", u.approve, identity.RoleApprover))
-	h("POST /emergency/pdaau/versions/{id}/publish", u.act("done.published", u.publish, identity.RoleApprover))
-	h("POST /emergency/pdaau/versions/{id}/republish", u.act("done.restored", u.republish, identity.RoleApprover))
-	h("POST /emergency/pdaau/versions/{id}/discard", u.act("done.discarded", u.discard, identity.RoleEditor, identity.RoleApprover))
+	h("POST /emergency/pdaau/versions/{id}/approve", u.act("done.approved", u.approve, RoleApprover))
+	h("POST /emergency/pdaau/versions/{id}/publish", u.act("done.published", u.publish, RoleApprover))
+	h("POST /emergency/pdaau/versions/{id}/republish", u.act("done.restored", u.republish, RoleApprover))
+	h("POST /emergency/pdaau/versions/{id}/discard", u.act("done.discarded", u.discard, RoleEditor, RoleApprover))
 }
 
 // page is what every template gets.
@@ -119,7 +119,7 @@ func user(r *http.Request) *identity.User {
 
 // canSee: any role on the département lets one read its tables.
 func canSee(usr *identity.User, dep string) bool {
-	return usr.Can(identity.RoleEditor, dep) || usr.Can(identity.RoleApprover, dep)
+	return usr.Can(RoleEditor, dep) || usr.Can(RoleApprover, dep)
 }
 
 type summaryRow struct {
@@ -137,8 +137,8 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request) {
 	var rows []summaryRow
 	for _, s := range all {
 		if canSee(usr, s.Departement) {
-			rows = append(rows, summaryRow{Summary: s, Edit: usr.Can(identity.RoleEditor, s.Departement),
-				Approve: usr.Can(identity.RoleApprover, s.Departement)})
+			rows = append(rows, summaryRow{Summary: s, Edit: usr.Can(RoleEditor, s.Departement),
+				Approve: usr.Can(RoleApprover, s.Departement)})
 		}
 	}
 	u.render(w, r, http.StatusOK, "list.html", "list.title", rows)
@@ -168,7 +168,7 @@ func (u *UI) depData(r *http.Request, dep string) (*depPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &depPage{Dep: dep, Current: cur, History: h, CanEdit: user(r).Can(identity.RoleEditor, dep)}, nil
+	return &depPage{Dep: dep, Current: cur, History: h, CanEdit: user(r).Can(RoleEditor, dep)}, nil
 }
 
 func (u *UI) departement(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +195,7 @@ const maxUpload = 8 << 20
 func (u *UI) upload(w http.ResponseWriter, r *http.Request) {
 	dep := r.PathValue("dep")
 	usr := user(r)
-	if !geo.ValidDepartement(dep) || !usr.Can(identity.RoleEditor, dep) {
+	if !geo.ValidDepartement(dep) || !usr.Can(RoleEditor, dep) {
 		u.fail(w, r, http.StatusForbidden, "err.forbidden")
 		return
 	}
@@ -244,7 +244,7 @@ func (u *UI) redirect(w http.ResponseWriter, r *http.Request, id int64, done str
 func (u *UI) draftFromActive(w http.ResponseWriter, r *http.Request) {
 	dep := r.PathValue("dep")
 	usr := user(r)
-	if !geo.ValidDepartement(dep) || !usr.Can(identity.RoleEditor, dep) {
+	if !geo.ValidDepartement(dep) || !usr.Can(RoleEditor, dep) {
 		u.fail(w, r, http.StatusForbidden, "err.forbidden")
 		return
 	}
@@ -374,9 +374,9 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	for _, pr := range problems {
 		p.Problems = append(p.Problems, problemView{Line: pr.Line, Field: pr.Field, Message: pr.Message(lang)})
 	}
-	approver := usr.Can(identity.RoleApprover, v.Departement)
+	approver := usr.Can(RoleApprover, v.Departement)
 	editor := slices.Contains(v.Editors, usr.Email)
-	p.CanEdit = v.State == pdaau.Draft && usr.Can(identity.RoleEditor, v.Departement)
+	p.CanEdit = v.State == pdaau.Draft && usr.Can(RoleEditor, v.Departement)
 	p.CanApprove = v.State == pdaau.Draft && approver && !editor
 	p.FourEyes = v.State == pdaau.Draft && approver && editor
 	p.CanPublish = v.State == pdaau.Approved && approver
@@ -405,7 +405,7 @@ func (u *UI) csv(w http.ResponseWriter, r *http.Request) {
 // saveRows takes the draft's table as edited in the page: one field per commune and number,
 // named r.INSEE.NUMBER, holding the routing number.
 func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) {
-	v, usr, ok := u.versionAs(w, r, identity.RoleEditor)
+	v, usr, ok := u.versionAs(w, r, RoleEditor)
 	if !ok {
 		return
 	}

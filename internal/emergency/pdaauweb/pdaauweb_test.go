@@ -21,7 +21,14 @@ import (
 	"socle/internal/platform/identity"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) {
+	// The emergency service defines these roles when it registers; this package's tests
+	// run without it.
+	for _, r := range pdaauweb.Roles {
+		identity.DefineRole(r)
+	}
+	os.Exit(dbtest.Main(m))
+}
 
 // site runs the pages over TLS with three people: an editor of the Rhône (69), an approver of
 // the Rhône, and an editor of Paris (75). The Rhône has two communes and three centres.
@@ -48,8 +55,8 @@ func newSite(t *testing.T) *site {
 	people := identity.New(pool, nil)
 	s := &site{t: t, store: pdaau.NewStore(pool), token: map[string]string{}}
 	for email, grant := range map[string][2]string{
-		"ed69@prefecture.test": {identity.RoleEditor, "69"}, "ap69@prefecture.test": {identity.RoleApprover, "69"},
-		"ed75@prefecture.test": {identity.RoleEditor, "75"},
+		"ed69@prefecture.test": {pdaauweb.RoleEditor, "69"}, "ap69@prefecture.test": {pdaauweb.RoleApprover, "69"},
+		"ed75@prefecture.test": {pdaauweb.RoleEditor, "75"},
 	} {
 		u, err := people.AddUser(ctx, email, email, "un mot de passe assez long")
 		if err != nil {

@@ -11,9 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
-	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,21 +21,62 @@ import (
 	"socle/internal/platform/database"
 )
 
-// Roles. A grant gives a role on a scope; admin is everything, everywhere.
+// A grant gives a role on a scope. The platform defines admin, everything everywhere; every
+// other role is defined by the service it belongs to (service.Definition.Roles), with what
+// its scopes are: identity knows no service.
 const (
-	// RoleEditor edits and uploads a département's PDAAU drafts.
-	RoleEditor = "pdaau.editor"
-	// RoleApprover approves, publishes and rolls back a département's PDAAU.
-	RoleApprover = "pdaau.approver"
 	// RoleAdmin may do anything on every scope; it is only granted on scope "*".
 	RoleAdmin = "admin"
+	// AllScopes is the scope of a grant that covers every scope of its role.
+	AllScopes = "*"
 )
 
-// AllScopes is the scope of a grant that covers every département.
-const AllScopes = "*"
+// Role is a role a grant may name.
+type Role struct {
+	// Name is namespaced by its service: "pdaau.editor".
+	Name string
+	// Description says what it allows, for `socle user -h`.
+	Description string
+	// Scope checks a scope of the role and returns it normalised (a département "2a" is
+	// "2A"); nil: the role is granted on "*" only. "*" itself is always accepted.
+	Scope func(scope string) (string, error)
+}
 
-// Roles are the roles a grant may name.
-var Roles = []string{RoleEditor, RoleApprover, RoleAdmin}
+var (
+	rolesMu sync.RWMutex
+	roles   = map[string]Role{RoleAdmin: {Name: RoleAdmin, Description: "may do anything on every scope (granted on * only)"}}
+)
+
+// DefineRole adds a role; the service registry calls it for each service's roles. A name
+// defined twice panics: two services would share a role without knowing it.
+func DefineRole(r Role) {
+	rolesMu.Lock()
+	defer rolesMu.Unlock()
+	if _, dup := roles[r.Name]; dup || r.Name == "" {
+		panic(fmt.Sprintf("identity: role %q defined twice or unnamed", r.Name))
+	}
+	roles[r.Name] = r
+}
+
+// Roles returns the roles a grant may name, sorted by name.
+func Roles() []Role {
+	rolesMu.RLock()
+	defer rolesMu.RUnlock()
+	out := make([]Role, 0, len(roles))
+	for _, r := range roles {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func roleNames() []string {
+	var names []string
+	for _, r := range Roles() {
+		names = append(names, r.Name)
+	}
+	return names
+}
 
 // Session lifetimes: a session ends 12 h after sign-in, or after 2 h without a request.
 const (
@@ -156,30 +197,25 @@ func NormalizeEmail(email string) (string, error) {
 	return e, nil
 }
 
-var departementPattern = regexp.MustCompile(`^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])$`)
-
-// NormalizeScope upper-cases a scope and checks that it is "*" or a département code: 01 to
-// 95 (2A and 2B for Corsica, no 20) or 971 to 976.
-func NormalizeScope(scope string) (string, error) {
-	s := strings.ToUpper(strings.TrimSpace(scope))
-	if s == AllScopes || departementPattern.MatchString(s) {
-		return s, nil
-	}
-	return "", fmt.Errorf("identity: scope %q is not a département code (such as 75, 2A or 971) or *", scope)
-}
-
-// CheckGrant checks that role is known and scope valid for it, and returns the scope
+// CheckGrant checks that role is defined and scope valid for it, and returns the scope
 // normalised (2a → 2A). Admin is granted on "*" only.
 func CheckGrant(role, scope string) (string, error) {
-	if !slices.Contains(Roles, role) {
-		return "", fmt.Errorf("identity: role %q is not one of %s", role, strings.Join(Roles, ", "))
+	rolesMu.RLock()
+	r, ok := roles[role]
+	rolesMu.RUnlock()
+	if !ok {
+		return "", fmt.Errorf("identity: role %q is not one of %s", role, strings.Join(roleNames(), ", "))
 	}
-	sc, err := NormalizeScope(scope)
+	sc := strings.TrimSpace(scope)
+	switch {
+	case sc == AllScopes:
+		return sc, nil
+	case r.Scope == nil:
+		return "", fmt.Errorf("identity: role %s is granted on scope * only (it covers every scope), not %q", role, scope)
+	}
+	sc, err := r.Scope(sc)
 	if err != nil {
-		return "", err
-	}
-	if role == RoleAdmin && sc != AllScopes {
-		return "", fmt.Errorf("identity: role %s is granted on scope * only (it covers every scope), not %q", RoleAdmin, scope)
+		return "", fmt.Errorf("identity: role %s: %w", role, err)
 	}
 	return sc, nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,23 +122,32 @@ func TestCanAndScopes(t *testing.T) {
 	}
 }
 
-func TestScopesAreDepartementCodesOrStar(t *testing.T) {
-	for in, want := range map[string]string{"75": "75", "01": "01", "2a": "2A", "2B": "2B", "971": "971", "976": "976", "95": "95", " 13 ": "13", "*": "*"} {
-		if got, err := NormalizeScope(in); err != nil || got != want {
-			t.Errorf("NormalizeScope(%q) = %q, %v; want %q", in, got, err, want)
+func TestAGrantNamesADefinedRoleOnAScopeItsRoleAccepts(t *testing.T) {
+	for in, want := range map[string]string{"75": "75", "2a": "2A", " 13 ": "13", "*": "*"} {
+		if got, err := CheckGrant(RoleEditor, in); err != nil || got != want {
+			t.Errorf("CheckGrant(editor, %q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "00", "20", "96", "2C", "977", "75056", "all", "**", "7"} {
-		if _, err := NormalizeScope(bad); err == nil {
-			t.Errorf("NormalizeScope(%q) accepted", bad)
+	for _, bad := range []string{"", "00", "20", "2C", "75056", "all", "**"} {
+		if _, err := CheckGrant(RoleEditor, bad); err == nil {
+			t.Errorf("CheckGrant(editor, %q) accepted", bad)
 		}
 	}
 	if _, err := CheckGrant(RoleAdmin, "75"); err == nil {
 		t.Error("admin granted on one département: admin is every scope or nothing")
 	}
-	if _, err := CheckGrant("pdaau.reader", "75"); err == nil {
-		t.Error("unknown role accepted")
+	if _, err := CheckGrant("pdaau.reader", "75"); err == nil || !strings.Contains(err.Error(), RoleEditor) {
+		t.Errorf("unknown role: %v, want refused with the defined roles listed", err)
 	}
+}
+
+func TestARoleIsDefinedOnce(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("a role defined twice was accepted")
+		}
+	}()
+	DefineRole(Role{Name: RoleEditor})
 }
 
 func TestEmailsAreBareLowerCaseAddresses(t *testing.T) {

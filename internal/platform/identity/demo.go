@@ -1,0 +1,47 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// DemoAccountsFile is the name, under the data directory, of the file that lists the demo
+// accounts and their passwords (readable by its owner only).
+const DemoAccountsFile = "demo-accounts.txt"
+
+// DemoAccount creates a demo account with its grants, once: an account that exists already
+// is left as it is. Its password is random, appended to the file at path with the e-mail,
+// and never logged. The platform and each service create their own.
+func (s *Store) DemoAccount(ctx context.Context, path, email, name string, grants ...Grant) error {
+	raw := make([]byte, 12)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	password := base64.RawURLEncoding.EncodeToString(raw)
+	if _, err := s.AddUser(ctx, email, name, password); errors.Is(err, ErrUserExists) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("demo account %s: %w", email, err)
+	}
+	for _, g := range grants {
+		if err := s.Grant(ctx, email, g.Role, g.Scope); err != nil {
+			return fmt.Errorf("demo account %s: %w", email, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("demo account %s: %w", email, err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		fmt.Fprintln(f, "# Comptes de démonstration de socle / socle demo accounts: e-mail password")
+	}
+	if _, err := fmt.Fprintf(f, "%s %s\n", email, password); err != nil {
+		return fmt.Errorf("demo account %s: %w", email, err)
+	}
+	return nil
+}
