@@ -19,7 +19,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"socle/internal/emergency/delivery"
@@ -36,6 +35,7 @@ import (
 	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
 	"socle/internal/platform/server"
+	"socle/internal/platform/service"
 )
 
 // Config is the emergency service's part of the configuration table.
@@ -129,12 +129,11 @@ type Service struct {
 	node   string // this process, in the calls it announces
 
 	deliveryPool *pgxpool.Pool
-	callsSub     *nats.Subscription
-	cancel       context.CancelFunc
+	res          service.Resources // what Start took, released by Stop
 	wg           sync.WaitGroup
 }
 
-var _ server.Service = (*Service)(nil)
+var _ service.Service = (*Service)(nil)
 
 // New builds the service; Start loads the directory and starts the workers.
 func New(cfg Config, deps Deps) (*Service, error) {
@@ -142,31 +141,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("emergency: a data directory is required (the location pull's audit journal)")
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "emergency"), node: uuid.NewString()}
-	// Delivery bookkeeping (leases, "delivered" marks) and the pull audit commit without
-	// waiting for the WAL flush. If PostgreSQL crashed and lost such a commit, a message would
-	// only be sent again with the same Message-Id (delivery is at-least-once anyway), and the
-	// audit would miss the last fraction of a second; in exchange no PSAP waits on a disk
-	// hiccup. What must never be lost — the accepted message and its outbox row — commits
-	// synchronously in intake.
-	dcfg := deps.Pool.Config().Copy()
-	dcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-	dcfg.MaxConns = 24 // delivery records and audit batches: short statements, many at once
-	dcfg.MinConns = 6
-	dpool, err := pgxpool.NewWithConfig(context.Background(), dcfg)
-	if err != nil {
-		return nil, fmt.Errorf("emergency: delivery pool: %w", err)
-	}
-	s.deliveryPool = dpool
-	s.worker = delivery.New(delivery.Config{
-		Concurrency:    cfg.Concurrency,
-		AttemptTimeout: cfg.AttemptTimeout,
-		Lease:          cfg.Lease,
-		PollInterval:   cfg.PollInterval,
-		FallbackPSAP:   cfg.FallbackPSAP,
-		ClientCert:     deps.ClientCert,
-		RootCAs:        deps.RootCAs,
-		Routed:         s.routed,
-	}, dpool, s.snapshot, s.log.With("component", "delivery"), deps.Registry)
 	s.intake = &intake.Handler{
 		Store:     intake.NewStore(deps.Pool, cfg.DeliveryExpiry, cfg.Lease),
 		Directory: s.snapshot,
@@ -237,13 +211,44 @@ func (s *Service) psapNames() map[string]string {
 	return out
 }
 
-// Name implements server.Service.
+// Name implements service.Service.
 func (s *Service) Name() string { return "emergency" }
 
 func (s *Service) snapshot() *directory.Snapshot { return s.dir.Get() }
 
-// Start implements server.Service.
-func (s *Service) Start(ctx context.Context) error {
+// Start implements service.Service.
+func (s *Service) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.res.Release(context.WithoutCancel(ctx)) // a failed start leaves nothing held
+		}
+	}()
+	// Delivery bookkeeping (leases, "delivered" marks) and the pull audit commit without
+	// waiting for the WAL flush. If PostgreSQL crashed and lost such a commit, a message would
+	// only be sent again with the same Message-Id (delivery is at-least-once anyway), and the
+	// audit would miss the last fraction of a second; in exchange no PSAP waits on a disk
+	// hiccup. What must never be lost — the accepted message and its outbox row — commits
+	// synchronously in intake.
+	dcfg := s.deps.Pool.Config().Copy()
+	dcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	dcfg.MaxConns = 24 // delivery records and audit batches: short statements, many at once
+	dcfg.MinConns = 6
+	dpool, err := pgxpool.NewWithConfig(ctx, dcfg)
+	if err != nil {
+		return fmt.Errorf("emergency: delivery pool: %w", err)
+	}
+	s.res.AddFunc(dpool.Close)
+	s.deliveryPool = dpool
+	s.worker = delivery.New(delivery.Config{
+		Concurrency:    s.cfg.Concurrency,
+		AttemptTimeout: s.cfg.AttemptTimeout,
+		Lease:          s.cfg.Lease,
+		PollInterval:   s.cfg.PollInterval,
+		FallbackPSAP:   s.cfg.FallbackPSAP,
+		ClientCert:     s.deps.ClientCert,
+		RootCAs:        s.deps.RootCAs,
+		Routed:         s.routed,
+	}, dpool, s.snapshot, s.log.With("component", "delivery"), s.deps.Registry)
 	dir, err := directory.NewLive(ctx, s.deps.Pool, s.log.With("component", "directory"))
 	if err != nil {
 		return err
@@ -263,12 +268,15 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	journal, err := audit.Open(filepath.Join(s.deps.DataDir, "journal", "emergency-pull"),
-		pull.AuditSink(s.deliveryPool, s.log.With("component", "pull")), s.log.With("component", "pull-journal"), audit.Options{})
+		pull.AuditSink(dpool, s.log.With("component", "pull")), s.log.With("component", "pull-journal"), audit.Options{})
 	if err != nil {
 		return err
 	}
+	// Released after the goroutines below have ended (Resources releases the last taken
+	// first): the journal's last records are shipped through the pool, which closes after.
+	s.res.Add(func(context.Context) error { return journal.Close() })
 	s.pull.Journal = journal
-	s.deps.Registry.MustRegister(
+	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "socle_emergency_pull_audit_unshipped_bytes",
 			Help: "Location-query audit records written to the local journal and not yet in PostgreSQL: growing means the database is unreachable."},
 			func() float64 { return float64(journal.Unshipped()) }),
@@ -278,46 +286,50 @@ func (s *Service) Start(ctx context.Context) error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "socle_emergency_ported_numbers",
 			Help: "Ported numbers held in memory for location queries."},
 			func() float64 { return float64(s.ported.Len()) }),
-	)
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if s.callsSub, err = s.hearCalls(ctx); err != nil {
+	}
+	for _, g := range gauges {
+		if err := s.deps.Registry.Register(g); err != nil {
+			return fmt.Errorf("emergency: metrics: %w", err)
+		}
+		s.res.AddFunc(func() { s.deps.Registry.Unregister(g) })
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sub, err := s.hearCalls(runCtx)
+	if err != nil {
 		cancel()
-		journal.Close()
 		return fmt.Errorf("emergency: subscribe to %s: %w", CallsSubject, err)
 	}
-	s.cancel = cancel
+	s.res.AddFunc(func() { sub.Unsubscribe() })
+	// Stop cancels the work and waits for it (up to its deadline) before the journal and the
+	// pool go: deliveries in flight finish, their leases protecting them if time runs out.
+	s.res.Add(func(ctx context.Context) error {
+		cancel()
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("emergency: stop: %w", ctx.Err())
+		}
+	})
 	s.wg.Add(8)
-	go func() { defer s.wg.Done(); journal.Run(ctx) }()
-	go func() { defer s.wg.Done(); s.ported.Watch(ctx) }()
-	go func() { defer s.wg.Done(); s.sweepCalls(ctx) }()
-	go func() { defer s.wg.Done(); s.pdaauLoop(ctx) }()
-	go func() { defer s.wg.Done(); s.intake.Store.Run(ctx) }()
-	go func() { defer s.wg.Done(); dir.Watch(ctx) }()
-	go func() { defer s.wg.Done(); s.worker.Run(ctx) }()
-	go func() { defer s.wg.Done(); s.purgeLoop(ctx) }()
+	go func() { defer s.wg.Done(); journal.Run(runCtx) }()
+	go func() { defer s.wg.Done(); s.ported.Watch(runCtx) }()
+	go func() { defer s.wg.Done(); s.sweepCalls(runCtx) }()
+	go func() { defer s.wg.Done(); s.pdaauLoop(runCtx) }()
+	go func() { defer s.wg.Done(); s.intake.Store.Run(runCtx) }()
+	go func() { defer s.wg.Done(); dir.Watch(runCtx) }()
+	go func() { defer s.wg.Done(); s.worker.Run(runCtx) }()
+	go func() { defer s.wg.Done(); s.purgeLoop(runCtx) }()
 	return nil
 }
 
-// Stop implements server.Service: deliveries in flight finish (their leases protect them
-// if the deadline passes first).
-func (s *Service) Stop(ctx context.Context) error {
-	if s.cancel == nil {
-		return nil
-	}
-	s.cancel()
-	s.callsSub.Unsubscribe()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		s.deliveryPool.Close()
-		return s.pull.Journal.Close()
-	case <-ctx.Done():
-		return fmt.Errorf("emergency: stop: %w", ctx.Err())
-	}
-}
+// Stop implements service.Service: it releases what Start took, the last first. Deliveries
+// in flight finish (their leases protect them if the deadline passes first).
+func (s *Service) Stop(ctx context.Context) error { return s.res.Release(ctx) }
 
-// Ready implements server.Service.
+// Ready implements service.Service.
 func (s *Service) Ready(ctx context.Context) error {
 	if s.dir == nil {
 		return errors.New("directory not loaded")
@@ -325,7 +337,7 @@ func (s *Service) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Routes implements server.Service.
+// Routes implements service.Service.
 func (s *Service) Routes(web, interconnect *http.ServeMux) {
 	interconnect.Handle("POST /emergency/v1/aml", s.intake)
 	interconnect.HandleFunc("GET /emergency/v1/aml/{id}", s.messageStatus)

@@ -1,0 +1,120 @@
+package services_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"socle/internal/platform/bus"
+	"socle/internal/platform/config"
+	"socle/internal/platform/database"
+	"socle/internal/platform/database/dbtest"
+	"socle/internal/platform/identity"
+	"socle/internal/platform/pki"
+	"socle/internal/platform/service"
+	_ "socle/internal/services"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// held is what the process holds: goroutines and open files (sockets among them).
+func held() (goroutines, files int) {
+	fds, _ := os.ReadDir("/proc/self/fd")
+	return runtime.NumGoroutine(), len(fds)
+}
+
+// settle waits until the process holds no more than it did before, or fails after a bound.
+func settle(t *testing.T, what string, g0, f0 int) {
+	t.Helper()
+	var g, f int
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if g, f = held(); g <= g0 && f <= f0 {
+			return
+		}
+	}
+	buf := make([]byte, 1<<20)
+	t.Fatalf("%s: %d goroutines (was %d), %d open files (was %d)\n%s", what, g, g0, f, f0, buf[:runtime.Stack(buf, true)])
+}
+
+// Every built-in service keeps the contract of platform/service: New has no side effect,
+// Stop gives back everything Start took, and a Start that fails halfway takes nothing away.
+func TestEveryServiceKeepsTheLifecycleContract(t *testing.T) {
+	migrations := []database.Migrations{identity.Migrations()}
+	for _, d := range service.All() {
+		migrations = append(migrations, d.Migrations...)
+	}
+	pool := dbtest.New(t, migrations...)
+	b, err := bus.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	dataDir := t.TempDir()
+	pkiDir := filepath.Join(dataDir, "pki")
+	if _, err := pki.Init(pkiDir); err != nil {
+		t.Fatal(err)
+	}
+	cas, err := pki.LoadPool(filepath.Join(pkiDir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pool.Exec(context.Background(), "SELECT 1") // the test's own pool is open before counting
+	// newConfig is the service's configuration with its defaults.
+	newConfig := func(d service.Definition) service.Config {
+		cfg := d.NewConfig()
+		cfg.Register(config.New())
+		return cfg
+	}
+	for _, d := range service.All() {
+		t.Run(d.Name, func(t *testing.T) {
+			cfg := newConfig(d)
+			env := service.Env{Pool: pool, Bus: b, Metrics: prometheus.NewRegistry(), Logger: quiet,
+				Identity: identity.New(pool, quiet), TLS: service.TLS{ClientCAs: cas}, DataDir: dataDir, Stdout: io.Discard}
+			g0, f0 := held()
+			svc, err := d.New(cfg, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, f := held(); g != g0 || f != f0 {
+				t.Fatalf("New started %d goroutines and opened %d files", g-g0, f-f0)
+			}
+			ctx := context.Background()
+			if err := svc.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			settle(t, "after Start and Stop", g0, f0)
+			if err := svc.Stop(ctx); err != nil {
+				t.Errorf("a second Stop: %v", err)
+			}
+
+			// Halfway: the data directory is a file, so whatever the service keeps on disk
+			// cannot be opened.
+			file := filepath.Join(t.TempDir(), "not-a-directory")
+			os.WriteFile(file, nil, 0o600)
+			env.DataDir, env.Metrics = file, prometheus.NewRegistry()
+			svc, err = d.New(newConfig(d), env)
+			if err != nil {
+				t.Logf("refused at once: %v", err)
+				return
+			}
+			if err := svc.Start(ctx); err == nil {
+				t.Logf("keeps nothing on disk: started anyway")
+				svc.Stop(ctx)
+			} else {
+				t.Logf("Start failed halfway: %v", err)
+			}
+			settle(t, "after a failed Start", g0, f0)
+		})
+	}
+}
