@@ -92,6 +92,24 @@ type usageError struct{ error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// examples are shown by -h, by command.
+var examples = map[string]string{
+	"serve":               "  socle serve --demo                  # what `make run` does\n  SOCLE_DATABASE_URL=postgres://socle@db/socle SOCLE_SERVICES=visio socle serve",
+	"migrate":             "  socle migrate --status\n  SOCLE_DATABASE_URL=postgres://socle@db/socle socle migrate",
+	"apply":               "  socle apply -f directory.yaml",
+	"import communes":     "  socle import communes communes-2025.geojson",
+	"import departements": "  socle import departements departements-2025.geojson",
+	"pki init":            "  socle pki init --dir ./var/pki",
+	"pki issue":           "  socle pki issue --dir ./var/pki --name orange --client",
+	"sim psap":            "  socle sim psap --addr 127.0.0.1:8444 --pki ./var/pki",
+	"sim operator":        "  socle sim operator --addr 127.0.0.1:8445 --pki ./var/pki -by-reference",
+	"bench aml":           "  socle bench aml -duration 10s",
+	"bench resolve":       "  socle bench resolve",
+	"bench held":          "  socle bench held",
+	"bench visio":         "  socle bench visio",
+	"version":             "  socle version",
+}
+
 // flags builds a flag set whose -h prints the summary, the usage line, the description and
 // the options with their environment variables.
 func flags(name, synopsis, description string) *flag.FlagSet {
@@ -99,10 +117,35 @@ func flags(name, synopsis, description string) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "Usage: socle %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(description))
-		fs.PrintDefaults()
+		fmt.Fprintf(out, "Usage: socle %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(description))
+		if ex := examples[name]; ex != "" {
+			fmt.Fprintf(out, "\nExample:\n%s\n", ex)
+		}
+		fmt.Fprintln(out, "\nFlags:")
+		printFlags(out, fs)
 	}
 	return fs
+}
+
+// printFlags lists the flags, each with the kind of its value, its usage, its default and
+// its environment variable (the configuration's own flags carry both in their usage).
+func printFlags(out io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind := ""
+		if k, ok := f.Value.(interface{ Kind() string }); ok {
+			kind = k.Kind()
+		} else if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool {
+			kind, _ = flag.UnquoteUsage(f)
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			kind = ""
+		}
+		_, usage := flag.UnquoteUsage(f)
+		if _, ours := f.Value.(interface{ Kind() string }); !ours && f.DefValue != "" && f.DefValue != "false" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(out, "  -%s\n    \t%s\n", strings.TrimSpace(f.Name+" "+kind), strings.ReplaceAll(usage, "\n", "\n    \t"))
+	})
 }
 
 // parse loads the environment into set, binds it to fs, parses args and validates.
@@ -113,11 +156,17 @@ func parse(fs *flag.FlagSet, set *config.Set, args []string) error {
 		}
 		set.Bind(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	// The flag package would print the whole usage on a mistake, and Main the error again:
+	// a mistake is one line naming it, -h the usage, on stdout.
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	if err != nil {
+		return usageError{fmt.Errorf("%w (%s -h lists the flags)", err, fs.Name())}
 	}
 	if set != nil {
 		if err := set.Validate(); err != nil {

@@ -68,7 +68,7 @@ func (c *serveConfig) table() *config.Set {
 	s.String(&c.ClientKey, "client-key", "", "socle's client key; empty: <data-dir>/pki/socle-client.key")
 	s.Enum(&c.Migrate, "migrate", "auto", []string{"auto", "always", "never"},
 		"migrate the schema at start: auto = only the private cluster's")
-	s.Bool(&c.Demo, "demo", false, "put each service's demo data in place and run its simulators (what `make run` does)")
+	s.Bool(&c.Demo, "demo", false, "put each service's demo data in place and run its simulators (what make run does)")
 	s.Int(&c.HeapFloorMiB, "heap-floor-mib", defaultHeapFloor>>20, 0, 1<<20,
 		"the garbage collector waits for the heap to reach this size (MiB) while live data is small; 0, or GOGC set: Go's default")
 	c.configs = map[string]service.Config{}
@@ -299,8 +299,6 @@ func or(v, def string) string {
 	return def
 }
 
-
-
 // purgeSessions deletes expired sign-in sessions every hour.
 func purgeSessions(ctx context.Context, log *slog.Logger, people *identity.Store) {
 	for {
@@ -316,4 +314,3 @@ func purgeSessions(ctx context.Context, log *slog.Logger, people *identity.Store
 		}
 	}
 }
-

@@ -25,10 +25,12 @@ type Option struct {
 	Default string
 	Usage   string
 	Secret  bool
-	set     func(string) error
-	isBool  bool
-	value   string
-	source  string
+	// Kind names the value in -h: duration, int, addr, list...
+	Kind   string
+	set    func(string) error
+	isBool bool
+	value  string
+	source string
 }
 
 // Env is the environment variable that sets the option.
@@ -49,11 +51,11 @@ type Set struct {
 // New returns an empty table.
 func New() *Set { return &Set{byName: map[string]*Option{}} }
 
-func (s *Set) add(name, def, usage string, secret bool, set func(string) error) {
+func (s *Set) add(kind, name, def, usage string, secret bool, set func(string) error) {
 	if _, dup := s.byName[name]; dup {
 		panic("config: option registered twice: " + name)
 	}
-	o := &Option{Name: name, Default: def, Usage: usage, Secret: secret, set: set, source: "default"}
+	o := &Option{Name: name, Default: def, Usage: usage, Secret: secret, Kind: kind, set: set, source: "default"}
 	s.opts = append(s.opts, o)
 	s.byName[name] = o
 	if err := o.set(def); err != nil {
@@ -64,17 +66,17 @@ func (s *Set) add(name, def, usage string, secret bool, set func(string) error) 
 
 // String adds a string option.
 func (s *Set) String(p *string, name, def, usage string) {
-	s.add(name, def, usage, false, func(v string) error { *p = v; return nil })
+	s.add("string", name, def, usage, false, func(v string) error { *p = v; return nil })
 }
 
 // Secret adds a string option whose value is never printed.
 func (s *Set) Secret(p *string, name, usage string) {
-	s.add(name, "", usage, true, func(v string) error { *p = v; return nil })
+	s.add("secret", name, "", usage, true, func(v string) error { *p = v; return nil })
 }
 
 // Addr adds a listen address option (host:port, host may be empty).
 func (s *Set) Addr(p *string, name, def, usage string) {
-	s.add(name, def, usage, false, func(v string) error {
+	s.add("addr", name, def, usage, false, func(v string) error {
 		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
 			return fmt.Errorf("want host:port, such as :8080 or 127.0.0.1:8080")
 		}
@@ -85,7 +87,7 @@ func (s *Set) Addr(p *string, name, def, usage string) {
 
 // Duration adds a duration option (Go syntax: 90s, 10m, 24h).
 func (s *Set) Duration(p *time.Duration, name string, def time.Duration, usage string) {
-	s.add(name, formatDuration(def), usage, false, func(v string) error {
+	s.add("duration", name, formatDuration(def), usage, false, func(v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
 			return fmt.Errorf("want a positive duration such as 90s, 10m or 24h")
@@ -97,7 +99,7 @@ func (s *Set) Duration(p *time.Duration, name string, def time.Duration, usage s
 
 // Int adds an integer option with an inclusive range.
 func (s *Set) Int(p *int, name string, def, min, max int, usage string) {
-	s.add(name, strconv.Itoa(def), usage, false, func(v string) error {
+	s.add("int", name, strconv.Itoa(def), usage, false, func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < min || n > max {
 			return fmt.Errorf("want an integer from %d to %d", min, max)
@@ -109,7 +111,7 @@ func (s *Set) Int(p *int, name string, def, min, max int, usage string) {
 
 // Bool adds a true/false option.
 func (s *Set) Bool(p *bool, name string, def bool, usage string) {
-	s.add(name, strconv.FormatBool(def), usage, false, func(v string) error {
+	s.add("bool", name, strconv.FormatBool(def), usage, false, func(v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return fmt.Errorf("want true or false")
@@ -122,7 +124,7 @@ func (s *Set) Bool(p *bool, name string, def bool, usage string) {
 
 // Enum adds an option that takes one of a few words.
 func (s *Set) Enum(p *string, name, def string, allowed []string, usage string) {
-	s.add(name, def, usage+" ("+strings.Join(allowed, ", ")+")", false, func(v string) error {
+	s.add("word", name, def, usage+" ("+strings.Join(allowed, ", ")+")", false, func(v string) error {
 		for _, a := range allowed {
 			if v == a {
 				*p = v
@@ -135,7 +137,7 @@ func (s *Set) Enum(p *string, name, def string, allowed []string, usage string) 
 
 // List adds a comma-separated list option.
 func (s *Set) List(p *[]string, name, def, usage string) {
-	s.add(name, def, usage, false, func(v string) error {
+	s.add("list", name, def, usage, false, func(v string) error {
 		*p = nil
 		for _, f := range strings.Split(v, ",") {
 			if f = strings.TrimSpace(f); f != "" {
@@ -149,25 +151,41 @@ func (s *Set) List(p *[]string, name, def, usage string) {
 // Check adds a cross-field rule run by Load after every value is in.
 func (s *Set) Check(fn func() error) { s.checks = append(s.checks, fn) }
 
-// Bind registers every option as a flag of fs.
+// Bind registers every option as a flag of fs. Its usage carries the default and the
+// environment variable; its value says its kind (flagValue.Kind), for -h.
 func (s *Set) Bind(fs *flag.FlagSet) {
 	for _, o := range s.opts {
-		o := o
-		usage := o.Usage + " [" + o.Env() + "]"
-		set := func(v string) error {
-			if err := o.set(v); err != nil {
-				return err
-			}
-			o.value, o.source = v, "flag"
-			return nil
+		usage := o.Usage
+		if o.Default != "" && !o.Secret && !(o.isBool && o.Default == "false") {
+			usage += " (default " + o.Default + ")"
 		}
-		if o.isBool {
-			fs.BoolFunc(o.Name, usage, set)
-		} else {
-			fs.Func(o.Name, usage, set)
-		}
+		fs.Var(&flagValue{o}, o.Name, usage+" ["+o.Env()+"]")
 	}
 }
+
+// flagValue is an option as a flag.
+type flagValue struct{ o *Option }
+
+func (v *flagValue) String() string {
+	if v == nil || v.o == nil || v.o.Secret {
+		return ""
+	}
+	return v.o.value
+}
+
+func (v *flagValue) Set(s string) error {
+	if err := v.o.set(s); err != nil {
+		return err
+	}
+	v.o.value, v.o.source = s, "flag"
+	return nil
+}
+
+// IsBoolFlag lets a boolean option be given as -name alone.
+func (v *flagValue) IsBoolFlag() bool { return v.o.isBool }
+
+// Kind names the value in -h: string, duration, int, addr, list, word, secret.
+func (v *flagValue) Kind() string { return v.o.Kind }
 
 // LoadEnv applies the environment (SOCLE_X, and SOCLE_X_FILE for secrets). Call it before
 // parsing flags, so that flags win.
