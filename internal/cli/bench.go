@@ -39,7 +39,12 @@ func runBench(ctx context.Context, args []string) error {
 			return benchVisio(ctx, args[1:])
 		}
 	}
-	return usagef("want a benchmark: socle bench aml -h, socle bench resolve -h, socle bench held -h, socle bench visio -h")
+	return group(args, "bench", "Measures a path against a baseline measured in the same run, and prints both and their ratio.",
+		[][2]string{{"aml", "AML pushes through socle against the same rows written straight with pgx"},
+			{"resolve", "the commune resolver against PostGIS's ST_Contains on the same points"},
+			{"held", "HELD queries through socle against the operator simulator asked directly"},
+			{"visio", "the SFU with synthetic participants: how many a node carries within 1 % loss"}},
+		"socle bench aml -for 10s")
 }
 
 // benchEnv is what every benchmark stands on: its own private PostgreSQL cluster (durable

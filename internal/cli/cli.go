@@ -92,6 +92,28 @@ type usageError struct{ error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// group answers a command made of subcommands (import, sim, bench) called without one, or
+// with -h: the list of its subcommands, what each does, and an example. -h is no mistake.
+func group(args []string, name, intro string, subs [][2]string, example string) error {
+	w := stderr
+	help := len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help")
+	if help {
+		w = stdout
+	}
+	fmt.Fprintf(w, "Usage: socle %s <%s> [flags]   (socle %s <%s> -h for its flags)\n\n%s\n\n", name, "what", name, "what", intro)
+	for _, s := range subs {
+		fmt.Fprintf(w, "  %-14s %s\n", s[0], s[1])
+	}
+	fmt.Fprintf(w, "\nExample:\n  %s\n", example)
+	if help {
+		return flag.ErrHelp
+	}
+	if len(args) == 0 {
+		return usagef("want one of the above")
+	}
+	return usagef("unknown %q: want one of the above", args[0])
+}
+
 // examples are shown by -h, by command.
 var examples = map[string]string{
 	"serve":               "  socle serve --demo                  # what `make run` does\n  SOCLE_DATABASE_URL=postgres://socle@db/socle SOCLE_SERVICES=visio socle serve",
@@ -103,7 +125,7 @@ var examples = map[string]string{
 	"pki issue":           "  socle pki issue --dir ./var/pki --name orange --client",
 	"sim psap":            "  socle sim psap --addr 127.0.0.1:8444 --pki ./var/pki",
 	"sim operator":        "  socle sim operator --addr 127.0.0.1:8445 --pki ./var/pki -by-reference",
-	"bench aml":           "  socle bench aml -duration 10s",
+	"bench aml":           "  socle bench aml -for 10s",
 	"bench resolve":       "  socle bench resolve",
 	"bench held":          "  socle bench held",
 	"bench visio":         "  socle bench visio",

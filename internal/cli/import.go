@@ -19,7 +19,10 @@ func init() {
 
 func runImport(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "communes" && args[0] != "departements") {
-		return usagef("want a dataset: socle import communes|departements FILE.geojson")
+		return group(args, "import", "Replaces a set of boundaries with an official GeoJSON file (RFC 7946), whole or not at all.",
+			[][2]string{{"communes", "the communes (INSEE code, name, polygon): where a caller is"},
+				{"departements", "the départements' outlines (code, name, polygon)"}},
+			"socle import communes communes-2025.geojson")
 	}
 	dataset := args[0]
 	parseFile, importSet := geo.ParseCommunes, directory.ImportCommunes

@@ -25,7 +25,10 @@ func runSim(ctx context.Context, args []string) error {
 		return runSimOperator(ctx, args[1:])
 	}
 	if len(args) == 0 || args[0] != "psap" {
-		return usagef("want a simulator: socle sim psap -h, socle sim operator -h")
+		return group(args, "sim", "Runs a simulator of a partner system, for operators and PSAPs without their own test system.",
+			[][2]string{{"psap", "a PSAP that receives pushed locations over mutual TLS and prints them"},
+				{"operator", "an operator's location server (HELD) that answers PSAP queries socle relays"}},
+			"socle sim psap --addr 127.0.0.1:8444 --pki ./var/pki")
 	}
 	fs := flags("sim psap", "[flags]", `
 Runs a PSAP (emergency centre) simulator: an HTTPS server that requires a client certificate
