@@ -139,12 +139,18 @@ test('three participants each receive two remote videos that play, and a screen 
       const vs = [...document.querySelectorAll('#tiles video:not(#self)')];
       return vs.length === 2 && vs.every((v) => v.videoWidth > 0 && v.currentTime > 0.5);
     }, null, { timeout: 30_000 }).catch(async (err) => {
-      console.log(await p.evaluate(() => JSON.stringify({
-        videos: [...document.querySelectorAll('#tiles video:not(#self)')]
-          .map((v) => ({ via: v.dataset.via, peer: v.dataset.peer, w: v.videoWidth, t: v.currentTime })),
-        sfu: window.socleMedia.pc.getTransceivers().map((t) => `${t.mid} ${t.currentDirection} ${t.receiver.track.kind}`),
-        direct: window.socleMedia.direct?.connectionState ?? null,
-      })));
+      // What every page shows and negotiated, to tell a page from a participant that sends
+      // nothing.
+      for (const q of all) {
+        console.log(await q.evaluate(() => JSON.stringify({
+          videos: [...document.querySelectorAll('#tiles video:not(#self)')]
+            .map((v) => ({ via: v.dataset.via, peer: v.dataset.peer, w: v.videoWidth, t: v.currentTime })),
+          signaling: window.socleMedia.pc.signalingState,
+          sfu: window.socleMedia.pc.getTransceivers().map((t) => `${t.mid} ${t.currentDirection} ${t.receiver.track.kind}`),
+          direct: window.socleMedia.direct?.connectionState ?? null,
+          trace: window.socleMedia.trace,
+        })));
+      }
       throw err;
     });
   }

@@ -36,7 +36,8 @@ func testLogger() *slog.Logger {
 // newTestSFU returns an SFU restricted to loopback, closed at the end of the test.
 func newTestSFU(t *testing.T) *SFU {
 	t.Helper()
-	s, err := New(Config{LoopbackOnly: true}, testLogger())
+	// Test clients that only receive never offer: the SFU offers them others' tracks soon.
+	s, err := New(Config{LoopbackOnly: true, FirstOfferWait: 200 * time.Millisecond}, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,9 @@ const (
 const (
 	connectTimeout = 30 * time.Second // from the first description to a connection
 	tick           = 500 * time.Millisecond
+	// defaultFirstOfferWait is how long the SFU waits for a participant's first offer before
+	// making its own: see Peer.spoke.
+	defaultFirstOfferWait = 3 * time.Second
 )
 
 // Errors HandleSignal may wrap.
@@ -50,9 +54,18 @@ type Peer struct {
 	remb      atomic.Uint64
 	mids      atomic.Int64
 
-	negMu      sync.Mutex // serialises signalling
-	offering   bool       // an offer of ours awaits its answer
-	again      bool       // offer again once the current exchange is over
+	negMu    sync.Mutex // serialises signalling
+	offering bool       // an offer of ours awaits its answer
+	again    bool       // offer again once the current exchange is over
+	// spoke: the participant's first offer was answered. Until then the SFU makes no offer
+	// of its own (for firstOfferWait at most): the first offer fixes the ids of the RTP
+	// header extensions for the whole BUNDLE group, and an offer of Pion's, with its own ids,
+	// applied by a browser before it offered its camera left it unable to offer at all
+	// (Chrome: "A BUNDLE group contains a codec collision for header extension id=1") — its
+	// camera and microphone never reached anyone. The participant speaking first, Pion
+	// answers with the browser's ids and keeps them. (Config.FirstOfferWait bounds the wait.)
+	spoke      bool
+	joined     time.Time
 	candidates []webrtc.ICECandidateInit
 	timeout    sync.Once
 
@@ -70,7 +83,7 @@ type Peer struct {
 func newPeer(r *Room, id string, send func(Signal)) (*Peer, error) {
 	p := &Peer{
 		id: id, room: r, logger: r.logger.With("peer", id), out: newOutbox(send),
-		downs: make(map[*upTrack]*downTrack), maxLayer: layerF, done: make(chan struct{}),
+		downs: make(map[*upTrack]*downTrack), maxLayer: layerF, done: make(chan struct{}), joined: time.Now(),
 	}
 	api, err := r.sfu.newAPI(func(e cc.BandwidthEstimator) { p.estimator.Store(&e) })
 	if err != nil {
@@ -151,6 +164,7 @@ func (p *Peer) handleOffer(sdp string) error {
 		return fmt.Errorf("sfu: answer: %w", err)
 	}
 	p.out.push(Signal{Type: SignalAnswer, SDP: answer.SDP})
+	p.spoke = true
 	if p.again {
 		p.offerLocked()
 	}
@@ -196,6 +210,19 @@ func (p *Peer) offerLocked() {
 		return
 	}
 	if p.offering || p.pc.SignalingState() != webrtc.SignalingStateStable {
+		p.again = true
+		return
+	}
+	if wait := cmp.Or(p.room.sfu.cfg.FirstOfferWait, defaultFirstOfferWait) - time.Since(p.joined); !p.spoke && wait > 0 {
+		if !p.again { // a participant that sends nothing may never offer
+			time.AfterFunc(wait, func() {
+				p.negMu.Lock()
+				defer p.negMu.Unlock()
+				if p.again {
+					p.offerLocked()
+				}
+			})
+		}
 		p.again = true
 		return
 	}

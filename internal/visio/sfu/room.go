@@ -32,8 +32,9 @@ func newRoom(s *SFU, name string) *Room {
 func (r *Room) Name() string { return r.name }
 
 // Join adds a peer to the room. send delivers the SFU's signals to the participant; it is
-// called from one goroutine at a time, in order, and may block. The SFU offers the tracks
-// already published at once; the participant publishes by sending an offer of its own.
+// called from one goroutine at a time, in order, and may block. The participant publishes by
+// sending an offer of its own; the SFU offers the tracks already published once that first
+// offer is answered, or after Config.FirstOfferWait from a participant that does not offer.
 // Each forwarded track has the publisher's peer id as its stream id and the publisher's
 // track id as its own.
 func (r *Room) Join(peerID string, send func(Signal)) (*Peer, error) {

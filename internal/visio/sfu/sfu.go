@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -47,6 +48,9 @@ type Config struct {
 	NAT1To1IPs []string
 	// ICEServers are the STUN and TURN servers the SFU itself uses.
 	ICEServers []webrtc.ICEServer
+	// FirstOfferWait is how long the SFU waits for a participant's first offer before it
+	// offers what others publish (see Peer.spoke); zero is 3 s.
+	FirstOfferWait time.Duration
 }
 
 // Validate reports the first inconsistency in the configuration.

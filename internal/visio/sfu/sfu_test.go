@@ -262,3 +262,36 @@ func seqGaps(pkts []*rtpPacket) int {
 	}
 	return gaps
 }
+
+// The participant's first offer fixes the ids of the RTP header extensions for the BUNDLE
+// group, so the SFU makes no offer of its own before it: a browser that applied Pion's ids
+// first could no longer offer its camera (Chrome: "A BUNDLE group contains a codec collision
+// for header extension id=1"). The SFU answers the participant's offer, then offers what the
+// others publish.
+func TestTheSFUWaitsForAParticipantsFirstOffer(t *testing.T) {
+	s, err := New(Config{LoopbackOnly: true, FirstOfferWait: time.Minute}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	room := s.Room("first-offer")
+	alice := join(t, room, "alice")
+	alice.publishVP8("camera") // alice offers first: the SFU answers at once
+	bob := joinHeld(t, room, "bob")
+	bob.run(func() error {
+		_, err := bob.pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio)
+		return err
+	})
+	if n := len(bob.inbox); n != 0 {
+		t.Fatalf("the SFU sent bob %d signals before his first offer", n)
+	}
+	bob.run(func() error {
+		offer, err := bob.tryOffer()
+		if err != nil {
+			return err
+		}
+		return bob.pc.SetLocalDescription(offer)
+	})
+	bob.release()
+	read(bob.nextTrack()).receives(t, "bob receives alice once he has offered", 10)
+}

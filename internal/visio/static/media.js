@@ -25,17 +25,14 @@ export class Media {
     this.screens = new Set(); // track ids others share their screen with
     this.pc = new RTCPeerConnection({ iceServers });
     this.makingOffer = false;
-    this.pc.onnegotiationneeded = async () => {
-      try {
-        this.makingOffer = true;
-        await this.pc.setLocalDescription();
-        this.send({ type: 'signal', signal: { type: 'offer', sdp: this.pc.localDescription.sdp } });
-      } catch (err) {
-        console.warn('offer', err);
-      } finally {
-        this.makingOffer = false;
-      }
-    };
+    // trace keeps the last negotiation events, for the connection details and for tests
+    // that must tell why a stream never came.
+    this.trace = [];
+    this.pc.onnegotiationneeded = () => { this.#note('negotiationneeded'); this.#offer(); };
+    this.pc.addEventListener('signalingstatechange', () => {
+      this.#note('state ' + this.pc.signalingState);
+      this.#offerIfNeeded();
+    });
     this.pc.onicecandidate = ({ candidate }) =>
       this.send({ type: 'signal', signal: { type: 'candidate', candidate: candidate ? candidate.toJSON() : null } });
     this.pc.ontrack = ({ track, streams }) => this.#show(track, streams[0]);
@@ -89,16 +86,76 @@ export class Media {
   #signals = Promise.resolve();
 
   async #apply(sig) {
+    if (sig.type !== 'candidate') this.#note('received ' + sig.type);
     if (sig.type === 'candidate') {
       if (sig.candidate) await this.pc.addIceCandidate(sig.candidate).catch(() => {});
       return;
     }
     // Polite: an offer that crosses ours wins; setRemoteDescription rolls ours back.
     await this.pc.setRemoteDescription({ type: sig.type, sdp: sig.sdp });
-    if (sig.type === 'offer') {
+    // Answered here unless onnegotiationneeded's setLocalDescription, queued meanwhile,
+    // answered it already.
+    if (sig.type === 'offer' && this.pc.signalingState === 'have-remote-offer') {
       await this.pc.setLocalDescription();
-      this.send({ type: 'signal', signal: { type: 'answer', sdp: this.pc.localDescription.sdp } });
+      this.#sendDescription();
     }
+  }
+
+  /**
+   * #unnegotiated tells whether a transceiver of ours was never negotiated (it has no mid).
+   * It happens when the SFU's offer rolls ours back: the browser's negotiationneeded, fired
+   * once already, is not always fired again, and #offer ignores it while an offer is being
+   * made; on a loaded machine a participant's camera and microphone then never reached the
+   * SFU. So every return to stable, and the end of every offer, checks and offers again.
+   */
+  #note(what) {
+    this.trace.push(`${Math.round(performance.now())} ${what}`);
+    if (this.trace.length > 100) this.trace.shift();
+  }
+
+  #unnegotiated() {
+    return this.pc.getTransceivers().some((t) => t.mid === null && t.direction !== 'stopped');
+  }
+
+  #offerIfNeeded() {
+    if (this.pc.signalingState === 'stable' && !this.makingOffer && this.#unnegotiated()) this.#offer();
+  }
+
+  /**
+   * #offer offers what this side has to send, once at a time and only from a stable state.
+   * The description is sent as what it is: when the SFU's offer was applied between the
+   * check and setLocalDescription, the call made an answer, not an offer (W3C WebRTC
+   * §4.4.1.5). Labelled "offer", that answer was refused as a crossing offer, the offer made
+   * next went as an "answer", and the participant stayed in have-local-offer for good,
+   * sending nothing to anyone (seen on a loaded machine).
+   */
+  async #offer() {
+    if (this.makingOffer || this.pc.signalingState !== 'stable') {
+      this.#note(`offer skipped (${this.makingOffer ? 'making one' : this.pc.signalingState})`);
+      return;
+    }
+    let failed = false;
+    try {
+      this.makingOffer = true;
+      await this.pc.setLocalDescription();
+      this.#sendDescription();
+    } catch (err) {
+      console.warn('offer', err);
+      this.#note('offer failed: ' + err);
+      failed = true;
+    } finally {
+      this.makingOffer = false;
+    }
+    // An answer made in place of the offer (see above) leaves ours to be made; a failure is
+    // tried again a moment later rather than at once.
+    setTimeout(() => this.#offerIfNeeded(), failed ? 500 : 0);
+  }
+
+  /** #sendDescription sends the local description, labelled with its own type. */
+  #sendDescription() {
+    const d = this.pc.localDescription;
+    this.#note('sent ' + d.type);
+    this.send({ type: 'signal', signal: { type: d.type, sdp: d.sdp } });
   }
 
   /** mute turns the microphone (or the camera) off or on. */
@@ -191,9 +248,9 @@ export class Media {
     const collision = sig.type === 'offer' && (this.directOffering || pc.signalingState !== 'stable');
     if (collision && !this.polite) return;
     await pc.setRemoteDescription({ type: sig.type, sdp: sig.sdp });
-    if (sig.type === 'offer') {
+    if (sig.type === 'offer' && pc.signalingState === 'have-remote-offer') {
       await pc.setLocalDescription();
-      this.send({ type: 'p2p', to: this.other, signal: { type: 'answer', sdp: pc.localDescription.sdp } });
+      this.send({ type: 'p2p', to: this.other, signal: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
     }
   }
 
