@@ -16,7 +16,8 @@
 //	                        context.user.affiliation "owner", "moderator" or "teacher")
 //
 // signed with HS256, HS384 or HS512 and the shared secret (SOCLE_VISIO_JWT_SECRET), or with
-// RS256, RS384, RS512 or ES256 and a public key configured under the token's kid (the
+// RS256, RS384, RS512 or ES256 and a public key configured under the token's kid, or
+// fetched by kid from a key server as Jitsi's asap_key_server (keyserver.go) (the
 // algorithms of lib-jitsi-meet's doc/tokens.md and prosody's token util).
 //
 // Rooms are named as in Jitsi's MUC: "room", or "[tenant]room" for the room of a tenant
@@ -76,6 +77,9 @@ type Verifier struct {
 	Secret []byte
 	// Keys verify RS256 (*rsa.PublicKey) and ES256 (*ecdsa.PublicKey) tokens, by kid.
 	Keys map[string]crypto.PublicKey
+	// KeyServer, when set, provides the public keys of the kids Keys does not hold, as
+	// Jitsi's asap_key_server.
+	KeyServer *KeyServer
 	// Domain, when set, is the accepted sub besides "*".
 	Domain string
 	// Leeway tolerates clocks that disagree, on exp and nbf.
@@ -243,6 +247,11 @@ func (v *Verifier) methods() []string {
 			m = append(m, ecdsaAlgs...)
 		}
 	}
+	if v.KeyServer != nil {
+		// Which kind a fetched key is, is known only once fetched: key checks it.
+		m = append(m, rsaAlgs...)
+		m = append(m, ecdsaAlgs...)
+	}
 	if len(m) == 0 {
 		return []string{"none-configured"} // refuses every token
 	}
@@ -261,7 +270,13 @@ func (v *Verifier) key(t *jwt.Token) (any, error) {
 	kid, _ := t.Header["kid"].(string)
 	k, ok := v.Keys[kid]
 	if !ok {
-		return nil, fmt.Errorf("no public key for kid %q", kid)
+		if v.KeyServer == nil {
+			return nil, fmt.Errorf("no public key for kid %q", kid)
+		}
+		var err error
+		if k, err = v.KeyServer.Key(kid); err != nil {
+			return nil, err
+		}
 	}
 	// The key decides the algorithm, never the token: a public key is never an HMAC
 	// secret, and an RSA key never verifies ES256 (nor an EC key RS256).
