@@ -33,6 +33,13 @@ import (
 // unclosed [ or (, an unopened )), a reversed range, characters outside ASCII (Lua matches
 // bytes, RE2 characters), and patterns longer than maxPatternLen or with more than
 // maxCaptures captures (Lua's own limit is 32).
+//
+// The pattern is used as written, not lowered: Lua's classes are case sensitive (%D is not
+// %d), as jitsi-meet pull request #17803 corrected in verify_room. That pull request also
+// bounds Jitsi's backtracking (token_regex_max_quantifiers, 3 by default;
+// token_regex_room_max_length, 128): socle needs no quantifier limit, RE2 being linear,
+// and its room names are at most 64 characters. Jitsi applies patterns only with
+// enable_domain_verification (jitsi-meet issue #12398); socle applies them always.
 
 // ErrPattern is wrapped by the refusal of a room pattern socle does not run.
 var ErrPattern = errors.New("token: room pattern not supported")
