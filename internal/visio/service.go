@@ -42,6 +42,7 @@ type Config struct {
 	JWTAudiences  []string // accepted aud; empty: any, as Jitsi
 	JWTSecret     string
 	JWTPublicKeys string // a directory of <kid>.pem public keys (RS256, ES256)
+	JWTKeyServer  string // https URL serving <hex(sha256(kid))>.pem, as Jitsi's asap_key_server
 	InviteKey     string // base64 of at least 32 random bytes
 	InviteTTL     time.Duration
 	// Media: where the SFU's audio and video flow.
@@ -60,6 +61,7 @@ func (c *Config) Register(s *config.Set) {
 	s.List(&c.JWTAudiences, "visio-jwt-accepted-audiences", "", "accepted aud of room tokens, comma-separated (empty or \"*\": any, Jitsi's default), as Jitsi's asap_accepted_audiences")
 	s.Secret(&c.JWTSecret, "visio-jwt-secret", "shared secret of HS256 room tokens (empty: HS256 tokens refused)")
 	s.String(&c.JWTPublicKeys, "visio-jwt-public-keys", "", "directory of <kid>.pem public keys for RS256/ES256 room tokens")
+	s.String(&c.JWTKeyServer, "visio-jwt-key-server", "", "https URL of a key server giving the public key of a room token's kid at <url>/<hex(sha256(kid))>.pem, as Jitsi's asap_key_server (empty: none)")
 	s.Secret(&c.InviteKey, "visio-invite-key", "base64 key (32 bytes or more) signing guest invitations (empty: one generated and kept in <data-dir>/visio-invite.key)")
 	s.Duration(&c.InviteTTL, "visio-invite-ttl", 24*time.Hour, "how long a guest invitation is valid")
 	s.Bool(&c.MediaLoopback, "visio-media-loopback", false, "offer only loopback media addresses (tests, a demo on one machine)")
@@ -67,6 +69,14 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.UDPPorts, "visio-udp-ports", "", "UDP port range of the media, min-max (empty: any)")
 	s.String(&c.TURNAddr, "visio-turn-addr", "", "address of the built-in TURN relay, UDP and TCP, e.g. :3478 (empty: no relay); needs SOCLE_VISIO_PUBLIC_IPS")
 	s.Secret(&c.TURNSecret, "visio-turn-secret", "secret of the TURN relay's time-limited credentials (empty: a new one at each start)")
+	s.Check(func() error {
+		if c.JWTKeyServer != "" {
+			if _, err := token.NewKeyServer(c.JWTKeyServer, nil); err != nil {
+				return fmt.Errorf("SOCLE_VISIO_JWT_KEY_SERVER: %w", err)
+			}
+		}
+		return nil
+	})
 	s.Check(func() error {
 		if c.TURNAddr != "" && len(c.PublicIPs) == 0 && !c.MediaLoopback {
 			return fmt.Errorf("SOCLE_VISIO_TURN_ADDR needs SOCLE_VISIO_PUBLIC_IPS: the relay announces the first of them")
@@ -119,6 +129,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			return nil, err
 		}
 		s.tokens.Keys = keys
+	}
+	if cfg.JWTKeyServer != "" {
+		ks, err := token.NewKeyServer(cfg.JWTKeyServer, nil)
+		if err != nil {
+			return nil, fmt.Errorf("SOCLE_VISIO_JWT_KEY_SERVER: %w", err)
+		}
+		s.tokens.KeyServer = ks
 	}
 	key := make([]byte, 32)
 	if cfg.InviteKey != "" {

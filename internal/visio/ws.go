@@ -41,7 +41,8 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request, room stri
 		c, err := s.tokens.Verify(raw, room)
 		if err != nil {
 			typ := map[error]string{token.ErrExpired: "token-expired", token.ErrNotYet: "token-not-yet-valid",
-				token.ErrRoom: "token-wrong-room", token.ErrAudience: "token-wrong-application"}
+				token.ErrRoom: "token-wrong-room", token.ErrAudience: "token-wrong-application",
+				token.ErrTenant: "token-wrong-tenant"}
 			t := "token-invalid"
 			for e, name := range typ {
 				if errors.Is(err, e) {

@@ -174,10 +174,15 @@ func FuzzVerify(f *testing.F) {
 	f.Add(hs256(f, jitsi(nil), "a shared secret of enough length"), "point-hebdo")
 	f.Add(hs256(f, jitsi(func(c jwt.MapClaims) { c["room"] = "*"; c["moderator"] = "true" }), "a shared secret of enough length"), "autre")
 	f.Add(hs256(f, jitsi(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }), "a shared secret of enough length"), "point-hebdo")
+	f.Add(hs256(f, jitsi(func(c jwt.MapClaims) { c["sub"] = "dinum" }), "a shared secret of enough length"), "[dinum]point-hebdo")
+	f.Add(hs256(f, jitsi(func(c jwt.MapClaims) {
+		c["room"] = "^point%-%a+$"
+		c["context"].(map[string]any)["room"] = map[string]any{"regex": true}
+	}), "a shared secret of enough length"), "point-hebdo")
 	f.Fuzz(func(t *testing.T, raw, room string) {
 		c, err := verifier(nil).Verify(raw, room)
 		if err != nil {
-			for _, kind := range []error{ErrMalformed, ErrSignature, ErrExpired, ErrNotYet, ErrAudience, ErrRoom} {
+			for _, kind := range []error{ErrMalformed, ErrSignature, ErrExpired, ErrNotYet, ErrAudience, ErrRoom, ErrTenant} {
 				if errors.Is(err, kind) {
 					return
 				}
@@ -199,7 +204,14 @@ func FuzzVerify(f *testing.F) {
 		if err != nil || !signed {
 			t.Fatalf("%q accepted without the shared secret's signature", raw)
 		}
-		if c.Room != "*" && !strings.EqualFold(c.Room, room) || !c.Expires.After(now) {
+		// The room is granted by "*", by name (the tenant's part aside), or by a pattern
+		// that matches the whole name.
+		tenant, name := SplitRoom(room)
+		granted := c.Room == "*" || strings.EqualFold(c.Room, name)
+		if c.RoomRegex {
+			granted, _ = matchRoomPattern(c.Room, name)
+		}
+		if !granted || c.Tenant != tenant || !c.Expires.After(now) {
 			t.Fatalf("%q accepted for room %q: %+v", raw, room, c)
 		}
 	})
