@@ -66,12 +66,12 @@ func (s *Service) home(w http.ResponseWriter, r *http.Request) {
 
 // roomPage serves /visio/{room}: the meeting, in the browser.
 func (s *Service) roomPage(w http.ResponseWriter, r *http.Request) {
-	name, ok := RoomName(r.PathValue("room"))
+	key, ok := RoomKey(r.PathValue("path"))
 	if !ok {
 		s.render(w, r, http.StatusNotFound, "home.html", page{Suggested: suggestName()})
 		return
 	}
-	s.render(w, r, http.StatusOK, "room.html", page{Room: name})
+	s.render(w, r, http.StatusOK, "room.html", page{Room: roomPath(key)})
 }
 
 func (s *Service) static() http.Handler {

@@ -268,9 +268,11 @@ func (s *Service) Ready(context.Context) error { return nil }
 
 // Routes implements server.Service: the conference is on the web listener.
 func (s *Service) Routes(web, _ *http.ServeMux) {
-	web.HandleFunc("GET /visio/ws/{room}", s.connect)
+	// A room is /visio/<room>, or /visio/<tenant>/<room> for a tenant's, as Jitsi's
+	// https://host/<tenant>/<room>: {path...} takes both; the literal paths below win.
+	web.HandleFunc("GET /visio/ws/{path...}", s.connect)
 	web.HandleFunc("GET /visio/{$}", s.home)
-	web.HandleFunc("GET /visio/{room}", s.roomPage)
+	web.HandleFunc("GET /visio/{path...}", s.roomPage)
 	web.Handle("GET /visio/static/", s.static())
 	web.Handle("GET /visio/static/notes/", http.StripPrefix("/visio/static/notes/", notes.StaticHandler()))
 	web.HandleFunc("GET /visio/stats", s.statsPage)
@@ -286,6 +288,27 @@ var reserved = map[string]bool{"ws": true, "static": true, "stats": true, "api":
 func RoomName(s string) (string, bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	return s, roomPattern.MatchString(s) && !reserved[s]
+}
+
+// RoomKey reads the room of a URL path: "room", or "tenant/room" for a tenant's room, whose
+// key is Jitsi's "[tenant]room" (token.TenantRoom, the MUC node of a multi-domain deployment,
+// which tokens are checked against). Both names as RoomName.
+func RoomKey(path string) (string, bool) {
+	tenant, name, ok := strings.Cut(path, "/")
+	if !ok {
+		return RoomName(path)
+	}
+	t, okT := RoomName(tenant)
+	n, okN := RoomName(name)
+	return token.TenantRoom(t, n), okT && okN
+}
+
+// roomPath is the URL path of a room key: "room" or "tenant/room".
+func roomPath(key string) string {
+	if tenant, name := token.SplitRoom(key); tenant != "" {
+		return tenant + "/" + name
+	}
+	return key
 }
 
 // room returns the room, creating it if create is set.
@@ -327,5 +350,5 @@ func (s *Service) forget(r *Room) {
 // InviteURL is the path of an invitation to room, valid for the configured time.
 func (s *Service) InviteURL(room string) (string, time.Time) {
 	exp := time.Now().Add(s.cfg.InviteTTL).Truncate(time.Second)
-	return "/visio/" + room + "?invite=" + s.invites.Code(room, exp), exp
+	return "/visio/" + roomPath(room) + "?invite=" + s.invites.Code(room, exp), exp
 }

@@ -166,6 +166,58 @@ func TestTokensAndInvitationsAreCheckedBeforeAnyoneEnters(t *testing.T) {
 	}
 }
 
+// A tenant's room is /visio/<tenant>/<room>, as Jitsi's https://host/<tenant>/<room>: its
+// tokens name the tenant in sub (Jitsi's verify_room), its invitations lead back to it, and
+// the service's own paths (static files, the socket) stay where they were.
+func TestATenantsRoomTakesTheTenantsTokensAndInvitations(t *testing.T) {
+	s := newSite(t)
+	tenantToken := func(sub, room string) string {
+		return token(t, room, func(c jwt.MapClaims) { c["sub"] = sub })
+	}
+	agent, err := client.Join(ctx(t), s.srv.Client(), s.url("prefecture-13/point-hebdo", "jwt="+tenantToken("prefecture-13", "point-hebdo")), "Camille", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(agent.Close)
+	if agent.Welcome["room"] != "[prefecture-13]point-hebdo" {
+		t.Errorf("welcome room %v", agent.Welcome["room"])
+	}
+	inv := s.invitation(agent)
+	u, _ := s.svc.InviteURL("[prefecture-13]point-hebdo")
+	if !strings.HasPrefix(u, "/visio/prefecture-13/point-hebdo?invite=") {
+		t.Errorf("invitation %s", u)
+	}
+	if _, err := s.guest("prefecture-13/point-hebdo", inv, "Dominique", ""); err != nil {
+		t.Errorf("guest by invitation: %v", err)
+	}
+	for name, c := range map[string]struct{ path, query, problem string }{
+		"another tenant's token":           {"prefecture-13/point-hebdo", "jwt=" + tenantToken("prefecture-69", "point-hebdo"), "token-wrong-tenant"},
+		"the same room of no tenant":       {"point-hebdo", inv, "invitation-refused"},
+		"the invitation in another tenant": {"prefecture-69/point-hebdo", inv, "invitation-refused"},
+		"three parts":                      {"a/b/c", "jwt=x", "invalid-room"},
+	} {
+		_, err := s.guest(c.path, c.query, "Quelqu'un", "")
+		var r *client.Refused
+		if !errors.As(err, &r) || r.Problem != "urn:socle:problem:"+c.problem {
+			t.Errorf("%s: %v, want %s", name, err, c.problem)
+		}
+	}
+	for path, want := range map[string]string{
+		"/visio/prefecture-13/point-hebdo": `data-room="prefecture-13/point-hebdo"`,
+		"/visio/static/room.js":            "socketURL",
+	} {
+		resp, err := s.srv.Client().Get(s.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d, want %q in it", path, resp.StatusCode, want)
+		}
+	}
+}
+
 // newInvite makes a valid invitation to a room nobody opened.
 func (s *site) newInvite(room string) string {
 	u, _ := s.svc.InviteURL(room)

@@ -69,13 +69,14 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request, room stri
 	return who{}, false
 }
 
-// connect serves GET /visio/ws/{room}: checks who is coming, upgrades to a WebSocket, waits
-// for the join message, and relays the participant's requests to the room.
+// connect serves GET /visio/ws/{room}, or /visio/ws/{tenant}/{room}: checks who is coming,
+// upgrades to a WebSocket, waits for the join message, and relays the participant's requests
+// to the room.
 func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
-	name, ok := RoomName(r.PathValue("room"))
+	name, ok := RoomKey(r.PathValue("path"))
 	if !ok {
 		problem.Write(w, r, problem.New("invalid-room", http.StatusBadRequest, "Invalid room name", "").
-			With(problem.FieldError{Field: "room", Reason: "1 to 64 letters a-z, digits, - or _, starting with a letter or digit"}))
+			With(problem.FieldError{Field: "room", Reason: "1 to 64 letters a-z, digits, - or _, starting with a letter or digit; a tenant's room is tenant/room"}))
 		return
 	}
 	id, ok := s.authenticate(w, r, name)

@@ -45,7 +45,9 @@ function socketURL() {
   const keep = new URLSearchParams();
   for (const k of ['jwt', 'invite']) if (q.has(k)) keep.set(k, q.get(k));
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${proto}//${location.host}/visio/ws/${encodeURIComponent(room)}?${keep}`;
+  // A tenant's room is tenant/room: each part encoded, the slash kept.
+  const path = room.split('/').map(encodeURIComponent).join('/');
+  return `${proto}//${location.host}/visio/ws/${path}?${keep}`;
 }
 
 // why asks the server, without upgrading, why a connection was refused.
