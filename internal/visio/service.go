@@ -27,7 +27,7 @@ import (
 
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
-	"socle/internal/platform/server"
+	"socle/internal/platform/service"
 	"socle/internal/visio/invite"
 	"socle/internal/visio/notes"
 	"socle/internal/visio/sfu"
@@ -116,7 +116,7 @@ type Service struct {
 	durations    prometheus.Histogram
 }
 
-var _ server.Service = (*Service)(nil)
+var _ service.Service = (*Service)(nil)
 
 // New builds the service.
 func New(cfg Config, deps Deps) (*Service, error) {
@@ -204,13 +204,13 @@ func loadKeys(dir string) (map[string]crypto.PublicKey, error) {
 	return keys, nil
 }
 
-// Name implements server.Service.
+// Name implements service.Service.
 func (s *Service) Name() string { return "visio" }
 
-// Start implements server.Service.
+// Start implements service.Service.
 func (s *Service) Start(context.Context) error { return nil }
 
-// Stop implements server.Service: every meeting ends.
+// Stop implements service.Service: every meeting ends.
 func (s *Service) Stop(context.Context) error {
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
@@ -263,10 +263,10 @@ func (s *Service) iceServers(user string) []turn.ICEServer {
 	return []turn.ICEServer{s.relay.Credentials(user, time.Now())}
 }
 
-// Ready implements server.Service.
+// Ready implements service.Service.
 func (s *Service) Ready(context.Context) error { return nil }
 
-// Routes implements server.Service: the conference is on the web listener.
+// Routes implements service.Service: the conference is on the web listener.
 func (s *Service) Routes(web, _ *http.ServeMux) {
 	// A room is /visio/<room>, or /visio/<tenant>/<room> for a tenant's, as Jitsi's
 	// https://host/<tenant>/<room>: {path...} takes both; the literal paths below win.
