@@ -210,6 +210,15 @@ brackets; flags win over the environment.`)
 	for _, s := range services {
 		checks = append(checks, server.Check{Name: s.Name(), Fn: s.Ready})
 	}
+	// Who calls the interconnect: the organisation of the client certificate, as the services
+	// that register organisations know it.
+	var resolvers []identity.CertResolver
+	for _, s := range services {
+		if r, ok := s.(identity.CertResolver); ok {
+			resolvers = append(resolvers, r)
+		}
+	}
+	orgs := func() []identity.CertResolver { return resolvers }
 	icTLS, err := server.MutualTLS(tlsFiles.cert, tlsFiles.key, tlsFiles.clientCAs)
 	if err != nil {
 		return err
@@ -221,7 +230,7 @@ brackets; flags win over the environment.`)
 	opsTLS, _ := server.ServerTLS(tlsFiles.cert, tlsFiles.key)
 	listeners := []*server.Listener{
 		{Name: "web", Addr: c.WebAddr, TLS: webTLS, Handler: server.Middleware(log, people.Middleware(webMux)), Logger: log},
-		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: icTLS, Handler: server.Middleware(log, icMux), Logger: log},
+		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: icTLS, Handler: server.Middleware(log, identity.Organisations(orgs)(icMux)), Logger: log},
 		{Name: "ops", Addr: c.OpsAddr, TLS: opsTLS, Handler: server.OpsHandler(reg, checks), Logger: log},
 	}
 	return serveListeners(ctx, log, listeners)

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"socle/internal/emergency/held"
-	"socle/internal/platform/pki"
+	"socle/internal/platform/identity"
 	"socle/internal/platform/server"
 )
 
@@ -21,14 +21,15 @@ func (s *Service) heldQuery(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		w.Write(body)
 	}
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+	c := identity.CallerFrom(r.Context())
+	if c.Certificate == nil {
 		reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.RequestError, Message: "a PSAP client certificate is required"}))
 		return
 	}
-	psap, ok := s.snapshot().PSAPByCert(pki.Fingerprint(r.TLS.PeerCertificates[0]))
+	psap, ok := s.snapshot().PSAPOf(c)
 	if !ok {
 		s.log.Warn("held query with a certificate of no PSAP", "request_id", server.RequestID(r.Context()),
-			"subject", r.TLS.PeerCertificates[0].Subject.String())
+			"subject", c.Certificate.Subject.String())
 		reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.RequestError,
 			Message: "this certificate belongs to no registered PSAP: only emergency centres may locate callers"}))
 		return

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"socle/internal/emergency/porting"
-	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
 	"socle/internal/platform/server"
 )
@@ -19,14 +18,8 @@ const maxPortingFile = 64 << 20
 // Every line is checked first; a file with errors changes nothing.
 func (s *Service) portedNumbers(delta bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-			problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized, "Client certificate required", ""))
-			return
-		}
-		op, ok := s.snapshot().OperatorByCert(pki.Fingerprint(r.TLS.PeerCertificates[0]))
+		op, ok := s.callingOperator(w, r, "only operators declare ported numbers")
 		if !ok {
-			problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden, "Certificate not registered",
-				"only operators declare ported numbers"))
 			return
 		}
 		body := http.MaxBytesReader(w, r.Body, maxPortingFile)

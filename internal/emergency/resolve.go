@@ -10,7 +10,6 @@ import (
 	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/routing"
 	"socle/internal/platform/identity"
-	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
 )
 
@@ -43,13 +42,13 @@ func (s *Service) resolve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		c := identity.CallerFrom(r.Context())
+		if c.Certificate == nil {
 			problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized, "Client certificate required", ""))
 			return
 		}
-		fp := pki.Fingerprint(r.TLS.PeerCertificates[0])
-		_, isOperator := snap.OperatorByCert(fp)
-		_, isPSAP := snap.PSAPByCert(fp)
+		_, isOperator := snap.OperatorOf(c)
+		_, isPSAP := snap.PSAPOf(c)
 		if !isOperator && !isPSAP {
 			problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden, "Certificate not registered",
 				"this client certificate belongs to no registered operator or PSAP"))

@@ -32,7 +32,6 @@ import (
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
-	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
 	"socle/internal/platform/server"
 	"socle/internal/platform/service"
@@ -329,6 +328,15 @@ func (s *Service) Start(ctx context.Context) (err error) {
 // in flight finish (their leases protect them if the deadline passes first).
 func (s *Service) Stop(ctx context.Context) error { return s.res.Release(ctx) }
 
+// Organisation implements identity.CertResolver: the operators and PSAPs of the directory,
+// by their certificates, for the interconnect's middleware.
+func (s *Service) Organisation(fingerprint string) (identity.Organisation, bool) {
+	if s.dir == nil {
+		return identity.Organisation{}, false
+	}
+	return s.snapshot().Organisation(fingerprint)
+}
+
 // Ready implements service.Service.
 func (s *Service) Ready(ctx context.Context) error {
 	if s.dir == nil {
@@ -358,13 +366,8 @@ func (s *Service) Routes(web, interconnect *http.ServeMux) {
 // messageStatus lets an operator follow a message it pushed: stored status, findings and
 // delivery state. Only the operator that sent it may see it.
 func (s *Service) messageStatus(w http.ResponseWriter, r *http.Request) {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized, "Client certificate required", ""))
-		return
-	}
-	op, ok := s.snapshot().OperatorByCert(pki.Fingerprint(r.TLS.PeerCertificates[0]))
+	op, ok := s.callingOperator(w, r, "only the operator that pushed a message may follow it")
 	if !ok {
-		problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden, "Certificate not registered", ""))
 		return
 	}
 	type deliveryState struct {

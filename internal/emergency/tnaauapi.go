@@ -19,20 +19,26 @@ import (
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/geo"
 	"socle/internal/emergency/pdaau"
-	"socle/internal/platform/pki"
+	"socle/internal/platform/identity"
 	"socle/internal/platform/problem"
 )
 
 // tnaauOperator is the operator calling, from its client certificate, or a problem written.
 func (s *Service) tnaauOperator(w http.ResponseWriter, r *http.Request) (*directory.Operator, bool) {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+	return s.callingOperator(w, r, "the TNAAU is served to registered operators; this client certificate belongs to none")
+}
+
+// callingOperator is the operator calling, as the interconnect's middleware found it from
+// the client certificate, or a problem written (why says what is for operators only).
+func (s *Service) callingOperator(w http.ResponseWriter, r *http.Request, why string) (*directory.Operator, bool) {
+	c := identity.CallerFrom(r.Context())
+	if c.Certificate == nil {
 		problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized, "Client certificate required", ""))
 		return nil, false
 	}
-	op, ok := s.snapshot().OperatorByCert(pki.Fingerprint(r.TLS.PeerCertificates[0]))
+	op, ok := s.snapshot().OperatorOf(c)
 	if !ok {
-		problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden, "Certificate not registered",
-			"the TNAAU is served to registered operators; this client certificate belongs to none"))
+		problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden, "Certificate not registered", why))
 		return nil, false
 	}
 	return op, true

@@ -19,6 +19,7 @@ import (
 	"socle/internal/emergency/geo"
 	"socle/internal/emergency/schema"
 	"socle/internal/platform/database"
+	"socle/internal/platform/identity"
 )
 
 // Operator is a mobile or fixed network operator that pushes AML messages.
@@ -105,6 +106,43 @@ type org struct {
 }
 
 type pdaauKey struct{ insee, number string }
+
+// The kinds of organisations the emergency service knows by their certificates
+// (identity.Organisation.Kind).
+const (
+	KindOperator = "operator"
+	KindPSAP     = "psap"
+)
+
+// Organisation implements identity.CertResolver: the operator or PSAP a client certificate
+// belongs to.
+func (s *Snapshot) Organisation(fingerprint string) (identity.Organisation, bool) {
+	if o, ok := s.OperatorByCert(fingerprint); ok {
+		return identity.Organisation{Kind: KindOperator, ID: o.ID, Name: o.Name}, true
+	}
+	if p, ok := s.PSAPByCert(fingerprint); ok {
+		return identity.Organisation{Kind: KindPSAP, ID: p.ID, Name: p.Name}, true
+	}
+	return identity.Organisation{}, false
+}
+
+// OperatorOf returns the operator calling, as the interconnect's middleware found it.
+func (s *Snapshot) OperatorOf(c identity.Caller) (*Operator, bool) {
+	if c.Org == nil || c.Org.Kind != KindOperator {
+		return nil, false
+	}
+	o, ok := s.Operators[c.Org.ID]
+	return o, ok
+}
+
+// PSAPOf returns the PSAP calling, as the interconnect's middleware found it.
+func (s *Snapshot) PSAPOf(c identity.Caller) (*PSAP, bool) {
+	if c.Org == nil || c.Org.Kind != KindPSAP {
+		return nil, false
+	}
+	p, ok := s.PSAPs[c.Org.ID]
+	return p, ok
+}
 
 // OperatorByCert returns the operator a client certificate belongs to.
 func (s *Snapshot) OperatorByCert(fingerprint string) (*Operator, bool) {

@@ -18,7 +18,7 @@ import (
 	"socle/internal/emergency/aml"
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/pdaau"
-	"socle/internal/platform/pki"
+	"socle/internal/platform/identity"
 	"socle/internal/platform/problem"
 	"socle/internal/platform/server"
 )
@@ -77,15 +77,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	defer func() { h.Metrics.Latency.Observe(time.Since(start).Seconds()) }()
 
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+	c := identity.CallerFrom(r.Context())
+	if c.Certificate == nil {
 		problem.Write(w, r, problem.New("client-certificate-required", http.StatusUnauthorized,
 			"Client certificate required", "the interconnect requires mutual TLS with a registered operator certificate"))
 		return
 	}
-	op, ok := h.Directory().OperatorByCert(pki.Fingerprint(r.TLS.PeerCertificates[0]))
+	op, ok := h.Directory().OperatorOf(c)
 	if !ok {
 		h.Logger.Warn("aml push with an unregistered certificate", "request_id", server.RequestID(r.Context()),
-			"subject", r.TLS.PeerCertificates[0].Subject.String())
+			"subject", c.Certificate.Subject.String())
 		problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden,
 			"Certificate not registered", "this client certificate belongs to no registered operator"))
 		return

@@ -28,6 +28,7 @@ import (
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/psapsim"
 	"socle/internal/platform/bus"
+	"socle/internal/platform/identity"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/server"
 )
@@ -152,7 +153,8 @@ func (b *Bed) StartNode(ctx context.Context, pool *pgxpool.Pool, cfg emergency.C
 	if err != nil {
 		return nil, err
 	}
-	l, err := serveLoopback("interconnect", icTLS, server.Middleware(logger, ic), logger)
+	orgs := func() []identity.CertResolver { return []identity.CertResolver{svc} }
+	l, err := serveLoopback("interconnect", icTLS, server.Middleware(logger, identity.Organisations(orgs)(ic)), logger)
 	if err != nil {
 		return nil, err
 	}
