@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"socle/internal/platform/database"
@@ -28,16 +27,8 @@ func init() {
 			Links: []web.Link{{Path: "/visio/", Text: web.Text{FR: "Ouvrir ou rejoindre une salle", EN: "Open or join a room"}}},
 		},
 		New: func(c service.Config, env service.Env) (service.Service, error) {
-			cfg := *c.(*Config)
-			if cfg.InviteKey == "" {
-				// Invitations must outlive a restart: keep a generated key with the data.
-				key, err := keyFile(filepath.Join(env.DataDir, "visio-invite.key"))
-				if err != nil {
-					return nil, err
-				}
-				cfg.InviteKey = key
-			}
-			return New(cfg, Deps{Logger: env.Logger, Registry: env.Metrics, Identity: env.Identity, Pool: env.Pool})
+			return New(*c.(*Config), Deps{Logger: env.Logger, Registry: env.Metrics, Identity: env.Identity, Pool: env.Pool,
+				DataDir: env.DataDir})
 		},
 	})
 }

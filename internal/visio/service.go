@@ -93,6 +93,10 @@ type Deps struct {
 	Identity *identity.Store
 	// Pool keeps the usage statistics; nil keeps none.
 	Pool *pgxpool.Pool
+	// DataDir keeps the invitation key generated when none is configured
+	// (visio-invite.key), so that invitations outlive a restart; empty: a key for this
+	// process only.
+	DataDir string
 }
 
 // Service runs the conference rooms of this node.
@@ -109,6 +113,7 @@ type Service struct {
 	media *sfu.SFU
 	relay *turn.Server
 	peers sync.Map // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
+	res   service.Resources // what Start took
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge
@@ -137,20 +142,23 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		}
 		s.tokens.KeyServer = ks
 	}
-	key := make([]byte, 32)
-	if cfg.InviteKey != "" {
-		var err error
-		if key, err = base64.StdEncoding.DecodeString(cfg.InviteKey); err != nil {
+	var err error
+	switch {
+	case cfg.InviteKey != "":
+		key, err := base64.StdEncoding.DecodeString(cfg.InviteKey)
+		if err != nil {
 			return nil, fmt.Errorf("SOCLE_VISIO_INVITE_KEY: not base64")
 		}
-	} else {
+		if s.invites, err = invite.New(key); err != nil {
+			return nil, fmt.Errorf("SOCLE_VISIO_INVITE_KEY: %w", err)
+		}
+	case deps.DataDir == "":
+		key := make([]byte, 32)
 		rand.Read(key)
 		s.log.Warn("no SOCLE_VISIO_INVITE_KEY: invitations last until this process stops")
+		s.invites, _ = invite.New(key) // 32 bytes: the length it wants
 	}
-	var err error
-	if s.invites, err = invite.New(key); err != nil {
-		return nil, fmt.Errorf("SOCLE_VISIO_INVITE_KEY: %w", err)
-	}
+	// Otherwise Start reads the key kept in the data directory, or makes it.
 	mcfg := sfu.Config{LoopbackOnly: cfg.MediaLoopback, NAT1To1IPs: cfg.PublicIPs}
 	if cfg.UDPPorts != "" {
 		var lo, hi uint16
@@ -161,12 +169,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if s.media, err = sfu.New(mcfg, s.log.With("component", "sfu")); err != nil {
 		return nil, fmt.Errorf("visio media: %w", err)
-	}
-	if cfg.TURNAddr != "" {
-		if s.relay, err = newRelay(cfg, s.log); err != nil {
-			s.media.Close()
-			return nil, err
-		}
 	}
 	s.conferences = prometheus.NewGauge(prometheus.GaugeOpts{Name: "socle_visio_conferences", Help: "Conferences in progress on this node."})
 	s.participants = prometheus.NewGauge(prometheus.GaugeOpts{Name: "socle_visio_participants", Help: "Participants in conferences on this node."})
@@ -207,11 +209,40 @@ func loadKeys(dir string) (map[string]crypto.PublicKey, error) {
 // Name implements service.Service.
 func (s *Service) Name() string { return "visio" }
 
-// Start implements service.Service.
-func (s *Service) Start(context.Context) error { return nil }
+// Start implements service.Service: the invitation key kept in the data directory (made the
+// first time), and the TURN relay's sockets.
+func (s *Service) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.res.Release(context.WithoutCancel(ctx))
+		}
+	}()
+	if s.invites == nil {
+		key, err := keyFile(filepath.Join(s.deps.DataDir, "visio-invite.key"))
+		if err != nil {
+			return err
+		}
+		raw, err := base64.StdEncoding.DecodeString(key)
+		if err != nil {
+			return fmt.Errorf("visio invitation key %s: not base64", filepath.Join(s.deps.DataDir, "visio-invite.key"))
+		}
+		if s.invites, err = invite.New(raw); err != nil {
+			return fmt.Errorf("visio invitation key: %w", err)
+		}
+	}
+	if s.cfg.TURNAddr != "" {
+		relay, err := newRelay(s.cfg, s.log)
+		if err != nil {
+			return err
+		}
+		s.relay = relay
+		s.res.AddFunc(func() { relay.Close() })
+	}
+	return nil
+}
 
-// Stop implements service.Service: every meeting ends.
-func (s *Service) Stop(context.Context) error {
+// Stop implements service.Service: every meeting ends, and what Start took is released.
+func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
 	for _, r := range s.rooms {
@@ -222,10 +253,7 @@ func (s *Service) Stop(context.Context) error {
 		r.shutdown()
 	}
 	s.media.Close()
-	if s.relay != nil {
-		s.relay.Close()
-	}
-	return nil
+	return s.res.Release(ctx)
 }
 
 // newRelay starts the TURN relay on cfg.TURNAddr (UDP and TCP), announcing the first public

@@ -42,6 +42,9 @@ func newSiteWith(t *testing.T, pool *pgxpool.Pool) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	svc.Routes(mux, nil)
 	srv := httptest.NewTLSServer(mux)
@@ -445,6 +448,9 @@ func TestBrowsersGetTheBuiltInRelayWithTimeLimitedCredentials(t *testing.T) {
 	svc, err := visio.New(visio.Config{JWTAppID: "socle", JWTSecret: secret, InviteTTL: time.Hour, MediaLoopback: true,
 		TURNAddr: "127.0.0.1:0"}, visio.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(context.Background()); err != nil { // the relay's sockets
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
