@@ -11,6 +11,23 @@ import { chromium } from 'playwright-core';
 export const root = new URL('../..', import.meta.url).pathname;
 export const artifacts = join(root, 'artifacts');
 
+const axeSource = readFileSync(join(root, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+// audit runs axe-core (WCAG 2.1 A and AA rules) on the page as it is and returns the serious
+// and critical violations, each as "rule: what, at which elements", for a test to assert
+// there are none.
+export async function audit(page) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) {
+    await page.addScriptTag({ content: axeSource });
+  }
+  const result = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -69,8 +86,11 @@ export async function startSocle() {
     webURL: `https://localhost:${web}/`,
     dataDir,
     // page opens a laptop-sized page; the development CA is not in the browser's store.
-    async page(locale) {
-      const context = await browser.newContext({ locale, viewport: { width: 1366, height: 768 }, ignoreHTTPSErrors: true });
+    // audited: the page may take axe-core's script, which the pages' Content-Security-Policy
+    // would refuse (for the accessibility tests only).
+    async page(locale, { audited = false } = {}) {
+      const context = await browser.newContext({ locale, viewport: { width: 1366, height: 768 }, ignoreHTTPSErrors: true,
+        bypassCSP: audited });
       contexts.push(context);
       return context.newPage();
     },
