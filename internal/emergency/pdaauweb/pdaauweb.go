@@ -8,9 +8,11 @@ package pdaauweb
 import (
 	"context"
 	"embed"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -394,12 +396,20 @@ func (u *UI) csv(w http.ResponseWriter, r *http.Request) {
 		u.internal(w, r, err)
 		return
 	}
+	// As a spreadsheet in a French locale opens it: a byte-order mark (else the accents of
+	// nothing here, but of what people add, come out wrong) and semicolons (a comma is the
+	// decimal separator there). The upload takes it back as it is (csvfile reads both).
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="pdaau-%s-v%d.csv"`, v.Departement, v.ID))
-	fmt.Fprintln(w, strings.Join(pdaau.Header, ","))
+	io.WriteString(w, "\uFEFF")
+	out := csv.NewWriter(w)
+	out.Comma = ';'
+	out.UseCRLF = true // what spreadsheets write, and expect
+	out.Write(pdaau.Header)
 	for _, row := range rows {
-		fmt.Fprintf(w, "%s,%s,%s\n", row.INSEE, row.Number, row.RoutingNumber)
+		out.Write([]string{row.INSEE, row.Number, row.RoutingNumber})
 	}
+	out.Flush()
 }
 
 // saveRows takes the draft's table as edited in the page: one field per commune and number,

@@ -221,9 +221,14 @@ func TestATableGoesFromUploadToPublicationWithTwoPeople(t *testing.T) {
 		!strings.Contains(body, "mal formé") {
 		t.Fatalf("save a bad row: %d", status)
 	}
+	// The download opens in a French spreadsheet (a byte-order mark, semicolons), and goes
+	// back up as it came down.
 	_, _, csv := s.do("ap69@prefecture.test", "GET", "/emergency/pdaau/versions/"+id2+"/csv", "", nil)
-	if !strings.Contains(csv, "69266,17,0400000017\n") {
-		t.Fatalf("csv:\n%s", csv)
+	if !strings.HasPrefix(csv, "\uFEFFinsee;number;routing_number\r\n") || !strings.Contains(csv, "69266;17;0400000017\r\n") {
+		t.Fatalf("csv:\n%q", csv)
+	}
+	if status, _, body := s.upload("ed69@prefecture.test", "69", csv); status >= 400 {
+		t.Fatalf("the download uploaded again: %d %s", status, body)
 	}
 }
 
