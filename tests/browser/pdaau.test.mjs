@@ -81,6 +81,7 @@ test('an upload with errors lists them all with their lines, and the diff shows 
   await q.goto(draftURL);
   await q.getByRole('button', { name: 'Approuver' }).click();
   await q.waitForURL(/done=done.approved/);
+  await q.getByLabel(/^Je confirme/).first().check(); // publishing changes where calls go
   await q.getByRole('button', { name: 'Publier', exact: true }).click();
   await q.waitForURL(/done=done.published/);
   assert.match(await q.textContent('main'), /en vigueur/);

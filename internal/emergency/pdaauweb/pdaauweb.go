@@ -483,6 +483,10 @@ func (u *UI) act(done string, run step, roles ...string) http.HandlerFunc {
 			u.fail(w, r, http.StatusBadRequest, "err.date")
 			return
 		}
+		if errors.Is(err, errUnconfirmed) {
+			u.fail(w, r, http.StatusUnprocessableEntity, "err.confirm")
+			return
+		}
 		if u.stateError(w, r, err) {
 			return
 		}
@@ -496,6 +500,17 @@ func (u *UI) act(done string, run step, roles ...string) http.HandlerFunc {
 }
 
 var errDate = errors.New("malformed effective date")
+
+// errUnconfirmed: publishing, which changes where emergency calls go, is confirmed by the
+// person, in the form itself (a box ticked), not by a script.
+var errUnconfirmed = errors.New("publication not confirmed")
+
+func confirmed(r *http.Request) error {
+	if r.FormValue("confirm") != "yes" {
+		return errUnconfirmed
+	}
+	return nil
+}
 
 // effective reads the effective date and time of the form, in Paris time; empty is now.
 func effective(r *http.Request) (time.Time, error) {
@@ -516,6 +531,9 @@ func (u *UI) approve(ctx context.Context, v pdaau.Version, by string, _ *http.Re
 }
 
 func (u *UI) publish(ctx context.Context, v pdaau.Version, by string, r *http.Request) (int64, pdaau.Problems, error) {
+	if err := confirmed(r); err != nil {
+		return 0, nil, err
+	}
 	at, err := effective(r)
 	if err != nil {
 		return 0, nil, err
@@ -525,6 +543,9 @@ func (u *UI) publish(ctx context.Context, v pdaau.Version, by string, r *http.Re
 }
 
 func (u *UI) republish(ctx context.Context, v pdaau.Version, by string, r *http.Request) (int64, pdaau.Problems, error) {
+	if err := confirmed(r); err != nil {
+		return 0, nil, err
+	}
 	at, err := effective(r)
 	if err != nil {
 		return 0, nil, err

@@ -194,7 +194,12 @@ func TestATableGoesFromUploadToPublicationWithTwoPeople(t *testing.T) {
 	if status, _, _ := s.post("ap69@prefecture.test", "/emergency/pdaau/versions/"+id+"/approve", nil); status != http.StatusSeeOther {
 		t.Fatalf("approve: %d", status)
 	}
-	if status, _, body := s.post("ap69@prefecture.test", "/emergency/pdaau/versions/"+id+"/publish", url.Values{"effective_at": {""}}); status != http.StatusSeeOther {
+	// Publishing changes where calls go: it is confirmed in the form, or refused.
+	if status, _, body := s.post("ap69@prefecture.test", "/emergency/pdaau/versions/"+id+"/publish", url.Values{"effective_at": {""}}); status != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "confirmation") {
+		t.Fatalf("publish unconfirmed: %d %s", status, body)
+	}
+	if status, _, body := s.post("ap69@prefecture.test", "/emergency/pdaau/versions/"+id+"/publish", url.Values{"effective_at": {""}, "confirm": {"yes"}}); status != http.StatusSeeOther {
 		t.Fatalf("publish: %d %s", status, body)
 	}
 

@@ -171,7 +171,10 @@ function render() {
     if (me?.moderator && p.id !== me.id) {
       li.append(' ',
         button(M['room.mute'], 'secondary', () => send({ type: 'mute', id: p.id })),
-        button(M['room.kick'], 'secondary', () => send({ type: 'kick', id: p.id })));
+        // Irreversible for the person removed: asked first.
+        button(M['room.kick'], 'secondary', () => {
+          if (confirm(M['confirm.kick'].replace('{name}', p.name))) send({ type: 'kick', id: p.id });
+        }));
       if (!p.moderator) li.append(button(M['room.grant'], 'secondary', () => send({ type: 'grant', id: p.id })));
       li.append(button(M['room.connection'], 'secondary', () => send({ type: 'stats', id: p.id })));
     }
@@ -216,7 +219,7 @@ $('lock').addEventListener('click', () => { const pw = $('lock-password').value;
 $('unlock').addEventListener('click', () => send({ type: 'unlock' }));
 $('lobby').addEventListener('change', () => send({ type: 'lobby', enabled: $('lobby').checked }));
 $('mute-all').addEventListener('click', () => send({ type: 'mute', id: 'all' }));
-$('end').addEventListener('click', () => send({ type: 'end' }));
+$('end').addEventListener('click', () => { if (confirm(M['confirm.end'])) send({ type: 'end' }); });
 
 // Media: the SFU connection, the controls, the devices, the connection details.
 async function startMedia(screens, iceServers) {
