@@ -112,7 +112,7 @@ type Service struct {
 	usage *usage
 	media *sfu.SFU
 	relay *turn.Server
-	peers sync.Map // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
+	peers sync.Map          // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
 	res   service.Resources // what Start took
 
 	conferences  prometheus.Gauge

@@ -90,7 +90,10 @@ type Problem struct {
 
 // Codes of the validation rules.
 const (
-	CodeFile             = "file"              // the file's structure (header, quotes, width)
+	CodeFile             = "file"              // the file's structure: not CSV (quotes...)
+	CodeEmptyFile        = "empty-file"        // no header line
+	CodeHeader           = "header"            // another header than insee,number,routing_number
+	CodeWidth            = "width"             // a line of another number of fields
 	CodeMalformedINSEE   = "malformed-insee"   // not a commune code
 	CodeUnknownCommune   = "unknown-commune"   // no commune has this code
 	CodeOtherDepartement = "other-departement" // the commune is in another département
@@ -105,6 +108,9 @@ const (
 var messages = map[string]map[string]string{
 	"fr": {
 		CodeFile:             "fichier illisible : %[1]s",
+		CodeEmptyFile:        "fichier vide : la première ligne doit être l'en-tête %[1]s",
+		CodeHeader:           "la première ligne doit être l'en-tête %[1]s",
+		CodeWidth:            "%[2]s champs au lieu de 3 (%[1]s)",
 		CodeMalformedINSEE:   "code INSEE %[1]q mal formé (attendu : 5 caractères, par ex. 75056 ou 2A004)",
 		CodeUnknownCommune:   "code INSEE %[1]q : aucune commune connue ne porte ce code",
 		CodeOtherDepartement: "la commune %[1]s n'est pas dans le département %[2]s",
@@ -117,6 +123,9 @@ var messages = map[string]map[string]string{
 	},
 	"en": {
 		CodeFile:             "unreadable file: %[1]s",
+		CodeEmptyFile:        "empty file: the first line must be the header %[1]s",
+		CodeHeader:           "the first line must be the header %[1]s",
+		CodeWidth:            "%[2]s fields instead of 3 (%[1]s)",
 		CodeMalformedINSEE:   "INSEE code %[1]q is malformed (want 5 characters, e.g. 75056 or 2A004)",
 		CodeUnknownCommune:   "INSEE code %[1]q: no known commune has this code",
 		CodeOtherDepartement: "commune %[1]s is not in département %[2]s",
@@ -144,6 +153,10 @@ func (p Problem) Message(lang string) string {
 		return fmt.Sprintf(m[p.Code], p.INSEE, p.Number, p.Other)
 	case CodeMissingRoute:
 		return fmt.Sprintf(m[p.Code], p.INSEE, p.Number)
+	case CodeWidth:
+		return fmt.Sprintf(m[p.Code], strings.Join(Header, ","), p.Value)
+	case CodeEmptyFile, CodeHeader:
+		return fmt.Sprintf(m[p.Code], strings.Join(Header, ","))
 	}
 	return fmt.Sprintf(m[p.Code], p.Value)
 }

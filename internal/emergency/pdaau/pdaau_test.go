@@ -114,14 +114,20 @@ func TestEveryRuleIsReportedWithItsLine(t *testing.T) {
 
 func TestAFileThatIsNotTheTableSaysWhere(t *testing.T) {
 	for in, want := range map[string]string{
-		"code,numero\n69123,15\n":                            "line 1: unreadable file: header must be insee,number,routing_number",
-		"insee,number,routing_number\n69123,15\n":            "line 2: unreadable file: want 3 fields (insee,number,routing_number), got 2",
+		"code,numero\n69123,15\n":                 "line 1: the first line must be the header insee,number,routing_number",
+		"insee,number,routing_number\n69123,15\n": "line 2: 2 fields instead of 3 (insee,number,routing_number)",
+		"": "line 1: empty file: the first line must be the header insee,number,routing_number",
 		"insee;number;routing_number\n69123;15;0400000015\n": "",
 	} {
 		_, ps := pdaau.ParseCSV(strings.NewReader(in))
 		if ps.Error() != want {
 			t.Errorf("%q: got %q, want %q", in, ps.Error(), want)
 		}
+	}
+	// The pages word them in French, with no English left in.
+	_, ps := pdaau.ParseCSV(strings.NewReader("code,numero\n"))
+	if m := ps[0].Message("fr"); m != "la première ligne doit être l'en-tête insee,number,routing_number" {
+		t.Errorf("in French: %q", m)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,12 +35,26 @@ func ParseCSV(in io.Reader) ([]Row, Problems) {
 		}
 		rows = append(rows, Row{INSEE: rec[0], Number: rec[1], RoutingNumber: rec[2], Line: line})
 	}, func(e *csvfile.Error) {
-		ps = append(ps, Problem{Line: e.Line, Code: CodeFile, Value: e.Reason})
+		ps = append(ps, fileProblem(e))
 	})
 	if ce, ok := err.(*csvfile.Error); ok {
-		ps = append(ps, Problem{Line: ce.Line, Code: CodeFile, Value: ce.Reason})
+		ps = append(ps, fileProblem(ce))
 	}
 	return rows, ps
+}
+
+// fileProblem is a fault of the file's structure as a problem the pages word in their
+// language.
+func fileProblem(e *csvfile.Error) Problem {
+	switch e.Kind {
+	case csvfile.KindEmpty:
+		return Problem{Line: e.Line, Code: CodeEmptyFile}
+	case csvfile.KindHeader:
+		return Problem{Line: e.Line, Code: CodeHeader}
+	case csvfile.KindWidth:
+		return Problem{Line: e.Line, Code: CodeWidth, Value: strconv.Itoa(e.Got)}
+	}
+	return Problem{Line: e.Line, Code: CodeFile, Value: e.Reason}
 }
 
 // Reference is what rows are checked against: the communes loaded (code → département is

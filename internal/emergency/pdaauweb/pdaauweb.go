@@ -54,6 +54,14 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return *s
 	},
 	"join": strings.Join,
+	// plural picks key's singular, key.one, for one (and, in French, for none): "1 erreur",
+	// "0 erreur", "2 erreurs"; "1 error", "0 errors".
+	"plural": func(lang string, n int, key string) string {
+		if n == 1 || (n == 0 && lang != "en") {
+			return key + ".one"
+		}
+		return key
+	},
 }).ParseFS(templateFiles, "templates/*.html"))
 
 // UI serves the pages under /emergency/pdaau/.
@@ -211,7 +219,7 @@ func (u *UI) upload(w http.ResponseWriter, r *http.Request) {
 	rows, problems := pdaau.ParseCSV(f)
 	var id int64
 	if len(problems) == 0 {
-		id, problems, err = u.Store.CreateDraft(r.Context(), dep, rows, usr.Email, "upload: "+hdr.Filename)
+		id, problems, err = u.Store.CreateDraft(r.Context(), dep, rows, usr.Email, hdr.Filename)
 		if err != nil {
 			u.internal(w, r, err)
 			return

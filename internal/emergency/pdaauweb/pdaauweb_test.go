@@ -206,7 +206,7 @@ func TestATableGoesFromUploadToPublicationWithTwoPeople(t *testing.T) {
 	// A second version sends Lyon's 17 to the police: the diff says exactly that.
 	_, loc, _ = s.upload("ed69@prefecture.test", "69", rhone(map[string]string{"69123/17": "0400000017"}))
 	_, _, page = s.do("ap69@prefecture.test", "GET", loc+"&lang=en", "", nil)
-	for _, want := range []string{"1 changes", "<td>69123 Lyon</td><td>17</td>", "SDMIS du Rhône (0400000018)", "Police du Rhône (0400000017)", "/approve"} {
+	for _, want := range []string{"1 change: a commune", "<td>69123 Lyon</td><td>17</td>", "SDMIS du Rhône (0400000018)", "Police du Rhône (0400000017)", "/approve"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("diff lacks %q", want)
 		}

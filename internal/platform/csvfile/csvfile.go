@@ -11,11 +11,27 @@ import (
 	"strings"
 )
 
-// Error is a fault in the file's structure, at a line.
+// Error is a fault in the file's structure, at a line. Kind says which, for the pages that
+// word it in their language; Reason words it in English.
 type Error struct {
 	Line   int
+	Kind   Kind
 	Reason string
+	// Want is the header expected; Got the number of fields found (KindWidth).
+	Want []string
+	Got  int
 }
+
+// Kind is a kind of structural fault.
+type Kind int
+
+// Kinds of faults.
+const (
+	KindSyntax Kind = iota // not CSV: an unclosed quote, a stray one...
+	KindEmpty              // no header line
+	KindHeader             // another header
+	KindWidth              // a record with another number of fields
+)
 
 func (e *Error) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
 
@@ -35,7 +51,7 @@ func Read(in io.Reader, header []string, row func(line int, rec []string), bad f
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			if first {
-				return &Error{Line: 1, Reason: "empty file: want the header " + strings.Join(header, ",")}
+				return &Error{Line: 1, Kind: KindEmpty, Want: header, Reason: "empty file: want the header " + strings.Join(header, ",")}
 			}
 			return nil
 		}
@@ -53,7 +69,7 @@ func Read(in io.Reader, header []string, row func(line int, rec []string), bad f
 		if first {
 			rec[0] = strings.TrimSpace(strings.TrimPrefix(rec[0], "\ufeff"))
 			if strings.Join(rec, ",") != strings.Join(header, ",") {
-				return &Error{Line: line, Reason: "header must be " + strings.Join(header, ",")}
+				return &Error{Line: line, Kind: KindHeader, Want: header, Reason: "header must be " + strings.Join(header, ",")}
 			}
 			continue
 		}
@@ -61,7 +77,8 @@ func Read(in io.Reader, header []string, row func(line int, rec []string), bad f
 			continue // a blank line, as spreadsheets leave at the end
 		}
 		if len(rec) != len(header) {
-			bad(&Error{Line: line, Reason: fmt.Sprintf("want %d fields (%s), got %d", len(header), strings.Join(header, ","), len(rec))})
+			bad(&Error{Line: line, Kind: KindWidth, Want: header, Got: len(rec),
+				Reason: fmt.Sprintf("want %d fields (%s), got %d", len(header), strings.Join(header, ","), len(rec))})
 			continue
 		}
 		row(line, rec)
