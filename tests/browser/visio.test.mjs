@@ -202,7 +202,15 @@ test('two participants talk peer to peer, and go back through the SFU when a thi
   await enter(guest, 'Invitée');
   const direct = () => window.socleMedia?.direct?.connectionState === 'connected' &&
     [...document.querySelectorAll('video[data-via="p2p"]')].some((v) => v.videoWidth > 0 && v.currentTime > 0.5);
-  for (const p of [agent, guest]) await p.waitForFunction(direct, null, { timeout: 30_000 });
+  for (const p of [agent, guest]) {
+    await p.waitForFunction(direct, null, { timeout: 30_000 }).catch(async (err) => {
+      for (const q of [agent, guest]) {
+        console.log(await q.evaluate(() => JSON.stringify({ direct: window.socleMedia?.direct?.connectionState ?? null,
+          signaling: window.socleMedia?.direct?.signalingState ?? null, trace: window.socleMedia?.trace })));
+      }
+      throw err;
+    });
+  }
   // Nothing goes to the SFU meanwhile: the camera's sender there carries no track.
   assert.equal(await agent.evaluate(() => window.socleMedia.videoSender.track), null);
 

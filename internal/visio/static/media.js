@@ -215,6 +215,8 @@ export class Media {
     this.polite = polite;
     const pc = (this.direct = new RTCPeerConnection({ iceServers: this.iceServers }));
     this.directOffering = false;
+    this.directCandidates = [];
+    pc.addEventListener('connectionstatechange', () => this.#note('p2p ' + pc.connectionState));
     pc.onnegotiationneeded = async () => {
       try {
         this.directOffering = true;
@@ -242,12 +244,24 @@ export class Media {
     const pc = this.direct;
     if (!pc) return;
     if (sig.type === 'candidate') {
-      if (sig.candidate) await pc.addIceCandidate(sig.candidate).catch(() => {});
+      // A candidate that comes before the description it belongs to is kept until then: the
+      // impolite side, which ignores a crossing offer, would otherwise lose the polite
+      // side's candidates, which its answer uses too (seen failing on a loaded machine).
+      if (!sig.candidate) return;
+      if (!pc.remoteDescription) this.directCandidates.push(sig.candidate);
+      else await pc.addIceCandidate(sig.candidate).catch((err) => this.#note('p2p candidate: ' + err));
       return;
     }
+    this.#note('p2p received ' + sig.type);
     const collision = sig.type === 'offer' && (this.directOffering || pc.signalingState !== 'stable');
-    if (collision && !this.polite) return;
+    if (collision && !this.polite) {
+      this.#note('p2p offer ignored (impolite)');
+      return;
+    }
     await pc.setRemoteDescription({ type: sig.type, sdp: sig.sdp });
+    for (const c of this.directCandidates.splice(0)) {
+      await pc.addIceCandidate(c).catch((err) => this.#note('p2p candidate: ' + err));
+    }
     if (sig.type === 'offer' && pc.signalingState === 'have-remote-offer') {
       await pc.setLocalDescription();
       this.send({ type: 'p2p', to: this.other, signal: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
