@@ -201,7 +201,7 @@ brackets; flags win over the environment.`)
 	for _, def := range enabled {
 		home = append(home, def.Home)
 	}
-	web.Routes(webMux, home)
+	web.Routes(webMux, home, identity.AccountNav)
 	people.Routes(webMux)
 	for _, s := range services {
 		s.Routes(webMux, icMux)

@@ -25,8 +25,9 @@ type page struct {
 	Lang, Other string
 	T           func(string) string
 	Room        string
-	Agent       bool   // signed in: may open rooms
-	Name        string // the signed-in agent's name
+	Agent       bool          // signed in: may open rooms
+	Name        string        // the signed-in agent's name
+	Account     template.HTML // who is signed in, and a sign-out (identity.AccountNav)
 	Messages    template.JS
 	Suggested   string
 	Error       string
@@ -45,6 +46,7 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if u, ok := identity.UserFrom(r.Context()); ok {
 		p.Agent, p.Name = true, u.Name
 	}
+	p.Account = identity.AccountNav(r, lang)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -94,8 +94,9 @@ type Home struct {
 	Links          []Link
 }
 
-// Routes mounts the home page, listing the services it is given.
-func Routes(mux *http.ServeMux, services []Home) {
+// Routes mounts the home page, listing the services it is given; account writes the
+// header's account part (identity.AccountNav, which this package cannot import).
+func Routes(mux *http.ServeMux, services []Home, account func(*http.Request, string) template.HTML) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		lang := Lang(r)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -104,6 +105,7 @@ func Routes(mux *http.ServeMux, services []Home) {
 		pages.ExecuteTemplate(w, "home.html", map[string]any{
 			"Lang": lang, "Other": Other(lang), "Services": services,
 			"In": func(t Text) string { return t.In(lang) },
+			"Account": account(r, lang),
 			"T":  func(key string) string { return messages.T(lang, key) },
 		})
 	})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,7 +11,8 @@ import (
 func TestTheHomePageSpeaksFrenchUnlessAskedOtherwise(t *testing.T) {
 	mux := http.NewServeMux()
 	Routes(mux, []Home{{Title: Text{FR: "Sondages de réunion", EN: "Meeting polls"},
-		Links: []Link{{Path: "/polls/", Text: Text{FR: "Créer un sondage", EN: "Create a poll"}}}}})
+		Links: []Link{{Path: "/polls/", Text: Text{FR: "Créer un sondage", EN: "Create a poll"}}}}},
+		func(*http.Request, string) template.HTML { return `<nav class="account"></nav>` })
 	for _, c := range []struct{ url, accept, lang, text string }{
 		{"/", "", "fr", `<a href="/polls/?lang=fr">Créer un sondage</a>`},
 		{"/", "en-GB,en;q=0.9", "en", "Meeting polls"},

@@ -255,3 +255,19 @@ func TestTheIndexAgreesWithTheNaiveTestOnBordersAndGridLines(t *testing.T) {
 		t.Logf("%d communes, %d points", len(set), n)
 	}
 }
+
+func TestEveryValidDepartementHasItsName(t *testing.T) {
+	n := 0
+	for code, name := range departementNames {
+		if !ValidDepartement(code) || name == "" {
+			t.Errorf("%q → %q", code, name)
+		}
+		n++
+	}
+	if n != 102 { // 96 in metropolitan France (2A, 2B for 20), 5 overseas, and 975, Saint-Pierre-et-Miquelon
+		t.Errorf("%d names", n)
+	}
+	if DepartementName("75") != "Paris" || DepartementName("20") != "" {
+		t.Error("lookup")
+	}
+}

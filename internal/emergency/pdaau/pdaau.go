@@ -128,13 +128,13 @@ var messages = map[string]map[string]string{
 		CodeWidth:            "%[2]s fields instead of 3 (%[1]s)",
 		CodeMalformedINSEE:   "INSEE code %[1]q is malformed (want 5 characters, e.g. 75056 or 2A004)",
 		CodeUnknownCommune:   "INSEE code %[1]q: no known commune has this code",
-		CodeOtherDepartement: "commune %[1]s is not in département %[2]s",
+		CodeOtherDepartement: "commune %[1]s is not in department %[2]s",
 		CodeUnknownNumber:    "number %[1]q: not a routed short number (%[2]s)",
 		CodeMalformedRouting: "routing number %[1]q is malformed (want 10 digits)",
 		CodeUnknownPSAP:      "routing number %[1]s: no centre (PSAP) has this number",
 		CodeDuplicate:        "commune %[1]s and number %[2]s already appear on line %[3]d",
 		CodeMissingRoute:     "commune %[1]s has no centre for %[2]s",
-		CodeNoCommunes:       "no commune of département %[1]s is loaded (import the boundaries first)",
+		CodeNoCommunes:       "no commune of department %[1]s is loaded (import the boundaries first)",
 	},
 }
 

@@ -54,6 +54,13 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return *s
 	},
 	"join": strings.Join,
+	// depName is a département's code with its name: "75 — Paris".
+	"depName": func(code string) string {
+		if n := geo.DepartementName(code); n != "" {
+			return code + " — " + n
+		}
+		return code
+	},
 	// plural picks key's singular, key.one, for one (and, in French, for none): "1 erreur",
 	// "0 erreur", "2 erreurs"; "1 error", "0 errors".
 	"plural": func(lang string, n int, key string) string {
@@ -94,6 +101,7 @@ type page struct {
 	Lang, Other string
 	T           func(string) string
 	User        *identity.User
+	Account     template.HTML // who is signed in, and a sign-out (identity.AccountNav)
 	Title       string
 	Flash       string
 	Data        any
@@ -103,7 +111,8 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, ti
 	lang := web.Lang(r)
 	user, _ := identity.UserFrom(r.Context())
 	p := page{Lang: lang, Other: web.Other(lang), T: func(k string) string { return messages.T(lang, k) }, User: user,
-		Title: messages.T(lang, title), Flash: messages.T(lang, r.URL.Query().Get("done")), Data: data}
+		Account: identity.AccountNav(r, lang),
+		Title:   messages.T(lang, title), Flash: messages.T(lang, r.URL.Query().Get("done")), Data: data}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
