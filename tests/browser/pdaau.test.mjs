@@ -92,7 +92,7 @@ test('the pages are reachable with the keyboard and speak English on request', a
   await signIn(p, 'redacteur@demo.socle.test');
   await p.goto(socle.webURL + 'emergency/pdaau/75/?lang=en');
   assert.equal(await p.getAttribute('html', 'lang'), 'en');
-  assert.match(await p.textContent('h1'), /Département 75/);
+  assert.match(await p.textContent('h1'), /Department 75 — Paris/); // its name beside its code
   await p.keyboard.press('Tab');
   assert.equal(await p.evaluate(() => document.activeElement.textContent.trim()), 'Skip to content');
   // Every form field has a label.
