@@ -19,7 +19,7 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-var pages = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
+var pages = template.Must(template.New("").Funcs(template.FuncMap{"css": web.Stylesheet}).ParseFS(templateFiles, "templates/*.html"))
 
 type page struct {
 	Lang, Other string

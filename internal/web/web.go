@@ -3,7 +3,9 @@
 package web
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"html/template"
 	"net/http"
 	"strings"
@@ -11,6 +13,19 @@ import (
 
 //go:embed templates/*.html
 var templates embed.FS
+
+//go:embed static/socle.css
+var stylesheet []byte
+
+// stylesheetPath is the stylesheet's address, named by its content's checksum: it may be
+// kept by browsers for good (a new stylesheet is a new address).
+var stylesheetPath = func() string {
+	sum := sha256.Sum256(stylesheet)
+	return "/static/socle." + hex.EncodeToString(sum[:6]) + ".css"
+}()
+
+// Stylesheet is the address of socle's one stylesheet, for every page's <link>.
+func Stylesheet() string { return stylesheetPath }
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{}).ParseFS(templates, "templates/*.html"))
 
@@ -94,19 +109,27 @@ type Home struct {
 	Links          []Link
 }
 
+// serveStylesheet serves the stylesheet at its checksum address.
+func serveStylesheet(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Write(stylesheet)
+}
+
 // Routes mounts the home page, listing the services it is given; account writes the
 // header's account part (identity.AccountNav, which this package cannot import).
 func Routes(mux *http.ServeMux, services []Home, account func(*http.Request, string) template.HTML) {
+	mux.HandleFunc("GET "+stylesheetPath, serveStylesheet)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		lang := Lang(r)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Language", lang)
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'")
 		pages.ExecuteTemplate(w, "home.html", map[string]any{
 			"Lang": lang, "Other": Other(lang), "Services": services,
-			"In": func(t Text) string { return t.In(lang) },
-			"Account": account(r, lang),
-			"T":  func(key string) string { return messages.T(lang, key) },
+			"In":      func(t Text) string { return t.In(lang) },
+			"Account": account(r, lang), "CSS": stylesheetPath,
+			"T": func(key string) string { return messages.T(lang, key) },
 		})
 	})
 }

@@ -54,6 +54,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return *s
 	},
 	"join": strings.Join,
+	"css":  web.Stylesheet,
 	// depName is a département's code with its name: "75 — Paris".
 	"depName": func(code string) string {
 		if n := geo.DepartementName(code); n != "" {

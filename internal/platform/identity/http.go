@@ -122,16 +122,18 @@ type form struct {
 	Error       string // the message shown in the alert; empty when none
 	SignedOut   bool
 	T           func(string) string
+	CSS         string // socle's stylesheet
 }
 
 func (s *Store) render(w http.ResponseWriter, r *http.Request, status int, f form) {
 	f.Lang = web.Lang(r)
 	f.Other = web.Other(f.Lang)
 	f.T = func(key string) string { return messages.T(f.Lang, key) }
+	f.CSS = web.Stylesheet()
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", f.Lang)
-	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)

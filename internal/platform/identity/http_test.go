@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"socle/internal/web"
 )
 
 // site is socle's web listener reduced to what identity mounts, and a browser on it: a
@@ -85,7 +87,7 @@ func TestTheSignInPageIsAnAccessibleFormInFrenchOrEnglish(t *testing.T) {
 		`<label for="email">Adresse électronique`, `id="email" name="email" type="email" autocomplete="username"`,
 		`<label for="password">Mot de passe</label>`, `type="password" autocomplete="current-password"`,
 		`<input type="hidden" name="next" value="/pdaau/75">`, `action="/login?lang=fr"`,
-		`input:focus, button:focus { outline: 3px solid`, `href="/login?lang=en&next=%2fpdaau%2f75"`,
+		`<link rel="stylesheet" href="` + web.Stylesheet() + `">`, `href="/login?lang=en&next=%2fpdaau%2f75"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("French page lacks %s", want)
