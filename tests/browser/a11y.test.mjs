@@ -2,20 +2,14 @@
 // no serious or critical violation, in French and in English, on a 1366×768 laptop.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSocle, audit } from './harness.mjs';
+import { startSocle, audit, signIn as signInAt } from './harness.mjs';
 
 let socle;
 before(async () => { socle = await startSocle(); });
 afterEach(async () => { await socle?.closePages(); });
 after(async () => { await socle?.stop(); });
 
-async function signIn(p, email, next) {
-  await p.goto(socle.webURL + 'login?next=' + encodeURIComponent(next));
-  await p.getByLabel(/adresse électronique|email address/i).fill(email);
-  await p.getByLabel(/mot de passe|password/i).fill(socle.password(email));
-  await p.getByRole('button', { name: /se connecter|sign in/i }).click();
-  await p.waitForURL(new RegExp(next.replace(/[/.?]/g, '\\$&') + '$'));
-}
+const signIn = (p, email, next) => signInAt(socle, p, email, next);
 
 async function expectClean(p, what) {
   const violations = await audit(p);

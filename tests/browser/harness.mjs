@@ -28,6 +28,15 @@ export async function audit(page) {
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
 }
 
+// signIn signs a demo account in on page p and waits to land on next.
+export async function signIn(socle, p, email, next) {
+  await p.goto(socle.webURL + 'login?next=' + encodeURIComponent(next));
+  await p.getByLabel(/adresse électronique|email address/i).fill(email);
+  await p.getByLabel(/mot de passe|password/i).fill(socle.password(email));
+  await p.getByRole('button', { name: /se connecter|sign in/i }).click();
+  await p.waitForURL(new RegExp(next.replace(/[/.?]/g, '\\$&') + '$'));
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

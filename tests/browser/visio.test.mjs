@@ -5,20 +5,14 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startSocle, artifacts } from './harness.mjs';
+import { startSocle, artifacts, signIn as signInAt } from './harness.mjs';
 
 let socle;
 before(async () => { socle = await startSocle(); });
 afterEach(async () => { await socle?.closePages(); });
 after(async () => { await socle?.stop(); });
 
-async function signIn(p, email, next) {
-  await p.goto(socle.webURL + 'login?next=' + encodeURIComponent(next));
-  await p.getByLabel(/adresse électronique|email address/i).fill(email);
-  await p.getByLabel(/mot de passe|password/i).fill(socle.password(email));
-  await p.getByRole('button', { name: /se connecter|sign in/i }).click();
-  await p.waitForURL(new RegExp(next.replace(/[/.]/g, '\\$&') + '$'));
-}
+const signIn = (p, email, next) => signInAt(socle, p, email, next);
 
 async function enter(p, name, password = '') {
   await p.getByLabel('Votre nom').fill(name);
@@ -35,10 +29,7 @@ test('an agent opens a room, a guest joins by invitation, they chat, a locked ro
   await enter(agent, 'Camille (CCED)');
   await agent.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
 
-  await agent.getByRole('button', { name: "Copier le lien d'invitation" }).click();
-  const link = agent.getByLabel(/Lien d'invitation/);
-  await assert.doesNotReject(async () => { for (let i = 0; i < 50 && !(await link.inputValue()); i++) await agent.waitForTimeout(100); });
-  const invitation = await link.inputValue();
+  const invitation = await invitationLink(agent);
   assert.match(invitation, /\/visio\/point-hebdo\?invite=/);
 
   const guest = await socle.page('fr-FR');
@@ -63,7 +54,7 @@ test('an agent opens a room, a guest joins by invitation, they chat, a locked ro
   await guest.keyboard.press('End');
   await Promise.all([agent.keyboard.type(' : budget 2027'), guest.keyboard.type('\n- point RH')]);
   const same = async () => {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 300; i++) { // 30 s at most, the page's default timeout
       const [a, g] = [await agentNotes.inputValue(), await guestNotes.inputValue()];
       // Typed at the same place at once, the two insertions may interleave character by
       // character: what matters is that both copies are the same and nothing is lost.
@@ -105,10 +96,17 @@ async function openRoom(room) {
   await agent.goto(socle.webURL + 'visio/' + room);
   await enter(agent, 'Agent');
   await agent.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
-  await agent.getByRole('button', { name: "Copier le lien d'invitation" }).click();
-  const link = agent.getByLabel(/Lien d'invitation/);
-  for (let i = 0; i < 50 && !(await link.inputValue()); i++) await agent.waitForTimeout(100);
-  return { agent, invitation: await link.inputValue() };
+  return { agent, invitation: await invitationLink(agent) };
+}
+
+// invitationLink asks the room for an invitation and waits for the link, which comes back
+// from the server (a loaded machine took more than the five seconds an earlier bounded loop
+// allowed), within the page's default timeout.
+async function invitationLink(p) {
+  await p.getByRole('button', { name: "Copier le lien d'invitation" }).click();
+  const link = p.getByLabel(/Lien d'invitation/);
+  await p.waitForFunction((el) => el.value !== '', await link.elementHandle());
+  return link.inputValue();
 }
 
 // decoded reads, from the page's connection to the SFU, how many frames of each received
