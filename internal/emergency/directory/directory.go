@@ -207,11 +207,9 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	if err := each("operators", `SELECT id, name, mcc_mnc, coalesce(location_endpoint, ''), coalesce(location_ca_pem, ''), tnaau_departements FROM emergency.operators`,
 		[]any{&o.ID, &o.Name, &o.MCCMNC, &o.LocationEndpoint, &caPEM, &o.TNAAU}, func() error {
 			op := o
-			if caPEM != "" {
-				op.LocationCA = x509.NewCertPool()
-				if !op.LocationCA.AppendCertsFromPEM([]byte(caPEM)) {
-					return fmt.Errorf("operator %s: stored CA holds no certificate", op.ID)
-				}
+			var err error
+			if op.LocationCA, err = storedCA(caPEM, "operator", op.ID); err != nil {
+				return err
 			}
 			s.Operators[op.ID] = &op
 			o.MCCMNC, o.TNAAU = nil, nil // the next row's arrays are its own, not op's
@@ -224,11 +222,9 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	if err := each("psaps", `SELECT id, name, routing_number, endpoint, coalesce(ca_pem, '') FROM emergency.psaps`,
 		[]any{&p.ID, &p.Name, &p.RoutingNumber, &p.Endpoint, &caPEM}, func() error {
 			ps := p
-			if caPEM != "" {
-				ps.CA = x509.NewCertPool()
-				if !ps.CA.AppendCertsFromPEM([]byte(caPEM)) {
-					return fmt.Errorf("psap %s: stored CA holds no certificate", ps.ID)
-				}
+			var err error
+			if ps.CA, err = storedCA(caPEM, "psap", ps.ID); err != nil {
+				return err
 			}
 			s.PSAPs[ps.ID] = &ps
 			s.byRouting[ps.RoutingNumber] = &ps
@@ -294,6 +290,18 @@ func Load(ctx context.Context, pool *pgxpool.Pool) (*Snapshot, error) {
 	}
 	s.Communes = geo.NewIndex(communes)
 	return s, nil
+}
+
+// storedCA reads a CA kept with an organisation; nil when none is (socle's own CA is used).
+func storedCA(pemText, kind, id string) (*x509.CertPool, error) {
+	if pemText == "" {
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(pemText)) {
+		return nil, fmt.Errorf("%s %s: stored CA holds no certificate", kind, id)
+	}
+	return pool, nil
 }
 
 func loadCommunes(ctx context.Context, q interface {
