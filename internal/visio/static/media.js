@@ -43,20 +43,26 @@ export class Media {
     this.#watchICE();
   }
 
-  #watchICE() {
+  /**
+   * #watchICE restarts ICE on pc while it has descriptions but no connection, every 5 s
+   * (W3C WebRTC §4.4.1.6): a connection whose candidates were lost — to a rollback, on a
+   * loaded machine — otherwise never forms.
+   */
+  #watchICE(pc = this.pc, what = 'sfu') {
     let timer = null;
     const check = () => {
       clearTimeout(timer);
-      if (this.pc.connectionState === 'connected' || this.pc.connectionState === 'closed') return;
+      if (pc.connectionState === 'connected' || pc.connectionState === 'closed') return;
       timer = setTimeout(() => {
-        if (this.pc.remoteDescription && this.pc.connectionState !== 'connected' && this.pc.connectionState !== 'closed') {
-          this.pc.restartIce();
+        if (pc.remoteDescription && pc.connectionState !== 'connected' && pc.connectionState !== 'closed') {
+          this.#note(`${what}: ICE restart (${pc.connectionState})`);
+          pc.restartIce();
         }
         check();
       }, 5000);
     };
-    this.pc.addEventListener('connectionstatechange', check);
-    this.pc.addEventListener('signalingstatechange', check);
+    pc.addEventListener('connectionstatechange', check);
+    pc.addEventListener('signalingstatechange', check);
     check();
   }
 
@@ -217,6 +223,8 @@ export class Media {
     this.directOffering = false;
     this.directCandidates = [];
     pc.addEventListener('connectionstatechange', () => this.#note('p2p ' + pc.connectionState));
+    // Only the impolite side restarts, so that the two restarts' offers do not cross.
+    if (!polite) this.#watchICE(pc, 'p2p');
     pc.onnegotiationneeded = async () => {
       try {
         this.directOffering = true;
