@@ -54,6 +54,20 @@ func operators(t *testing.T, w *world) (mobile, fixed *opsim.Sim) {
 	return mobile, fixed
 }
 
+// withOperators is a world with the two operators' location servers, once socle's directory
+// knows them (a query to the mobile operator is answered), and a PSAP's client.
+func withOperators(t *testing.T) (*world, *http.Client, *opsim.Sim) {
+	t.Helper()
+	w := newWorld(t, nil)
+	psap := psapClient(t, w)
+	mobile, _ := operators(t, w)
+	waitFor(t, 10*time.Second, "the directory reload", func() bool {
+		_, herr := locate(t, w, psap, "tel:+33698000099", 3*time.Second)
+		return herr == nil
+	})
+	return w, psap, mobile
+}
+
 func locate(t *testing.T, w *world, c *http.Client, device string, wait time.Duration) (pidflo.Document, *held.Error) {
 	t.Helper()
 	body, _ := held.EncodeRequest(held.Request{Device: device, ResponseTime: wait})
@@ -115,13 +129,7 @@ func TestWithoutAnAMLFixTheServingOperatorIsAsked(t *testing.T) {
 }
 
 func TestOperatorTimeoutsAndErrorsBecomeHELDErrors(t *testing.T) {
-	w := newWorld(t, nil)
-	psap := psapClient(t, w)
-	mobile, _ := operators(t, w)
-	waitFor(t, 10*time.Second, "the directory reload", func() bool {
-		_, herr := locate(t, w, psap, "tel:+33698000002", 3*time.Second)
-		return herr == nil
-	})
+	w, psap, mobile := withOperators(t)
 	// The operator would answer in an hour: the answer that comes is socle's own, at the
 	// PSAP's responseTime.
 	mobile.SetDelay(time.Hour)
@@ -147,13 +155,7 @@ func TestOperatorTimeoutsAndErrorsBecomeHELDErrors(t *testing.T) {
 // own server, over the same mutual TLS, and refuses, with a reason the audit keeps, one
 // that points elsewhere.
 func TestALocationByReferenceIsDereferenced(t *testing.T) {
-	w := newWorld(t, nil)
-	psap := psapClient(t, w)
-	mobile, _ := operators(t, w)
-	waitFor(t, 10*time.Second, "the directory reload", func() bool {
-		_, herr := locate(t, w, psap, "tel:+33698000010", 3*time.Second)
-		return herr == nil
-	})
+	w, psap, mobile := withOperators(t)
 
 	mobile.SetByReference(true, "")
 	doc, herr := locate(t, w, psap, "tel:+33698000011", 3*time.Second)
@@ -181,13 +183,7 @@ func TestALocationByReferenceIsDereferenced(t *testing.T) {
 }
 
 func TestConcurrentQueriesForOneNumberShareOneOperatorRequest(t *testing.T) {
-	w := newWorld(t, nil)
-	psap := psapClient(t, w)
-	mobile, _ := operators(t, w)
-	waitFor(t, 10*time.Second, "the directory reload", func() bool {
-		_, herr := locate(t, w, psap, "tel:+33698000005", 3*time.Second)
-		return herr == nil
-	})
+	w, _, mobile := withOperators(t)
 	mobile.SetDelay(400 * time.Millisecond)
 	wide, err := w.bed.Client("psap-samu75", 16) // ten queries truly at once
 	if err != nil {
