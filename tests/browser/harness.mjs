@@ -45,16 +45,18 @@ function freePort() {
   });
 }
 
-// ready polls /readyz, trusting socle's development CA, until it answers 200.
-async function ready(dataDir, opsPort, deadline) {
+// ready polls /readyz, trusting socle's development CA, until it answers 200; false if socle
+// exits first.
+async function ready(socle, dataDir, opsPort, deadline) {
   while (Date.now() < deadline) {
+    if (socle.exitCode !== null) return false;
     const caPath = join(dataDir, 'pki', 'ca.crt');
     if (existsSync(caPath)) {
       const ok = await new Promise((resolve) => {
         https.get({ host: '127.0.0.1', port: opsPort, path: '/readyz', ca: readFileSync(caPath), servername: 'localhost' },
           (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
       });
-      if (ok) return;
+      if (ok) return true;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -66,21 +68,29 @@ export async function startSocle() {
   const dataDir = mkdtempSync(join(tmpdir(), 'socle-browser-'));
   chmodSync(dataDir, 0o711); // the private cluster's system user must reach its directory
   mkdirSync(artifacts, { recursive: true });
-  const [web, ic, ops, psap] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const socle = spawn(join(root, 'bin', 'socle'), ['serve', '--demo'], {
-    env: {
-      ...process.env,
-      SOCLE_DATA_DIR: dataDir,
-      SOCLE_WEB_ADDR: `127.0.0.1:${web}`,
-      SOCLE_INTERCONNECT_ADDR: `127.0.0.1:${ic}`,
-      SOCLE_OPS_ADDR: `127.0.0.1:${ops}`,
-      SOCLE_DEMO_PSAP_ADDR: `127.0.0.1:${psap}`,
-      SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
-      SOCLE_VISIO_MEDIA_LOOPBACK: 'true', // WebRTC between the browser and the SFU over 127.0.0.1
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await ready(dataDir, ops, Date.now() + 120_000);
+  // A port found free may be taken again before socle binds it (by an outgoing connection's
+  // ephemeral port, seen on a loaded machine): socle then exits, and is started again on
+  // other ports, three times at most.
+  let socle, web;
+  for (let attempt = 1; ; attempt++) {
+    let ic, ops, psap;
+    [web, ic, ops, psap] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    socle = spawn(join(root, 'bin', 'socle'), ['serve', '--demo'], {
+      env: {
+        ...process.env,
+        SOCLE_DATA_DIR: dataDir,
+        SOCLE_WEB_ADDR: `127.0.0.1:${web}`,
+        SOCLE_INTERCONNECT_ADDR: `127.0.0.1:${ic}`,
+        SOCLE_OPS_ADDR: `127.0.0.1:${ops}`,
+        SOCLE_DEMO_PSAP_ADDR: `127.0.0.1:${psap}`,
+        SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
+        SOCLE_VISIO_MEDIA_LOOPBACK: 'true', // WebRTC between the browser and the SFU over 127.0.0.1
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (await ready(socle, dataDir, ops, Date.now() + 120_000)) break;
+    if (attempt === 3) throw new Error(`socle exited (${socle.exitCode}) three times before it was ready`);
+  }
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
