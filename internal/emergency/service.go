@@ -432,33 +432,12 @@ func (s *Service) purgeLoop(ctx context.Context) {
 	}
 }
 
-// Purge erases personal data of messages received more than retention ago whose delivery is
-// no longer pending, in batches, and returns how many messages it purged.
+// Purge erases personal data older than retention: the messages' (intake's table) and the
+// location queries' (pull's). It returns how many messages it purged.
 func Purge(ctx context.Context, pool *pgxpool.Pool, retention time.Duration) (int, error) {
-	total := 0
-	for {
-		tag, err := pool.Exec(ctx, `
-			UPDATE emergency.aml_messages SET raw = NULL, device_number = NULL, latitude = NULL,
-				longitude = NULL, accuracy_m = NULL, confidence_pct = NULL, located_at = NULL,
-				location_source = NULL, imei = NULL, imsi = NULL, dedupe_key = NULL, purged_at = now()
-			WHERE id IN (
-				SELECT id FROM emergency.aml_messages m
-				WHERE purged_at IS NULL AND received_at < now() - $1::interval
-				  AND NOT EXISTS (SELECT 1 FROM emergency.deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
-				LIMIT 5000)`, retention)
-		if err != nil {
-			return total, fmt.Errorf("purge: %w", err)
-		}
-		total += int(tag.RowsAffected())
-		if tag.RowsAffected() < 5000 {
-			break
-		}
+	n, err := intake.Purge(ctx, pool, retention)
+	if err != nil {
+		return n, err
 	}
-	// Who asked for a location, when, and the outcome stay; the number goes, and so does the
-	// reason, which may quote an operator's message naming it.
-	if _, err := pool.Exec(ctx, `UPDATE emergency.pull_queries SET device = NULL, reason = NULL, purged_at = now()
-		WHERE purged_at IS NULL AND at < now() - $1::interval`, retention); err != nil {
-		return total, fmt.Errorf("purge: %w", err)
-	}
-	return total, nil
+	return n, pull.PurgeQueries(ctx, pool, retention)
 }

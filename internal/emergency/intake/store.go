@@ -290,3 +290,28 @@ func nullable(s string) *string {
 	}
 	return &s
 }
+
+// Purge erases the personal data of messages received more than retention ago whose
+// delivery is no longer pending, in batches, and returns how many messages it purged. What
+// stays is that a message came, from which operator, when, and what became of it.
+func Purge(ctx context.Context, pool *pgxpool.Pool, retention time.Duration) (int, error) {
+	total := 0
+	for {
+		tag, err := pool.Exec(ctx, `
+			UPDATE emergency.aml_messages SET raw = NULL, device_number = NULL, latitude = NULL,
+				longitude = NULL, accuracy_m = NULL, confidence_pct = NULL, located_at = NULL,
+				location_source = NULL, imei = NULL, imsi = NULL, dedupe_key = NULL, purged_at = now()
+			WHERE id IN (
+				SELECT id FROM emergency.aml_messages m
+				WHERE purged_at IS NULL AND received_at < now() - $1::interval
+				  AND NOT EXISTS (SELECT 1 FROM emergency.deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
+				LIMIT 5000)`, retention)
+		if err != nil {
+			return total, fmt.Errorf("purge messages: %w", err)
+		}
+		total += int(tag.RowsAffected())
+		if tag.RowsAffected() < 5000 {
+			return total, nil
+		}
+	}
+}

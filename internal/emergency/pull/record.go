@@ -73,3 +73,14 @@ func AuditSink(pool *pgxpool.Pool, logger *slog.Logger) audit.Sink {
 		return nil
 	}
 }
+
+// PurgeQueries erases the caller's number, and the reason (which may quote an operator's
+// message naming it), from queries older than retention: who asked for a location, when,
+// and the outcome stay.
+func PurgeQueries(ctx context.Context, pool *pgxpool.Pool, retention time.Duration) error {
+	if _, err := pool.Exec(ctx, `UPDATE emergency.pull_queries SET device = NULL, reason = NULL, purged_at = now()
+		WHERE purged_at IS NULL AND at < now() - $1::interval`, retention); err != nil {
+		return fmt.Errorf("purge location queries: %w", err)
+	}
+	return nil
+}
