@@ -119,7 +119,7 @@ func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	var accepted []string
-	var seq int
+	var seq, refused int // refused: pushes that found socle down
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
@@ -141,6 +141,9 @@ func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 					Location: &aml.Location{Latitude: 48.85, Longitude: 2.35, Accuracy: 20, Source: aml.SourceGPS}})
 				status, b, err := testbed.Push(ctx, client, "https://"+ic, "application/x-www-form-urlencoded", body, nil)
 				if err != nil || status != http.StatusAccepted {
+					mu.Lock()
+					refused++
+					mu.Unlock()
 					time.Sleep(20 * time.Millisecond) // socle is down: the operator retries later
 					continue
 				}
@@ -157,7 +160,15 @@ func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	proc.Process.Signal(syscall.SIGKILL)
 	proc.Wait()
 	atKill := count()
-	time.Sleep(500 * time.Millisecond) // socle stays down a moment: the operators' pushes fail and are retried
+	// socle stays down until the operators have seen it down and are retrying.
+	mu.Lock()
+	refusedAtKill := refused
+	mu.Unlock()
+	waitUntil(t, 30*time.Second, "operators' pushes refused while socle is down", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return refused >= refusedAtKill+8
+	})
 	proc = serve(t, env, logs)
 	defer func() { proc.Process.Signal(syscall.SIGTERM); proc.Wait() }()
 	waitUntil(t, 60*time.Second, "more messages accepted after the restart", func() bool { return count() >= atKill+300 })

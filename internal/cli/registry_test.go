@@ -150,15 +150,17 @@ func TestANewServiceIsOneFolderAndOneLine(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runServe(ctx, nil) }()
 	var home string
-	for deadline := time.Now().Add(60 * time.Second); home == ""; {
-		if status, body, err := get(dataDir, "https://"+webAddr+"/?lang=fr"); err == nil && status == 200 {
+	var lastErr error
+	if !eventually(60*time.Second, func() bool {
+		status, body, err := get(dataDir, "https://"+webAddr+"/?lang=fr")
+		if err == nil && status == 200 {
 			home = body
-		} else if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("socle serve did not answer: %v", err)
-		} else {
-			time.Sleep(100 * time.Millisecond)
 		}
+		lastErr = err
+		return home != ""
+	}) {
+		cancel()
+		t.Fatalf("socle serve did not answer: %v", lastErr)
 	}
 	if !strings.Contains(home, "Squelette de service") || strings.Contains(home, "Webconférence") {
 		t.Errorf("home page does not list the skeleton alone:\n%s", home)
@@ -214,4 +216,19 @@ func localAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// eventually checks cond on every tick until it holds, for at most limit.
+func eventually(limit time.Duration, cond func() bool) bool {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(limit)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return cond()
+		}
+	}
+	return true
 }

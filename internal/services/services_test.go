@@ -44,8 +44,10 @@ func held() (goroutines, files int) {
 // still be ending), and returns it.
 func steady() (goroutines, files int) {
 	g, f := held()
-	for range 100 {
-		time.Sleep(20 * time.Millisecond)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for range 100 { // two seconds at most
+		<-tick.C
 		g2, f2 := held()
 		if g2 == g && f2 == f {
 			break
@@ -59,10 +61,18 @@ func steady() (goroutines, files int) {
 func settle(t *testing.T, what string, g0, f0 int) {
 	t.Helper()
 	var g, f int
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.After(20 * time.Second); ; {
 		if g, f = held(); g <= g0 && f <= f0 {
 			return
 		}
+		select {
+		case <-tick.C:
+			continue
+		case <-deadline:
+		}
+		break
 	}
 	buf := make([]byte, 1<<20)
 	t.Fatalf("%s: %d goroutines (was %d), %d open files (was %d)\n%s", what, g, g0, f, f0, buf[:runtime.Stack(buf, true)])
