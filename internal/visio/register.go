@@ -1,12 +1,6 @@
 package visio
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-	"fmt"
-	"os"
-	"strings"
-
 	"socle/internal/platform/database"
 	"socle/internal/platform/service"
 	"socle/internal/web"
@@ -31,21 +25,4 @@ func init() {
 				DataDir: env.DataDir})
 		},
 	})
-}
-
-// keyFile returns the base64 key kept in path, creating it (32 random bytes, readable by its
-// owner only) the first time.
-func keyFile(path string) (string, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	key := base64.StdEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("visio invitation key: %w", err)
-	}
-	return key, nil
 }

@@ -8,9 +8,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -193,11 +191,8 @@ func loadKeys(dir string) (map[string]crypto.PublicKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("SOCLE_VISIO_JWT_PUBLIC_KEYS: %w", err)
 		}
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("SOCLE_VISIO_JWT_PUBLIC_KEYS: %s holds no PEM block", p)
-		}
-		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		// The key server's reader: the same kinds of keys, wherever they come from.
+		k, err := token.ParsePublicKey(b)
 		if err != nil {
 			return nil, fmt.Errorf("SOCLE_VISIO_JWT_PUBLIC_KEYS: %s: %w", p, err)
 		}
@@ -379,4 +374,21 @@ func (s *Service) forget(r *Room) {
 func (s *Service) InviteURL(room string) (string, time.Time) {
 	exp := time.Now().Add(s.cfg.InviteTTL).Truncate(time.Second)
 	return "/visio/" + roomPath(room) + "?invite=" + s.invites.Code(room, exp), exp
+}
+
+// keyFile returns the base64 key kept in path, creating it (32 random bytes, readable by its
+// owner only) the first time.
+func keyFile(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	key := base64.StdEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("visio invitation key: %w", err)
+	}
+	return key, nil
 }
