@@ -252,6 +252,7 @@ func (s *Service) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	s.res.AddFunc(dir.Close)
 	s.dir = dir
 	if s.cfg.FallbackPSAP != "" {
 		if _, ok := dir.Get().PSAPs[s.cfg.FallbackPSAP]; !ok {
@@ -266,6 +267,7 @@ func (s *Service) Start(ctx context.Context) (err error) {
 	if err := s.ported.Start(ctx); err != nil {
 		return err
 	}
+	s.res.AddFunc(s.ported.Close)
 	journal, err := audit.Open(filepath.Join(s.deps.DataDir, "journal", "emergency-pull"),
 		pull.AuditSink(dpool, s.log.With("component", "pull")), s.log.With("component", "pull-journal"), audit.Options{})
 	if err != nil {

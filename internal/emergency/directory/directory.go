@@ -400,3 +400,6 @@ func (l *Live) Reload(ctx context.Context) error {
 // Watch reloads on every NOTIFY until ctx ends, reconnecting after errors. A reload after a
 // reconnect covers any notification missed while disconnected.
 func (l *Live) Watch(ctx context.Context) { l.follower.Run(ctx) }
+
+// Close lets go of what NewLive took, when Watch was never run (Watch lets go of it when it ends).
+func (l *Live) Close() { l.follower.Close() }

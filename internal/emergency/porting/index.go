@@ -238,6 +238,9 @@ func (x *Index) Start(ctx context.Context) error { return x.follower.Start(ctx) 
 // the notifications missed while disconnected, and Start not having been called.
 func (x *Index) Watch(ctx context.Context) { x.follower.Run(ctx) }
 
+// Close lets go of what Start took, when Watch was never run (Watch lets go of it when it ends).
+func (x *Index) Close() { x.follower.Close() }
+
 // notified reloads the operator a notification names ("operator:version").
 func (x *Index) notified(ctx context.Context, payload string) error {
 	// The operator id comes first and may itself hold a ':'; the version never does.

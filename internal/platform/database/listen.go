@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,9 @@ type Follower struct {
 	ready    func(context.Context) error
 	notified func(ctx context.Context, payload string) error
 	conn     *pgx.Conn // listening, once Start or Run has connected
+
+	mu  sync.Mutex
+	ran bool // Run has taken conn over, and closes it when it returns
 }
 
 // NewFollower returns a follower of channel; Start or Run connects it.
@@ -55,6 +59,9 @@ func (f *Follower) Start(ctx context.Context) error {
 // called, or the connection was lost), it starts again — reloading through ready — retrying
 // every 2 s.
 func (f *Follower) Run(ctx context.Context) {
+	f.mu.Lock()
+	f.ran = true
+	f.mu.Unlock()
 	defer func() {
 		if f.conn != nil {
 			f.conn.Close(context.Background())
@@ -74,6 +81,17 @@ func (f *Follower) Run(ctx context.Context) {
 		case <-ctx.Done():
 		case <-time.After(2 * time.Second):
 		}
+	}
+}
+
+// Close closes the connection Start opened when Run never took it over — a service whose start
+// failed after Start. Once Run has begun, Run closes it when it returns, and Close does nothing.
+func (f *Follower) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.ran && f.conn != nil {
+		f.conn.Close(context.Background())
+		f.conn = nil
 	}
 }
 
