@@ -45,6 +45,7 @@ type serveConfig struct {
 	Migrate          string
 	Demo             bool
 	HeapFloorMiB     int
+	OIDC             identity.OIDCConfig
 	// configs are the registered services' tables, by name.
 	configs map[string]service.Config
 }
@@ -71,6 +72,7 @@ func (c *serveConfig) table() *config.Set {
 	s.Bool(&c.Demo, "demo", false, "put each service's demo data in place and run its simulators (what make run does)")
 	s.Int(&c.HeapFloorMiB, "heap-floor-mib", defaultHeapFloor>>20, 0, 1<<20,
 		"the garbage collector waits for the heap to reach this size (MiB) while live data is small; 0, or GOGC set: Go's default")
+	c.OIDC.Register(s)
 	c.configs = map[string]service.Config{}
 	for _, d := range service.All() {
 		cfg := d.NewConfig()
@@ -147,6 +149,12 @@ brackets; flags win over the environment.`)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	people := identity.New(d.Pool, log)
+	if c.OIDC.Issuer != "" {
+		if err := people.EnableOIDC(c.OIDC, nil); err != nil {
+			return err
+		}
+		log.Info("people may sign in through the OpenID provider", "issuer", c.OIDC.Issuer, "rules", len(c.OIDC.Roles))
+	}
 	env := service.Env{Pool: d.Pool, Bus: b, Metrics: reg, Logger: log, Identity: people,
 		TLS: service.TLS{ClientCert: tlsFiles.client, ClientCAs: tlsFiles.clientCAs}, DataDir: c.DataDir, Demo: c.Demo, Stdout: stdout}
 	var enabled []service.Definition

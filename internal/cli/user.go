@@ -32,6 +32,7 @@ func userUsage() string {
        socle user revoke EMAIL ROLE SCOPE
        socle user disable EMAIL
        socle user enable EMAIL
+       socle user totp EMAIL
        socle user list
 
 Roles:
@@ -120,6 +121,19 @@ Enables a disabled account again, with the roles it had.`,
 			fmt.Fprintf(stdout, "user: %s enabled\n", a[0])
 			return nil
 		}},
+	"totp": {args: []string{"EMAIL"}, description: `
+Gives an account a new second-factor key (TOTP, RFC 6238) and prints it as an otpauth:// URI
+to add to the person's authenticator app (FreeOTP, Aegis...; oathtool --totp -b reads its
+secret). The old key stops working and the account's sessions end: this is for someone who
+lost their phone. Administrators without a key pair one at their next sign-in.`,
+		run: func(ctx context.Context, s *identity.Store, a []string, _ userOptions) error {
+			uri, err := s.SetTOTP(ctx, a[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "user: new second-factor key of %s, sessions ended; give this to its owner only:\n%s\n", a[0], uri)
+			return nil
+		}},
 	"list": {description: `
 Lists every account: email, name, whether it is enabled, and its roles as ROLE:SCOPE.`,
 		run: func(ctx context.Context, s *identity.Store, _ []string, _ userOptions) error {
@@ -155,14 +169,14 @@ func runUser(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stderr, userUsage())
 		if len(args) == 0 {
-			return usagef("want a subcommand: add, password, grant, revoke, disable, enable or list")
+			return usagef("want a subcommand: add, password, grant, revoke, disable, enable, totp or list")
 		}
 		return flag.ErrHelp
 	}
 	sub, uc := args[0], userCommands[args[0]]
 	if uc.run == nil {
 		fmt.Fprintln(stderr, userUsage())
-		return usagef("unknown subcommand %q: want add, password, grant, revoke, disable, enable or list", sub)
+		return usagef("unknown subcommand %q: want add, password, grant, revoke, disable, enable, totp or list", sub)
 	}
 	var b base
 	set := config.New()

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import https from 'node:https';
 import { chromium } from 'playwright-core';
+import * as OTPAuth from 'otpauth';
 
 export const root = new URL('../..', import.meta.url).pathname;
 export const artifacts = join(root, 'artifacts');
@@ -28,12 +29,22 @@ export async function audit(page) {
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
 }
 
-// signIn signs a demo account in on page p and waits to land on next.
-export async function signIn(socle, p, email, next) {
+// signIn signs a demo account in on page p and waits to land on next. An administrator then
+// types the code of their second factor, computed as an authenticator app does (otpauth,
+// from npm: another implementation of RFC 6238 than socle's).
+// beforeCode, if given, is awaited on the second-factor page.
+export async function signIn(socle, p, email, next, { beforeCode } = {}) {
   await p.goto(socle.webURL + 'login?next=' + encodeURIComponent(next));
   await p.getByLabel(/adresse électronique|email address/i).fill(email);
   await p.getByLabel(/mot de passe|password/i).fill(socle.password(email));
   await p.getByRole('button', { name: /se connecter|sign in/i }).click();
+  const uri = socle.secondFactor(email);
+  if (uri) {
+    await p.waitForURL(/\/login\/totp/);
+    if (beforeCode) await beforeCode();
+    await p.getByLabel(/code à six chiffres|six-digit code/i).fill(OTPAuth.URI.parse(uri).generate());
+    await p.getByRole('button', { name: /vérifier|verify/i }).click();
+  }
   await p.waitForURL(new RegExp(next.replace(/[/.?]/g, '\\$&') + '$'));
 }
 
@@ -91,6 +102,9 @@ export async function startSocle() {
     if (await ready(socle, dataDir, ops, Date.now() + 120_000)) break;
     if (attempt === 3) throw new Error(`socle exited (${socle.exitCode}) three times before it was ready`);
   }
+  // demoAccount is a line of <data-dir>/demo-accounts.txt: e-mail, password, second-factor key.
+  const demoAccount = (email) =>
+    readFileSync(join(dataDir, 'demo-accounts.txt'), 'utf8').split('\n').find((l) => l.startsWith(email + ' ')).split(' ');
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -120,8 +134,11 @@ export async function startSocle() {
     },
     // account returns a demo account's password, from <data-dir>/demo-accounts.txt.
     password(email) {
-      const line = readFileSync(join(dataDir, 'demo-accounts.txt'), 'utf8').split('\n').find((l) => l.startsWith(email + ' '));
-      return line.split(' ')[1];
+      return demoAccount(email)[1];
+    },
+    // secondFactor returns a demo administrator's otpauth:// URI, undefined for others.
+    secondFactor(email) {
+      return demoAccount(email)[2];
     },
     async stop() {
       await browser.close();

@@ -107,6 +107,12 @@ func (s *Store) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /login/totp", s.totpPage)
+	mux.HandleFunc("POST /login/totp", s.totp)
+	if s.oidc != nil {
+		mux.HandleFunc("GET /login/oidc", s.oidcStart)
+		mux.HandleFunc("GET /login/oidc/callback", s.oidcCallback)
+	}
 }
 
 //go:embed templates/*.html
@@ -123,6 +129,13 @@ type form struct {
 	SignedOut   bool
 	T           func(string) string
 	CSS         string // socle's stylesheet
+	Provider    string // the OpenID provider's name, when people may sign in through it
+
+	// The second-factor page.
+	SecondFactor bool
+	Enroll       bool         // a new secret to confirm
+	QR           template.URL // its QR code: a data: URL socle made, trusted as such
+	Secret       string       // and its text, for apps that cannot scan
 }
 
 func (s *Store) render(w http.ResponseWriter, r *http.Request, status int, f form) {
@@ -130,14 +143,21 @@ func (s *Store) render(w http.ResponseWriter, r *http.Request, status int, f for
 	f.Other = web.Other(f.Lang)
 	f.T = func(key string) string { return messages.T(f.Lang, key) }
 	f.CSS = web.Stylesheet()
+	page := "login.html"
+	if f.SecondFactor {
+		page = "totp.html"
+	}
+	if s.oidc != nil {
+		f.Provider = s.oidc.cfg.Label
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", f.Lang)
-	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, "login.html", f); err != nil {
+	if err := pages.ExecuteTemplate(w, page, f); err != nil {
 		s.logger.Error("render login page", "error", err)
 	}
 }
@@ -203,36 +223,63 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.limiter.reset(key)
-	// A fresh session at each sign-in; the one the browser had, if any, ends (no fixation).
-	if c, err := r.Cookie(CookieName); err == nil {
-		s.Logout(r.Context(), c.Value)
-	}
-	token, expires, err := s.Login(r.Context(), u)
+	what, err := s.needsSecondFactor(r.Context(), u)
 	if err != nil {
 		s.logger.Error("sign-in", "error", err)
 		f.Error = messages.T(lang, "err.internal")
 		s.render(w, r, http.StatusInternalServerError, f)
 		return
 	}
+	if what != "" {
+		s.awaitSecondFactor(w, r, u, what, f.Next)
+		return
+	}
+	s.signIn(w, r, u, f.Next)
+}
+
+// signIn opens a fresh session for u and sends the browser on to next. The session the
+// browser had, if any, ends (no fixation).
+func (s *Store) signIn(w http.ResponseWriter, r *http.Request, u *User, next string) {
+	if c, err := r.Cookie(CookieName); err == nil {
+		s.Logout(r.Context(), c.Value)
+	}
+	token, expires, err := s.Login(r.Context(), u)
+	if err != nil {
+		s.logger.Error("sign-in", "error", err)
+		s.render(w, r, http.StatusInternalServerError, form{Next: next, Error: messages.T(web.Lang(r), "err.internal")})
+		return
+	}
+	s.setSessionCookie(w, token, expires)
+	s.logger.Info("signed in", "user_id", u.ID, "email", u.Email, "remote", clientIP(r))
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Store) setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: token, Path: "/",
 		Expires: expires, MaxAge: int(expires.Sub(s.now()) / time.Second),
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode,
 	})
-	s.logger.Info("signed in", "user_id", u.ID, "email", u.Email, "remote", remote)
-	http.Redirect(w, r, f.Next, http.StatusSeeOther)
 }
 
+// logout ends the session, then sends the browser to the OpenID provider's logout when the
+// session came from it (so that the next sign-in asks again), else to the sign-in page.
 func (s *Store) logout(w http.ResponseWriter, r *http.Request) {
 	if !s.sameOrigin(w, r) {
 		return
 	}
+	var idToken string
 	if c, err := r.Cookie(CookieName); err == nil {
-		if err := s.Logout(r.Context(), c.Value); err != nil {
+		if idToken, err = s.endSession(r.Context(), c.Value); err != nil {
 			s.logger.Error("sign-out", "error", err)
 		}
 	}
 	clearCookie(w)
+	lang := web.Lang(r)
+	if target := s.endSessionURL(r, idToken, lang); target != "" {
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
 	q := url.Values{"signed_out": {"1"}}
 	if l := r.URL.Query().Get("lang"); l == "en" || l == "fr" {
 		q.Set("lang", l)
@@ -257,7 +304,7 @@ func localPath(next string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
-	if u.Path == "/login" {
+	if u.Path == "/login" || strings.HasPrefix(u.Path, "/login/") {
 		return "/"
 	}
 	return next
@@ -292,6 +339,25 @@ var messages = web.Catalog{
 		"err.limited":     "Trop de tentatives de connexion pour cette adresse. Réessayez dans %d min.",
 		"err.internal":    "La connexion a échoué à cause d'une erreur du serveur. Réessayez dans un instant.",
 		"err.form":        "Le formulaire reçu est illisible. Rechargez la page et réessayez.",
+		"or":              "Ou bien",
+		"with":            "Se connecter avec %s",
+		"err.provider":    "%s ne répond pas. Réessayez dans un instant, ou connectez-vous avec votre mot de passe socle.",
+		"err.oidc":        "La connexion avec %s n'a pas abouti. Recommencez depuis cette page.",
+		"err.oidc.local":  "Un compte socle existe déjà avec cette adresse électronique : connectez-vous avec son mot de passe, ou demandez à un administrateur de le supprimer.",
+		"err.pending":     "Le délai pour saisir le code est dépassé. Saisissez à nouveau votre mot de passe.",
+		"err.code":        "Code incorrect ou déjà utilisé. Saisissez le code affiché maintenant par votre application.",
+		"totp.title":      "Code de vérification — socle",
+		"totp.heading":    "Code de vérification",
+		"totp.for":        "Compte : %s",
+		"enroll.lead":     "Les comptes d'administration sont protégés par un second facteur. Associez une application d'authentification (FreeOTP, Aegis, Google Authenticator…) à votre compte :",
+		"enroll.scan":     "scannez ce code QR avec l'application ;",
+		"enroll.qr":       "Code QR de la clé de votre compte, à scanner avec l'application d'authentification",
+		"enroll.key":      "ou saisissez-y cette clé :",
+		"enroll.confirm":  "saisissez ci-dessous le code à six chiffres qu'elle affiche.",
+		"code":            "Code à six chiffres",
+		"code.hint":       "Affiché par votre application d'authentification, il change toutes les 30 secondes.",
+		"verify":          "Vérifier",
+		"restart":         "Recommencer la connexion",
 	},
 	"en": {
 		"title":           "Sign in — socle",
@@ -311,5 +377,24 @@ var messages = web.Catalog{
 		"err.limited":     "Too many sign-in attempts for this address. Try again in %d min.",
 		"err.internal":    "Sign-in failed because of a server error. Try again in a moment.",
 		"err.form":        "The form could not be read. Reload the page and try again.",
+		"or":              "Or",
+		"with":            "Sign in with %s",
+		"err.provider":    "%s does not answer. Try again in a moment, or sign in with your socle password.",
+		"err.oidc":        "Signing in with %s did not succeed. Start again from this page.",
+		"err.oidc.local":  "A socle account already exists with this email address: sign in with its password, or ask an administrator to remove it.",
+		"err.pending":     "The time to type the code is over. Type your password again.",
+		"err.code":        "Wrong or already used code. Type the code your app shows now.",
+		"totp.title":      "Verification code — socle",
+		"totp.heading":    "Verification code",
+		"totp.for":        "Account: %s",
+		"enroll.lead":     "Administration accounts are protected by a second factor. Pair an authenticator app (FreeOTP, Aegis, Google Authenticator…) with your account:",
+		"enroll.scan":     "scan this QR code with the app;",
+		"enroll.qr":       "QR code of your account's key, to scan with the authenticator app",
+		"enroll.key":      "or type this key into it:",
+		"enroll.confirm":  "type below the six-digit code it shows.",
+		"code":            "Six-digit code",
+		"code.hint":       "Shown by your authenticator app; it changes every 30 seconds.",
+		"verify":          "Verify",
+		"restart":         "Start signing in again",
 	},
 }

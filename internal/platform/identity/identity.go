@@ -158,6 +158,7 @@ type Store struct {
 	logger  *slog.Logger
 	limiter *limiter
 	csrf    *http.CrossOriginProtection
+	oidc    *provider // nil: built-in accounts only
 }
 
 // New returns a store on pool, a database migrated with Migrations.

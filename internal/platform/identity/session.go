@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -28,30 +27,83 @@ func sessionID(token string) []byte {
 // Login opens a session for u and returns its token (the cookie value) and when it ends at
 // the latest. The token is not stored: only its SHA-256 is.
 func (s *Store) Login(ctx context.Context, u *User) (token string, expires time.Time, err error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", time.Time{}, fmt.Errorf("identity: login: %w", err)
-	}
-	token = base64.RawURLEncoding.EncodeToString(b)
+	return s.openSession(ctx, u.ID, "")
+}
+
+// openSession opens a session for the user, keeping the ID token of a sign-in through the
+// OpenID provider (for its logout).
+func (s *Store) openSession(ctx context.Context, userID int64, idToken string) (token string, expires time.Time, err error) {
+	token = randomToken()
 	now := s.now()
 	expires = now.Add(SessionLifetime)
-	_, err = s.pool.Exec(ctx, `INSERT INTO identity.sessions (id, user_id, created_at, expires_at, last_seen_at)
-		VALUES ($1, $2, $3, $4, $3)`, sessionID(token), u.ID, now, expires)
+	_, err = s.pool.Exec(ctx, `INSERT INTO identity.sessions (id, user_id, created_at, expires_at, last_seen_at, id_token)
+		VALUES ($1, $2, $3, $4, $3, nullif($5, ''))`, sessionID(token), userID, now, expires, idToken)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("identity: login: %w", err)
 	}
 	return token, expires, nil
 }
 
+// PendingLifetime is how long a password stays good while its second factor is awaited.
+const PendingLifetime = 5 * time.Minute
+
+// openPending opens a session that waits for a second factor: what ("totp", or "enroll" with
+// the new secret) is awaited. It gives access to nothing but the second-factor page.
+func (s *Store) openPending(ctx context.Context, userID int64, what, secret string) (token string, err error) {
+	token = randomToken()
+	now := s.now()
+	_, err = s.pool.Exec(ctx, `INSERT INTO identity.sessions (id, user_id, created_at, expires_at, last_seen_at, pending, pending_secret)
+		VALUES ($1, $2, $3, $4, $3, $5, nullif($6, ''))`, sessionID(token), userID, now, now.Add(PendingLifetime), what, secret)
+	if err != nil {
+		return "", fmt.Errorf("identity: second factor: %w", err)
+	}
+	return token, nil
+}
+
+// pending is a session waiting for its second factor.
+type pending struct {
+	user   *User
+	what   string // "totp" or "enroll"
+	secret string // the secret to confirm, when enrolling
+}
+
+// pendingSession returns the pending session of token, if it is alive.
+func (s *Store) pendingSession(ctx context.Context, token string) (*pending, error) {
+	if len(token) != tokenLen {
+		return nil, ErrNoSession
+	}
+	var p pending
+	var userID int64
+	err := s.pool.QueryRow(ctx, `SELECT user_id, pending, coalesce(pending_secret, '') FROM identity.sessions
+		WHERE id = $1 AND pending IS NOT NULL AND expires_at > $2`, sessionID(token), s.now()).Scan(&userID, &p.what, &p.secret)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: second factor: %w", err)
+	}
+	if p.user, err = s.userByID(ctx, userID); err != nil || p.user.Disabled {
+		return nil, ErrNoSession
+	}
+	return &p, nil
+}
+
 // Logout ends the session of token. Ending a session that does not exist is not an error.
 func (s *Store) Logout(ctx context.Context, token string) error {
+	_, err := s.endSession(ctx, token)
+	return err
+}
+
+// endSession ends the session of token and returns the ID token it was opened with, if any.
+func (s *Store) endSession(ctx context.Context, token string) (idToken string, err error) {
 	if len(token) != tokenLen {
-		return nil
+		return "", nil
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM identity.sessions WHERE id = $1`, sessionID(token)); err != nil {
-		return fmt.Errorf("identity: logout: %w", err)
+	err = s.pool.QueryRow(ctx, `DELETE FROM identity.sessions WHERE id = $1 RETURNING coalesce(id_token, '')`, sessionID(token)).Scan(&idToken)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("identity: logout: %w", err)
 	}
-	return nil
+	return idToken, nil
 }
 
 // UserBySession returns the user of a live session: less than 12 h old, used in the last
@@ -63,7 +115,7 @@ func (s *Store) UserBySession(ctx context.Context, token string) (*User, error) 
 	id := sessionID(token)
 	var userID int64
 	var expires, lastSeen time.Time
-	err := s.pool.QueryRow(ctx, `SELECT user_id, expires_at, last_seen_at FROM identity.sessions WHERE id = $1`, id).
+	err := s.pool.QueryRow(ctx, `SELECT user_id, expires_at, last_seen_at FROM identity.sessions WHERE id = $1 AND pending IS NULL`, id).
 		Scan(&userID, &expires, &lastSeen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNoSession
@@ -107,6 +159,9 @@ func (s *Store) PurgeSessions(ctx context.Context) (int64, error) {
 	}
 	if n := tag.RowsAffected(); n > 0 {
 		s.logger.Debug("sessions purged", "count", n)
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM identity.oidc_logins WHERE expires_at <= $1`, now); err != nil {
+		return 0, fmt.Errorf("identity: purge sign-ins at the provider: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }

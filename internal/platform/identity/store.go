@@ -30,8 +30,7 @@ func (s *Store) AddUser(ctx context.Context, email, name, password string) (*Use
 	u := &User{Email: email, Name: name}
 	err = s.pool.QueryRow(ctx, `INSERT INTO identity.users (email, name, password_hash, created_at)
 		VALUES ($1, $2, $3, $4) RETURNING id, created_at`, email, name, hash, s.now()).Scan(&u.ID, &u.CreatedAt)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if isUniqueViolation(err) {
 		return nil, fmt.Errorf("identity: add %s: %w", email, ErrUserExists)
 	}
 	if err != nil {
@@ -39,6 +38,11 @@ func (s *Store) AddUser(ctx context.Context, email, name, password string) (*Use
 	}
 	s.logger.Info("user added", "user_id", u.ID, "email", email)
 	return u, nil
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // SetPassword replaces a user's password and ends their sessions.
@@ -206,9 +210,9 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 		return nil, ErrBadCredentials
 	}
 	var id int64
-	var hash string
-	err = s.pool.QueryRow(ctx, `SELECT id, password_hash FROM identity.users WHERE email = $1`, email).Scan(&id, &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
+	var hash string // empty for an account that signs in through an OpenID provider
+	err = s.pool.QueryRow(ctx, `SELECT id, coalesce(password_hash, '') FROM identity.users WHERE email = $1`, email).Scan(&id, &hash)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && hash == "" {
 		VerifyPassword(dummyHash(), password)
 		return nil, ErrBadCredentials
 	}
