@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"socle/internal/emergency/aml"
+	"socle/internal/emergency/intake/intaketest"
 	"socle/internal/emergency/schema"
 	"socle/internal/emergency/testbed"
 	"socle/internal/platform/database"
@@ -188,9 +189,7 @@ func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	// Rows the killed process delivered but had not yet recorded are sent again once their
 	// lease lapses (same Message-Id) and then recorded: the database converges.
 	waitUntil(t, 30*time.Second, "every delivery recorded", func() bool {
-		var pending int
-		pool.QueryRow(ctx, `SELECT count(*) FROM emergency.deliveries WHERE state <> 'delivered'`).Scan(&pending)
-		return pending == 0
+		return intaketest.Count(t, pool).Undelivered == 0
 	})
 	t.Logf("%d accepted (%d before the kill), all delivered", len(accepted), atKill)
 }

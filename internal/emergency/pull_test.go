@@ -10,6 +10,7 @@ import (
 
 	"socle/internal/emergency"
 	"socle/internal/emergency/held"
+	"socle/internal/emergency/intake/intaketest"
 	"socle/internal/emergency/pidflo"
 	"socle/internal/emergency/pull"
 	"socle/internal/emergency/testbed"
@@ -184,9 +185,8 @@ func TestAPSAPLocatesOnlyCallersOfItsAreaOrRoutedToIt(t *testing.T) {
 	_, p := w.push(formType, form("15", 48.8584, 2.2945, "+33622222222"), nil)
 	// The delivery is recorded just after the PSAP acknowledges it (asynchronously).
 	waitFor(t, 10*time.Second, "delivery to samu-75 recorded", func() bool {
-		var n int
-		w.pool.QueryRow(context.Background(), `SELECT count(*) FROM emergency.deliveries WHERE message_id = $1 AND psap_id = 'samu-75'`, p.ID).Scan(&n)
-		return n == 1
+		d := intaketest.Read(t, w.pool, p.ID).Delivery
+		return d != nil && d.PSAP == "samu-75"
 	})
 	w.push(formType, form("15", lyonLat, lyonLon, "+33622222222"), nil)
 	if status, b := query(t, w, paris, "tel:+33622222222"); status != 200 {

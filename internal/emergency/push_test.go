@@ -16,6 +16,7 @@ import (
 
 	"socle/internal/emergency"
 	"socle/internal/emergency/held"
+	"socle/internal/emergency/intake/intaketest"
 	"socle/internal/emergency/pidflo"
 	"socle/internal/emergency/psapsim"
 	"socle/internal/emergency/schema"
@@ -140,12 +141,11 @@ func (w *world) received(id string) []psapsim.Received {
 
 func (w *world) delivery(id string) (state string, attempts int, lastError, psap, route string) {
 	w.t.Helper()
-	err := w.pool.QueryRow(context.Background(), `SELECT state, attempts, coalesce(last_error, ''), coalesce(psap_id, ''), coalesce(route, '')
-		FROM emergency.deliveries WHERE message_id = $1`, id).Scan(&state, &attempts, &lastError, &psap, &route)
-	if err != nil {
-		w.t.Fatal(err)
+	d := intaketest.Read(w.t, w.pool, id).Delivery
+	if d == nil {
+		w.t.Fatalf("message %s has no outbox row", id)
 	}
-	return
+	return d.State, d.Attempts, d.LastError, d.PSAP, d.Route
 }
 
 func TestAPushFromTheEiffelTowerReachesTheParisFireBrigadeAsPIDFLO(t *testing.T) {
@@ -212,9 +212,8 @@ func TestTheNumberDialledChoosesTheCentre(t *testing.T) {
 func (w *world) waitDelivered(t *testing.T, id string) {
 	t.Helper()
 	waitFor(t, 10*time.Second, "the delivery recorded", func() bool {
-		var state string
-		w.pool.QueryRow(context.Background(), `SELECT state FROM emergency.deliveries WHERE message_id = $1`, id).Scan(&state)
-		return state == "delivered" && len(w.received(id)) > 0
+		d := intaketest.Read(t, w.pool, id).Delivery
+		return d != nil && d.State == "delivered" && len(w.received(id)) > 0
 	})
 }
 
@@ -230,10 +229,8 @@ func TestTheSameMessageSentTwiceHasOneIDAndIsDeliveredOnce(t *testing.T) {
 	if n := len(w.received(first.ID)); n != 1 {
 		t.Fatalf("delivered %d times, want once", n)
 	}
-	var rows, repeats int
-	w.pool.QueryRow(context.Background(), `SELECT count(*), max(repeats) FROM emergency.aml_messages`).Scan(&rows, &repeats)
-	if rows != 1 || repeats != 1 {
-		t.Fatalf("stored %d rows with %d repeats, want 1 row seen twice", rows, repeats)
+	if n := intaketest.Count(t, w.pool); n.Messages != 1 || n.Repeats != 1 {
+		t.Fatalf("stored %d rows with %d repeats, want 1 row seen twice", n.Messages, n.Repeats)
 	}
 }
 
@@ -251,15 +248,10 @@ func TestAnSMSWithoutLocationIsStoredAndRefusedWith422NamingTheField(t *testing.
 	if !strings.Contains(fields, "lt") || !strings.Contains(fields, "lg") {
 		t.Errorf("errors name %q, want lt and lg", fields)
 	}
-	var raw []byte
-	var st string
-	w.pool.QueryRow(context.Background(), `SELECT raw, status FROM emergency.aml_messages WHERE id = $1`, a.ID).Scan(&raw, &st)
-	if string(raw) != string(body) || st != "unusable" {
-		t.Fatalf("stored %q as %q, want the raw bytes as unusable", raw, st)
+	if m := intaketest.Read(t, w.pool, a.ID); string(m.Raw) != string(body) || m.Status != "unusable" {
+		t.Fatalf("stored %q as %q, want the raw bytes as unusable", m.Raw, m.Status)
 	}
-	var outbox int
-	w.pool.QueryRow(context.Background(), `SELECT count(*) FROM emergency.deliveries`).Scan(&outbox)
-	if outbox != 0 {
+	if intaketest.Count(t, w.pool).Deliveries != 0 {
 		t.Fatal("an unusable message entered the outbox")
 	}
 }
@@ -398,21 +390,16 @@ func TestOldLocationsArePurgedButWhoReceivedWhatIsKept(t *testing.T) {
 	if n, err := emergency.Purge(ctx, w.pool, time.Hour); err != nil || n != 0 {
 		t.Fatalf("purge of fresh data: %d %v", n, err)
 	}
-	w.pool.Exec(ctx, `UPDATE emergency.aml_messages SET received_at = now() - interval '25 hours'`)
+	intaketest.Age(t, w.pool, 25*time.Hour)
 	if n, err := emergency.Purge(ctx, w.pool, 24*time.Hour); err != nil || n != 1 {
 		t.Fatalf("purge: %d %v", n, err)
 	}
-	var raw, device, lat any
-	var psap string
-	var deliveredAt *time.Time
-	w.pool.QueryRow(ctx, `SELECT m.raw, m.device_number, m.latitude, d.psap_id, d.delivered_at
-		FROM emergency.aml_messages m JOIN emergency.deliveries d ON d.message_id = m.id WHERE m.id = $1`, a.ID).
-		Scan(&raw, &device, &lat, &psap, &deliveredAt)
-	if raw != nil || device != nil || lat != nil {
-		t.Errorf("personal data kept: raw=%v device=%v lat=%v", raw, device, lat)
+	m := intaketest.Read(t, w.pool, a.ID)
+	if m.Raw != nil || m.Device != nil || m.Latitude != nil {
+		t.Errorf("personal data kept: raw=%v device=%v lat=%v", m.Raw, m.Device, m.Latitude)
 	}
-	if psap == "" || deliveredAt == nil {
-		t.Errorf("audit lost: psap %q delivered_at %v", psap, deliveredAt)
+	if d := m.Delivery; d == nil || d.PSAP == "" || d.DeliveredAt == nil {
+		t.Errorf("audit lost: %+v", d)
 	}
 }
 
@@ -445,10 +432,8 @@ func TestTheSameMessageSentConcurrentlyIsStoredOnceAndCountsItsRepeats(t *testin
 			t.Fatalf("ids %s and %s for one message", first, id)
 		}
 	}
-	var rows, repeats int
-	w.pool.QueryRow(context.Background(), `SELECT count(*), sum(repeats) FROM emergency.aml_messages`).Scan(&rows, &repeats)
-	if rows != 1 || repeats != 19 {
-		t.Fatalf("%d rows, %d repeats; want 1 row seen 20 times", rows, repeats)
+	if n := intaketest.Count(t, w.pool); n.Messages != 1 || n.Repeats != 19 {
+		t.Fatalf("%d rows, %d repeats; want 1 row seen 20 times", n.Messages, n.Repeats)
 	}
 	w.waitDelivered(t, first)
 	if n := len(w.received(first)); n != 1 {
@@ -507,16 +492,12 @@ func TestAMessageWithoutLocationIsRecordedAndNeverBecomesAPosition(t *testing.T)
 	if status != http.StatusAccepted || a.Status != "no_location" || a.ID == "" {
 		t.Fatalf("push: %d %+v, want 202 no_location", status, a)
 	}
-	var st string
-	var lat *float64
-	if err := w.pool.QueryRow(context.Background(), `SELECT status, latitude FROM emergency.aml_messages WHERE id = $1`,
-		a.ID).Scan(&st, &lat); err != nil || st != "no_location" || lat != nil {
-		t.Fatalf("record: %q %v %v, want no_location without a latitude", st, lat, err)
+	m := intaketest.Read(t, w.pool, a.ID)
+	if m.Status != "no_location" || m.Latitude != nil {
+		t.Fatalf("record: %q %v, want no_location without a latitude", m.Status, m.Latitude)
 	}
-	var deliveries int
-	w.pool.QueryRow(context.Background(), `SELECT count(*) FROM emergency.deliveries WHERE message_id = $1`, a.ID).Scan(&deliveries)
-	if deliveries != 0 {
-		t.Fatalf("%d deliveries queued for a message without location", deliveries)
+	if m.Delivery != nil {
+		t.Fatalf("delivery %+v queued for a message without location", m.Delivery)
 	}
 	// A centre asking where the caller is gets no position from it.
 	psap := psapClient(t, w)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -372,47 +371,18 @@ func (s *Service) messageStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	type deliveryState struct {
-		State       string     `json:"state"`
-		Attempts    int        `json:"attempts"`
-		PSAP        *string    `json:"psap,omitempty"`
-		Route       *string    `json:"route,omitempty"`
-		LastError   *string    `json:"last_error,omitempty"`
-		DeliveredAt *time.Time `json:"delivered_at,omitempty"`
-	}
-	var out struct {
-		ID         string          `json:"id"`
-		ReceivedAt time.Time       `json:"received_at"`
-		Status     string          `json:"status"`
-		Repeats    int             `json:"repeats"`
-		Findings   json.RawMessage `json:"findings"`
-		Purged     bool            `json:"purged"`
-		Delivery   *deliveryState  `json:"delivery,omitempty"`
-	}
-	var d deliveryState
-	var state *string
-	err := s.deps.Pool.QueryRow(r.Context(), `
-		SELECT m.id::text, m.received_at, m.status, m.repeats, m.findings, m.purged_at IS NOT NULL,
-			d.state, coalesce(d.attempts, 0), d.psap_id, d.route, d.last_error, d.delivered_at
-		FROM emergency.aml_messages m LEFT JOIN emergency.deliveries d ON d.message_id = m.id
-		WHERE m.id::text = $1 AND m.operator_id = $2`, r.PathValue("id"), op.ID).
-		Scan(&out.ID, &out.ReceivedAt, &out.Status, &out.Repeats, &out.Findings, &out.Purged,
-			&state, &d.Attempts, &d.PSAP, &d.Route, &d.LastError, &d.DeliveredAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		problem.Write(w, r, problem.NotFound())
-		return
-	}
+	rep, found, err := intake.MessageStatus(r.Context(), s.deps.Pool, op.ID, r.PathValue("id"))
 	if err != nil {
 		s.log.Error("message status", "error", err, "request_id", server.RequestID(r.Context()))
 		problem.Write(w, r, problem.Internal())
 		return
 	}
-	if state != nil {
-		d.State = *state
-		out.Delivery = &d
+	if !found {
+		problem.Write(w, r, problem.NotFound())
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
+	json.NewEncoder(w).Encode(rep)
 }
 
 // purgeLoop erases location data and caller identifiers older than the retention period.

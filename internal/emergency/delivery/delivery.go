@@ -1,7 +1,7 @@
-// Package delivery pushes accepted AML locations to PSAPs. It works from the outbox
-// (emergency.deliveries): rows are claimed with a lease (FOR UPDATE SKIP LOCKED, so several
-// workers and nodes share the load), routed, sent as PIDF-LO over mutual TLS, and marked
-// delivered on a 2xx. Anything else — no route, PSAP down, timeout — is recorded on the row
+// Package delivery pushes accepted AML locations to PSAPs. It works from the outbox, which
+// the message store (package intake) keeps and which it reaches only through intake's
+// functions: rows are claimed with a lease (intake.ClaimDue, so several workers and nodes
+// share the load), routed, sent as PIDF-LO over mutual TLS, and marked delivered on a 2xx. Anything else — no route, PSAP down, timeout — is recorded on the row
 // and retried with back-off until the message expires, which raises an alarm. A worker that
 // dies mid-delivery loses nothing: its lease runs out and another worker takes the row. A
 // PSAP may therefore see a message twice; the Message-Id header is stable so it can tell.
@@ -21,11 +21,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"socle/internal/emergency/directory"
+	"socle/internal/emergency/intake"
 	"socle/internal/emergency/pidflo"
 	"socle/internal/emergency/routing"
 )
@@ -58,7 +58,7 @@ type Worker struct {
 
 	wake     chan struct{}
 	slots    chan struct{}
-	acks     chan delivered
+	acks     chan intake.Delivered
 	local    chan Job
 	clients  sync.Map // psap id → *psapClient
 	wg       sync.WaitGroup
@@ -93,7 +93,7 @@ func New(cfg Config, pool *pgxpool.Pool, dir func() *directory.Snapshot, logger 
 	}
 	w := &Worker{cfg: cfg, pool: pool, directory: dir, logger: logger,
 		wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Concurrency),
-		acks: make(chan delivered, cfg.Concurrency), local: make(chan Job, 8192)}
+		acks: make(chan intake.Delivered, cfg.Concurrency), local: make(chan Job, 8192)}
 	w.metrics = &Metrics{
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "socle_emergency_delivery_attempts_total",
@@ -223,31 +223,21 @@ type Job struct {
 	IMEI       *string
 }
 
-const claimSQL = `
-UPDATE emergency.deliveries d SET due_at = now() + $2::interval, attempts = d.attempts + 1
-FROM emergency.aml_messages m
-WHERE d.message_id IN (
-	SELECT message_id FROM emergency.deliveries
-	WHERE state = 'pending' AND due_at <= now()
-	ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-  AND m.id = d.message_id
-RETURNING d.message_id, d.attempts, d.expires_at, m.received_at, coalesce(m.device_number, ''),
-	coalesce(m.emergency_number, ''), coalesce(m.latitude, 'NaN'), coalesce(m.longitude, 'NaN'),
-	m.accuracy_m, m.confidence_pct, m.located_at, m.location_source, m.imei`
+// JobOf is the job of a stored message's fix, before any attempt.
+func JobOf(f intake.Fix) Job {
+	return Job{ID: f.ID, ReceivedAt: f.ReceivedAt, Device: f.Device, Number: f.Number, Lat: f.Lat, Lon: f.Lon,
+		Accuracy: f.Accuracy, Confidence: f.Confidence, LocatedAt: f.LocatedAt, Source: f.Source, IMEI: f.IMEI}
+}
 
+// claim takes up to n rows due now. Rows read before an error are claimed: they are
+// returned with it, to be delivered.
 func (w *Worker) claim(ctx context.Context, n int) ([]Job, error) {
-	rows, err := w.pool.Query(ctx, claimSQL, n, w.cfg.Lease)
-	if err != nil {
-		return nil, err
+	due, err := intake.ClaimDue(ctx, w.pool, n, w.cfg.Lease)
+	jobs := make([]Job, len(due))
+	for i, d := range due {
+		jobs[i] = JobOf(d.Fix)
+		jobs[i].Attempt, jobs[i].ExpiresAt, jobs[i].Claimed = d.Attempt, d.ExpiresAt, true
 	}
-	var jobs []Job
-	j := Job{Claimed: true}
-	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.Attempt, &j.ExpiresAt, &j.ReceivedAt, &j.Device, &j.Number,
-		&j.Lat, &j.Lon, &j.Accuracy, &j.Confidence, &j.LocatedAt, &j.Source, &j.IMEI}, func() error {
-		jobs = append(jobs, j)
-		j = Job{Claimed: true}
-		return nil
-	})
 	return jobs, err
 }
 
@@ -399,14 +389,6 @@ func (w *Worker) client(p *directory.PSAP) *http.Client {
 	return c.client
 }
 
-// delivered is a PSAP's acknowledgement, waiting to be recorded.
-type delivered struct {
-	job    Job
-	route  routing.Route
-	status int
-	at     time.Time
-}
-
 // jobLog is the logger for one delivery: built only when something is logged, as With
 // formats its attributes at once.
 func (w *Worker) jobLog(j Job) *slog.Logger {
@@ -418,14 +400,15 @@ func (w *Worker) done(ctx context.Context, j Job, r routing.Route, status int) {
 	if w.logger.Enabled(ctx, slog.LevelDebug) {
 		w.jobLog(j).Debug("delivered", "psap", r.PSAP.ID, "status", status, "ms", time.Since(j.ReceivedAt).Milliseconds())
 	}
-	w.acks <- delivered{job: j, route: r, status: status, at: time.Now()}
+	w.acks <- intake.Delivered{MessageID: j.ID, At: time.Now(), HTTPStatus: status, PSAP: r.PSAP.ID,
+		RoutingNumber: r.RoutingNumber, Commune: r.Commune, Route: routeKind(r), Counted: j.Claimed}
 }
 
 // recordAcks writes acknowledgements in bulk: under load, one statement marks many rows.
 // It drains what is queued and returns when acks is closed and empty.
 func (w *Worker) recordAcks(ctx context.Context) {
 	for a, ok := <-w.acks; ok; a, ok = <-w.acks {
-		group := []delivered{a}
+		group := []intake.Delivered{a}
 	drain:
 		for len(group) < 256 {
 			select {
@@ -438,42 +421,25 @@ func (w *Worker) recordAcks(ctx context.Context) {
 				break drain
 			}
 		}
-		n := len(group)
-		ids, ats, statuses, incs := make([]string, n), make([]time.Time, n), make([]int32, n), make([]int32, n)
-		psaps, numbers, communes, routes := make([]string, n), make([]string, n), make([]*string, n), make([]string, n)
-		for i, a := range group {
-			ids[i], ats[i], statuses[i], incs[i] = a.job.ID, a.at, int32(a.status), unclaimed(a.job)
-			psaps[i], numbers[i], communes[i], routes[i] = a.route.PSAP.ID, a.route.RoutingNumber, nullable(a.route.Commune), routeKind(a.route)
-		}
-		_, err := w.pool.Exec(ctx, `
-			UPDATE emergency.deliveries d SET state = 'delivered', delivered_at = a.at, http_status = a.status,
-				psap_id = a.psap, routing_number = a.number, commune = a.commune, route = a.route, last_error = NULL,
-				attempts = d.attempts + a.inc
-			FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[])
-				AS a(id, at, status, psap, number, commune, route, inc)
-			WHERE d.message_id = a.id`, ids, ats, statuses, psaps, numbers, communes, routes, incs)
-		if err != nil {
+		if err := intake.MarkDelivered(ctx, w.pool, group); err != nil {
 			// The PSAPs have them; the leases will make us send them again with the same
 			// Message-Id.
-			w.logger.Error("record deliveries", "error", err, "count", n)
+			w.logger.Error("record deliveries", "error", err, "count", len(group))
 			continue
 		}
-		w.metrics.Delivered.Add(float64(n))
+		w.metrics.Delivered.Add(float64(len(group)))
 	}
 }
 
 func (w *Worker) retry(ctx context.Context, j Job, r routing.Route, status int, reason string) {
 	log := w.jobLog(j)
 	backoff := w.backoff(j.Attempt)
-	var psap *string
+	f := intake.Failed{MessageID: j.ID, Reason: reason, HTTPStatus: status, RoutingNumber: r.RoutingNumber,
+		Commune: r.Commune, Counted: j.Claimed}
 	if r.PSAP != nil {
-		psap = &r.PSAP.ID
+		f.PSAP = r.PSAP.ID
 	}
-	_, err := w.pool.Exec(ctx, `UPDATE emergency.deliveries SET due_at = least(now() + $2::interval, expires_at),
-		last_error = $3, http_status = $4, psap_id = $5, routing_number = $6, commune = $7, attempts = attempts + $8
-		WHERE message_id = $1 AND state = 'pending'`,
-		j.ID, backoff, reason, nullableInt(status), psap, nullable(r.RoutingNumber), nullable(r.Commune), unclaimed(j))
-	if err != nil {
+	if err := intake.Reschedule(ctx, w.pool, f, backoff); err != nil {
 		log.Error("record failed delivery", "error", err)
 	}
 	log.Warn("delivery failed, will retry", "reason", reason, "retry_in", backoff.String())
@@ -481,8 +447,7 @@ func (w *Worker) retry(ctx context.Context, j Job, r routing.Route, status int, 
 
 func (w *Worker) expire(ctx context.Context, j Job) {
 	log := w.jobLog(j)
-	_, err := w.pool.Exec(ctx, `UPDATE emergency.deliveries SET state = 'expired' WHERE message_id = $1 AND state = 'pending'`, j.ID)
-	if err != nil {
+	if err := intake.Expire(ctx, w.pool, j.ID); err != nil {
 		log.Error("record expiry", "error", err)
 		return
 	}
@@ -502,32 +467,9 @@ func (w *Worker) backoff(attempt int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// unclaimed is the attempt a delivery adds to the row's count: claim counts its own, the
-// fast path does not go through claim.
-func unclaimed(j Job) int32 {
-	if j.Claimed {
-		return 0
-	}
-	return 1
-}
-
 func routeKind(r routing.Route) string {
 	if r.Fallback != "" {
 		return "fallback: " + r.Fallback
 	}
 	return "pdaau"
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func nullableInt(n int) *int {
-	if n == 0 {
-		return nil
-	}
-	return &n
 }

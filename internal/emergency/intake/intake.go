@@ -1,6 +1,13 @@
 // Package intake receives AML messages that operators relay over mutual TLS. It is a
 // tolerant reader and an exact judge: every message is stored with its raw bytes and its
 // findings, in the same statement as its outbox row when usable, and only then answered.
+//
+// It is also the message store, the one package that reads and writes the messages
+// (emergency.aml_messages) and their outbox (emergency.deliveries): an outbox row is born in
+// its message's transaction and a claim reads both, so one owner keeps them consistent.
+// Others go through its functions: the delivery worker works the outbox (ClaimDue,
+// MarkDelivered, Reschedule, Expire), the operator's status endpoint reads MessageStatus,
+// the memory of recent calls reloads from RecentFixes, and the purge is Purge.
 package intake
 
 import (

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"socle/internal/emergency/delivery"
+	"socle/internal/emergency/intake"
 )
 
 // Calls remembers, for each caller number, its newest accepted AML fix and the PSAPs its
@@ -148,34 +149,17 @@ func (c *Calls) Sweep(now time.Time) {
 // Load adds to what is held the accepted messages of the last MaxAge in PostgreSQL and the
 // PSAPs they were routed to: at start, and after the bus was lost.
 func (c *Calls) Load(ctx context.Context, pool *pgxpool.Pool) error {
-	rows, err := pool.Query(ctx, `
-		SELECT m.id::text, m.received_at, m.device_number, coalesce(m.emergency_number, ''), m.latitude, m.longitude,
-			m.accuracy_m, m.confidence_pct, m.located_at, m.location_source, m.imei, d.psap_id
-		FROM emergency.aml_messages m LEFT JOIN emergency.deliveries d ON d.message_id = m.id
-		WHERE m.status = 'accepted' AND m.purged_at IS NULL AND m.device_number IS NOT NULL
-		  AND m.received_at > now() - $1::interval`, c.MaxAge)
-	if err != nil {
-		return fmt.Errorf("pull: load recent calls: %w", err)
-	}
-	defer rows.Close()
 	fresh := NewCalls(c.MaxAge)
-	for rows.Next() {
-		var j delivery.Job
-		var lat, lon *float64
-		var psap *string
-		if err := rows.Scan(&j.ID, &j.ReceivedAt, &j.Device, &j.Number, &lat, &lon, &j.Accuracy, &j.Confidence,
-			&j.LocatedAt, &j.Source, &j.IMEI, &psap); err != nil {
-			return fmt.Errorf("pull: load recent calls: %w", err)
-		}
-		if lat != nil && lon != nil { // a message without a position answers no location query
-			j.Lat, j.Lon = *lat, *lon
+	err := intake.RecentFixes(ctx, pool, c.MaxAge, func(r intake.Recent) {
+		j := delivery.JobOf(r.Fix)
+		if r.Located { // a message without a position answers no location query
 			fresh.Fixed(j)
 		}
-		if psap != nil {
-			fresh.Routed(j.Device, *psap, j.ReceivedAt)
+		if r.PSAP != nil {
+			fresh.Routed(j.Device, *r.PSAP, j.ReceivedAt)
 		}
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("pull: load recent calls: %w", err)
 	}
 	c.mu.Lock()
