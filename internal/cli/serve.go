@@ -209,7 +209,7 @@ brackets; flags win over the environment.`)
 	for _, def := range enabled {
 		home = append(home, def.Home)
 	}
-	web.Routes(webMux, home, identity.AccountNav)
+	web.Routes(webMux, home)
 	people.Routes(webMux)
 	for _, s := range services {
 		s.Routes(webMux, icMux)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"html/template"
 	"net/http"
 	"strings"
 )
@@ -27,7 +26,8 @@ var stylesheetPath = func() string {
 // Stylesheet is the address of socle's one stylesheet, for every page's <link>.
 func Stylesheet() string { return stylesheetPath }
 
-var pages = template.Must(template.New("").Funcs(template.FuncMap{}).ParseFS(templates, "templates/*.html"))
+// home is the platform's own site: the home page.
+var home = NewSite(Text{}, "/", templates, nil, "templates/home.html")
 
 // Lang picks the page language: ?lang= first, then Accept-Language, French otherwise.
 func Lang(r *http.Request) string {
@@ -67,6 +67,7 @@ func Other(lang string) string {
 
 var messages = Catalog{
 	"fr": {
+		"home":     "Accueil",
 		"title":    "socle — plateforme socle souveraine",
 		"lead":     "Cette instance de socle fait tourner les services suivants.",
 		"services": "Services",
@@ -76,6 +77,7 @@ var messages = Catalog{
 		"switch":   "English",
 	},
 	"en": {
+		"home":     "Home",
 		"title":    "socle — sovereign base platform",
 		"lead":     "This socle instance runs the following services.",
 		"services": "Services",
@@ -83,6 +85,22 @@ var messages = Catalog{
 		"ops.desc": "Prometheus metrics, /healthz and /readyz on the ops port.",
 		"docs":     "Documentation",
 		"switch":   "Français",
+	},
+}
+
+// chromeWords are the layout's and the components' words.
+var chromeWords = Catalog{
+	"fr": {
+		"skip": "Aller au contenu", "nav": "Navigation principale", "language": "Français", "error": "Erreur",
+		"problems": "problèmes", "problems.one": "problème", "problems.nothing": "— rien n'a été enregistré.",
+		"problems.caption": "Problèmes, ligne par ligne", "col.line": "Ligne", "col.field": "Champ", "col.problem": "Problème",
+		"error.request": "Numéro de la demande, à donner aux exploitants :", "error.back": "Revenir à l'accueil du service",
+	},
+	"en": {
+		"skip": "Skip to content", "nav": "Main navigation", "language": "English", "error": "Error",
+		"problems": "problems", "problems.one": "problem", "problems.nothing": "— nothing was saved.",
+		"problems.caption": "Problems, line by line", "col.line": "Line", "col.field": "Field", "col.problem": "Problem",
+		"error.request": "Request number, to give the operators:", "error.back": "Back to the service's first page",
 	},
 }
 
@@ -116,20 +134,22 @@ func serveStylesheet(w http.ResponseWriter, r *http.Request) {
 	w.Write(stylesheet)
 }
 
-// Routes mounts the home page, listing the services it is given; account writes the
-// header's account part (identity.AccountNav, which this package cannot import).
-func Routes(mux *http.ServeMux, services []Home, account func(*http.Request, string) template.HTML) {
+// homePage is the home page's value.
+type homePage struct {
+	Page
+	Services []Home
+	In       func(Text) string
+	T        func(string) string
+}
+
+// Routes mounts the stylesheet and the home page, listing the services it is given.
+func Routes(mux *http.ServeMux, services []Home) {
 	mux.HandleFunc("GET "+stylesheetPath, serveStylesheet)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		lang := Lang(r)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Language", lang)
 		w.Header().Set("Content-Security-Policy", "default-src 'self'")
-		pages.ExecuteTemplate(w, "home.html", map[string]any{
-			"Lang": lang, "Other": Other(lang), "Services": services,
-			"In":      func(t Text) string { return t.In(lang) },
-			"Account": account(r, lang), "CSS": stylesheetPath,
-			"T": func(key string) string { return messages.T(lang, key) },
-		})
+		home.Render(w, r, http.StatusOK, "home.html", homePage{Page: home.Page(r, messages.T(lang, "home")), Services: services,
+			In: func(t Text) string { return t.In(lang) },
+			T:  func(key string) string { return messages.T(lang, key) }})
 	})
 }

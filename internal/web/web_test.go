@@ -1,7 +1,6 @@
 package web
 
 import (
-	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,8 +10,7 @@ import (
 func TestTheHomePageSpeaksFrenchUnlessAskedOtherwise(t *testing.T) {
 	mux := http.NewServeMux()
 	Routes(mux, []Home{{Title: Text{FR: "Sondages de réunion", EN: "Meeting polls"},
-		Links: []Link{{Path: "/polls/", Text: Text{FR: "Créer un sondage", EN: "Create a poll"}}}}},
-		func(*http.Request, string) template.HTML { return `<nav class="account"></nav>` })
+		Links: []Link{{Path: "/polls/", Text: Text{FR: "Créer un sondage", EN: "Create a poll"}}}}})
 	for _, c := range []struct{ url, accept, lang, text string }{
 		{"/", "", "fr", `<a href="/polls/?lang=fr">Créer un sondage</a>`},
 		{"/", "en-GB,en;q=0.9", "en", "Meeting polls"},
@@ -31,14 +29,16 @@ func TestTheHomePageSpeaksFrenchUnlessAskedOtherwise(t *testing.T) {
 }
 
 func TestEveryMessageExistsInBothLanguages(t *testing.T) {
-	for key := range messages["fr"] {
-		if _, ok := messages["en"][key]; !ok {
-			t.Errorf("%q has no English", key)
+	for _, c := range []Catalog{messages, chromeWords} {
+		for key := range c["fr"] {
+			if _, ok := c["en"][key]; !ok {
+				t.Errorf("%q has no English", key)
+			}
 		}
-	}
-	for key := range messages["en"] {
-		if _, ok := messages["fr"][key]; !ok {
-			t.Errorf("%q has no French", key)
+		for key := range c["en"] {
+			if _, ok := c["fr"][key]; !ok {
+				t.Errorf("%q has no French", key)
+			}
 		}
 	}
 }

@@ -4,7 +4,12 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+
+	"socle/internal/web"
 )
+
+// The page edge shows who is signed in on every page; identity is what knows it.
+func init() { web.AccountNav = AccountNav }
 
 var accountNav = template.Must(template.New("account").Parse(
 	`<nav class="account" aria-label="{{.Label}}">` +

@@ -118,18 +118,18 @@ func (s *Store) Routes(mux *http.ServeMux) {
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-var pages = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
+// site is the sign-in pages' part of the page edge: in socle's layout, under no service.
+var signInSite = web.NewSite(web.Text{}, "/login", templateFiles, nil, "templates/*.html")
 
 // form is what the sign-in page shows.
 type form struct {
-	Lang, Other string
-	Next        string
-	Email       string
-	Error       string // the message shown in the alert; empty when none
-	SignedOut   bool
-	T           func(string) string
-	CSS         string // socle's stylesheet
-	Provider    string // the OpenID provider's name, when people may sign in through it
+	web.Page
+	Next      string
+	Email     string
+	Message   string // the message shown in the alert; empty when none
+	SignedOut bool
+	T         func(string) string
+	Provider  string // the OpenID provider's name, when people may sign in through it
 
 	// The second-factor page.
 	SecondFactor bool
@@ -139,27 +139,22 @@ type form struct {
 }
 
 func (s *Store) render(w http.ResponseWriter, r *http.Request, status int, f form) {
-	f.Lang = web.Lang(r)
-	f.Other = web.Other(f.Lang)
-	f.T = func(key string) string { return messages.T(f.Lang, key) }
-	f.CSS = web.Stylesheet()
-	page := "login.html"
+	lang := web.Lang(r)
+	f.T = func(key string) string { return messages.T(lang, key) }
+	page, title := "login.html", "title"
 	if f.SecondFactor {
-		page = "totp.html"
+		page, title = "totp.html", "totp.title"
 	}
+	f.Page = signInSite.Page(r, f.T(title))
+	f.Account = "" // these pages are where one signs in
+	f.Error = f.Message != ""
 	if s.oidc != nil {
 		f.Provider = s.oidc.cfg.Label
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Language", f.Lang)
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
-	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "same-origin")
-	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, page, f); err != nil {
-		s.logger.Error("render login page", "error", err)
-	}
+	signInSite.Render(w, r, status, page, f)
 }
 
 func (s *Store) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -181,13 +176,13 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 	lang := web.Lang(r)
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		s.render(w, r, http.StatusBadRequest, form{Next: "/", Error: messages.T(lang, "err.form")})
+		s.render(w, r, http.StatusBadRequest, form{Next: "/", Message: messages.T(lang, "err.form")})
 		return
 	}
 	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
 	f := form{Next: localPath(r.PostForm.Get("next")), Email: email}
 	if email == "" || password == "" {
-		f.Error = messages.T(lang, "err.missing")
+		f.Message = messages.T(lang, "err.missing")
 		s.render(w, r, http.StatusBadRequest, f)
 		return
 	}
@@ -200,7 +195,7 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 		minutes := int(math.Ceil(wait.Minutes()))
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		s.logger.Warn("sign-in rate limited", "email", logged, "remote", remote)
-		f.Error = fmt.Sprintf(messages.T(lang, "err.limited"), minutes)
+		f.Message = fmt.Sprintf(messages.T(lang, "err.limited"), minutes)
 		s.render(w, r, http.StatusTooManyRequests, f)
 		return
 	}
@@ -213,12 +208,12 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 			status, msg, reason = http.StatusForbidden, "err.disabled", "account disabled"
 		}
 		s.logger.Info("sign-in refused", "email", logged, "remote", remote, "reason", reason)
-		f.Error = messages.T(lang, msg)
+		f.Message = messages.T(lang, msg)
 		s.render(w, r, status, f)
 		return
 	case err != nil:
 		s.logger.Error("sign-in", "error", err)
-		f.Error = messages.T(lang, "err.internal")
+		f.Message = messages.T(lang, "err.internal")
 		s.render(w, r, http.StatusInternalServerError, f)
 		return
 	}
@@ -226,7 +221,7 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 	what, err := s.needsSecondFactor(r.Context(), u)
 	if err != nil {
 		s.logger.Error("sign-in", "error", err)
-		f.Error = messages.T(lang, "err.internal")
+		f.Message = messages.T(lang, "err.internal")
 		s.render(w, r, http.StatusInternalServerError, f)
 		return
 	}
@@ -246,7 +241,7 @@ func (s *Store) signIn(w http.ResponseWriter, r *http.Request, u *User, next str
 	token, expires, err := s.Login(r.Context(), u)
 	if err != nil {
 		s.logger.Error("sign-in", "error", err)
-		s.render(w, r, http.StatusInternalServerError, form{Next: next, Error: messages.T(web.Lang(r), "err.internal")})
+		s.render(w, r, http.StatusInternalServerError, form{Next: next, Message: messages.T(web.Lang(r), "err.internal")})
 		return
 	}
 	s.setSessionCookie(w, token, expires)
@@ -322,16 +317,13 @@ func clientIP(r *http.Request) string {
 
 var messages = web.Catalog{
 	"fr": {
-		"title":           "Connexion — socle",
-		"skip":            "Aller au contenu",
-		"switch":          "English",
+		"title":           "Connexion",
 		"heading":         "Se connecter",
 		"lead":            "Espace réservé aux agents habilités.",
 		"email":           "Adresse électronique",
 		"email.hint":      "Par exemple : prenom.nom@interieur.gouv.fr",
 		"password":        "Mot de passe",
 		"submit":          "Se connecter",
-		"error":           "Erreur",
 		"signed_out":      "Vous êtes déconnecté.",
 		"err.credentials": "Adresse électronique ou mot de passe incorrect.",
 		"err.missing":     "Saisissez votre adresse électronique et votre mot de passe.",
@@ -346,7 +338,7 @@ var messages = web.Catalog{
 		"err.oidc.local":  "Un compte socle existe déjà avec cette adresse électronique : connectez-vous avec son mot de passe, ou demandez à un administrateur de le supprimer.",
 		"err.pending":     "Le délai pour saisir le code est dépassé. Saisissez à nouveau votre mot de passe.",
 		"err.code":        "Code incorrect ou déjà utilisé. Saisissez le code affiché maintenant par votre application.",
-		"totp.title":      "Code de vérification — socle",
+		"totp.title":      "Code de vérification",
 		"totp.heading":    "Code de vérification",
 		"totp.for":        "Compte : %s",
 		"enroll.lead":     "Les comptes d'administration sont protégés par un second facteur. Associez une application d'authentification (FreeOTP, Aegis, Google Authenticator…) à votre compte :",
@@ -360,16 +352,13 @@ var messages = web.Catalog{
 		"restart":         "Recommencer la connexion",
 	},
 	"en": {
-		"title":           "Sign in — socle",
-		"skip":            "Skip to content",
-		"switch":          "Français",
+		"title":           "Sign in",
 		"heading":         "Sign in",
 		"lead":            "For authorised agents only.",
 		"email":           "Email address",
 		"email.hint":      "For example: firstname.lastname@interieur.gouv.fr",
 		"password":        "Password",
 		"submit":          "Sign in",
-		"error":           "Error",
 		"signed_out":      "You are signed out.",
 		"err.credentials": "Wrong email address or password.",
 		"err.missing":     "Enter your email address and your password.",
@@ -384,7 +373,7 @@ var messages = web.Catalog{
 		"err.oidc.local":  "A socle account already exists with this email address: sign in with its password, or ask an administrator to remove it.",
 		"err.pending":     "The time to type the code is over. Type your password again.",
 		"err.code":        "Wrong or already used code. Type the code your app shows now.",
-		"totp.title":      "Verification code — socle",
+		"totp.title":      "Verification code",
 		"totp.heading":    "Verification code",
 		"totp.for":        "Account: %s",
 		"enroll.lead":     "Administration accounts are protected by a second factor. Pair an authenticator app (FreeOTP, Aegis, Google Authenticator…) with your account:",

@@ -87,7 +87,7 @@ func TestTheSignInPageIsAnAccessibleFormInFrenchOrEnglish(t *testing.T) {
 		`<label for="email">Adresse électronique`, `id="email" name="email" type="email" autocomplete="username"`,
 		`<label for="password">Mot de passe</label>`, `type="password" autocomplete="current-password"`,
 		`<input type="hidden" name="next" value="/pdaau/75">`, `action="/login?lang=fr"`,
-		`<link rel="stylesheet" href="` + web.Stylesheet() + `">`, `href="/login?lang=en&next=%2fpdaau%2f75"`,
+		`<link rel="stylesheet" href="` + web.Stylesheet() + `">`, `href="/login?lang=en&amp;next=%2Fpdaau%2F75"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("French page lacks %s", want)

@@ -249,7 +249,7 @@ func (s *Store) oidcStart(w http.ResponseWriter, r *http.Request) {
 	d, err := s.oidc.get(r.Context())
 	if err != nil {
 		s.logger.Error("OpenID provider unreachable", "error", err)
-		s.render(w, r, http.StatusBadGateway, form{Next: next, Error: fmt.Sprintf(messages.T(lang, "err.provider"), s.oidc.cfg.Label)})
+		s.render(w, r, http.StatusBadGateway, form{Next: next, Message: fmt.Sprintf(messages.T(lang, "err.provider"), s.oidc.cfg.Label)})
 		return
 	}
 	state, nonce, verifier := randomToken(), randomToken(), oauth2.GenerateVerifier()
@@ -258,7 +258,7 @@ func (s *Store) oidcStart(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.pool.Exec(r.Context(), `INSERT INTO identity.oidc_logins (state_hash, nonce, verifier, next, expires_at)
 		VALUES ($1, $2, $3, $4, $5)`, stateHash[:], nonce, verifier, next, now.Add(oidcLoginLifetime)); err != nil {
 		s.logger.Error("OpenID sign-in", "error", err)
-		s.render(w, r, http.StatusInternalServerError, form{Next: next, Error: messages.T(lang, "err.internal")})
+		s.render(w, r, http.StatusInternalServerError, form{Next: next, Message: messages.T(lang, "err.internal")})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: oidcStateCookie, Value: state, Path: "/login/oidc",
@@ -282,7 +282,7 @@ func (s *Store) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: oidcStateCookie, Path: "/login/oidc", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	fail := func(status int, key string, err error, next string) {
 		s.logger.Info("OpenID sign-in refused", "error", err, "remote", clientIP(r))
-		s.render(w, r, status, form{Next: next, Error: fmt.Sprintf(messages.T(lang, key), s.oidc.cfg.Label)})
+		s.render(w, r, status, form{Next: next, Message: fmt.Sprintf(messages.T(lang, key), s.oidc.cfg.Label)})
 	}
 	c, err := r.Cookie(oidcStateCookie)
 	state := q.Get("state")
@@ -299,7 +299,7 @@ func (s *Store) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		s.logger.Error("OpenID sign-in", "error", err)
-		s.render(w, r, http.StatusInternalServerError, form{Error: messages.T(lang, "err.internal")})
+		s.render(w, r, http.StatusInternalServerError, form{Message: messages.T(lang, "err.internal")})
 		return
 	}
 	if e := q.Get("error"); e != "" { // RFC 6749 §4.1.2.1: the provider said no
@@ -329,7 +329,7 @@ func (s *Store) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	token, expires, err := s.openSession(r.Context(), u.ID, idToken)
 	if err != nil {
 		s.logger.Error("OpenID sign-in", "error", err)
-		s.render(w, r, http.StatusInternalServerError, form{Next: next, Error: messages.T(lang, "err.internal")})
+		s.render(w, r, http.StatusInternalServerError, form{Next: next, Message: messages.T(lang, "err.internal")})
 		return
 	}
 	s.setSessionCookie(w, token, expires)

@@ -28,7 +28,7 @@ func (s *Store) awaitSecondFactor(w http.ResponseWriter, r *http.Request, u *Use
 		k, err := newTOTPKey(u.Email)
 		if err != nil {
 			s.logger.Error("sign-in", "error", err)
-			s.render(w, r, http.StatusInternalServerError, form{Next: next, Error: messages.T(lang, "err.internal")})
+			s.render(w, r, http.StatusInternalServerError, form{Next: next, Message: messages.T(lang, "err.internal")})
 			return
 		}
 		secret = k.Secret()
@@ -36,7 +36,7 @@ func (s *Store) awaitSecondFactor(w http.ResponseWriter, r *http.Request, u *Use
 	token, err := s.openPending(r.Context(), u.ID, what, secret)
 	if err != nil {
 		s.logger.Error("sign-in", "error", err)
-		s.render(w, r, http.StatusInternalServerError, form{Next: next, Error: messages.T(lang, "err.internal")})
+		s.render(w, r, http.StatusInternalServerError, form{Next: next, Message: messages.T(lang, "err.internal")})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: pendingCookie, Value: token, Path: "/login/totp",
@@ -93,7 +93,7 @@ func (s *Store) totpPage(w http.ResponseWriter, r *http.Request) {
 	f, err := s.secondFactorForm(p, next)
 	if err != nil {
 		s.logger.Error("second factor page", "error", err)
-		s.render(w, r, http.StatusInternalServerError, form{Next: next, Error: messages.T(web.Lang(r), "err.internal")})
+		s.render(w, r, http.StatusInternalServerError, form{Next: next, Message: messages.T(web.Lang(r), "err.internal")})
 		return
 	}
 	s.render(w, r, http.StatusOK, f)
@@ -105,7 +105,7 @@ func (s *Store) expiredSecondFactor(w http.ResponseWriter, r *http.Request, next
 	if !errors.Is(err, ErrNoSession) {
 		s.logger.Error("second factor", "error", err)
 	}
-	s.render(w, r, http.StatusUnauthorized, form{Next: next, Error: messages.T(web.Lang(r), "err.pending")})
+	s.render(w, r, http.StatusUnauthorized, form{Next: next, Message: messages.T(web.Lang(r), "err.pending")})
 }
 
 func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
@@ -115,7 +115,7 @@ func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
 	lang := web.Lang(r)
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		s.render(w, r, http.StatusBadRequest, form{Next: "/", Error: messages.T(lang, "err.form")})
+		s.render(w, r, http.StatusBadRequest, form{Next: "/", Message: messages.T(lang, "err.form")})
 		return
 	}
 	next := localPath(r.PostForm.Get("next"))
@@ -128,7 +128,7 @@ func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
 	f, err := s.secondFactorForm(p, next)
 	if err != nil {
 		s.logger.Error("second factor page", "error", err)
-		s.render(w, r, http.StatusInternalServerError, form{Next: next, Error: messages.T(lang, "err.internal")})
+		s.render(w, r, http.StatusInternalServerError, form{Next: next, Message: messages.T(lang, "err.internal")})
 		return
 	}
 	// Codes are guessed one in a million: the sign-in limiter bounds the guesses per account.
@@ -136,7 +136,7 @@ func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
 	if wait := s.limiter.wait(key, s.now()); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		s.logger.Warn("second factor rate limited", "user_id", p.user.ID, "remote", clientIP(r))
-		f.Error = fmt.Sprintf(messages.T(lang, "err.limited"), int(math.Ceil(wait.Minutes())))
+		f.Message = fmt.Sprintf(messages.T(lang, "err.limited"), int(math.Ceil(wait.Minutes())))
 		s.render(w, r, http.StatusTooManyRequests, f)
 		return
 	}
@@ -149,12 +149,12 @@ func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, ErrBadCode) {
 		s.limiter.fail(key, s.now())
 		s.logger.Info("second factor refused", "user_id", p.user.ID, "remote", clientIP(r))
-		f.Error = messages.T(lang, "err.code")
+		f.Message = messages.T(lang, "err.code")
 		s.render(w, r, http.StatusUnauthorized, f)
 		return
 	} else if err != nil {
 		s.logger.Error("second factor", "error", err)
-		f.Error = messages.T(lang, "err.internal")
+		f.Message = messages.T(lang, "err.internal")
 		s.render(w, r, http.StatusInternalServerError, f)
 		return
 	}
