@@ -5,7 +5,7 @@ import "socle/internal/web"
 // messages are the pages' words; the room page's script gets its language's set.
 var messages = web.Catalog{
 	"fr": {
-		"title": "Webconférence de l'État", "skip": "Aller au contenu", "switch": "English",
+		"title":     "Webconférence de l'État",
 		"home.lead": "Tapez le nom d'une salle, ou prenez le nom proposé, difficile à deviner.",
 		"home.room": "Nom de la salle", "home.help": "Lettres minuscules, chiffres, tirets (64 au plus).",
 		"home.go": "Rejoindre", "home.agent": "Connecté : vous ouvrez la salle en y entrant.",
@@ -53,7 +53,7 @@ var messages = web.Catalog{
 		"room.notes.help": "Elles sont détruites à la fin de la réunion : téléchargez-les avant.", "room.notes.download": "Télécharger les notes",
 	},
 	"en": {
-		"title": "Web conference of the State", "skip": "Skip to content", "switch": "Français",
+		"title":     "Web conference of the State",
 		"home.lead": "Type a room name, or take the proposed one, hard to guess.",
 		"home.room": "Room name", "home.help": "Lower-case letters, digits, dashes (64 at most).",
 		"home.go": "Join", "home.agent": "Signed in: you open the room by entering it.",

@@ -19,26 +19,30 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-var pages = template.Must(template.New("").Funcs(template.FuncMap{"css": web.Stylesheet}).ParseFS(templateFiles, "templates/*.html"))
+// newSite is the conference's part of the page edge, with its own stylesheet after socle's.
+func newSite() *web.Site {
+	s := web.NewSite(web.Text{FR: "Webconférence de l'État", EN: "Web conference of the State"}, "/visio/",
+		templateFiles, nil, "templates/*.html")
+	s.Styles = []string{"/visio/static/visio.css"}
+	return s
+}
 
 type page struct {
-	Lang, Other string
-	T           func(string) string
-	Room        string
-	Agent       bool          // signed in: may open rooms
-	Name        string        // the signed-in agent's name
-	Account     template.HTML // who is signed in, and a sign-out (identity.AccountNav)
-	Messages    template.JS
-	Suggested   string
-	Error       string
-	Stats       *Stats
+	web.Page
+	T         func(string) string
+	Room      string
+	Agent     bool   // signed in: may open rooms
+	Name      string // the signed-in agent's name
+	Messages  template.JS
+	Suggested string
+	Alert     string
+	Stats     *Stats
 }
 
 func writeJSON(w http.ResponseWriter, v any) { json.NewEncoder(w).Encode(v) }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	p.Lang = web.Lang(r)
-	p.Other = web.Other(p.Lang)
+	p.Page = s.site.Page(r, p.Room)
 	lang := p.Lang
 	p.T = func(k string) string { return messages.T(lang, k) }
 	b, _ := json.Marshal(messages[lang])
@@ -46,13 +50,7 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if u, ok := identity.UserFrom(r.Context()); ok {
 		p.Agent, p.Name = true, u.Name
 	}
-	p.Account = identity.AccountNav(r, lang)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, p); err != nil {
-		s.log.Error("visio page", "page", name, "error", err)
-	}
+	s.site.Render(w, r, status, name, p)
 }
 
 // home serves /visio/: type or generate a room name.

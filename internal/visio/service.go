@@ -31,6 +31,7 @@ import (
 	"socle/internal/visio/sfu"
 	"socle/internal/visio/token"
 	"socle/internal/visio/turn"
+	"socle/internal/web"
 )
 
 // Config is the conference's configuration (SOCLE_VISIO_*).
@@ -104,6 +105,7 @@ type Service struct {
 	tokens  *token.Verifier
 	invites *invite.Signer
 	deps    Deps
+	site    *web.Site // the pages' edge
 
 	mu    sync.Mutex
 	rooms map[string]*Room
@@ -124,6 +126,8 @@ var _ service.Service = (*Service)(nil)
 // New builds the service.
 func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "visio"), rooms: map[string]*Room{}, usage: &usage{pool: deps.Pool}}
+	s.site = newSite()
+	s.site.Logger = s.log
 	s.tokens = &token.Verifier{AppID: cfg.JWTAppID, Issuers: cfg.JWTIssuers, Audiences: cfg.JWTAudiences,
 		Secret: []byte(cfg.JWTSecret), Leeway: 30 * time.Second}
 	if cfg.JWTPublicKeys != "" {
@@ -290,16 +294,16 @@ func (s *Service) iceServers(user string) []turn.ICEServer {
 func (s *Service) Ready(context.Context) error { return nil }
 
 // Routes implements service.Service: the conference is on the web listener.
-func (s *Service) Routes(web, _ *http.ServeMux) {
+func (s *Service) Routes(pages, _ *http.ServeMux) {
 	// A room is /visio/<room>, or /visio/<tenant>/<room> for a tenant's, as Jitsi's
 	// https://host/<tenant>/<room>: {path...} takes both; the literal paths below win.
-	web.HandleFunc("GET /visio/ws/{path...}", s.connect)
-	web.HandleFunc("GET /visio/{$}", s.home)
-	web.HandleFunc("GET /visio/{path...}", s.roomPage)
-	web.Handle("GET /visio/static/", s.static())
-	web.Handle("GET /visio/static/notes/", http.StripPrefix("/visio/static/notes/", notes.StaticHandler()))
-	web.HandleFunc("GET /visio/stats", s.statsPage)
-	web.HandleFunc("GET /visio/api/stats", s.statsAPI)
+	pages.HandleFunc("GET /visio/ws/{path...}", s.connect)
+	pages.HandleFunc("GET /visio/{$}", s.home)
+	pages.HandleFunc("GET /visio/{path...}", s.roomPage)
+	pages.Handle("GET /visio/static/", s.static())
+	pages.Handle("GET /visio/static/notes/", http.StripPrefix("/visio/static/notes/", notes.StaticHandler()))
+	pages.Handle("GET /visio/stats", s.site.Handle(s.statsPage))
+	pages.Handle("GET /visio/api/stats", s.site.Handle(s.statsAPI))
 }
 
 var roomPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)

@@ -12,7 +12,6 @@ import (
 
 	"socle/internal/platform/database"
 	"socle/internal/platform/identity"
-	"socle/internal/platform/problem"
 	"socle/internal/web"
 )
 
@@ -101,34 +100,34 @@ func (s *Service) Stats(ctx context.Context, days int) (Stats, error) {
 	return st, nil
 }
 
-// statsAPI serves GET /visio/api/stats to administrators.
-func (s *Service) statsAPI(w http.ResponseWriter, r *http.Request) {
+// adminStats reads the last 30 days' statistics for an administrator.
+func (s *Service) adminStats(r *http.Request) (Stats, error) {
 	if u, ok := identity.UserFrom(r.Context()); !ok || !u.Can(identity.RoleAdmin, identity.AllScopes) {
-		problem.Write(w, r, problem.New("forbidden", http.StatusForbidden, "Forbidden", "the conference statistics are for administrators"))
-		return
+		e := web.Forbidden()
+		e.Detail = web.Text{FR: messages.T("fr", "stats.forbidden"), EN: messages.T("en", "stats.forbidden")}
+		return Stats{}, e
 	}
-	st, err := s.Stats(r.Context(), 30)
+	return s.Stats(r.Context(), 30)
+}
+
+// statsAPI serves GET /visio/api/stats to administrators.
+func (s *Service) statsAPI(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.adminStats(r)
 	if err != nil {
-		s.log.Error("visio stats", "error", err)
-		problem.Write(w, r, problem.Internal())
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, st)
+	return nil
 }
 
 // statsPage serves GET /visio/stats to administrators.
-func (s *Service) statsPage(w http.ResponseWriter, r *http.Request) {
-	if u, ok := identity.UserFrom(r.Context()); !ok || !u.Can(identity.RoleAdmin, identity.AllScopes) {
-		s.render(w, r, http.StatusForbidden, "home.html", page{Suggested: suggestName(), Error: messages.T(web.Lang(r), "stats.forbidden")})
-		return
-	}
-	st, err := s.Stats(r.Context(), 30)
+func (s *Service) statsPage(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.adminStats(r)
 	if err != nil {
-		s.log.Error("visio stats", "error", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		return err
 	}
 	s.render(w, r, http.StatusOK, "stats.html", page{Stats: &st})
+	return nil
 }

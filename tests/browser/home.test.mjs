@@ -38,7 +38,7 @@ test('a browser asking for English gets English', async () => {
   assert.match(await p.textContent('main'), /Emergency caller location/);
 });
 
-test('the keyboard reaches the content first, then signing in, then the language switch', async () => {
+test('the keyboard reaches the content first, then the home page, signing in and the language switch', async () => {
   const p = await page('fr-FR');
   await p.goto(webURL);
   await p.keyboard.press('Tab');
@@ -47,6 +47,8 @@ test('the keyboard reaches the content first, then signing in, then the language
     const r = document.activeElement.getBoundingClientRect();
     return r.width > 0 && r.left >= 0; // the skip link becomes visible when focused
   }));
+  await p.keyboard.press('Tab');
+  assert.equal(await p.evaluate(() => document.activeElement.textContent.trim()), 'socle');
   await p.keyboard.press('Tab');
   assert.equal(await p.evaluate(() => document.activeElement.textContent.trim()), 'Se connecter');
   await p.keyboard.press('Tab');

@@ -50,8 +50,7 @@ test('an upload with errors lists them all with their lines, and the diff shows 
   const alert = p.getByRole('alert');
   await alert.waitFor();
   const text = await alert.textContent();
-  assert.match(text, /3 erreurs\./);
-  assert.match(text, /Rien n'a été enregistré/);
+  assert.match(text, /3 problèmes\s: rien n'a été enregistré\./);
   const rows = await alert.locator('tbody tr').allTextContents();
   assert.match(rows[0], /^3\s*routing_number\s*numéro d'acheminement "01000" mal formé/);
   assert.match(rows[1], /^4\s*routing_number\s*numéro d'acheminement 0999999999 : aucun centre/);

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -96,7 +97,7 @@ type Summary struct {
 	Departement string
 	Communes    int
 	Current     *int64 // version in effect
-	EffectiveAt *string
+	EffectiveAt *time.Time
 	Pending     int // drafts and approved versions waiting
 	Scheduled   int // published versions not yet in effect
 }
@@ -109,7 +110,7 @@ func (s *Store) Departements(ctx context.Context) ([]Summary, error) {
 			FROM emergency.communes GROUP BY 1
 			UNION SELECT departement, 0 FROM emergency.pdaau_versions),
 		d AS (SELECT departement, max(communes) AS communes FROM deps GROUP BY departement)
-		SELECT d.departement, d.communes::int, cur.id, to_char(cur.effective_at AT TIME ZONE 'Europe/Paris', 'YYYY-MM-DD HH24:MI'),
+		SELECT d.departement, d.communes::int, cur.id, cur.effective_at,
 			(SELECT count(*) FROM emergency.pdaau_versions v WHERE v.departement = d.departement AND state IN ('draft', 'approved'))::int,
 			(SELECT count(*) FROM emergency.pdaau_versions v WHERE v.departement = d.departement AND state = 'published' AND active_seq IS NULL)::int
 		FROM d LEFT JOIN LATERAL (SELECT id, effective_at FROM emergency.pdaau_versions v

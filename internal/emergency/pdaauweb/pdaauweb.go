@@ -39,38 +39,33 @@ func mustLocation(name string) *time.Location {
 	return l
 }
 
-var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"when": func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.In(paris).Format("02/01/2006 15:04")
-	},
-	"at": func(t time.Time) string { return t.In(paris).Format("02/01/2006 15:04") },
-	"deref": func(s *string) string {
-		if s == nil {
-			return ""
-		}
-		return *s
-	},
-	"join": strings.Join,
-	"css":  web.Stylesheet,
-	// depName is a département's code with its name: "75 — Paris".
-	"depName": func(code string) string {
-		if n := geo.DepartementName(code); n != "" {
-			return code + " — " + n
-		}
-		return code
-	},
-	// plural picks key's singular, key.one, for one (and, in French, for none): "1 erreur",
-	// "0 erreur", "2 erreurs"; "1 error", "0 errors".
-	"plural": func(lang string, n int, key string) string {
-		if n == 1 || (n == 0 && lang != "en") {
-			return key + ".one"
-		}
-		return key
-	},
-}).ParseFS(templateFiles, "templates/*.html"))
+// newSite is the workflow's part of the page edge.
+func newSite() *web.Site {
+	return web.NewSite(web.Text{FR: "Tables de routage (PDAAU)", EN: "Routing tables (PDAAU)"}, "/emergency/pdaau/",
+		templateFiles, template.FuncMap{
+			// when is an optional time, as every date is shown.
+			"when": func(lang string, t *time.Time) string {
+				if t == nil {
+					return ""
+				}
+				return web.Date(lang, *t)
+			},
+			"deref": func(s *string) string {
+				if s == nil {
+					return ""
+				}
+				return *s
+			},
+			"join": strings.Join,
+			// depName is a département's code with its name: "75 — Paris".
+			"depName": func(code string) string {
+				if n := geo.DepartementName(code); n != "" {
+					return code + " — " + n
+				}
+				return code
+			},
+		}, "templates/*.html")
+}
 
 // UI serves the pages under /emergency/pdaau/.
 type UI struct {
@@ -79,11 +74,15 @@ type UI struct {
 	Logger   *slog.Logger
 	// PSAPs names the centres by routing number, for the pages.
 	PSAPs func() map[string]string
+
+	site *web.Site
 }
 
 // Routes mounts the pages; every one needs a signed-in user.
 func (u *UI) Routes(mux *http.ServeMux) {
-	h := func(pattern string, fn http.HandlerFunc) { mux.Handle(pattern, u.Identity.Require(fn)) }
+	u.site = newSite()
+	u.site.Logger = u.Logger
+	h := func(pattern string, fn web.HandlerFunc) { mux.Handle(pattern, u.Identity.Require(u.site.Handle(fn))) }
 	h("GET /emergency/pdaau/{$}", u.list)
 	h("GET /emergency/pdaau/{dep}/{$}", u.departement)
 	h("POST /emergency/pdaau/{dep}/upload", u.upload)
@@ -99,38 +98,40 @@ func (u *UI) Routes(mux *http.ServeMux) {
 
 // page is what every template gets.
 type page struct {
-	Lang, Other string
-	T           func(string) string
-	User        *identity.User
-	Account     template.HTML // who is signed in, and a sign-out (identity.AccountNav)
-	Title       string
-	Flash       string
-	Data        any
+	web.Page
+	T    func(string) string
+	User *identity.User
+	Data any
 }
 
-func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any, problems ...problemView) {
 	lang := web.Lang(r)
 	user, _ := identity.UserFrom(r.Context())
-	p := page{Lang: lang, Other: web.Other(lang), T: func(k string) string { return messages.T(lang, k) }, User: user,
-		Account: identity.AccountNav(r, lang),
-		Title:   messages.T(lang, title), Flash: messages.T(lang, r.URL.Query().Get("done")), Data: data}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, p); err != nil {
-		u.Logger.Error("pdaau page", "page", name, "error", err)
+	p := page{Page: u.site.Page(r, messages.T(lang, title)), T: func(k string) string { return messages.T(lang, k) }, User: user, Data: data}
+	p.Flash = messages.T(lang, r.URL.Query().Get("done"))
+	for _, pr := range problems {
+		p.Fields = append(p.Fields, web.FieldProblem{Line: pr.Line, Field: pr.Field, Message: pr.Message})
 	}
+	u.site.Render(w, r, status, name, p)
 }
 
-// fail shows an error page with a status and a message key.
-func (u *UI) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
-	u.render(w, r, status, "error.html", "error", messages.T(web.Lang(r), key))
+// refusal is a failure of the workflow, in its words (the message key's).
+func refusal(status int, typ, key string) *web.Error {
+	e := web.Errorf(status, typ, web.Text{FR: messages.T("fr", "error"), EN: messages.T("en", "error")},
+		web.Text{FR: messages.T("fr", key), EN: messages.T("en", key)})
+	switch status {
+	case http.StatusNotFound:
+		e.Title = web.NotFound().Title
+	case http.StatusForbidden:
+		e.Title = web.Forbidden().Title
+	}
+	return e
 }
 
-func (u *UI) internal(w http.ResponseWriter, r *http.Request, err error) {
-	u.Logger.Error("pdaau page", "path", r.URL.Path, "error", err)
-	u.fail(w, r, http.StatusInternalServerError, "err.internal")
-}
+var (
+	errNotFound  = func() *web.Error { return refusal(http.StatusNotFound, "not-found", "err.notfound") }
+	errForbidden = func() *web.Error { return refusal(http.StatusForbidden, "forbidden", "err.forbidden") }
+)
 
 func user(r *http.Request) *identity.User {
 	usr, _ := identity.UserFrom(r.Context())
@@ -147,12 +148,11 @@ type summaryRow struct {
 	Edit, Approve bool
 }
 
-func (u *UI) list(w http.ResponseWriter, r *http.Request) {
+func (u *UI) list(w http.ResponseWriter, r *http.Request) error {
 	usr := user(r)
 	all, err := u.Store.Departements(r.Context())
 	if err != nil {
-		u.internal(w, r, err)
-		return
+		return err
 	}
 	var rows []summaryRow
 	for _, s := range all {
@@ -162,6 +162,7 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	u.render(w, r, http.StatusOK, "list.html", "list.title", rows)
+	return nil
 }
 
 type depPage struct {
@@ -169,7 +170,6 @@ type depPage struct {
 	Current  *pdaau.Version
 	History  []pdaau.Version
 	CanEdit  bool
-	Problems []problemView
 	FileName string
 }
 
@@ -191,39 +191,35 @@ func (u *UI) depData(r *http.Request, dep string) (*depPage, error) {
 	return &depPage{Dep: dep, Current: cur, History: h, CanEdit: user(r).Can(RoleEditor, dep)}, nil
 }
 
-func (u *UI) departement(w http.ResponseWriter, r *http.Request) {
+func (u *UI) departement(w http.ResponseWriter, r *http.Request) error {
 	dep := r.PathValue("dep")
 	if !geo.ValidDepartement(dep) {
-		u.fail(w, r, http.StatusNotFound, "err.notfound")
-		return
+		return errNotFound()
 	}
 	if !canSee(user(r), dep) {
-		u.fail(w, r, http.StatusForbidden, "err.forbidden")
-		return
+		return errForbidden()
 	}
 	d, err := u.depData(r, dep)
 	if err != nil {
-		u.internal(w, r, err)
-		return
+		return err
 	}
 	u.render(w, r, http.StatusOK, "departement.html", "dep.title", d)
+	return nil
 }
 
 // maxUpload bounds an uploaded file: a département's table is well under a megabyte.
 const maxUpload = 8 << 20
 
-func (u *UI) upload(w http.ResponseWriter, r *http.Request) {
+func (u *UI) upload(w http.ResponseWriter, r *http.Request) error {
 	dep := r.PathValue("dep")
 	usr := user(r)
 	if !geo.ValidDepartement(dep) || !usr.Can(RoleEditor, dep) {
-		u.fail(w, r, http.StatusForbidden, "err.forbidden")
-		return
+		return errForbidden()
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
 	f, hdr, err := r.FormFile("file")
 	if err != nil {
-		u.fail(w, r, http.StatusBadRequest, "err.nofile")
-		return
+		return refusal(http.StatusBadRequest, "no-file", "err.nofile")
 	}
 	defer f.Close()
 	rows, problems := pdaau.ParseCSV(f)
@@ -231,26 +227,30 @@ func (u *UI) upload(w http.ResponseWriter, r *http.Request) {
 	if len(problems) == 0 {
 		id, problems, err = u.Store.CreateDraft(r.Context(), dep, rows, usr.Email, hdr.Filename)
 		if err != nil {
-			u.internal(w, r, err)
-			return
+			return err
 		}
 	}
 	if len(problems) > 0 {
 		d, err := u.depData(r, dep)
 		if err != nil {
-			u.internal(w, r, err)
-			return
+			return err
 		}
 		d.FileName = hdr.Filename
-		lang := web.Lang(r)
-		for _, p := range problems {
-			d.Problems = append(d.Problems, problemView{Line: p.Line, Field: p.Field, Message: p.Message(lang)})
-		}
-		u.render(w, r, http.StatusUnprocessableEntity, "departement.html", "dep.title", d)
-		return
+		u.render(w, r, http.StatusUnprocessableEntity, "departement.html", "dep.title", d, views(web.Lang(r), problems)...)
+		return nil
 	}
 	u.Logger.Info("pdaau draft uploaded", "departement", dep, "version", id, "by", usr.Email, "rows", len(rows))
 	u.redirect(w, r, id, "done.uploaded")
+	return nil
+}
+
+// views are a table's problems in the page's language.
+func views(lang string, problems pdaau.Problems) []problemView {
+	var out []problemView
+	for _, p := range problems {
+		out = append(out, problemView{Line: p.Line, Field: p.Field, Message: p.Message(lang)})
+	}
+	return out
 }
 
 func (u *UI) redirect(w http.ResponseWriter, r *http.Request, id int64, done string) {
@@ -261,23 +261,21 @@ func (u *UI) redirect(w http.ResponseWriter, r *http.Request, id int64, done str
 	http.Redirect(w, r, fmt.Sprintf("/emergency/pdaau/versions/%d/%s", id, q), http.StatusSeeOther)
 }
 
-func (u *UI) draftFromActive(w http.ResponseWriter, r *http.Request) {
+func (u *UI) draftFromActive(w http.ResponseWriter, r *http.Request) error {
 	dep := r.PathValue("dep")
 	usr := user(r)
 	if !geo.ValidDepartement(dep) || !usr.Can(RoleEditor, dep) {
-		u.fail(w, r, http.StatusForbidden, "err.forbidden")
-		return
+		return errForbidden()
 	}
 	id, err := u.Store.DraftFromActive(r.Context(), dep, usr.Email)
 	if errors.Is(err, pdaau.ErrNotFound) {
-		u.fail(w, r, http.StatusConflict, "err.noactive")
-		return
+		return refusal(http.StatusConflict, "no-active-version", "err.noactive")
 	}
 	if err != nil {
-		u.internal(w, r, err)
-		return
+		return err
 	}
 	u.redirect(w, r, id, "done.drafted")
+	return nil
 }
 
 type versionPage struct {
@@ -285,7 +283,6 @@ type versionPage struct {
 	Current    *pdaau.Version
 	Changes    []changeView
 	Rows       []rowView
-	Problems   []problemView
 	PSAPs      []psapOption
 	CanEdit    bool
 	CanApprove bool // approver, and not an editor of it
@@ -307,60 +304,54 @@ type rowView struct {
 
 type psapOption struct{ Number, Name string }
 
-// versionID reads {id}, and the version if the user may see it.
-func (u *UI) versionFor(w http.ResponseWriter, r *http.Request) (pdaau.Version, bool) {
+// versionFor reads {id}, and the version if the user may see it.
+func (u *UI) versionFor(r *http.Request) (pdaau.Version, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		u.fail(w, r, http.StatusNotFound, "err.notfound")
-		return pdaau.Version{}, false
+		return pdaau.Version{}, errNotFound()
 	}
 	v, err := u.Store.Version(r.Context(), id)
 	if errors.Is(err, pdaau.ErrNotFound) {
-		u.fail(w, r, http.StatusNotFound, "err.notfound")
-		return v, false
+		return v, errNotFound()
 	}
 	if err != nil {
-		u.internal(w, r, err)
-		return v, false
+		return v, err
 	}
 	if !canSee(user(r), v.Departement) {
-		u.fail(w, r, http.StatusForbidden, "err.forbidden")
-		return v, false
+		return v, errForbidden()
 	}
-	return v, true
+	return v, nil
 }
 
 // versionAs reads {id} for a user holding one of roles on its département.
-func (u *UI) versionAs(w http.ResponseWriter, r *http.Request, roles ...string) (pdaau.Version, *identity.User, bool) {
-	v, ok := u.versionFor(w, r)
-	if !ok {
-		return v, nil, false
+func (u *UI) versionAs(r *http.Request, roles ...string) (pdaau.Version, *identity.User, error) {
+	v, err := u.versionFor(r)
+	if err != nil {
+		return v, nil, err
 	}
 	usr := user(r)
 	for _, role := range roles {
 		if usr.Can(role, v.Departement) {
-			return v, usr, true
+			return v, usr, nil
 		}
 	}
-	u.fail(w, r, http.StatusForbidden, "err.forbidden")
-	return v, nil, false
+	return v, nil, errForbidden()
 }
 
-func (u *UI) version(w http.ResponseWriter, r *http.Request) {
-	v, ok := u.versionFor(w, r)
-	if !ok {
-		return
+func (u *UI) version(w http.ResponseWriter, r *http.Request) error {
+	v, err := u.versionFor(r)
+	if err != nil {
+		return err
 	}
-	u.showVersion(w, r, http.StatusOK, v, nil)
+	return u.showVersion(w, r, http.StatusOK, v, nil)
 }
 
-func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v pdaau.Version, problems pdaau.Problems) {
+func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v pdaau.Version, problems pdaau.Problems) error {
 	ctx := r.Context()
 	usr := user(r)
 	cur, err := u.Store.Current(ctx, v.Departement)
 	if err != nil {
-		u.internal(w, r, err)
-		return
+		return err
 	}
 	var from *int64
 	if cur != nil {
@@ -368,13 +359,11 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	}
 	changes, err := u.Store.Diff(ctx, from, v.ID)
 	if err != nil {
-		u.internal(w, r, err)
-		return
+		return err
 	}
 	rows, err := u.Store.Rows(ctx, v.ID)
 	if err != nil {
-		u.internal(w, r, err)
-		return
+		return err
 	}
 	names := u.PSAPs()
 	communes := map[string]string{}
@@ -390,10 +379,6 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 		p.PSAPs = append(p.PSAPs, psapOption{Number: n, Name: name})
 	}
 	slices.SortFunc(p.PSAPs, func(a, b psapOption) int { return strings.Compare(a.Name, b.Name) })
-	lang := web.Lang(r)
-	for _, pr := range problems {
-		p.Problems = append(p.Problems, problemView{Line: pr.Line, Field: pr.Field, Message: pr.Message(lang)})
-	}
 	approver := usr.Can(RoleApprover, v.Departement)
 	editor := slices.Contains(v.Editors, usr.Email)
 	p.CanEdit = v.State == pdaau.Draft && usr.Can(RoleEditor, v.Departement)
@@ -401,18 +386,18 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	p.FourEyes = v.State == pdaau.Draft && approver && editor
 	p.CanPublish = v.State == pdaau.Approved && approver
 	p.CanRestore = v.State == pdaau.Published && v.Active() && approver && (cur == nil || cur.ID != v.ID)
-	u.render(w, r, status, "version.html", "version.title", p)
+	u.render(w, r, status, "version.html", "version.title", p, views(web.Lang(r), problems)...)
+	return nil
 }
 
-func (u *UI) csv(w http.ResponseWriter, r *http.Request) {
-	v, ok := u.versionFor(w, r)
-	if !ok {
-		return
+func (u *UI) csv(w http.ResponseWriter, r *http.Request) error {
+	v, err := u.versionFor(r)
+	if err != nil {
+		return err
 	}
 	rows, err := u.Store.Rows(r.Context(), v.ID)
 	if err != nil {
-		u.internal(w, r, err)
-		return
+		return err
 	}
 	// As a spreadsheet in a French locale opens it: a byte-order mark (else the accents of
 	// nothing here, but of what people add, come out wrong) and semicolons (a comma is the
@@ -428,19 +413,19 @@ func (u *UI) csv(w http.ResponseWriter, r *http.Request) {
 		out.Write([]string{row.INSEE, row.Number, row.RoutingNumber})
 	}
 	out.Flush()
+	return nil
 }
 
 // saveRows takes the draft's table as edited in the page: one field per commune and number,
 // named r.INSEE.NUMBER, holding the routing number.
-func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) {
-	v, usr, ok := u.versionAs(w, r, RoleEditor)
-	if !ok {
-		return
+func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) error {
+	v, usr, err := u.versionAs(r, RoleEditor)
+	if err != nil {
+		return err
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
 	if err := r.ParseForm(); err != nil {
-		u.fail(w, r, http.StatusBadRequest, "err.form")
-		return
+		return refusal(http.StatusBadRequest, "unreadable-form", "err.form")
 	}
 	var rows []pdaau.Row
 	for k, vals := range r.PostForm {
@@ -454,33 +439,33 @@ func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) {
 		return strings.Compare(a.INSEE+"\x00"+a.Number, b.INSEE+"\x00"+b.Number)
 	})
 	problems, err := u.Store.UpdateDraft(r.Context(), v.ID, rows, usr.Email)
-	if u.stateError(w, r, err) {
-		return
+	if err != nil {
+		return stateError(err)
 	}
 	if len(problems) > 0 {
-		u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
-		return
+		return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
 	}
 	u.redirect(w, r, v.ID, "done.saved")
+	return nil
 }
 
-// stateError shows workflow refusals; it reports whether it wrote a page.
-func (u *UI) stateError(w http.ResponseWriter, r *http.Request, err error) bool {
+// stateError words the workflow's refusals; any other error goes on as it is (a 500).
+func stateError(err error) error {
 	switch {
-	case err == nil:
-		return false
 	case errors.Is(err, pdaau.ErrState), errors.Is(err, pdaau.ErrNotPublished):
-		u.fail(w, r, http.StatusConflict, "err.state")
+		return refusal(http.StatusConflict, "workflow-state", "err.state")
 	case errors.Is(err, pdaau.ErrFourEyes):
-		u.fail(w, r, http.StatusForbidden, "err.foureyes")
+		return refusal(http.StatusForbidden, "four-eyes", "err.foureyes")
 	case errors.Is(err, pdaau.ErrPast):
-		u.fail(w, r, http.StatusBadRequest, "err.past")
+		return refusal(http.StatusBadRequest, "effective-date-past", "err.past")
 	case errors.Is(err, pdaau.ErrNotFound):
-		u.fail(w, r, http.StatusNotFound, "err.notfound")
-	default:
-		u.internal(w, r, err)
+		return errNotFound()
+	case errors.Is(err, errDate):
+		return refusal(http.StatusBadRequest, "effective-date", "err.date")
+	case errors.Is(err, errUnconfirmed):
+		return refusal(http.StatusUnprocessableEntity, "unconfirmed", "err.confirm")
 	}
-	return true
+	return err
 }
 
 // step is one workflow action on a version: it returns the version to show next and the
@@ -490,30 +475,22 @@ type step func(ctx context.Context, v pdaau.Version, by string, r *http.Request)
 // act runs a step on the version of the path, for a user holding one of roles. Refusals
 // show an error page, table problems the version's page; done names the message shown on
 // the next version's page.
-func (u *UI) act(done string, run step, roles ...string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		v, usr, ok := u.versionAs(w, r, roles...)
-		if !ok {
-			return
+func (u *UI) act(done string, run step, roles ...string) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, usr, err := u.versionAs(r, roles...)
+		if err != nil {
+			return err
 		}
 		next, problems, err := run(r.Context(), v, usr.Email, r)
-		if errors.Is(err, errDate) {
-			u.fail(w, r, http.StatusBadRequest, "err.date")
-			return
-		}
-		if errors.Is(err, errUnconfirmed) {
-			u.fail(w, r, http.StatusUnprocessableEntity, "err.confirm")
-			return
-		}
-		if u.stateError(w, r, err) {
-			return
+		if err != nil {
+			return stateError(err)
 		}
 		if len(problems) > 0 {
-			u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
-			return
+			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
 		}
 		u.Logger.Info("pdaau "+done, "version", next, "from", v.ID, "by", usr.Email)
 		u.redirect(w, r, next, done)
+		return nil
 	}
 }
 

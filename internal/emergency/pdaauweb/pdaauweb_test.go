@@ -162,7 +162,7 @@ func TestAnUploadWithErrorsShowsThemAllAndSavesNothing(t *testing.T) {
 		t.Fatalf("status %d", status)
 	}
 	for _, want := range []string{
-		`role="alert"`, "Rien n&#39;a été enregistré",
+		`role="alert"`, "<strong>4 problèmes</strong>\u00a0: rien n&#39;a été enregistré.",
 		"<td>3</td><td>routing_number</td><td>numéro d&#39;acheminement &#34;04000&#34; mal formé",
 		"<td>16</td><td>routing_number</td><td>numéro d&#39;acheminement 0499999999 : aucun centre",
 		"<td>17</td><td>insee</td><td>la commune 75056 n&#39;est pas dans le département 69",
