@@ -104,7 +104,7 @@ func (s *Service) Stats(ctx context.Context, days int) (Stats, error) {
 func (s *Service) adminStats(r *http.Request) (Stats, error) {
 	if u, ok := identity.UserFrom(r.Context()); !ok || !u.Can(identity.RoleAdmin, identity.AllScopes) {
 		e := web.Forbidden()
-		e.Detail = web.Text{FR: messages.T("fr", "stats.forbidden"), EN: messages.T("en", "stats.forbidden")}
+		e.Detail = messages.Text("stats.forbidden")
 		return Stats{}, e
 	}
 	return s.Stats(r.Context(), 30)

@@ -65,10 +65,12 @@ func NewSite(name Text, home string, fsys fs.FS, funcs template.FuncMap, pattern
 }
 
 var pageFuncs = template.FuncMap{
-	"chrome": func(lang, key string) string { return chromeWords.T(lang, key) },
-	"plural": Plural,
-	"number": Number,
-	"date":   Date,
+	"chrome":  func(lang, key string) string { return chromeWords.T(lang, key) },
+	"plural":  Plural,
+	"number":  Number,
+	"date":    Date,
+	"day":     Day,
+	"decimal": Decimal,
 }
 
 // Plural picks key's singular form, key + ".one", for one (and, in French, for zero: "0
@@ -134,6 +136,16 @@ func Date(lang string, t time.Time) string {
 		return t.Format("2006-01-02 15:04")
 	}
 	return t.Format("02/01/2006 15:04")
+}
+
+// Day writes a calendar day given as YYYY-MM-DD (ISO 8601, what APIs carry) as people of lang
+// read it: 04/12/2026 in French, unchanged in English. What is not such a day is unchanged.
+func Day(lang, iso string) string {
+	d, err := time.Parse(time.DateOnly, iso)
+	if err != nil || lang == "en" {
+		return iso
+	}
+	return d.Format("02/01/2006")
 }
 
 // Page returns the layout's part of a page of the site for r.

@@ -121,6 +121,7 @@ func TestNumbersAndDatesAreWrittenAsTheReaderWritesThem(t *testing.T) {
 		{Number("fr", -1000), "-1\u202f000"}, {Number("fr", 999), "999"},
 		{Decimal("fr", 0.5, 1), "0,5"}, {Decimal("en", 0.5, 1), "0.5"},
 		{Date("fr", at), "04/12/2026 09:30"}, {Date("en", at), "2026-12-04 09:30"}, {Date("fr", time.Time{}), "—"},
+		{Day("fr", "2026-12-04"), "04/12/2026"}, {Day("en", "2026-12-04"), "2026-12-04"}, {Day("fr", "hier"), "hier"},
 		{Plural("fr", 0, "k"), "k.one"}, {Plural("en", 0, "k"), "k"}, {Plural("fr", 2, "k"), "k"},
 	} {
 		if c.got != c.want {

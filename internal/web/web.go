@@ -57,6 +57,11 @@ func (c Catalog) T(lang, key string) string {
 	return c["fr"][key]
 }
 
+// Text is key in both languages, for what is said beyond the package that words it (an
+// error's words, a home-page entry): a catalog is where a package keeps its words, a Text is
+// one of them on its way.
+func (c Catalog) Text(key string) Text { return Text{FR: c.T("fr", key), EN: c.T("en", key)} }
+
 // Other is the language a page offers to switch to.
 func Other(lang string) string {
 	if lang == "en" {

@@ -117,8 +117,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, ti
 
 // refusal is a failure of the workflow, in its words (the message key's).
 func refusal(status int, typ, key string) *web.Error {
-	e := web.Errorf(status, typ, web.Text{FR: messages.T("fr", "error"), EN: messages.T("en", "error")},
-		web.Text{FR: messages.T("fr", key), EN: messages.T("en", key)})
+	e := web.Errorf(status, typ, messages.Text("error"), messages.Text(key))
 	switch status {
 	case http.StatusNotFound:
 		e.Title = web.NotFound().Title
