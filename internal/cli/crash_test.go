@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"socle/internal/cli"
 	"socle/internal/emergency/aml"
 	"socle/internal/emergency/intake/intaketest"
 	"socle/internal/emergency/schema"
@@ -43,13 +43,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+// listening waits for socle, started with port 0 in its addresses, to say where it listens.
+func listening(t *testing.T, dataDir string) map[string]string {
+	t.Helper()
+	var bound map[string]string
+	waitUntil(t, 60*time.Second, "socle bound its listeners", func() bool {
+		b, err := os.ReadFile(filepath.Join(dataDir, cli.ListenersFile))
+		return err == nil && json.Unmarshal(b, &bound) == nil
+	})
+	return bound
 }
 
 // serve starts `socle serve` as its own process.
@@ -107,13 +109,16 @@ func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 		}
 	}()
 
-	ic := freeAddr(t)
 	env := []string{"SOCLE_DATA_DIR=" + dataDir, "SOCLE_DATABASE_URL=" + url, "SOCLE_MIGRATE=never",
-		"SOCLE_WEB_ADDR=" + freeAddr(t), "SOCLE_INTERCONNECT_ADDR=" + ic, "SOCLE_OPS_ADDR=" + freeAddr(t),
+		"SOCLE_WEB_ADDR=127.0.0.1:0", "SOCLE_INTERCONNECT_ADDR=127.0.0.1:0", "SOCLE_OPS_ADDR=127.0.0.1:0",
 		"SOCLE_EMERGENCY_DELIVERY_TIMEOUT=2s", "SOCLE_EMERGENCY_DELIVERY_LEASE=3s", "SOCLE_LOG_LEVEL=warn"}
 	logs, _ := os.Create(filepath.Join(dataDir, "socle.log"))
 	defer logs.Close()
 	proc := serve(t, env, logs)
+	// The operators push to the interconnect address the system picked; socle comes back on
+	// the same one after the crash, as it would on its configured port.
+	ic := listening(t, dataDir)["interconnect"]
+	env = append(env, "SOCLE_INTERCONNECT_ADDR="+ic)
 
 	client, err := bed.Client("demo-operator", 8)
 	if err != nil {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -241,17 +243,36 @@ brackets; flags win over the environment.`)
 		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: icTLS, Handler: server.Middleware(log, identity.Organisations(orgs)(icMux)), Logger: log},
 		{Name: "ops", Addr: c.OpsAddr, TLS: opsTLS, Handler: server.OpsHandler(reg, checks), Logger: log},
 	}
-	return serveListeners(ctx, log, listeners)
+	return serveListeners(ctx, log, listeners, filepath.Join(c.DataDir, ListenersFile))
 }
 
-// serveListeners binds every listener first (so a busy port fails start-up), serves them, and
-// shuts them down gracefully when ctx ends or one fails.
-func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener) error {
-	for _, l := range ls {
+// ListenersFile, under the data directory, maps each listener's name to the address it is
+// bound to, once all are: with port 0 in SOCLE_WEB_ADDR and the others, the system picks free
+// ports (no race between finding one and binding it), and whoever started socle reads them
+// here. It goes when socle stops.
+const ListenersFile = "listeners.json"
+
+// serveListeners binds every listener first (so a busy port fails start-up), says where in
+// boundFile, serves them, and shuts them down gracefully when ctx ends or one fails.
+func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener, boundFile string) error {
+	os.Remove(boundFile) // a previous run's
+	bound := map[string]string{}
+	for i, l := range ls {
 		if err := l.Listen(); err != nil {
+			for _, bound := range ls[:i] {
+				bound.Shutdown(context.Background())
+			}
 			return err
 		}
+		bound[l.Name] = l.BoundAddr()
 	}
+	if err := writeFileAtomic(boundFile, bound); err != nil {
+		for _, l := range ls {
+			l.Shutdown(context.Background())
+		}
+		return err
+	}
+	defer os.Remove(boundFile)
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
 		go func(l *server.Listener) { errc <- l.Serve() }(l)
@@ -270,6 +291,23 @@ func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener
 		l.Shutdown(sctx)
 	}
 	return err
+}
+
+// writeFileAtomic writes v as JSON to path through a temporary file renamed over it: a reader
+// sees the whole file or none.
+func writeFileAtomic(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("listeners: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("listeners: %w", err)
+	}
+	return nil
 }
 
 type tlsMaterial struct {

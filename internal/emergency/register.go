@@ -47,9 +47,32 @@ func init() {
 
 // runDemo writes the demo directory next to the PKI, applies it, runs the PSAP simulator the
 // demo PSAPs point at, and gives the demo its routing-table editor and approver.
-func runDemo(ctx context.Context, c service.Config, env service.Env) (func(), error) {
+func runDemo(ctx context.Context, c service.Config, env service.Env) (stop func(), err error) {
 	cfg := c.(*Config)
-	file, err := demo.Install(env.DataDir, cfg.DemoPSAPAddr)
+	// The simulator is bound first: the demo PSAPs point at the address it got (port 0 in
+	// SOCLE_DEMO_PSAP_ADDR lets the system pick a free one).
+	if err := demo.Certificates(env.DataDir, cfg.DemoPSAPAddr); err != nil {
+		return nil, err
+	}
+	pkiDir := filepath.Join(env.DataDir, "pki")
+	ca, err := pki.LoadPool(filepath.Join(pkiDir, "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	simTLS, err := server.MutualTLS(filepath.Join(pkiDir, "psap-sim.crt"), filepath.Join(pkiDir, "psap-sim.key"), ca)
+	if err != nil {
+		return nil, err
+	}
+	l := &server.Listener{Name: "psap-simulator", Addr: cfg.DemoPSAPAddr, TLS: simTLS, Handler: psapsim.New(env.Stdout), Logger: env.Logger}
+	if err := l.Listen(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			l.Shutdown(context.Background())
+		}
+	}()
+	file, err := demo.Directory(env.DataDir, l.BoundAddr())
 	if err != nil {
 		return nil, err
 	}
@@ -76,19 +99,6 @@ func runDemo(ctx context.Context, c service.Config, env service.Env) (func(), er
 		if err := env.Identity.DemoAccount(ctx, accounts, a.email, a.name, a.grants...); err != nil {
 			return nil, err
 		}
-	}
-	pkiDir := filepath.Join(env.DataDir, "pki")
-	ca, err := pki.LoadPool(filepath.Join(pkiDir, "ca.crt"))
-	if err != nil {
-		return nil, err
-	}
-	simTLS, err := server.MutualTLS(filepath.Join(pkiDir, "psap-sim.crt"), filepath.Join(pkiDir, "psap-sim.key"), ca)
-	if err != nil {
-		return nil, err
-	}
-	l := &server.Listener{Name: "psap-simulator", Addr: cfg.DemoPSAPAddr, TLS: simTLS, Handler: psapsim.New(env.Stdout), Logger: env.Logger}
-	if err := l.Listen(); err != nil {
-		return nil, err
 	}
 	go l.Serve()
 	return func() { l.Shutdown(context.Background()) }, nil

@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, chmodSync, readFileSync, rmSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import https from 'node:https';
 import { chromium } from 'playwright-core';
 import * as OTPAuth from 'otpauth';
@@ -48,26 +47,22 @@ export async function signIn(socle, p, email, next, { beforeCode } = {}) {
   await p.waitForURL(new RegExp(next.replace(/[/.?]/g, '\\$&') + '$'));
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
-
-// ready polls /readyz, trusting socle's development CA, until it answers 200; false if socle
-// exits first.
-async function ready(socle, dataDir, opsPort, deadline) {
+// ready waits for socle to say where it listens (<data-dir>/listeners.json: it binds port 0,
+// the system picks) and for /readyz to answer 200, trusting socle's development CA; it
+// returns the listeners' addresses. It fails if socle exits first.
+async function ready(socle, dataDir, deadline) {
+  const caPath = join(dataDir, 'pki', 'ca.crt');
+  const boundPath = join(dataDir, 'listeners.json');
   while (Date.now() < deadline) {
-    if (socle.exitCode !== null) return false;
-    const caPath = join(dataDir, 'pki', 'ca.crt');
-    if (existsSync(caPath)) {
+    if (socle.exitCode !== null) throw new Error(`socle exited (${socle.exitCode}) before it was ready`);
+    if (existsSync(boundPath) && existsSync(caPath)) {
+      const bound = JSON.parse(readFileSync(boundPath, 'utf8'));
+      const [host, port] = [bound.ops.replace(/:\d+$/, ''), Number(bound.ops.match(/:(\d+)$/)[1])];
       const ok = await new Promise((resolve) => {
-        https.get({ host: '127.0.0.1', port: opsPort, path: '/readyz', ca: readFileSync(caPath), servername: 'localhost' },
+        https.get({ host, port, path: '/readyz', ca: readFileSync(caPath), servername: 'localhost' },
           (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
       });
-      if (ok) return true;
+      if (ok) return bound;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -79,29 +74,21 @@ export async function startSocle() {
   const dataDir = mkdtempSync(join(tmpdir(), 'socle-browser-'));
   chmodSync(dataDir, 0o711); // the private cluster's system user must reach its directory
   mkdirSync(artifacts, { recursive: true });
-  // A port found free may be taken again before socle binds it (by an outgoing connection's
-  // ephemeral port, seen on a loaded machine): socle then exits, and is started again on
-  // other ports, three times at most.
-  let socle, web;
-  for (let attempt = 1; ; attempt++) {
-    let ic, ops, psap;
-    [web, ic, ops, psap] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    socle = spawn(join(root, 'bin', 'socle'), ['serve', '--demo'], {
-      env: {
-        ...process.env,
-        SOCLE_DATA_DIR: dataDir,
-        SOCLE_WEB_ADDR: `127.0.0.1:${web}`,
-        SOCLE_INTERCONNECT_ADDR: `127.0.0.1:${ic}`,
-        SOCLE_OPS_ADDR: `127.0.0.1:${ops}`,
-        SOCLE_DEMO_PSAP_ADDR: `127.0.0.1:${psap}`,
-        SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
-        SOCLE_VISIO_MEDIA_LOOPBACK: 'true', // WebRTC between the browser and the SFU over 127.0.0.1
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    if (await ready(socle, dataDir, ops, Date.now() + 120_000)) break;
-    if (attempt === 3) throw new Error(`socle exited (${socle.exitCode}) three times before it was ready`);
-  }
+  const socle = spawn(join(root, 'bin', 'socle'), ['serve', '--demo'], {
+    env: {
+      ...process.env,
+      SOCLE_DATA_DIR: dataDir,
+      SOCLE_WEB_ADDR: '127.0.0.1:0',
+      SOCLE_INTERCONNECT_ADDR: '127.0.0.1:0',
+      SOCLE_OPS_ADDR: '127.0.0.1:0',
+      SOCLE_DEMO_PSAP_ADDR: '127.0.0.1:0',
+      SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
+      SOCLE_VISIO_MEDIA_LOOPBACK: 'true', // WebRTC between the browser and the SFU over 127.0.0.1
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const bound = await ready(socle, dataDir, Date.now() + 120_000);
+  const web = Number(bound.web.match(/:(\d+)$/)[1]);
   // demoAccount is a line of <data-dir>/demo-accounts.txt: e-mail, password, second-factor key.
   const demoAccount = (email) =>
     readFileSync(join(dataDir, 'demo-accounts.txt'), 'utf8').split('\n').find((l) => l.startsWith(email + ' ')).split(' ');

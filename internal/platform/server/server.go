@@ -72,11 +72,13 @@ func (l *Listener) Serve() error {
 	return err
 }
 
-// Shutdown stops accepting and waits for requests in flight.
+// Shutdown stops accepting and waits for requests in flight. It also lets go of a listener
+// bound and never served (a start that failed after Listen).
 func (l *Listener) Shutdown(ctx context.Context) error {
 	if l.srv == nil {
 		return nil
 	}
+	defer l.ln.Close() // closed already if it was served; that error says nothing
 	return l.srv.Shutdown(ctx)
 }
 
