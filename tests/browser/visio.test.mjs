@@ -193,6 +193,35 @@ test('three participants each receive two remote videos that play, and a screen 
   await others[1].screenshot({ path: join(artifacts, 'visio-screen-share.png'), fullPage: true });
 });
 
+test('a participant without camera or microphone receives the others, asking for them first', async () => {
+  const { agent, invitation } = await openRoom('sans-camera');
+  const guest = await socle.page('fr-FR');
+  await guest.goto(invitation);
+  await enter(guest, 'Invité avec caméra');
+  const listener = await socle.page('fr-FR');
+  await listener.addInitScript(() => {
+    navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('no camera here', 'NotFoundError'));
+  });
+  await listener.goto(invitation);
+  await enter(listener, 'Invitée sans caméra');
+  await listener.waitForFunction(() => {
+    const vs = [...document.querySelectorAll('#tiles video:not(#self)')];
+    return vs.length === 2 && vs.every((v) => v.videoWidth > 0 && v.currentTime > 0.5);
+  }, null, { timeout: 30_000 }).catch(async (err) => {
+    console.log(await listener.evaluate(() => JSON.stringify({
+      videos: [...document.querySelectorAll('#tiles video:not(#self)')].map((v) => ({ via: v.dataset.via, peer: v.dataset.peer, track: v.dataset.track, w: v.videoWidth, t: v.currentTime })), tx: window.socleMedia.pc.getTransceivers().map((t) => t.receiver.track.id),
+      sfu: window.socleMedia.pc.getTransceivers().map((t) => `${t.mid} ${t.currentDirection} ${t.receiver.track.kind}`),
+      state: window.socleMedia.pc.connectionState, trace: window.socleMedia.trace })));
+    throw err;
+  });
+  // The page offered first: the SFU did not have to give up waiting for it.
+  const trace = await listener.evaluate(() => window.socleMedia.trace.map((e) => e.event ?? e));
+  const offered = trace.findIndex((e) => String(e).includes('negotiationneeded'));
+  const received = trace.findIndex((e) => String(e).includes('received offer'));
+  assert.ok(offered >= 0 && (received < 0 || offered < received), `negotiation: ${JSON.stringify(trace)}`);
+  assert.ok(agent); // the room stays open with its moderator until the pages close
+});
+
 test('two participants talk peer to peer, and go back through the SFU when a third comes', async () => {
   const { agent, invitation } = await openRoom('en-tete-a-tete');
   const guest = await socle.page('fr-FR');

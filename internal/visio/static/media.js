@@ -35,7 +35,12 @@ export class Media {
     });
     this.pc.onicecandidate = ({ candidate }) =>
       this.send({ type: 'signal', signal: { type: 'candidate', candidate: candidate ? candidate.toJSON() : null } });
-    this.pc.ontrack = ({ track, streams }) => this.#show(track, streams[0]);
+    // The receiving ends of our own receive-only transceivers (see receiveOnly) carry
+    // nobody: the SFU sends each participant's streams on transceivers of its own.
+    this.placeholders = new Set();
+    this.pc.ontrack = ({ track, streams, transceiver }) => {
+      if (!this.placeholders.has(transceiver)) this.#show(track, streams[0]);
+    };
     // ICE restart when the connection to the SFU does not come up, or is lost (W3C WebRTC
     // §4.4.1.6): when the browser's first offer crosses the SFU's, it rolls its ICE
     // credentials back while the candidates it gathered for them are already on their way,
@@ -77,6 +82,16 @@ export class Media {
     this.audioSender = this.pc.addTransceiver(audio, { direction: 'sendonly', streams: [this.local] }).sender;
     this.videoSender = this.pc.addTransceiver(video, { direction: 'sendonly', streams: [this.local], sendEncodings: LAYERS }).sender;
     return this.local;
+  }
+
+  /**
+   * receiveOnly is for a participant without camera or microphone (none, or refused): it
+   * offers to receive audio and video. The SFU waits for each participant's first offer
+   * before it offers the room's streams (see sfu.Peer.spoke), so one who would send nothing
+   * still speaks first, and does not wait for the SFU to give up waiting.
+   */
+  receiveOnly() {
+    for (const kind of ['audio', 'video']) this.placeholders.add(this.pc.addTransceiver(kind, { direction: 'recvonly' }));
   }
 
   /**

@@ -236,6 +236,7 @@ async function startMedia(screens, iceServers) {
   }).catch((err) => {
     console.warn('media', err);
     status('st.nomedia');
+    media.receiveOnly();
   });
   await media.ready;
   for (const sig of pendingSignals) await media.signal(sig).catch(() => {});
