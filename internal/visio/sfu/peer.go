@@ -262,11 +262,16 @@ func (p *Peer) subscribe(up *upTrack) bool {
 		p.logger.Warn("sfu: local track", "error", err)
 		return false
 	}
-	sender, err := p.pc.AddTrack(track)
+	// A transceiver of its own, sending only: AddTrack would reuse one the participant made
+	// to receive (a participant without camera offers receive-only audio and video first,
+	// see Peer.spoke), and the page would have to tell, on that transceiver, which
+	// participant's stream it later carries; on a new one, the track event says it.
+	t, err := p.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		p.logger.Warn("sfu: add track", "track", up.id, "error", err)
 		return false
 	}
+	sender := t.Sender()
 	p.nameMid(sender)
 	d := &downTrack{up: up, peer: p, track: track, sender: sender, current: -1, target: -1}
 	p.mu.Lock()

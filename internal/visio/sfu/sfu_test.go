@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -294,4 +295,45 @@ func TestTheSFUWaitsForAParticipantsFirstOffer(t *testing.T) {
 	})
 	bob.release()
 	read(bob.nextTrack()).receives(t, "bob receives alice once he has offered", 10)
+}
+
+// A participant without camera or microphone offers to receive audio and video; what others
+// publish later comes on transceivers of the SFU's ("s1"...), never on those the participant
+// made to receive, where the page could not tell whose stream it is.
+func TestOthersStreamsComeOnTheSFUsOwnTransceivers(t *testing.T) {
+	s, err := New(Config{LoopbackOnly: true, FirstOfferWait: time.Minute}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	room := s.Room("receive-only")
+	bob := joinHeld(t, room, "bob")
+	bob.run(func() error {
+		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			if _, err := bob.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				return err
+			}
+		}
+		offer, err := bob.tryOffer()
+		if err != nil {
+			return err
+		}
+		return bob.pc.SetLocalDescription(offer)
+	})
+	bob.release()
+	alice := join(t, room, "alice")
+	alice.publishVP8("camera")
+	track := bob.nextTrack()
+	var mid string
+	bob.run(func() error {
+		for _, tr := range bob.pc.GetTransceivers() {
+			if r := tr.Receiver(); r != nil && r.Track() == track {
+				mid = tr.Mid()
+			}
+		}
+		return nil
+	})
+	if !strings.HasPrefix(mid, "s") {
+		t.Fatalf("alice's camera came on transceiver %q, one bob made to receive", mid)
+	}
 }
