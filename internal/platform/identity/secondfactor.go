@@ -83,29 +83,31 @@ func (s *Store) pendingFrom(r *http.Request) (*pending, error) {
 	return s.pendingSession(r.Context(), c.Value)
 }
 
-func (s *Store) totpPage(w http.ResponseWriter, r *http.Request) {
-	next := localPath(r.URL.Query().Get("next"))
+// awaited returns the pending session of the browser and its page; when there is none (or it
+// ended), it has answered.
+func (s *Store) awaited(w http.ResponseWriter, r *http.Request, next string) (*pending, form, bool) {
 	p, err := s.pendingFrom(r)
 	if err != nil {
-		s.expiredSecondFactor(w, r, next, err)
-		return
+		if !errors.Is(err, ErrNoSession) {
+			s.logger.Error("second factor", "error", err)
+		}
+		// The five minutes are over, or there never was a password: back to the password.
+		s.render(w, r, http.StatusUnauthorized, form{Next: next, Message: messages.T(web.Lang(r), "err.pending")})
+		return nil, form{}, false
 	}
 	f, err := s.secondFactorForm(p, next)
 	if err != nil {
 		s.logger.Error("second factor page", "error", err)
 		s.render(w, r, http.StatusInternalServerError, form{Next: next, Message: messages.T(web.Lang(r), "err.internal")})
-		return
+		return nil, form{}, false
 	}
-	s.render(w, r, http.StatusOK, f)
+	return p, f, true
 }
 
-// expiredSecondFactor sends back to the password page someone whose pending session ended
-// (five minutes) or never was.
-func (s *Store) expiredSecondFactor(w http.ResponseWriter, r *http.Request, next string, err error) {
-	if !errors.Is(err, ErrNoSession) {
-		s.logger.Error("second factor", "error", err)
+func (s *Store) totpPage(w http.ResponseWriter, r *http.Request) {
+	if _, f, ok := s.awaited(w, r, localPath(r.URL.Query().Get("next"))); ok {
+		s.render(w, r, http.StatusOK, f)
 	}
-	s.render(w, r, http.StatusUnauthorized, form{Next: next, Message: messages.T(web.Lang(r), "err.pending")})
 }
 
 func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
@@ -120,15 +122,8 @@ func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
 	}
 	next := localPath(r.PostForm.Get("next"))
 	c, _ := r.Cookie(pendingCookie)
-	p, err := s.pendingFrom(r)
-	if err != nil {
-		s.expiredSecondFactor(w, r, next, err)
-		return
-	}
-	f, err := s.secondFactorForm(p, next)
-	if err != nil {
-		s.logger.Error("second factor page", "error", err)
-		s.render(w, r, http.StatusInternalServerError, form{Next: next, Message: messages.T(lang, "err.internal")})
+	p, f, ok := s.awaited(w, r, next)
+	if !ok {
 		return
 	}
 	// Codes are guessed one in a million: the sign-in limiter bounds the guesses per account.
@@ -141,6 +136,7 @@ func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := r.PostForm.Get("code")
+	var err error
 	if p.what == "enroll" {
 		err = s.enrollTOTP(r.Context(), p.user.ID, p.secret, code)
 	} else {
