@@ -19,11 +19,17 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
+// assets are the conference's scripts and stylesheet, by checksum.
+var assets = func() *web.Assets {
+	sub, _ := fs.Sub(staticFiles, "static")
+	return web.NewAssets(sub, "/visio/static/")
+}()
+
 // newSite is the conference's part of the page edge, with its own stylesheet after socle's.
 func newSite() *web.Site {
 	s := web.NewSite(web.Text{FR: "Webconférence de l'État", EN: "Web conference of the State"}, "/visio/",
-		templateFiles, nil, "templates/*.html")
-	s.Styles = []string{"/visio/static/visio.css"}
+		templateFiles, template.FuncMap{"asset": assets.Path}, "templates/*.html")
+	s.Styles = []string{assets.Path("visio.css")}
 	return s
 }
 
@@ -74,10 +80,7 @@ func (s *Service) roomPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "room.html", page{Room: roomPath(key)})
 }
 
-func (s *Service) static() http.Handler {
-	sub, _ := fs.Sub(staticFiles, "static")
-	return http.StripPrefix("/visio/static/", http.FileServerFS(sub))
-}
+func (s *Service) static() http.Handler { return assets }
 
 // suggestName proposes a room name hard to guess: three words and a number.
 func suggestName() string {

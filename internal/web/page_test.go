@@ -131,3 +131,26 @@ func TestNumbersAndDatesAreWrittenAsTheReaderWritesThem(t *testing.T) {
 }
 
 func newTextLogger(w *strings.Builder) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+func TestAServicesFilesAreNamedByTheirChecksum(t *testing.T) {
+	a := NewAssets(testPages, "/things/static/")
+	p := a.Path("testdata/thing.html")
+	if !strings.HasPrefix(p, "/things/static/testdata/thing.html?v=") {
+		t.Fatalf("path %s", p)
+	}
+	rec := get(a, p, "*/*")
+	if rec.Code != 200 || rec.Header().Get("Cache-Control") != "public, max-age=31536000, immutable" || !strings.Contains(rec.Body.String(), "{{template") {
+		t.Fatalf("%d %v", rec.Code, rec.Header())
+	}
+	// By its bare name (a script's relative import), it is revalidated: unchanged, 304.
+	req := httptest.NewRequest("GET", "/things/static/testdata/thing.html", nil)
+	req.Header.Set("If-None-Match", rec.Header().Get("ETag"))
+	rec = httptest.NewRecorder()
+	a.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotModified {
+		t.Fatalf("revalidation: %d", rec.Code)
+	}
+	if rec = get(a, "/things/static/nothing.js", "*/*"); rec.Code != http.StatusNotFound {
+		t.Fatalf("a missing file: %d", rec.Code)
+	}
+}
