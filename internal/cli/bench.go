@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"socle/internal/emergency"
 	"socle/internal/emergency/amlbench"
 	"socle/internal/emergency/heldbench"
 	"socle/internal/emergency/opsim"
@@ -139,9 +140,9 @@ SOCLE_DATABASE_URL names a database it may fill.`)
 	if err := bed.Apply(ctx, d.Pool); err != nil {
 		return err
 	}
-	cfg := testbed.DefaultConfig()
+	cfg := emergency.LoopbackConfig()
 	cfg.Concurrency = 64
-	svc, err := bed.StartService(ctx, d.Pool, cfg, amlbench.Logger(stderr))
+	svc, err := emergency.StartLoopback(ctx, bed, d.Pool, cfg, amlbench.Logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -236,7 +237,7 @@ and p50/p99 for both, and what socle adds.`)
 	// A PSAP's console keeps one HTTP/2 connection to socle, as socle keeps one to each
 	// operator that offers HTTP/2: the simulator and socle both do.
 	psap.Transport.(*http.Transport).ForceAttemptHTTP2 = true
-	svc, err := bed.StartService(ctx, d.Pool, testbed.DefaultConfig(), log)
+	svc, err := emergency.StartLoopback(ctx, bed, d.Pool, emergency.LoopbackConfig(), log)
 	if err != nil {
 		return err
 	}
