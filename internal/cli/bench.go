@@ -20,6 +20,7 @@ import (
 	"socle/internal/emergency/testbed"
 	"socle/internal/platform/database"
 	"socle/internal/platform/memory"
+	"socle/internal/platform/service"
 	"socle/internal/visio/visiobench"
 )
 
@@ -40,12 +41,11 @@ func runBench(ctx context.Context, args []string) error {
 			return benchVisio(ctx, args[1:])
 		}
 	}
-	return group(args, "bench", "Measures a path against a baseline measured in the same run, and prints both and their ratio.",
-		[][2]string{{"aml", "AML pushes through socle against the same rows written straight with pgx"},
-			{"resolve", "the commune resolver against PostGIS's ST_Contains on the same points"},
-			{"held", "HELD queries through socle against the operator simulator asked directly"},
-			{"visio", "the SFU with synthetic participants: how many a node carries within 1 % loss"}},
-		"socle bench aml -for 10s")
+	return group(args, service.Command{Name: "bench", Description: "Measures a path against a baseline measured in the same run, and prints both and their ratio.",
+		Subcommands: []service.Command{{Name: "aml", Summary: "AML pushes through socle against the same rows written straight with pgx", Example: "socle bench aml -for 10s"},
+			{Name: "resolve", Summary: "the commune resolver against PostGIS's ST_Contains on the same points"},
+			{Name: "held", Summary: "HELD queries through socle against the operator simulator asked directly"},
+			{Name: "visio", Summary: "the SFU with synthetic participants: how many a node carries within 1 % loss"}}})
 }
 
 // benchEnv is what every benchmark stands on: its own private PostgreSQL cluster (durable
