@@ -32,7 +32,8 @@ var commands []command
 func register(c command) { commands = append(commands, c) }
 
 // groups are the platform's groups of subcommands, which the services fill.
-var groups []service.Command
+var groups = []service.Command{{Name: "bench", Summary: "measure a path against its baseline",
+	Description: "Measures a path against a baseline measured in the same run, and prints both and their ratio."}}
 
 // allCommands are the platform's commands and the registered services', by name.
 func allCommands() []service.Command {
@@ -200,15 +201,11 @@ func indent(s string) string {
 
 // examples are shown by -h, by platform command (a service's commands carry their own).
 var examples = map[string]string{
-	"serve":         "socle serve --demo                  # what `make run` does\nSOCLE_DATABASE_URL=postgres://socle@db/socle SOCLE_SERVICES=visio socle serve",
-	"migrate":       "socle migrate --status\nSOCLE_DATABASE_URL=postgres://socle@db/socle socle migrate",
-	"pki init":      "socle pki init --dir ./var/pki",
-	"pki issue":     "socle pki issue --dir ./var/pki --name orange --client",
-	"bench aml":     "socle bench aml -for 10s",
-	"bench resolve": "socle bench resolve",
-	"bench held":    "socle bench held",
-	"bench visio":   "socle bench visio",
-	"version":       "socle version",
+	"serve":     "socle serve --demo                  # what `make run` does\nSOCLE_DATABASE_URL=postgres://socle@db/socle SOCLE_SERVICES=visio socle serve",
+	"migrate":   "socle migrate --status\nSOCLE_DATABASE_URL=postgres://socle@db/socle socle migrate",
+	"pki init":  "socle pki init --dir ./var/pki",
+	"pki issue": "socle pki issue --dir ./var/pki --name orange --client",
+	"version":   "socle version",
 }
 
 // flags builds the flag set of a platform command (see newFlagSet).

@@ -103,7 +103,10 @@ func init() {
 		Home:       web.Home{Title: web.Text{FR: "Squelette de service", EN: "Service skeleton"}},
 		Commands: []service.Command{{Name: "skeleton", Summary: "count the bones",
 			Synopsis: "[flags]", Description: "Says how many bones the database holds.", Example: "socle skeleton -times 2",
-			Database: true, Run: countBones}},
+			Database: true, Run: countBones},
+			{Name: "bench", Subcommands: []service.Command{{Name: "bones", Summary: "how fast bones are counted",
+				Synopsis: "[flags]", Description: "Counts the bones on a scratch database.", Database: true, Bench: true,
+				Run: benchBones}}}},
 		New: func(cfg service.Config, env service.Env) (service.Service, error) {
 			skeletons.add(&skeletons.constructed, 1) // and nothing else: no side effect
 			return &skeleton{cfg: *cfg.(*skeletonConfig), held: skeletons}, nil
@@ -132,6 +135,22 @@ func countBones(ctx context.Context, args []string, env service.CommandEnv) erro
 	return err
 }
 
+// benchBones is the skeleton's benchmark: on a scratch database, in a scratch directory.
+func benchBones(ctx context.Context, args []string, env service.CommandEnv) error {
+	if err := env.Parse(args); err != nil {
+		return err
+	}
+	pool, err := env.OpenDB(ctx, 1)
+	if err != nil {
+		return err
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM skeleton.bones`).Scan(new(int)); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(env.Stdout(), "bones counted in %s\n", env.DataDir())
+	return err
+}
+
 func TestANewServiceIsOneFolderAndOneLine(t *testing.T) {
 	// --print-config: its settings, with their environment variables.
 	if code, out, errs := run("serve", "--print-config"); code != 0 || !strings.Contains(out, "SOCLE_SKELETON_GREETING") {
@@ -156,6 +175,16 @@ func TestANewServiceIsOneFolderAndOneLine(t *testing.T) {
 	if code, _, errs := run("skeleton", "-times", "0"); code != 2 || errs != "socle skeleton: -times must be positive\n" {
 		t.Errorf("socle skeleton -times 0: %d %q", code, errs)
 	}
+	// Its benchmark, in the platform's group, with the benchmarks' options.
+	if code, out, _ := run("-h"); code != 0 || !strings.Contains(out, "  bench      measure a path against its baseline (aml, resolve, held, visio, bones)\n") {
+		t.Errorf("socle -h does not list the skeleton's benchmark:\n%s", out)
+	}
+	code, out, errs = run("bench", "bones", "-h")
+	if code != 0 || !strings.Contains(out, "Usage: socle bench bones [flags]\n") || !strings.Contains(out, "  -cpuprofile string\n") ||
+		!strings.Contains(out, "  -data-dir string\n    \twhere to keep the benchmark's database cluster and files (default: a temporary directory, removed)\n") ||
+		strings.Contains(out, "SOCLE_") {
+		t.Errorf("socle bench bones -h: %d\n%s%s", code, out, errs)
+	}
 
 	// migrate: its schema, with the others.
 	url := dbtest.NewURL(t)
@@ -169,6 +198,15 @@ func TestANewServiceIsOneFolderAndOneLine(t *testing.T) {
 	// Its command, on the database serve would open.
 	if code, out, errs := run("skeleton", "-times", "2"); code != 0 || out != "0 bones\n0 bones\n" {
 		t.Errorf("socle skeleton: %d %q %s", code, out, errs)
+	}
+	// A benchmark's scratch directory is gone when it ends.
+	code, out, errs = run("bench", "bones")
+	scratch, ok := strings.CutPrefix(strings.TrimSpace(out), "bones counted in ")
+	if code != 0 || !ok || scratch == "" {
+		t.Fatalf("socle bench bones: %d %q %s", code, out, errs)
+	}
+	if _, err := os.Stat(scratch); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the scratch directory %s is still there: %v", scratch, err)
 	}
 
 	// serve: started, on the home page, its routes mounted, stopped at the end.

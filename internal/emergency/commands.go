@@ -16,7 +16,8 @@ import (
 	"socle/internal/platform/service"
 )
 
-// commands are the service's subcommands of socle: apply, import and sim (sim.go).
+// commands are the service's subcommands of socle: apply, import, sim (sim.go), and its
+// benchmarks in socle bench (bench.go).
 func commands() []service.Command {
 	return []service.Command{
 		{Name: "apply", Summary: "load the emergency directory (operators, PSAPs, communes, PDAAU) from a file",
@@ -35,6 +36,7 @@ nothing. Running servers pick up the change at once.`},
 					"socle import departements departements-2025.geojson", geo.ParseDepartements, directory.ImportDepartements),
 			}},
 		simCommands(),
+		benchCommands(),
 	}
 }
 
