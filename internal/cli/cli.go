@@ -1,5 +1,6 @@
-// Package cli is socle's command line: a registry of subcommands, one file each, each with
-// its own flag set and -h text.
+// Package cli is socle's command line: the platform's subcommands, one file each, and the
+// services' (service.Command, run with the environment of env.go), each with its own flag
+// set and -h text.
 package cli
 
 import (
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -29,16 +31,69 @@ var commands []command
 
 func register(c command) { commands = append(commands, c) }
 
-// allCommands are the platform's commands, then those the registered services add.
-func allCommands() []command {
-	all := append([]command(nil), commands...)
-	for _, d := range service.All() {
-		for _, sc := range d.Commands {
-			all = append(all, command{name: sc.Name, summary: sc.Summary,
-				run: func(ctx context.Context, args []string) error { return sc.Run(ctx, args, stdout) }})
-		}
+// groups are the platform's groups of subcommands, which the services fill.
+var groups = []service.Command{{Name: "bench", Summary: "measure a path against its baseline",
+	Description: "Measures a path against a baseline measured in the same run, and prints both and their ratio."}}
+
+// allCommands are the platform's commands and the registered services', by name.
+func allCommands() []service.Command {
+	all, err := assemble(commands, groups, service.All())
+	if err != nil {
+		panic(err) // a programming error, found when the binary starts
 	}
 	return all
+}
+
+// assemble lists the platform's commands and groups and the services' commands, a group's
+// subcommands gathered from every service that adds to it, by name. A group nobody fills is
+// left out; any other clash of names is an error.
+func assemble(platform []command, platformGroups []service.Command, defs []service.Definition) ([]service.Command, error) {
+	var all []service.Command
+	for _, c := range platform {
+		all = append(all, service.Command{Name: c.name, Summary: c.summary,
+			Run: func(ctx context.Context, args []string, _ service.CommandEnv) error { return c.run(ctx, args) }})
+	}
+	all = append(all, platformGroups...)
+	for _, d := range defs {
+		for _, c := range d.Commands {
+			i := slices.IndexFunc(all, func(o service.Command) bool { return o.Name == c.Name })
+			if i < 0 {
+				all = append(all, c)
+				continue
+			}
+			g := &all[i]
+			if g.Run != nil || c.Run != nil {
+				return nil, fmt.Errorf("service %s: command %q is taken", d.Name, c.Name)
+			}
+			for _, sub := range c.Subcommands {
+				if slices.ContainsFunc(g.Subcommands, func(o service.Command) bool { return o.Name == sub.Name }) {
+					return nil, fmt.Errorf("service %s: command %q %q is taken", d.Name, c.Name, sub.Name)
+				}
+			}
+			g.Subcommands = append(slices.Clip(g.Subcommands), c.Subcommands...)
+			g.Summary, g.Description, g.Example = or(g.Summary, c.Summary), or(g.Description, c.Description), or(g.Example, c.Example)
+		}
+	}
+	all = slices.DeleteFunc(all, func(c service.Command) bool { return c.Run == nil && len(c.Subcommands) == 0 })
+	for _, c := range all {
+		if c.Summary == "" {
+			return nil, fmt.Errorf("command %q has no summary", c.Name)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b service.Command) int { return strings.Compare(a.Name, b.Name) })
+	return all, nil
+}
+
+// summary is a command's line in socle -h: a group's ends with its subcommands.
+func summary(c service.Command) string {
+	if len(c.Subcommands) == 0 {
+		return c.Summary
+	}
+	var names []string
+	for _, s := range c.Subcommands {
+		names = append(names, s.Name)
+	}
+	return c.Summary + " (" + strings.Join(names, ", ") + ")"
 }
 
 // stdout and stderr are variables so that tests can capture them.
@@ -49,7 +104,7 @@ var (
 
 // Main runs the subcommand named by args[0] and returns the exit code.
 func Main(args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args) {
 		usage(stdout)
 		if len(args) == 0 {
 			return 2
@@ -57,17 +112,16 @@ func Main(args []string) int {
 		return 0
 	}
 	for _, c := range allCommands() {
-		if c.name == args[0] {
+		if c.Name == args[0] {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			err := c.run(ctx, args[1:])
+			err := runCommand(ctx, c, args[1:])
 			if errors.Is(err, flag.ErrHelp) {
 				return 0
 			}
 			if err != nil {
-				var u usageError
-				fmt.Fprintf(stderr, "socle %s: %v\n", c.name, err)
-				if errors.As(err, &u) {
+				fmt.Fprintf(stderr, "socle %s: %v\n", c.Name, err)
+				if errors.As(err, new(service.UsageError)) {
 					return 2
 				}
 				return 1
@@ -83,28 +137,54 @@ func Main(args []string) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "socle — the sovereign base platform\n\nUsage: socle <command> [flags]   (socle <command> -h for its flags)\n\nCommands:")
 	for _, c := range allCommands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.Name, summary(c))
 	}
 }
 
-// usageError is a mistake in the command line: exit code 2.
-type usageError struct{ error }
+func usagef(format string, args ...any) error { return service.Usagef(format, args...) }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+// isHelp reports whether args ask for help: -h, --help or help.
+func isHelp(args []string) bool {
+	return len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help")
+}
 
-// group answers a command made of subcommands (import, sim, bench) called without one, or
-// with -h: the list of its subcommands, what each does, and an example. -h is no mistake.
-func group(args []string, name, intro string, subs [][2]string, example string) error {
+// runCommand runs a command, or the subcommand of a group that args names.
+func runCommand(ctx context.Context, c service.Command, args []string) error {
+	if c.Run != nil {
+		return runLeaf(ctx, c.Name, c, args)
+	}
+	if len(args) > 0 {
+		for _, sub := range c.Subcommands {
+			if sub.Name == args[0] {
+				return runLeaf(ctx, c.Name+" "+sub.Name, sub, args[1:])
+			}
+		}
+	}
+	return group(args, c)
+}
+
+// runLeaf runs one command with its environment, and closes what it opened through it.
+func runLeaf(ctx context.Context, name string, c service.Command, args []string) error {
+	env := newCommandEnv(name, c)
+	defer env.release()
+	return c.Run(ctx, args, env)
+}
+
+// group answers a group (import, sim, bench) called without a subcommand, or with -h: the
+// list of its subcommands, what each does, and an example. -h is no mistake.
+func group(args []string, g service.Command) error {
 	w := stderr
-	help := len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help")
+	help := isHelp(args)
 	if help {
 		w = stdout
 	}
-	fmt.Fprintf(w, "Usage: socle %s <%s> [flags]   (socle %s <%s> -h for its flags)\n\n%s\n\n", name, "what", name, "what", intro)
-	for _, s := range subs {
-		fmt.Fprintf(w, "  %-14s %s\n", s[0], s[1])
+	fmt.Fprintf(w, "Usage: socle %s <what> [flags]   (socle %s <what> -h for its flags)\n\n%s\n\n", g.Name, g.Name, strings.TrimSpace(g.Description))
+	for _, s := range g.Subcommands {
+		fmt.Fprintf(w, "  %-14s %s\n", s.Name, s.Summary)
 	}
-	fmt.Fprintf(w, "\nExample:\n  %s\n", example)
+	if ex := or(g.Example, g.Subcommands[0].Example); ex != "" {
+		fmt.Fprintf(w, "\nExample:\n%s\n", indent(ex))
+	}
 	if help {
 		return flag.ErrHelp
 	}
@@ -114,34 +194,35 @@ func group(args []string, name, intro string, subs [][2]string, example string) 
 	return usagef("unknown %q: want one of the above", args[0])
 }
 
-// examples are shown by -h, by command.
-var examples = map[string]string{
-	"serve":               "  socle serve --demo                  # what `make run` does\n  SOCLE_DATABASE_URL=postgres://socle@db/socle SOCLE_SERVICES=visio socle serve",
-	"migrate":             "  socle migrate --status\n  SOCLE_DATABASE_URL=postgres://socle@db/socle socle migrate",
-	"apply":               "  socle apply -f directory.yaml",
-	"import communes":     "  socle import communes communes-2025.geojson",
-	"import departements": "  socle import departements departements-2025.geojson",
-	"pki init":            "  socle pki init --dir ./var/pki",
-	"pki issue":           "  socle pki issue --dir ./var/pki --name orange --client",
-	"sim psap":            "  socle sim psap --addr 127.0.0.1:8444 --pki ./var/pki",
-	"sim operator":        "  socle sim operator --addr 127.0.0.1:8445 --pki ./var/pki -by-reference",
-	"bench aml":           "  socle bench aml -for 10s",
-	"bench resolve":       "  socle bench resolve",
-	"bench held":          "  socle bench held",
-	"bench visio":         "  socle bench visio",
-	"version":             "  socle version",
+// indent puts two spaces before each line of an example.
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n  ")
 }
 
-// flags builds a flag set whose -h prints the summary, the usage line, the description and
-// the options with their environment variables.
+// examples are shown by -h, by platform command (a service's commands carry their own).
+var examples = map[string]string{
+	"serve":     "socle serve --demo                  # what `make run` does\nSOCLE_DATABASE_URL=postgres://socle@db/socle SOCLE_SERVICES=visio socle serve",
+	"migrate":   "socle migrate --status\nSOCLE_DATABASE_URL=postgres://socle@db/socle socle migrate",
+	"pki init":  "socle pki init --dir ./var/pki",
+	"pki issue": "socle pki issue --dir ./var/pki --name orange --client",
+	"version":   "socle version",
+}
+
+// flags builds the flag set of a platform command (see newFlagSet).
 func flags(name, synopsis, description string) *flag.FlagSet {
+	return newFlagSet(name, synopsis, description, examples[name])
+}
+
+// newFlagSet builds a flag set whose -h prints the usage line, the description, the example
+// and the options with their defaults and environment variables.
+func newFlagSet(name, synopsis, description, example string) *flag.FlagSet {
 	fs := flag.NewFlagSet("socle "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: socle %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(description))
-		if ex := examples[name]; ex != "" {
-			fmt.Fprintf(out, "\nExample:\n%s\n", ex)
+		if example != "" {
+			fmt.Fprintf(out, "\nExample:\n%s\n", indent(example))
 		}
 		fmt.Fprintln(out, "\nFlags:")
 		printFlags(out, fs)
@@ -174,7 +255,7 @@ func printFlags(out io.Writer, fs *flag.FlagSet) {
 func parse(fs *flag.FlagSet, set *config.Set, args []string) error {
 	if set != nil {
 		if err := set.LoadEnv(os.Getenv); err != nil {
-			return usageError{err}
+			return service.UsageError{Err: err}
 		}
 		set.Bind(fs)
 	}
@@ -188,11 +269,11 @@ func parse(fs *flag.FlagSet, set *config.Set, args []string) error {
 		return err
 	}
 	if err != nil {
-		return usageError{fmt.Errorf("%w (%s -h lists the flags)", err, fs.Name())}
+		return service.UsageError{Err: fmt.Errorf("%w (%s -h lists the flags)", err, fs.Name())}
 	}
 	if set != nil {
 		if err := set.Validate(); err != nil {
-			return usageError{err}
+			return service.UsageError{Err: err}
 		}
 	}
 	return nil

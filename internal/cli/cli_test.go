@@ -2,13 +2,10 @@ package cli
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"socle/internal/platform/database/dbtest"
 )
 
 // run calls Main as the shell would and returns the exit code and what it printed.
@@ -21,24 +18,58 @@ func run(args ...string) (int, string, string) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, c := range commands {
-		args := []string{c.name, "-h"}
-		if c.name == "pki" {
+	for _, c := range allCommands() {
+		args := []string{c.Name, "-h"}
+		if c.Name == "pki" {
 			args = []string{"pki", "issue", "-h"}
 		}
-		if sub, ok := map[string]string{"sim": "psap", "bench": "aml", "import": "communes"}[c.name]; ok {
-			args = []string{c.name, sub, "-h"}
-		}
 		code, out, errs := run(args...)
-		if code != 0 || !strings.Contains(out+errs, "Usage: socle "+c.name) {
-			t.Errorf("socle %s -h: exit %d\n%s%s", c.name, code, out, errs)
+		if code != 0 || !strings.Contains(out+errs, "Usage: socle "+c.Name) {
+			t.Errorf("socle %s -h: exit %d\n%s%s", c.Name, code, out, errs)
 		}
-	}
-	if code, out, errs := run("sim", "operator", "-h"); code != 0 || !strings.Contains(out+errs, "Usage: socle sim operator") {
-		t.Errorf("socle sim operator -h: %d %s%s", code, out, errs)
+		for _, sub := range c.Subcommands {
+			code, out, errs := run(c.Name, sub.Name, "-h")
+			if code != 0 || !strings.Contains(out, "Usage: socle "+c.Name+" "+sub.Name) || !strings.Contains(out, "\nFlags:\n") {
+				t.Errorf("socle %s %s -h: exit %d\n%s%s", c.Name, sub.Name, code, out, errs)
+			}
+			if !strings.Contains(summary(c), sub.Name) {
+				t.Errorf("socle -h: %s does not name %s: %q", c.Name, sub.Name, summary(c))
+			}
+		}
+		if len(c.Subcommands) > 0 {
+			if code, _, errs := run(c.Name); code != 2 || !strings.Contains(errs, "socle "+c.Name+": want one of the above") {
+				t.Errorf("socle %s alone: %d %s", c.Name, code, errs)
+			}
+			if code, _, errs := run(c.Name, "frobnicate"); code != 2 || !strings.Contains(errs, `unknown "frobnicate"`) {
+				t.Errorf("socle %s frobnicate: %d %s", c.Name, code, errs)
+			}
+		}
 	}
 	if code, _, errs := run("frobnicate"); code != 2 || !strings.Contains(errs, `unknown command "frobnicate"`) {
 		t.Errorf("unknown command: %d %s", code, errs)
+	}
+}
+
+// TestABadFlagIsOneLine: a mistake names itself on one line, and exits with 2.
+func TestABadFlagIsOneLine(t *testing.T) {
+	for _, c := range allCommands() {
+		lines := [][]string{{c.Name, "-no-such-flag"}}
+		if c.Name == "pki" || c.Name == "user" {
+			continue // the subcommand comes first; their tests see to it
+		}
+		if len(c.Subcommands) > 0 {
+			lines = nil
+			for _, sub := range c.Subcommands {
+				lines = append(lines, []string{c.Name, sub.Name, "-no-such-flag"})
+			}
+		}
+		for _, args := range lines {
+			code, out, errs := run(args...)
+			want := "socle " + c.Name + ": flag provided but not defined: -no-such-flag (socle " + strings.Join(args[:len(args)-1], " ") + " -h lists the flags)\n"
+			if code != 2 || errs != want || out != "" {
+				t.Errorf("socle %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+			}
+		}
 	}
 }
 
@@ -80,54 +111,5 @@ func TestPrintConfigRedactsSecretsAndNamesBadValues(t *testing.T) {
 	code, _, errs = run("serve", "--print-config")
 	if code != 2 || !strings.Contains(errs, "SOCLE_EMERGENCY_PULL_MAX_AGE (3h0m0s) must not exceed SOCLE_LOCATION_RETENTION (2h0m0s)") {
 		t.Fatalf("pull age past retention: %d %s", code, errs)
-	}
-}
-
-func TestApplyPrintsEveryErrorAndExitsWithOne(t *testing.T) {
-	t.Setenv("SOCLE_DATABASE_URL", dbtest.NewURL(t))
-	file := filepath.Join(t.TempDir(), "directory.yaml")
-	os.WriteFile(file, []byte("psaps:\n  - id: Bad Id\n    name: ''\n    routing_number: '12'\n    endpoint: ftp://x\n"), 0o644)
-	code, _, errs := run("apply", "-f", file)
-	if code != 1 || !strings.Contains(errs, "4 errors, nothing applied") ||
-		!strings.Contains(errs, `directory.yaml:2: psaps[0] (id "Bad Id"): routing_number "12"`) {
-		t.Fatalf("exit %d\n%s", code, errs)
-	}
-	if code, _, errs := run("apply"); code != 2 || !strings.Contains(errs, "-f FILE.yaml is required") {
-		t.Fatalf("no file: exit %d %s", code, errs)
-	}
-}
-
-func TestImportCommunesRefusesABadFileNamingTheFeature(t *testing.T) {
-	t.Setenv("SOCLE_DATABASE_URL", dbtest.NewURL(t))
-	file := filepath.Join(t.TempDir(), "communes.geojson")
-	os.WriteFile(file, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"nom":"X"},"geometry":null}]}`), 0o644)
-	code, _, errs := run("import", "communes", file)
-	if code != 1 || !strings.Contains(errs, "feature 0: properties.code missing") {
-		t.Fatalf("exit %d\n%s", code, errs)
-	}
-	code, out, errs := run("import", "communes", "../emergency/demo/communes.geojson")
-	if code != 0 || !strings.Contains(out, "import: 8 communes (8 appeared, 0 vanished, 0 changed)") {
-		t.Fatalf("exit %d\n%s%s", code, out, errs)
-	}
-}
-
-func TestImportDepartementsReplacesTheSet(t *testing.T) {
-	t.Setenv("SOCLE_DATABASE_URL", dbtest.NewURL(t))
-	dir := t.TempDir()
-	square := func(code, name string, x float64) string {
-		return fmt.Sprintf(`{"type":"Feature","properties":{"code":%q,"nom":%q},"geometry":{"type":"Polygon","coordinates":[[[%v,48],[%v,48],[%v,49],[%v,48]]]}}`, code, name, x, x+1, x+1, x)
-	}
-	write := func(features ...string) string {
-		f := filepath.Join(dir, "departements.geojson")
-		os.WriteFile(f, []byte(`{"type":"FeatureCollection","features":[`+strings.Join(features, ",")+`]}`), 0o644)
-		return f
-	}
-	if code, out, errs := run("import", "departements", write(square("75", "Paris", 2), square("92", "Hauts-de-Seine", 1))); code != 0 ||
-		!strings.Contains(out, "import: 2 departements (2 appeared, 0 vanished, 0 changed)") {
-		t.Fatalf("first import: %d %s %s", code, out, errs)
-	}
-	if code, out, errs := run("import", "departements", write(square("75", "Paris", 2))); code != 0 ||
-		!strings.Contains(out, "(0 appeared, 1 vanished, 0 changed)") || !strings.Contains(out, "vanished: 92") {
-		t.Fatalf("second import: %d %s %s", code, out, errs)
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,16 +101,54 @@ func init() {
 		Migrations: []database.Migrations{steps},
 		Roles:      []identity.Role{{Name: "skeleton.reader", Description: "reads the bones"}},
 		Home:       web.Home{Title: web.Text{FR: "Squelette de service", EN: "Service skeleton"}},
-		Commands: []service.Command{{Name: "skeleton", Summary: "say the greeting",
-			Run: func(_ context.Context, _ []string, out io.Writer) error {
-				_, err := io.WriteString(out, "os\n")
-				return err
-			}}},
+		Commands: []service.Command{{Name: "skeleton", Summary: "count the bones",
+			Synopsis: "[flags]", Description: "Says how many bones the database holds.", Example: "socle skeleton -times 2",
+			Database: true, Run: countBones},
+			{Name: "bench", Subcommands: []service.Command{{Name: "bones", Summary: "how fast bones are counted",
+				Synopsis: "[flags]", Description: "Counts the bones on a scratch database.", Database: true, Bench: true,
+				Run: benchBones}}}},
 		New: func(cfg service.Config, env service.Env) (service.Service, error) {
 			skeletons.add(&skeletons.constructed, 1) // and nothing else: no side effect
 			return &skeleton{cfg: *cfg.(*skeletonConfig), held: skeletons}, nil
 		},
 	})
+}
+
+// countBones is the skeleton's command: a flag of its own, the platform's database options.
+func countBones(ctx context.Context, args []string, env service.CommandEnv) error {
+	times := env.Flags().Int("times", 1, "say it this many times")
+	if err := env.Parse(args); err != nil {
+		return err
+	}
+	if *times < 1 {
+		return service.Usagef("-times must be positive")
+	}
+	pool, err := env.OpenDB(ctx, 1)
+	if err != nil {
+		return err
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM skeleton.bones`).Scan(&n); err != nil {
+		return err
+	}
+	_, err = io.WriteString(env.Stdout(), strings.Repeat(fmt.Sprintf("%d bones\n", n), *times))
+	return err
+}
+
+// benchBones is the skeleton's benchmark: on a scratch database, in a scratch directory.
+func benchBones(ctx context.Context, args []string, env service.CommandEnv) error {
+	if err := env.Parse(args); err != nil {
+		return err
+	}
+	pool, err := env.OpenDB(ctx, 1)
+	if err != nil {
+		return err
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM skeleton.bones`).Scan(new(int)); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(env.Stdout(), "bones counted in %s\n", env.DataDir())
+	return err
 }
 
 func TestANewServiceIsOneFolderAndOneLine(t *testing.T) {
@@ -120,11 +160,30 @@ func TestANewServiceIsOneFolderAndOneLine(t *testing.T) {
 	if code, out, errs := run("user", "-h"); code != 0 || !strings.Contains(out+errs, "skeleton.reader") {
 		t.Errorf("socle user -h does not list the skeleton's role:\n%s", out)
 	}
-	if code, out, _ := run("skeleton"); code != 0 || out != "os\n" {
-		t.Errorf("socle skeleton: %d %q", code, out)
-	}
-	if code, out, _ := run("-h"); code != 0 || !strings.Contains(out, "say the greeting") {
+	if code, out, _ := run("-h"); code != 0 || !strings.Contains(out, "  skeleton   count the bones\n") {
 		t.Errorf("socle -h does not list the skeleton's command:\n%s", out)
+	}
+	// Its help: its flag and the platform's database options, their defaults and variables.
+	code, out, errs := run("skeleton", "-h")
+	for _, want := range []string{"Usage: socle skeleton [flags]\n\nSays how many bones the database holds.\n\nExample:\n  socle skeleton -times 2\n\nFlags:\n",
+		"  -times int\n    \tsay it this many times (default 1)\n",
+		"  -database-url secret\n    \tPostgreSQL URL", "[SOCLE_DATABASE_URL]", "(default ./var) [SOCLE_DATA_DIR]"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("socle skeleton -h: %d, want %q in\n%s%s", code, want, out, errs)
+		}
+	}
+	if code, _, errs := run("skeleton", "-times", "0"); code != 2 || errs != "socle skeleton: -times must be positive\n" {
+		t.Errorf("socle skeleton -times 0: %d %q", code, errs)
+	}
+	// Its benchmark, in the platform's group, with the benchmarks' options.
+	if code, out, _ := run("-h"); code != 0 || !strings.Contains(out, "  bench      measure a path against its baseline (aml, resolve, held, visio, bones)\n") {
+		t.Errorf("socle -h does not list the skeleton's benchmark:\n%s", out)
+	}
+	code, out, errs = run("bench", "bones", "-h")
+	if code != 0 || !strings.Contains(out, "Usage: socle bench bones [flags]\n") || !strings.Contains(out, "  -cpuprofile string\n") ||
+		!strings.Contains(out, "  -data-dir string\n    \twhere to keep the benchmark's database cluster and files (default: a temporary directory, removed)\n") ||
+		strings.Contains(out, "SOCLE_") {
+		t.Errorf("socle bench bones -h: %d\n%s%s", code, out, errs)
 	}
 
 	// migrate: its schema, with the others.
@@ -135,6 +194,19 @@ func TestANewServiceIsOneFolderAndOneLine(t *testing.T) {
 	}
 	if code, out, _ := run("migrate", "--status"); code != 0 || !strings.Contains(out, "skeleton     version 1, 0 pending") {
 		t.Errorf("migrate --status:\n%s", out)
+	}
+	// Its command, on the database serve would open.
+	if code, out, errs := run("skeleton", "-times", "2"); code != 0 || out != "0 bones\n0 bones\n" {
+		t.Errorf("socle skeleton: %d %q %s", code, out, errs)
+	}
+	// A benchmark's scratch directory is gone when it ends.
+	code, out, errs = run("bench", "bones")
+	scratch, ok := strings.CutPrefix(strings.TrimSpace(out), "bones counted in ")
+	if code != 0 || !ok || scratch == "" {
+		t.Fatalf("socle bench bones: %d %q %s", code, out, errs)
+	}
+	if _, err := os.Stat(scratch); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the scratch directory %s is still there: %v", scratch, err)
 	}
 
 	// serve: started, on the home page, its routes mounted, stopped at the end.
@@ -231,4 +303,47 @@ func eventually(limit time.Duration, cond func() bool) bool {
 		}
 	}
 	return true
+}
+
+func TestServicesFillThePlatformsGroupsAndTakeNoNameTwice(t *testing.T) {
+	noop := func(context.Context, []string, service.CommandEnv) error { return nil }
+	leaf := func(name string) service.Command {
+		return service.Command{Name: name, Summary: "does " + name, Run: noop}
+	}
+	platform := []command{{name: "serve", summary: "run the services"}}
+	groups := []service.Command{{Name: "bench", Summary: "measure", Description: "Measures."}, {Name: "empty", Summary: "nobody fills it"}}
+	a := service.Definition{Name: "a", Commands: []service.Command{
+		{Name: "bench", Subcommands: []service.Command{leaf("x")}},
+		{Name: "sim", Summary: "simulate", Subcommands: []service.Command{leaf("p")}}}}
+	b := service.Definition{Name: "b", Commands: []service.Command{
+		{Name: "bench", Subcommands: []service.Command{leaf("y")}},
+		{Name: "sim", Subcommands: []service.Command{leaf("q")}}, leaf("apply")}}
+	all, err := assemble(platform, groups, []service.Definition{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range all {
+		got = append(got, c.Name+": "+summary(c))
+	}
+	want := []string{"apply: does apply", "bench: measure (x, y)", "serve: run the services", "sim: simulate (p, q)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if len(a.Commands[1].Subcommands) != 1 || len(groups[0].Subcommands) != 0 {
+		t.Error("assembling changed a definition")
+	}
+	for _, c := range []struct {
+		d    service.Definition
+		want string
+	}{
+		{service.Definition{Name: "c", Commands: []service.Command{leaf("serve")}}, `service c: command "serve" is taken`},
+		{service.Definition{Name: "c", Commands: []service.Command{leaf("bench")}}, `service c: command "bench" is taken`},
+		{service.Definition{Name: "c", Commands: []service.Command{{Name: "bench", Subcommands: []service.Command{leaf("x")}}}}, `service c: command "bench" "x" is taken`},
+		{service.Definition{Name: "c", Commands: []service.Command{{Name: "frob", Subcommands: []service.Command{leaf("x")}}}}, `command "frob" has no summary`},
+	} {
+		if _, err := assemble(platform, groups, []service.Definition{a, c.d}); err == nil || err.Error() != c.want {
+			t.Errorf("got %v, want %s", err, c.want)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
+	"socle/internal/platform/service"
 )
 
 func init() {
@@ -166,7 +167,7 @@ Lists every account: email, name, whether it is enabled, and its roles as ROLE:S
 }
 
 func runUser(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args) {
 		fmt.Fprintln(stderr, userUsage())
 		if len(args) == 0 {
 			return usagef("want a subcommand: add, password, grant, revoke, disable, enable, totp or list")
@@ -251,7 +252,7 @@ func parseInterspersed(fs *flag.FlagSet, set *config.Set, args []string) ([]stri
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, usageError{err}
+			return nil, service.UsageError{Err: err}
 		}
 	}
 	return pos, nil

@@ -211,7 +211,7 @@ func TestANodeLocatesACallerWhoseFixAnotherNodeAccepted(t *testing.T) {
 	w := newWorld(t, nil)
 	psap := psapClient(t, w)
 	// A second node on the same database and bus, as another replica would be.
-	other, err := w.bed.StartNode(context.Background(), w.pool, testbed.DefaultConfig(), testbed.Discard(), w.svc.Bus())
+	other, err := emergency.StartLoopbackNode(context.Background(), w.bed, w.pool, emergency.LoopbackConfig(), testbed.Discard(), w.svc.Bus())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestANodeLocatesACallerWhoseFixAnotherNodeAccepted(t *testing.T) {
 	})
 
 	// A node started later loads the recent calls from PostgreSQL.
-	late, err := w.bed.StartNode(context.Background(), w.pool, testbed.DefaultConfig(), testbed.Discard(), w.svc.Bus())
+	late, err := emergency.StartLoopbackNode(context.Background(), w.bed, w.pool, emergency.LoopbackConfig(), testbed.Discard(), w.svc.Bus())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ type world struct {
 	t        *testing.T
 	pool     *pgxpool.Pool
 	bed      *testbed.Bed
-	svc      *testbed.Service
+	svc      *emergency.Loopback
 	operator *http.Client
 	mu       sync.Mutex
 	got      []psapsim.Received
@@ -51,11 +51,11 @@ func newWorld(t *testing.T, tweak func(*emergency.Config)) *world {
 	if err := bed.Apply(ctx, w.pool); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testbed.DefaultConfig()
+	cfg := emergency.LoopbackConfig()
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	svc, err := bed.StartService(ctx, w.pool, cfg, testbed.Discard())
+	svc, err := emergency.StartLoopback(ctx, bed, w.pool, cfg, testbed.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,8 @@ func init() {
 				EN: "Routing tables (PDAAU): upload, approval, publication — sign-in required",
 			}}},
 		},
-		Demo: runDemo,
+		Commands: commands(),
+		Demo:     runDemo,
 		New: func(cfg service.Config, env service.Env) (service.Service, error) {
 			return New(*cfg.(*Config), Deps{Pool: env.Pool, Bus: env.Bus, Registry: env.Metrics, Logger: env.Logger,
 				ClientCert: env.TLS.ClientCert, RootCAs: env.TLS.ClientCAs, Identity: env.Identity, DataDir: env.DataDir})

@@ -20,6 +20,7 @@ func init() {
 			},
 			Links: []web.Link{{Path: "/visio/", Text: web.Text{FR: "Ouvrir ou rejoindre une salle", EN: "Open or join a room"}}},
 		},
+		Commands: []service.Command{benchCommands()},
 		New: func(c service.Config, env service.Env) (service.Service, error) {
 			return New(*c.(*Config), Deps{Logger: env.Logger, Registry: env.Metrics, Identity: env.Identity, Pool: env.Pool,
 				DataDir: env.DataDir})

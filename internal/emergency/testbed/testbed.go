@@ -1,6 +1,8 @@
 // Package testbed assembles a real emergency push path on loopback — development PKI, PSAP
-// simulator over mutual TLS, demo directory, the emergency service behind a mutual-TLS
-// interconnect listener — for integration tests and `socle bench aml`.
+// simulator over mutual TLS, demo directory, operator location server, proxy — for
+// integration tests and `socle bench aml|held`. The emergency service runs on it behind a
+// mutual-TLS interconnect listener through emergency.StartLoopback: the bed does not import
+// the service, whose benchmarks stand on it.
 package testbed
 
 import (
@@ -21,14 +23,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"socle/internal/emergency"
 	"socle/internal/emergency/demo"
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/psapsim"
-	"socle/internal/platform/bus"
-	"socle/internal/platform/identity"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/server"
 )
@@ -101,95 +99,6 @@ func (b *Bed) Client(name string, conns int) (*http.Client, error) {
 	}}, nil
 }
 
-// Service is the emergency service running behind a mutual-TLS listener on loopback.
-type Service struct {
-	URL      string // https://127.0.0.1:port
-	Registry *prometheus.Registry
-	svc      *emergency.Service
-	bus      *bus.Bus
-	ownBus   bool
-	ic       *server.Listener
-}
-
-// StartService runs the emergency service on pool with cfg, as `socle serve` would, with an
-// embedded bus of its own.
-func (b *Bed) StartService(ctx context.Context, pool *pgxpool.Pool, cfg emergency.Config, logger *slog.Logger) (*Service, error) {
-	bs, err := bus.Open("")
-	if err != nil {
-		return nil, err
-	}
-	s, err := b.StartNode(ctx, pool, cfg, logger, bs)
-	if err != nil {
-		bs.Close()
-		return nil, err
-	}
-	s.ownBus = true
-	return s, nil
-}
-
-// StartNode runs one more node of the emergency service on pool, talking to the others over
-// bs (which it leaves open when it stops), with a data directory of its own.
-func (b *Bed) StartNode(ctx context.Context, pool *pgxpool.Pool, cfg emergency.Config, logger *slog.Logger, bs *bus.Bus) (*Service, error) {
-	client, err := tls.LoadX509KeyPair(filepath.Join(b.PKIDir, "socle-client.crt"), filepath.Join(b.PKIDir, "socle-client.key"))
-	if err != nil {
-		return nil, err
-	}
-	reg := prometheus.NewRegistry()
-	dataDir, err := os.MkdirTemp(b.DataDir, "node-")
-	if err != nil {
-		return nil, err
-	}
-	svc, err := emergency.New(cfg, emergency.Deps{Pool: pool, Bus: bs, Registry: reg, Logger: logger,
-		ClientCert: client, RootCAs: b.CA, DataDir: dataDir})
-	if err != nil {
-		return nil, err
-	}
-	if err := svc.Start(ctx); err != nil {
-		return nil, err
-	}
-	web, ic := http.NewServeMux(), http.NewServeMux()
-	svc.Routes(web, ic)
-	icTLS, err := server.MutualTLS(filepath.Join(b.PKIDir, "server.crt"), filepath.Join(b.PKIDir, "server.key"), b.CA)
-	if err != nil {
-		return nil, err
-	}
-	orgs := func() []identity.CertResolver { return []identity.CertResolver{svc} }
-	l, err := serveLoopback("interconnect", icTLS, server.Middleware(logger, identity.Organisations(orgs)(ic)), logger)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{URL: "https://" + l.BoundAddr(), Registry: reg, svc: svc, bus: bs, ic: l}, nil
-}
-
-// Bus is the bus the service talks on, for more nodes.
-func (s *Service) Bus() *bus.Bus { return s.bus }
-
-// Stop stops the service and its listener.
-func (s *Service) Stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s.ic.Shutdown(ctx)
-	err := s.svc.Stop(ctx)
-	if s.ownBus {
-		s.bus.Close()
-	}
-	return err
-}
-
-// DefaultConfig is the emergency configuration of tests: quick retries and leases.
-func DefaultConfig() emergency.Config {
-	return emergency.Config{
-		LocationRetention: 24 * time.Hour,
-		PurgeInterval:     time.Hour,
-		DeliveryExpiry:    time.Hour,
-		AttemptTimeout:    2 * time.Second,
-		Lease:             3 * time.Second,
-		PollInterval:      200 * time.Millisecond,
-		Concurrency:       64,
-		PullMaxAge:        10 * time.Minute,
-	}
-}
-
 // Discard is a logger that drops everything.
 func Discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -237,7 +146,7 @@ func (b *Bed) StartOperatorServer(handler http.Handler, logger *slog.Logger) (st
 	if err != nil {
 		return "", nil, err
 	}
-	l, err := serveLoopback("opsim", cfg, handler, logger)
+	l, err := ServeLoopback("opsim", cfg, handler, logger)
 	if err != nil {
 		return "", nil, err
 	}
@@ -300,7 +209,7 @@ func (b *Bed) StartProxy(upstream string, logger *slog.Logger) (string, func(), 
 	if err != nil {
 		return "", nil, err
 	}
-	l, err := serveLoopback("proxy", cfg, proxy, logger)
+	l, err := ServeLoopback("proxy", cfg, proxy, logger)
 	if err != nil {
 		return "", nil, err
 	}
@@ -308,7 +217,7 @@ func (b *Bed) StartProxy(upstream string, logger *slog.Logger) (string, func(), 
 }
 
 // serveLoopback serves handler over TLS on a free loopback port.
-func serveLoopback(name string, cfg *tls.Config, handler http.Handler, logger *slog.Logger) (*server.Listener, error) {
+func ServeLoopback(name string, cfg *tls.Config, handler http.Handler, logger *slog.Logger) (*server.Listener, error) {
 	l := &server.Listener{Name: name, Addr: "127.0.0.1:0", TLS: cfg, Handler: handler, Logger: logger}
 	if err := l.Listen(); err != nil {
 		return nil, err

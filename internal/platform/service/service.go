@@ -16,6 +16,24 @@
 //   - Stop releases everything Start took, waiting for work in flight up to its context's
 //     deadline, and may be called after a failed Start or twice.
 //   - Services never import each other.
+//
+// The contract of a command (Definition.Commands; see Command):
+//
+//   - A command declares what its -h shows (Synopsis, Description, Example) and which of the
+//     platform's options it takes (Database, Bench); the platform builds its flag set from
+//     them, and prints its help: usage line, description, example, and every flag with its
+//     default and, for the platform's options, its SOCLE_ variable.
+//   - Run declares the command's own flags on env.Flags(), calls env.Parse(args) and returns
+//     its error as is (flag.ErrHelp after -h, a UsageError naming a mistake); then it works,
+//     writing its results on env.Stdout(), its progress and the errors it lists on
+//     env.Stderr(). It reports a mistake in the command line as a UsageError (socle prints
+//     it on one line and exits with 2), anything else as an error (exit 1).
+//   - It gets what it needs of the platform from env, never from internal/cli. What it
+//     opens through env (OpenDB) is closed when Run returns.
+//   - A command with Subcommands is a group (`socle sim psap`). A service adds subcommands to
+//     a group of the platform's or another service's by declaring a group of the same name:
+//     `socle bench` is the platform's, its benchmarks the services'. Any other clash of names
+//     is a programming error, refused when the command line is assembled.
 package service
 
 import (
@@ -87,12 +105,6 @@ type Config interface {
 	Register(s *config.Set)
 }
 
-// Command is a subcommand a service adds to `socle`.
-type Command struct {
-	Name, Summary string
-	Run           func(ctx context.Context, args []string, stdout io.Writer) error
-}
-
 // Definition is what a service registers.
 type Definition struct {
 	// Name is the service's name: in SOCLE_SERVICES, logs, metrics and its URL paths.
@@ -107,7 +119,8 @@ type Definition struct {
 	// Roles are the roles the service defines: grants name them.
 	Roles []identity.Role
 	Home  web.Home
-	// Commands are the service's own subcommands.
+	// Commands are the service's subcommands of `socle`, and the subcommands it adds to the
+	// platform's groups (`socle bench`).
 	Commands []Command
 	// Demo, if set, puts the service's demo data in place before New when the platform runs
 	// with --demo (`make run`): it may adjust cfg, and returns what stops what it started.
@@ -133,6 +146,9 @@ func Register(d Definition) {
 		panic(fmt.Sprintf("service %s: New and NewConfig are required", d.Name))
 	case slices.ContainsFunc(defined, func(o Definition) bool { return o.Name == d.Name }):
 		panic(fmt.Sprintf("service %s: registered twice", d.Name))
+	}
+	if err := checkCommands(d.Commands, ""); err != nil {
+		panic(fmt.Sprintf("service %s: %v", d.Name, err))
 	}
 	for _, r := range d.Roles {
 		identity.DefineRole(r)
