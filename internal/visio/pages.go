@@ -48,7 +48,11 @@ type page struct {
 func writeJSON(w http.ResponseWriter, v any) { json.NewEncoder(w).Encode(v) }
 
 func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	p.Page = s.site.Page(r, p.Room)
+	title := p.Room
+	if p.Stats != nil {
+		title = messages.T(web.Lang(r), "stats.title")
+	}
+	p.Page = s.site.Page(r, title)
 	lang := p.Lang
 	p.T = func(k string) string { return messages.T(lang, k) }
 	b, _ := json.Marshal(messages[lang])

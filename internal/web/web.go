@@ -147,9 +147,11 @@ type homePage struct {
 	T        func(string) string
 }
 
-// Routes mounts the stylesheet and the home page, listing the services it is given.
+// Routes mounts the stylesheet and the home page, listing the services it is given, and the
+// answer to addresses nothing else serves: a page saying so, or problem+json.
 func Routes(mux *http.ServeMux, services []Home) {
 	mux.HandleFunc("GET "+stylesheetPath, serveStylesheet)
+	mux.Handle("GET /", home.Handle(func(http.ResponseWriter, *http.Request) error { return NotFound() }))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		lang := Lang(r)
 		w.Header().Set("Content-Security-Policy", "default-src 'self'")

@@ -42,3 +42,14 @@ func TestEveryMessageExistsInBothLanguages(t *testing.T) {
 		}
 	}
 }
+
+func TestAnAddressNothingServesIsAPageForPeopleAndAProblemForPrograms(t *testing.T) {
+	mux := http.NewServeMux()
+	Routes(mux, nil)
+	if rec := get(mux, "/nulle-part", browser); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "<h1>Page introuvable</h1>") {
+		t.Fatalf("a person gets %d\n%s", rec.Code, rec.Body)
+	}
+	if rec := get(mux, "/nulle-part", "application/json"); rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("a program gets %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
