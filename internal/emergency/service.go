@@ -4,6 +4,7 @@
 package emergency
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"socle/internal/emergency/delivery"
@@ -27,6 +29,7 @@ import (
 	"socle/internal/emergency/pdaauweb"
 	"socle/internal/emergency/porting"
 	"socle/internal/emergency/pull"
+	"socle/internal/emergency/status"
 	"socle/internal/platform/audit"
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
@@ -50,6 +53,11 @@ type Config struct {
 	PullScope         string
 	// DemoPSAPAddr is where the demo's PSAP simulator listens (with --demo).
 	DemoPSAPAddr string
+	// StatusInterval is how often the status page's probes and reports run.
+	StatusInterval time.Duration
+	// StatusAddresses are socle's addresses per flow, published on the status page.
+	StatusAddresses []string
+	statusAddresses []status.Address
 }
 
 // Register adds the service's options to the table.
@@ -71,7 +79,18 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.FallbackPSAP, "emergency-fallback-psap", "",
 		"id of the PSAP that receives locations for which the tables give no PSAP (empty: keep retrying)")
 	s.Addr(&c.DemoPSAPAddr, "demo-psap-addr", "127.0.0.1:8444", "where the demo's PSAP simulator listens")
+	s.Duration(&c.StatusInterval, "emergency-status-interval", 15*time.Second,
+		"how often the status page shakes hands with every PSAP and operator endpoint and merges the nodes' reports")
+	s.List(&c.StatusAddresses, "emergency-status-addresses", "",
+		"socle's addresses published on /status, flow=address: operators=..., psaps=..., cced=...")
 	s.Check(func() error {
+		var err error
+		if c.statusAddresses, err = status.ParseAddresses(c.StatusAddresses); err != nil {
+			return err
+		}
+		if c.StatusInterval < time.Second {
+			return fmt.Errorf("SOCLE_EMERGENCY_STATUS_INTERVAL (%s) must be at least 1s", c.StatusInterval)
+		}
 		if c.Lease <= c.AttemptTimeout {
 			return fmt.Errorf("SOCLE_EMERGENCY_DELIVERY_LEASE (%s) must exceed SOCLE_EMERGENCY_DELIVERY_TIMEOUT (%s)", c.Lease, c.AttemptTimeout)
 		}
@@ -125,6 +144,9 @@ type Service struct {
 	ported *porting.Index // ported numbers in memory, for the location pull
 	pdaau  *pdaau.Store
 	node   string // this process, in the calls it announces
+	// observer and status are the status page's: what this node sees, and the weather.
+	observer *status.Observer
+	status   *status.Status
 
 	deliveryPool *pgxpool.Pool
 	res          service.Resources // what Start took, released by Stop
@@ -139,6 +161,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("emergency: a data directory is required (the location pull's audit journal)")
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "emergency"), node: uuid.NewString()}
+	s.observer = &status.Observer{Node: s.node, Directory: s.snapshot, ClientCert: s.deps.ClientCert, RootCAs: s.deps.RootCAs,
+		Ping: func(ctx context.Context) error { return s.deps.Pool.Ping(ctx) }}
+	s.status = &status.Status{Observer: s.observer, Board: status.NewBoard(3 * cmp.Or(cfg.StatusInterval, 15*time.Second)),
+		Store: &status.Store{Pool: s.deps.Pool}, Bus: busConn(deps.Bus), Interval: cmp.Or(cfg.StatusInterval, 15*time.Second),
+		Addresses: s.cfg.statusAddresses, Logger: s.log.With("component", "status")}
 	s.intake = &intake.Handler{
 		Store:     intake.NewStore(deps.Pool, cfg.DeliveryExpiry, cfg.Lease),
 		Directory: s.snapshot,
@@ -246,6 +273,7 @@ func (s *Service) Start(ctx context.Context) (err error) {
 		ClientCert:     s.deps.ClientCert,
 		RootCAs:        s.deps.RootCAs,
 		Routed:         s.routed,
+		Observe:        s.observer.Delivered,
 	}, dpool, s.snapshot, s.log.With("component", "delivery"), s.deps.Registry)
 	dir, err := directory.NewLive(ctx, s.deps.Pool, s.log.With("component", "directory"))
 	if err != nil {
@@ -300,6 +328,12 @@ func (s *Service) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("emergency: subscribe to %s: %w", CallsSubject, err)
 	}
 	s.res.AddFunc(func() { sub.Unsubscribe() })
+	statusSub, err := s.status.Subscribe()
+	if err != nil {
+		cancel()
+		return fmt.Errorf("emergency: subscribe to %s: %w", status.Subject, err)
+	}
+	s.res.AddFunc(func() { statusSub.Unsubscribe() })
 	// Stop cancels the work and waits for it (up to its deadline) before the journal and the
 	// pool go: deliveries in flight finish, their leases protecting them if time runs out.
 	s.res.Add(func(ctx context.Context) error {
@@ -313,7 +347,8 @@ func (s *Service) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("emergency: stop: %w", ctx.Err())
 		}
 	})
-	s.wg.Add(8)
+	s.wg.Add(9)
+	go func() { defer s.wg.Done(); s.status.Run(runCtx) }()
 	go func() { defer s.wg.Done(); journal.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.ported.Watch(runCtx) }()
 	go func() { defer s.wg.Done(); s.sweepCalls(runCtx) }()
@@ -323,6 +358,13 @@ func (s *Service) Start(ctx context.Context) (err error) {
 	go func() { defer s.wg.Done(); s.worker.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.purgeLoop(runCtx) }()
 	return nil
+}
+
+func busConn(b *bus.Bus) *nats.Conn {
+	if b == nil {
+		return nil
+	}
+	return b.Conn
 }
 
 // Stop implements service.Service: it releases what Start took, the last first. Deliveries
@@ -358,6 +400,7 @@ func (s *Service) Routes(web, interconnect *http.ServeMux) {
 	interconnect.HandleFunc("GET /emergency/v1/tnaau", s.tnaau)
 	interconnect.HandleFunc("GET /emergency/v1/tnaau/feed", s.tnaauFeed)
 	if s.deps.Identity != nil {
+		(&status.Web{Status: s.status, Identity: s.deps.Identity}).Routes(web)
 		ui := &pdaauweb.UI{Store: s.pdaau, Identity: s.deps.Identity, Logger: s.log.With("component", "pdaauweb"), PSAPs: s.psapNames}
 		ui.Routes(web)
 		web.Handle("GET /emergency/v1/routes/resolve", s.deps.Identity.Require(http.HandlerFunc(s.resolve)))

@@ -46,6 +46,9 @@ type Config struct {
 	// Routed, if set, is told the PSAP each message is routed to, before it is pushed
 	// there: the location pull lets a PSAP locate the callers routed to it.
 	Routed func(j Job, psapID string)
+	// Observe, if set, is told the outcome of each push to a PSAP and how long it took: the
+	// status page's signal.
+	Observe func(psapID string, ok bool, took time.Duration, at time.Time)
 }
 
 // Worker delivers the outbox.
@@ -265,7 +268,11 @@ func (w *Worker) deliver(ctx context.Context, j Job) {
 		w.retry(ctx, j, route, 0, "encode PIDF-LO: "+err.Error())
 		return
 	}
+	start := time.Now()
 	status, err := w.post(ctx, route.PSAP, j.ID, body)
+	if w.cfg.Observe != nil {
+		w.cfg.Observe(route.PSAP.ID, err == nil && status >= 200 && status <= 299, time.Since(start), start)
+	}
 	switch {
 	case err != nil:
 		w.metrics.Attempts.WithLabelValues("error").Inc()

@@ -1,0 +1,142 @@
+package status
+
+import (
+	"context"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"socle/internal/emergency/directory"
+)
+
+var t0 = time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+
+func seen(id string, l Level) Seen { return Seen{ID: id, Name: id, Kind: KindPSAP, Level: l, Detail: string(l)} }
+
+func TestALinkIsDownOnlyWhenEveryNodeSeesItDown(t *testing.T) {
+	b := NewBoard(30 * time.Second)
+	b.Put(Report{Node: "a", At: t0, Seen: []Seen{seen("psap:x", Down), seen("psap:y", Down)}})
+	b.Put(Report{Node: "b", At: t0, Seen: []Seen{seen("psap:x", Operational), seen("psap:y", Down)}})
+	got := map[string]Level{}
+	for _, c := range b.Components(t0) {
+		got[c.ID] = c.Status
+	}
+	if got["psap:x"] != Degraded || got["psap:y"] != Down {
+		t.Fatalf("merged: %v", got)
+	}
+	// Node b falls silent: its report is forgotten, and a's view alone counts.
+	b.Put(Report{Node: "a", At: t0.Add(40 * time.Second), Seen: []Seen{seen("psap:x", Down)}})
+	for _, c := range b.Components(t0.Add(40 * time.Second)) {
+		if c.ID == "psap:x" && c.Status != Down {
+			t.Fatalf("with b gone: %s", c.Status)
+		}
+	}
+}
+
+func TestSinceIsWhenTheLevelLastChanged(t *testing.T) {
+	b := NewBoard(time.Minute)
+	at := func(d time.Duration, l Level) Component {
+		b.Put(Report{Node: "a", At: t0.Add(d), Seen: []Seen{seen("psap:x", l)}})
+		return b.Components(t0.Add(d))[0]
+	}
+	at(0, Operational)
+	if c := at(10*time.Second, Operational); !c.Since.Equal(t0) {
+		t.Fatalf("unchanged, since %s", c.Since)
+	}
+	if c := at(20*time.Second, Down); !c.Since.Equal(t0.Add(20*time.Second)) || c.Detail != "down" {
+		t.Fatalf("down: %+v", c)
+	}
+}
+
+// tlsEndpoint is a PSAP's HTTPS endpoint on addr ("" for any port), and the pool trusting it.
+func tlsEndpoint(t *testing.T, addr string) (*httptest.Server, *x509.CertPool) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	if addr != "" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Listener.Close()
+		srv.Listener = l
+	}
+	srv.StartTLS()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	return srv, pool
+}
+
+func TestAPSAPWhoseEndpointStopsIsDownAfterTwoHandshakesAndUpAgainWhenItReturns(t *testing.T) {
+	srv, pool := tlsEndpoint(t, "")
+	addr := srv.Listener.Addr().String()
+	snap := &directory.Snapshot{PSAPs: map[string]*directory.PSAP{
+		"bspp": {ID: "bspp", Name: "BSPP", Endpoint: "https://" + addr + "/aml", CA: pool}}}
+	o := &Observer{Node: "n1", Directory: func() *directory.Snapshot { return snap }}
+	level := func() (Level, string) {
+		for _, s := range o.Report(time.Now()).Seen {
+			if s.ID == "psap:bspp" {
+				return s.Level, s.Detail
+			}
+		}
+		t.Fatal("no psap:bspp in the report")
+		return "", ""
+	}
+	ctx := context.Background()
+	o.Probe(ctx, 2*time.Second)
+	if l, d := level(); l != Operational {
+		t.Fatalf("reachable: %s %s", l, d)
+	}
+	srv.Close()
+	o.Probe(ctx, 2*time.Second)
+	if l, _ := level(); l != Degraded {
+		t.Fatalf("one failed handshake: %s", l)
+	}
+	o.Probe(ctx, 2*time.Second)
+	if l, d := level(); l != Down || !strings.Contains(d, "point de remise injoignable (2 essais)") {
+		t.Fatalf("two failed handshakes: %s %s", l, d)
+	}
+	var delivery Seen
+	for _, s := range o.Report(time.Now()).Seen {
+		if s.ID == "service:delivery" {
+			delivery = s
+		}
+	}
+	if delivery.Level != Down {
+		t.Fatalf("the only PSAP down, delivery is %s", delivery.Level)
+	}
+	back, _ := tlsEndpoint(t, addr)
+	defer back.Close()
+	snap.PSAPs["bspp"].CA = x509.NewCertPool()
+	snap.PSAPs["bspp"].CA.AddCert(back.Certificate())
+	o.Probe(ctx, 2*time.Second)
+	if l, d := level(); l != Operational {
+		t.Fatalf("back: %s %s", l, d)
+	}
+}
+
+func TestDeliveriesThatAllFailMakeTheLinkDownAndSlowOnesDegraded(t *testing.T) {
+	snap := &directory.Snapshot{PSAPs: map[string]*directory.PSAP{"x": {ID: "x", Name: "X"}}}
+	o := &Observer{Node: "n1", Directory: func() *directory.Snapshot { return snap }}
+	now := t0
+	o.Delivered("x", false, 0, now.Add(-90*time.Second))
+	o.Delivered("x", false, 0, now.Add(-30*time.Second))
+	if s := o.psapSeen(snap.PSAPs["x"], now); s.Level != Down || s.Detail != "les 2 dernières remises ont échoué" {
+		t.Fatalf("%+v", s)
+	}
+	o.Delivered("x", true, 10*time.Millisecond, now)
+	if s := o.psapSeen(snap.PSAPs["x"], now); s.Level != Degraded || !s.LastOK.Equal(now) {
+		t.Fatalf("one good after failures: %+v", s)
+	}
+	// Five minutes later the failures are forgotten; deliveries taking 3 s are slow.
+	later := now.Add(6 * time.Minute)
+	for i := range 20 {
+		o.Delivered("x", true, 3*time.Second, later.Add(time.Duration(i)*time.Second))
+	}
+	if s := o.psapSeen(snap.PSAPs["x"], later.Add(20*time.Second)); s.Level != Degraded || !strings.Contains(s.Detail, "remises lentes") {
+		t.Fatalf("slow: %+v", s)
+	}
+}
