@@ -15,7 +15,9 @@ import (
 
 var t0 = time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 
-func seen(id string, l Level) Seen { return Seen{ID: id, Name: id, Kind: KindPSAP, Level: l, Detail: string(l)} }
+func seen(id string, l Level) Seen {
+	return Seen{ID: id, Name: id, Kind: KindPSAP, Level: l, Detail: string(l)}
+}
 
 func TestALinkIsDownOnlyWhenEveryNodeSeesItDown(t *testing.T) {
 	b := NewBoard(30 * time.Second)

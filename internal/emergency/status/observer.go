@@ -36,7 +36,7 @@ type Observer struct {
 	Ping func(context.Context) error
 
 	mu         sync.Mutex
-	probes     map[string]*probe     // by component id
+	probes     map[string]*probe    // by component id
 	deliveries map[string][]outcome // by PSAP id, oldest first, recentWindow at most
 	dbErr      error
 }

@@ -106,14 +106,14 @@ var states = map[string][]string{
 
 // Post is an incident, a maintenance window or a news item, with its updates, newest first.
 type Post struct {
-	ID         int64     `json:"id"`
-	Kind       string    `json:"kind"`
-	Title      string    `json:"title"`
-	Components []string  `json:"components"`
-	StartsAt   time.Time `json:"starts_at"`
+	ID         int64      `json:"id"`
+	Kind       string     `json:"kind"`
+	Title      string     `json:"title"`
+	Components []string   `json:"components"`
+	StartsAt   time.Time  `json:"starts_at"`
 	EndsAt     *time.Time `json:"ends_at,omitempty"`
-	State      string    `json:"state"`
-	Updates    []Update  `json:"updates"`
+	State      string     `json:"state"`
+	Updates    []Update   `json:"updates"`
 }
 
 // Update is one step of a post.
@@ -171,7 +171,9 @@ func (n NewPost) check() map[string]string {
 // FieldErrors is what is wrong with a post, by field.
 type FieldErrors map[string]string
 
-func (f FieldErrors) Error() string { return fmt.Sprintf("status: invalid post: %v", map[string]string(f)) }
+func (f FieldErrors) Error() string {
+	return fmt.Sprintf("status: invalid post: %v", map[string]string(f))
+}
 func (f FieldErrors) Unwrap() error { return ErrInput }
 
 // Add stores a new post with its first update, in one transaction.

@@ -120,9 +120,12 @@ func TestTheStatusIsPublicInFrenchJSONAndAtom(t *testing.T) {
 	}
 	var v struct {
 		Updated    time.Time
-		Components []struct{ ID, Name, Kind, Status, Detail string; Since time.Time }
-		Incidents  []any
-		News       []struct{ Title string }
+		Components []struct {
+			ID, Name, Kind, Status, Detail string
+			Since                          time.Time
+		}
+		Incidents []any
+		News      []struct{ Title string }
 	}
 	json.NewDecoder(resp.Body).Decode(&v)
 	resp.Body.Close()

@@ -32,7 +32,9 @@ type Web struct {
 func (w *Web) Routes(mux *http.ServeMux) {
 	w.site = web.NewSite(web.Text{FR: "Météo de la plateforme d'urgence", EN: "Emergency platform status"}, "/status",
 		templateFiles, template.FuncMap{
-			"postOf":   func(p pageData, post Post) postView { return postView{pageData: p, P: post, Names: p.names(post.Components)} },
+			"postOf": func(p pageData, post Post) postView {
+				return postView{pageData: p, P: post, Names: p.names(post.Components)}
+			},
 			"statesOf": func(kind string) []string { return states[kind][1:] },
 		}, "templates/*.html")
 	w.site.Logger = w.Status.Logger
