@@ -55,6 +55,12 @@ func runDemo(ctx context.Context, c service.Config, env service.Env) (stop func(
 	if err := demo.Certificates(env.DataDir, cfg.DemoPSAPAddr); err != nil {
 		return nil, err
 	}
+	if !cfg.DemoPSAPSimulator {
+		if err := applyDemo(ctx, cfg, env, cfg.DemoPSAPAddr); err != nil {
+			return nil, err
+		}
+		return func() {}, nil
+	}
 	pkiDir := filepath.Join(env.DataDir, "pki")
 	ca, err := pki.LoadPool(filepath.Join(pkiDir, "ca.crt"))
 	if err != nil {
@@ -73,17 +79,27 @@ func runDemo(ctx context.Context, c service.Config, env service.Env) (stop func(
 			l.Shutdown(context.Background())
 		}
 	}()
-	file, err := demo.Directory(env.DataDir, l.BoundAddr())
-	if err != nil {
+	if err := applyDemo(ctx, cfg, env, l.BoundAddr()); err != nil {
 		return nil, err
+	}
+	go l.Serve()
+	return func() { l.Shutdown(context.Background()) }, nil
+}
+
+// applyDemo writes and applies the demo directory, its PSAPs at psapAddr, and creates the
+// demo's routing-table editor and approver.
+func applyDemo(ctx context.Context, cfg *Config, env service.Env, psapAddr string) error {
+	file, err := demo.Directory(env.DataDir, psapAddr)
+	if err != nil {
+		return err
 	}
 	rep, err := directory.ApplyFile(ctx, env.Pool, file)
 	var list directory.Errors
 	if errors.As(err, &list) {
-		return nil, fmt.Errorf("demo directory: %v", list)
+		return fmt.Errorf("demo directory: %v", list)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	env.Logger.Info("demo directory applied", "file", file, "report", rep.String())
 	if cfg.FallbackPSAP == "" {
@@ -98,9 +114,8 @@ func runDemo(ctx context.Context, c service.Config, env service.Env) (stop func(
 		{"approbateur@demo.socle.test", "Approbateur préfecture (démo)", []identity.Grant{{Role: pdaauweb.RoleApprover, Scope: identity.AllScopes}}},
 	} {
 		if err := env.Identity.DemoAccount(ctx, accounts, a.email, a.name, a.grants...); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	go l.Serve()
-	return func() { l.Shutdown(context.Background()) }, nil
+	return nil
 }

@@ -53,6 +53,9 @@ type Config struct {
 	PullScope         string
 	// DemoPSAPAddr is where the demo's PSAP simulator listens (with --demo).
 	DemoPSAPAddr string
+	// DemoPSAPSimulator runs that simulator in-process; without it, someone runs
+	// `socle sim psap` at DemoPSAPAddr (and may stop it: the status page's tests do).
+	DemoPSAPSimulator bool
 	// StatusInterval is how often the status page's probes and reports run.
 	StatusInterval time.Duration
 	// StatusAddresses are socle's addresses per flow, published on the status page.
@@ -79,6 +82,8 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.FallbackPSAP, "emergency-fallback-psap", "",
 		"id of the PSAP that receives locations for which the tables give no PSAP (empty: keep retrying)")
 	s.Addr(&c.DemoPSAPAddr, "demo-psap-addr", "127.0.0.1:8444", "where the demo's PSAP simulator listens")
+	s.Bool(&c.DemoPSAPSimulator, "demo-psap-simulator", true,
+		"run the demo's PSAP simulator in-process (false: run socle sim psap at SOCLE_DEMO_PSAP_ADDR yourself)")
 	s.Duration(&c.StatusInterval, "emergency-status-interval", 15*time.Second,
 		"how often the status page shakes hands with every PSAP and operator endpoint and merges the nodes' reports")
 	s.List(&c.StatusAddresses, "emergency-status-addresses", "",

@@ -19,7 +19,7 @@ async function expectClean(p, what) {
 test('the public pages pass the audit in both languages', async () => {
   const p = await socle.page('fr-FR', { audited: true });
   for (const lang of ['fr', 'en']) {
-    for (const path of ['', 'login', 'visio/', 'visio/salle-audit']) {
+    for (const path of ['', 'login', 'visio/', 'visio/salle-audit', 'status']) {
       await p.goto(socle.webURL + path + (path.includes('?') ? '&' : '?') + 'lang=' + lang);
       await expectClean(p, `/${path} (${lang})`);
     }

@@ -69,11 +69,14 @@ async function ready(socle, dataDir, deadline) {
   throw new Error('socle did not become ready');
 }
 
-// startSocle runs socle with the demo data and a browser; stop() ends both.
-export async function startSocle() {
+// startSocle runs socle with the demo data and a browser; stop() ends both. before, if
+// given, is awaited with the data directory before socle starts, and returns more
+// environment for it.
+export async function startSocle({ before } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'socle-browser-'));
   chmodSync(dataDir, 0o711); // the private cluster's system user must reach its directory
   mkdirSync(artifacts, { recursive: true });
+  const more = before ? await before(dataDir) : {};
   const socle = spawn(join(root, 'bin', 'socle'), ['serve', '--demo'], {
     env: {
       ...process.env,
@@ -84,6 +87,7 @@ export async function startSocle() {
       SOCLE_DEMO_PSAP_ADDR: '127.0.0.1:0',
       SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
       SOCLE_VISIO_MEDIA_LOOPBACK: 'true', // WebRTC between the browser and the SFU over 127.0.0.1
+      ...more,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -103,6 +107,7 @@ export async function startSocle() {
   });
   const contexts = [];
   return {
+    bound,
     webURL: `https://localhost:${web}/`,
     dataDir,
     // page opens a laptop-sized page; the development CA is not in the browser's store.

@@ -131,7 +131,14 @@ func TestDeliveriesThatAllFailMakeTheLinkDownAndSlowOnesDegraded(t *testing.T) {
 	}
 	o.Delivered("x", true, 10*time.Millisecond, now)
 	if s := o.psapSeen(snap.PSAPs["x"], now); s.Level != Degraded || !s.LastOK.Equal(now) {
-		t.Fatalf("one good after failures: %+v", s)
+		t.Fatalf("one good after two failures: %+v", s)
+	}
+	// A link that failed once and works again is operational.
+	other := &directory.PSAP{ID: "y", Name: "Y"}
+	o.Delivered("y", false, 0, now.Add(-time.Minute))
+	o.Delivered("y", true, 10*time.Millisecond, now)
+	if s := o.psapSeen(other, now); s.Level != Operational {
+		t.Fatalf("back after one failure: %+v", s)
 	}
 	// Five minutes later the failures are forgotten; deliveries taking 3 s are slow.
 	later := now.Add(6 * time.Minute)

@@ -212,18 +212,22 @@ func (o *Observer) Report(now time.Time) Report {
 
 // psapSeen applies the PSAP rules: down when the last two handshakes failed, or every
 // delivery of the last two minutes (two at least) failed; degraded when one handshake failed,
-// a handshake was slow, a delivery failed in the last five minutes, or deliveries were slow.
+// a handshake was slow, the last delivery failed, a quarter of the last five minutes'
+// deliveries failed, or they were slow.
 func (o *Observer) psapSeen(p *directory.PSAP, now time.Time) Seen {
 	s := Seen{ID: "psap:" + p.ID, Name: p.Name, Kind: KindPSAP, Level: Operational}
 	if pr := o.probes[s.ID]; pr != nil {
 		s.Level, s.Detail, s.LastOK = probeLevel(pr, "point de remise")
 	}
-	var failed, recentN, recentFailed int
+	var failed, all, recentN, recentFailed int
+	var lastFailed bool
 	var latencies []time.Duration
 	for _, d := range o.deliveries[p.ID] {
 		if now.Sub(d.at) > recentWindow {
 			continue
 		}
+		all++
+		lastFailed = !d.ok
 		if d.ok {
 			latencies = append(latencies, d.latency)
 			if d.at.After(s.LastOK) {
@@ -242,9 +246,12 @@ func (o *Observer) psapSeen(p *directory.PSAP, now time.Time) Seen {
 	switch {
 	case recentN >= 2 && recentFailed == recentN:
 		s.Level, s.Detail = Down, fmt.Sprintf("les %d dernières remises ont échoué", recentN)
-	case failed > 0 && s.Level == Operational:
-		s.Level, s.Detail = Degraded, fmt.Sprintf("%d remise(s) échouée(s) en 5 min", failed)
-	case len(latencies) > 0 && s.Level == Operational:
+	case s.Level != Operational:
+	// A link that failed once and works again is operational; one that still fails, or
+	// fails often (a quarter of the deliveries, twice at least), is degraded.
+	case lastFailed || failed >= 2 && failed*4 >= all:
+		s.Level, s.Detail = Degraded, fmt.Sprintf("%d remise(s) sur %d échouée(s) en 5 min", failed, all)
+	case len(latencies) > 0:
 		slices.Sort(latencies)
 		if p95 := latencies[len(latencies)*95/100]; p95 > slowDelivery {
 			s.Level, s.Detail = Degraded, fmt.Sprintf("remises lentes (p95 %d ms)", p95.Milliseconds())
