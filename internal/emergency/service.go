@@ -193,6 +193,7 @@ func (s *Service) Pull() *pull.Service { return s.pull }
 // bus for live views.
 func (s *Service) accepted(res intake.Result, rec intake.Record) {
 	now := time.Now()
+	s.observer.Received(rec.OperatorID, now)
 	j := delivery.Job{ID: res.ID, Attempt: 1, ExpiresAt: now.Add(s.cfg.DeliveryExpiry), ReceivedAt: now,
 		Device: rec.Message.DeviceNumber, Number: rec.EmergencyNumber, IMEI: nonEmpty(rec.Message.IMEI)}
 	if l := rec.Message.Location; l != nil {

@@ -36,6 +36,7 @@ type Observer struct {
 	Ping func(context.Context) error
 
 	mu         sync.Mutex
+	received   map[string]time.Time // by operator id: its last message accepted
 	probes     map[string]*probe    // by component id
 	deliveries map[string][]outcome // by PSAP id, oldest first, recentWindow at most
 	dbErr      error
@@ -67,6 +68,18 @@ func (o *Observer) Delivered(psap string, ok bool, latency time.Duration, at tim
 		cut++
 	}
 	o.deliveries[psap] = list[cut:]
+}
+
+// Received records a message accepted from an operator (its push works).
+func (o *Observer) Received(operator string, at time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.received == nil {
+		o.received = map[string]time.Time{}
+	}
+	if at.After(o.received[operator]) {
+		o.received[operator] = at
+	}
 }
 
 // target is an endpoint to shake hands with.
@@ -177,6 +190,9 @@ func (o *Observer) Report(now time.Time) Report {
 			s := Seen{ID: "operator:" + op.ID, Name: op.Name, Kind: KindOperator, Level: Operational}
 			if p := o.probes[s.ID]; op.LocationEndpoint != "" && p != nil {
 				s.Level, s.Detail, s.LastOK = probeLevel(p, "serveur de localisation")
+			}
+			if at := o.received[op.ID]; at.After(s.LastOK) {
+				s.LastOK = at
 			}
 			if s.Level != Operational {
 				opBad++

@@ -205,3 +205,105 @@ func newJar() http.CookieJar {
 	j, _ := cookiejar.New(nil)
 	return j
 }
+
+// Two nodes on one bus: each sees what the other reports, so both pages say the same.
+func TestEveryReplicaShowsWhatAllTheNodesSee(t *testing.T) {
+	b, err := bus.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	node := func(name string) *Status {
+		st := &Status{Board: NewBoard(time.Minute), Bus: b.Conn, Logger: quiet}
+		sub, err := st.Subscribe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sub.Unsubscribe() })
+		return st
+	}
+	a, c := node("a"), node("c")
+	publish := func(r Report) {
+		data, _ := json.Marshal(r)
+		if err := b.Publish(Subject, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	publish(Report{Node: "a", At: now, Seen: []Seen{seen("psap:x", Down)}})
+	publish(Report{Node: "c", At: now, Seen: []Seen{seen("psap:x", Operational)}})
+	b.Flush()
+	for _, st := range []*Status{a, c} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			cs := st.Board.Components(now)
+			if len(cs) == 1 && cs[0].Status == Degraded {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a replica shows %+v", cs)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func TestAnAdministratorPostsAnIncidentAndResolvesIt(t *testing.T) {
+	st, srv, people := site(t)
+	ctx := context.Background()
+	st.Tick(ctx)
+	u, err := people.AddUser(ctx, "chef@x.fr", "Chef", "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	people.Grant(ctx, "chef@x.fr", identity.RoleAdmin, identity.AllScopes)
+	token, _, err := people.Login(ctx, u) // signed in (password and code are identity's tests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	do := func(method, path string, form url.Values) (*http.Response, string) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", srv.URL)
+		req.Header.Set("Accept", "text/html")
+		req.AddCookie(&http.Cookie{Name: identity.CookieName, Value: token})
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	// A maintenance without an end is refused, field by field, and nothing is stored.
+	resp, page := do("POST", "/status/admin/posts", url.Values{"kind": {"maintenance"}, "title": {"Bascule"}, "body": {"Nuit du 5."}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "<td>ends_at</td><td>une fin de maintenance après son début</td>") {
+		t.Fatalf("maintenance without an end: %d\n%s", resp.StatusCode, page)
+	}
+	resp, _ = do("POST", "/status/admin/posts", url.Values{"kind": {"incident"}, "title": {"Retards vers le SAMU 75"},
+		"body": {"Les remises sont retardées."}, "components": {"psap:samu-75"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("incident: %d", resp.StatusCode)
+	}
+	_, page = do("GET", "/status", nil)
+	if !strings.Contains(page, "Incidents et maintenances en cours") || !strings.Contains(page, "Retards vers le SAMU 75") ||
+		!strings.Contains(page, "— SAMU de Paris") {
+		t.Fatalf("the open incident is not shown:\n%s", page)
+	}
+	id := strings.TrimPrefix(resp.Header.Get("Location"), "/status?lang=fr#post-")
+	if resp, _ = do("POST", "/status/admin/posts/"+id+"/updates", url.Values{"state": {"resolved"}, "body": {"Rétabli à 10 h."}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resolve: %d", resp.StatusCode)
+	}
+	_, page = do("GET", "/status", nil)
+	if strings.Contains(page, "Incidents et maintenances en cours") || !strings.Contains(page, "Incidents et maintenances passés") ||
+		!strings.Contains(page, "Rétabli à 10 h.") {
+		t.Fatalf("the resolved incident:\n%s", page)
+	}
+}
