@@ -14,6 +14,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -58,7 +59,7 @@ type Seen struct {
 	Name   string    `json:"name"`
 	Kind   string    `json:"kind"`
 	Level  Level     `json:"status"`
-	Detail string    `json:"detail,omitempty"` // why, in French (the page's default language)
+	Why    Reason    `json:"why,omitzero"`
 	LastOK time.Time `json:"last_ok,omitzero"` // the last good exchange this node saw
 }
 
@@ -76,7 +77,35 @@ type Component struct {
 	Kind   string    `json:"kind"`
 	Status Level     `json:"status"`
 	Since  time.Time `json:"since"`
-	Detail string    `json:"detail"`
+	Detail string    `json:"detail"` // why, in French (the page's default language)
+
+	Why    Reason    `json:"-"`
+	LastOK time.Time `json:"-"` // the last good exchange any node saw
+}
+
+// Reason says why a component is not operational: a key of the words, and its values
+// (numbers and texts: it travels on the bus as JSON).
+type Reason struct {
+	Key  string `json:"key"`
+	Args []any  `json:"args,omitempty"`
+}
+
+func why(key string, args ...any) Reason { return Reason{Key: key, Args: args} }
+
+// Text is the reason, and the last good exchange, in lang.
+func (c Component) Text(lang string, now time.Time) string {
+	var parts []string
+	if c.Why.Key != "" {
+		args := append([]any(nil), c.Why.Args...)
+		if strings.HasPrefix(c.Why.Key, "probe.") && len(args) > 0 {
+			args[0] = messages.T(lang, fmt.Sprint("target.", args[0]))
+		}
+		parts = append(parts, fmt.Sprintf(messages.T(lang, "why."+c.Why.Key), args...))
+	}
+	if !c.LastOK.IsZero() {
+		parts = append(parts, messages.T(lang, "last.ok")+" "+ago(lang, now, c.LastOK))
+	}
+	return strings.Join(parts, " ; ")
 }
 
 // Board merges the nodes' reports. A report older than staleAfter is forgotten: its node is
@@ -119,7 +148,6 @@ func (b *Board) Components(now time.Time) []Component {
 	type acc struct {
 		Component
 		all, down int
-		lastOK    time.Time
 	}
 	byID := map[string]*acc{}
 	for node, r := range b.reports {
@@ -139,12 +167,12 @@ func (b *Board) Components(now time.Time) []Component {
 			}
 			if s.Level != Operational {
 				a.Status = worse(a.Status, Degraded)
-				if a.Detail == "" || s.Level == Down {
-					a.Detail = s.Detail
+				if a.Why.Key == "" || s.Level == Down {
+					a.Why = s.Why
 				}
 			}
-			if s.LastOK.After(a.lastOK) {
-				a.lastOK = s.LastOK
+			if s.LastOK.After(a.LastOK) {
+				a.LastOK = s.LastOK
 			}
 		}
 	}
@@ -154,11 +182,9 @@ func (b *Board) Components(now time.Time) []Component {
 			a.Status = Down
 		}
 		if a.Status == Operational {
-			a.Detail = ""
+			a.Why = Reason{}
 		}
-		if !a.lastOK.IsZero() {
-			a.Detail = joinDetail(a.Detail, "dernier échange réussi "+ago(now, a.lastOK))
-		}
+		a.Detail = a.Text("fr", now)
 		s, ok := b.since[a.ID]
 		if !ok || s.level != a.Status {
 			s = sinceAt{level: a.Status, at: now}
@@ -192,25 +218,18 @@ func serviceOrder(id string) int {
 	return 99
 }
 
-func joinDetail(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + " ; " + b
-}
-
-// ago says how long ago t was, in French, to the second under a minute.
-func ago(now, t time.Time) string {
+// ago says how long ago t was, in lang, to the second under a minute.
+func ago(lang string, now, t time.Time) string {
 	d := now.Sub(t)
 	switch {
 	case d < time.Second:
-		return "à l'instant"
+		return messages.T(lang, "ago.now")
 	case d < time.Minute:
-		return fmt.Sprintf("il y a %d s", int(d/time.Second))
+		return fmt.Sprintf(messages.T(lang, "ago.s"), int(d/time.Second))
 	case d < time.Hour:
-		return fmt.Sprintf("il y a %d min", int(d/time.Minute))
+		return fmt.Sprintf(messages.T(lang, "ago.min"), int(d/time.Minute))
 	case d < 48*time.Hour:
-		return fmt.Sprintf("il y a %d h", int(d/time.Hour))
+		return fmt.Sprintf(messages.T(lang, "ago.h"), int(d/time.Hour))
 	}
-	return fmt.Sprintf("il y a %d jours", int(d/(24*time.Hour)))
+	return fmt.Sprintf(messages.T(lang, "ago.days"), int(d/(24*time.Hour)))
 }

@@ -16,8 +16,11 @@ import (
 var t0 = time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 
 func seen(id string, l Level) Seen {
-	return Seen{ID: id, Name: id, Kind: KindPSAP, Level: l, Detail: string(l)}
+	return Seen{ID: id, Name: id, Kind: KindPSAP, Level: l, Why: why("deliveries.down", 2)}
 }
+
+// text is what the page says of a node's view, in French.
+func text(s Seen) string { return Component{Why: s.Why}.Text("fr", t0) }
 
 func TestALinkIsDownOnlyWhenEveryNodeSeesItDown(t *testing.T) {
 	b := NewBoard(30 * time.Second)
@@ -49,7 +52,7 @@ func TestSinceIsWhenTheLevelLastChanged(t *testing.T) {
 	if c := at(10*time.Second, Operational); !c.Since.Equal(t0) {
 		t.Fatalf("unchanged, since %s", c.Since)
 	}
-	if c := at(20*time.Second, Down); !c.Since.Equal(t0.Add(20*time.Second)) || c.Detail != "down" {
+	if c := at(20*time.Second, Down); !c.Since.Equal(t0.Add(20*time.Second)) || c.Detail != "les 2 dernières remises ont échoué" {
 		t.Fatalf("down: %+v", c)
 	}
 }
@@ -81,7 +84,7 @@ func TestAPSAPWhoseEndpointStopsIsDownAfterTwoHandshakesAndUpAgainWhenItReturns(
 	level := func() (Level, string) {
 		for _, s := range o.Report(time.Now()).Seen {
 			if s.ID == "psap:bspp" {
-				return s.Level, s.Detail
+				return s.Level, text(s)
 			}
 		}
 		t.Fatal("no psap:bspp in the report")
@@ -126,7 +129,7 @@ func TestDeliveriesThatAllFailMakeTheLinkDownAndSlowOnesDegraded(t *testing.T) {
 	now := t0
 	o.Delivered("x", false, 0, now.Add(-90*time.Second))
 	o.Delivered("x", false, 0, now.Add(-30*time.Second))
-	if s := o.psapSeen(snap.PSAPs["x"], now); s.Level != Down || s.Detail != "les 2 dernières remises ont échoué" {
+	if s := o.psapSeen(snap.PSAPs["x"], now); s.Level != Down || text(s) != "les 2 dernières remises ont échoué" {
 		t.Fatalf("%+v", s)
 	}
 	o.Delivered("x", true, 10*time.Millisecond, now)
@@ -145,7 +148,7 @@ func TestDeliveriesThatAllFailMakeTheLinkDownAndSlowOnesDegraded(t *testing.T) {
 	for i := range 20 {
 		o.Delivered("x", true, 3*time.Second, later.Add(time.Duration(i)*time.Second))
 	}
-	if s := o.psapSeen(snap.PSAPs["x"], later.Add(20*time.Second)); s.Level != Degraded || !strings.Contains(s.Detail, "remises lentes") {
+	if s := o.psapSeen(snap.PSAPs["x"], later.Add(20*time.Second)); s.Level != Degraded || !strings.Contains(text(s), "remises lentes") {
 		t.Fatalf("slow: %+v", s)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"net/url"
 	"slices"
@@ -189,7 +188,7 @@ func (o *Observer) Report(now time.Time) Report {
 		for _, op := range snap.Operators {
 			s := Seen{ID: "operator:" + op.ID, Name: op.Name, Kind: KindOperator, Level: Operational}
 			if p := o.probes[s.ID]; op.LocationEndpoint != "" && p != nil {
-				s.Level, s.Detail, s.LastOK = probeLevel(p, "serveur de localisation")
+				s.Level, s.Why, s.LastOK = probeLevel(p, "lis")
 			}
 			if at := o.received[op.ID]; at.After(s.LastOK) {
 				s.LastOK = at
@@ -203,24 +202,24 @@ func (o *Observer) Report(now time.Time) Report {
 
 	intake := Seen{ID: "service:intake", Name: "Réception des AML", Kind: KindService, Level: Operational}
 	if o.dbErr != nil {
-		intake.Level, intake.Detail = Down, "la base de données de ce nœud ne répond pas : les messages ne peuvent pas y être acceptés"
+		intake.Level, intake.Why = Down, why("db.down")
 	}
 	delivery := Seen{ID: "service:delivery", Name: "Remise aux centres (PSAP)", Kind: KindService, Level: Operational}
 	switch {
 	case psaps > 0 && psapDown == psaps:
-		delivery.Level, delivery.Detail = Down, "aucun centre n'est joignable"
+		delivery.Level, delivery.Why = Down, why("psaps.none")
 	case psapDown+psapBad > 0:
-		delivery.Level, delivery.Detail = Degraded, fmt.Sprintf("%d centre(s) sur %d injoignable(s) ou ralenti(s)", psapDown+psapBad, psaps)
+		delivery.Level, delivery.Why = Degraded, why("psaps.some", psapDown+psapBad, psaps)
 	}
 	pull := Seen{ID: "service:pull", Name: "Interrogation de localisation (HELD)", Kind: KindService, Level: Operational}
 	if opBad > 0 {
-		pull.Level, pull.Detail = Degraded, fmt.Sprintf("%d serveur(s) de localisation d'opérateur injoignable(s)", opBad)
+		pull.Level, pull.Why = Degraded, why("lis.some", opBad)
 	}
 	routing := Seen{ID: "service:routing", Name: "Tables de routage (PDAAU)", Kind: KindService, Level: Operational}
 	if snap == nil || len(snap.PSAPs) == 0 {
-		routing.Level, routing.Detail = Down, "l'annuaire des centres n'est pas chargé"
+		routing.Level, routing.Why = Down, why("directory.none")
 	} else if o.dbErr != nil {
-		routing.Level, routing.Detail = Degraded, "tables en mémoire ; une publication ne peut pas être prise en compte tant que la base de données ne répond pas"
+		routing.Level, routing.Why = Degraded, why("routing.db")
 	}
 	r.Seen = append([]Seen{intake, delivery, pull, routing}, r.Seen...)
 	return r
@@ -233,7 +232,7 @@ func (o *Observer) Report(now time.Time) Report {
 func (o *Observer) psapSeen(p *directory.PSAP, now time.Time) Seen {
 	s := Seen{ID: "psap:" + p.ID, Name: p.Name, Kind: KindPSAP, Level: Operational}
 	if pr := o.probes[s.ID]; pr != nil {
-		s.Level, s.Detail, s.LastOK = probeLevel(pr, "point de remise")
+		s.Level, s.Why, s.LastOK = probeLevel(pr, "psap")
 	}
 	var failed, all, recentN, recentFailed int
 	var lastFailed bool
@@ -261,29 +260,30 @@ func (o *Observer) psapSeen(p *directory.PSAP, now time.Time) Seen {
 	}
 	switch {
 	case recentN >= 2 && recentFailed == recentN:
-		s.Level, s.Detail = Down, fmt.Sprintf("les %d dernières remises ont échoué", recentN)
+		s.Level, s.Why = Down, why("deliveries.down", recentN)
 	case s.Level != Operational:
 	// A link that failed once and works again is operational; one that still fails, or
 	// fails often (a quarter of the deliveries, twice at least), is degraded.
 	case lastFailed || failed >= 2 && failed*4 >= all:
-		s.Level, s.Detail = Degraded, fmt.Sprintf("%d remise(s) sur %d échouée(s) en 5 min", failed, all)
+		s.Level, s.Why = Degraded, why("deliveries.failing", failed, all)
 	case len(latencies) > 0:
 		slices.Sort(latencies)
 		if p95 := latencies[len(latencies)*95/100]; p95 > slowDelivery {
-			s.Level, s.Detail = Degraded, fmt.Sprintf("remises lentes (p95 %d ms)", p95.Milliseconds())
+			s.Level, s.Why = Degraded, why("deliveries.slow", p95.Milliseconds())
 		}
 	}
 	return s
 }
 
-func probeLevel(p *probe, what string) (Level, string, time.Time) {
+// probeLevel applies the handshake rules to an endpoint of kind what ("psap", "lis").
+func probeLevel(p *probe, what string) (Level, Reason, time.Time) {
 	switch {
 	case p.fails >= 2:
-		return Down, fmt.Sprintf("%s injoignable (%d essais) : %s", what, p.fails, p.lastErr), p.lastOK
+		return Down, why("probe.down", what, p.fails, p.lastErr), p.lastOK
 	case p.fails == 1:
-		return Degraded, fmt.Sprintf("%s : un essai de connexion a échoué (%s)", what, p.lastErr), p.lastOK
+		return Degraded, why("probe.once", what, p.lastErr), p.lastOK
 	case p.took > slowHandshake:
-		return Degraded, fmt.Sprintf("%s lent : poignée de main TLS en %d ms", what, p.took.Milliseconds()), p.lastOK
+		return Degraded, why("probe.slow", what, p.took.Milliseconds()), p.lastOK
 	}
-	return Operational, "", p.lastOK
+	return Operational, Reason{}, p.lastOK
 }

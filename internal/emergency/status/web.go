@@ -121,6 +121,7 @@ func (w *Web) data(r *http.Request, title string) pageData {
 				continue
 			}
 			c.Name = name(c, lang)
+			c.Detail = c.Text(lang, now)
 			p.byID[c.ID] = c.Name
 			if kind == KindService {
 				p.Overall = worse(p.Overall, c.Status)
