@@ -46,6 +46,7 @@ const (
 type Request struct {
 	Name         string // subject common name
 	Organization string
+	Units        []string // subject organizational units (a network, "208-01", for an operator)
 	DNSNames     []string
 	IPs          []net.IP
 	Usage        Usage
@@ -156,7 +157,7 @@ func (ca *CA) Issue(r Request) (*Issued, error) {
 	if !r.NotAfter.After(r.NotBefore) {
 		return nil, errors.New("pki: NotAfter must be after NotBefore")
 	}
-	subject := pkix.Name{CommonName: r.Name}
+	subject := pkix.Name{CommonName: r.Name, OrganizationalUnit: r.Units}
 	if r.Organization != "" {
 		subject.Organization = []string{r.Organization}
 	}
@@ -189,6 +190,40 @@ func (ca *CA) Issue(r Request) (*Issued, error) {
 		return nil, err
 	}
 	return &Issued{Cert: cert, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), KeyPEM: keyPEM}, nil
+}
+
+// SignCSR signs the key of a certificate signing request, whose own signature must hold,
+// with the subject and validity of r (what the CSR asks for beyond its key is not taken: the
+// CA decides who the holder is).
+func (ca *CA) SignCSR(csr *x509.CertificateRequest, r Request) (*x509.Certificate, []byte, error) {
+	if err := csr.CheckSignature(); err != nil {
+		return nil, nil, fmt.Errorf("pki: the request's signature does not hold: %w", err)
+	}
+	if err := checkName(r.Name); err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	if r.NotBefore.IsZero() {
+		r.NotBefore = now.Add(-backdate)
+	}
+	if r.NotAfter.IsZero() {
+		r.NotAfter = now.AddDate(1, 0, 0)
+	}
+	subject := pkix.Name{CommonName: r.Name, OrganizationalUnit: r.Units}
+	if r.Organization != "" {
+		subject.Organization = []string{r.Organization}
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: subject, NotBefore: r.NotBefore, NotAfter: r.NotAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		AuthorityKeyId: ca.Cert.SubjectKeyId,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: sign the request of %s: %w", r.Name, err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
 // Save writes name.crt (0644) and name.key (0600) in dir, refusing to overwrite.
