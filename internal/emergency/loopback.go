@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"socle/internal/emergency/acceptance"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,6 +57,9 @@ func StartLoopbackNode(ctx context.Context, bed *testbed.Bed, pool *pgxpool.Pool
 	dataDir, err := os.MkdirTemp(bed.DataDir, "node-")
 	if err != nil {
 		return nil, err
+	}
+	if cfg.AcceptanceCA == "" {
+		cfg.AcceptanceCA = bed.PKIDir
 	}
 	svc, err := New(cfg, Deps{Pool: pool, Bus: bs, Registry: reg, Logger: logger,
 		ClientCert: client, RootCAs: bed.CA, DataDir: dataDir})
@@ -107,3 +111,6 @@ func LoopbackConfig() Config {
 		PullMaxAge:        10 * time.Minute,
 	}
 }
+
+// Acceptance is the node's campaigns, when it runs the acceptance environment.
+func (l *Loopback) Acceptance() *acceptance.Acceptance { return l.svc.acceptance }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
+	"socle/internal/emergency/acceptance"
 	"socle/internal/emergency/demo"
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/pdaauweb"
@@ -25,7 +27,7 @@ func init() {
 		Order:      10,
 		NewConfig:  func() service.Config { return &Config{} },
 		Migrations: []database.Migrations{schema.Migrations()},
-		Roles:      pdaauweb.Roles,
+		Roles:      append(slices.Clone(pdaauweb.Roles), acceptance.Roles...),
 		Home: web.Home{
 			Title: web.Text{FR: "Localisation des appels d'urgence", EN: "Emergency caller location"},
 			Summary: web.Text{

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"socle/internal/emergency/acceptance"
 	"socle/internal/emergency/delivery"
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/intake"
@@ -34,6 +35,7 @@ import (
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
+	"socle/internal/platform/pki"
 	"socle/internal/platform/problem"
 	"socle/internal/platform/server"
 	"socle/internal/platform/service"
@@ -56,6 +58,12 @@ type Config struct {
 	// DemoPSAPSimulator runs that simulator in-process; without it, someone runs
 	// `socle sim psap` at DemoPSAPAddr (and may stop it: the status page's tests do).
 	DemoPSAPSimulator bool
+	// Acceptance runs the acceptance environment: operators' campaigns, and nothing
+	// delivered to any PSAP.
+	Acceptance bool
+	// AcceptanceCA is the directory of the CA that signs testers' requests (ca.crt, ca.key);
+	// empty: <data-dir>/pki.
+	AcceptanceCA string
 	// StatusInterval is how often the status page's probes and reports run.
 	StatusInterval time.Duration
 	// StatusAddresses are socle's addresses per flow, published on the status page.
@@ -84,6 +92,10 @@ func (c *Config) Register(s *config.Set) {
 	s.Addr(&c.DemoPSAPAddr, "demo-psap-addr", "127.0.0.1:8444", "where the demo's PSAP simulator listens")
 	s.Bool(&c.DemoPSAPSimulator, "demo-psap-simulator", true,
 		"run the demo's PSAP simulator in-process (false: run socle sim psap at SOCLE_DEMO_PSAP_ADDR yourself)")
+	s.Bool(&c.Acceptance, "emergency-acceptance", false,
+		"run the acceptance environment: operators' testers register certificates and run campaigns at /emergency/acceptance/; nothing received is delivered to a PSAP")
+	s.String(&c.AcceptanceCA, "emergency-acceptance-ca", "",
+		"directory of the CA (ca.crt, ca.key) that signs testers' certificate requests; empty: <data-dir>/pki")
 	s.Duration(&c.StatusInterval, "emergency-status-interval", 15*time.Second,
 		"how often the status page shakes hands with every PSAP and operator endpoint and merges the nodes' reports")
 	s.List(&c.StatusAddresses, "emergency-status-addresses", "",
@@ -152,6 +164,8 @@ type Service struct {
 	// observer and status are the status page's: what this node sees, and the weather.
 	observer *status.Observer
 	status   *status.Status
+	// acceptance is the campaigns, in the acceptance environment only.
+	acceptance *acceptance.Acceptance
 
 	deliveryPool *pgxpool.Pool
 	res          service.Resources // what Start took, released by Stop
@@ -178,6 +192,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Logger:    s.log.With("component", "intake"),
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
+	if cfg.Acceptance {
+		s.acceptance = &acceptance.Acceptance{Store: &acceptance.Store{Pool: deps.Pool}, Directory: s.snapshot,
+			Roots: deps.RootCAs, Logger: s.log.With("component", "acceptance")}
+		s.intake.Stored = s.acceptanceStored
+	}
 	s.pdaau = pdaau.NewStore(deps.Pool)
 	s.calls = pull.NewCalls(cfg.PullMaxAge)
 	s.ported = porting.NewIndex(deps.Pool, s.log.With("component", "porting"))
@@ -194,6 +213,9 @@ func (s *Service) Pull() *pull.Service { return s.pull }
 func (s *Service) accepted(res intake.Result, rec intake.Record) {
 	now := time.Now()
 	s.observer.Received(rec.OperatorID, now)
+	if s.acceptance != nil {
+		return // the acceptance environment delivers nothing, and receives no real caller
+	}
 	j := delivery.Job{ID: res.ID, Attempt: 1, ExpiresAt: now.Add(s.cfg.DeliveryExpiry), ReceivedAt: now,
 		Device: rec.Message.DeviceNumber, Number: rec.EmergencyNumber, IMEI: nonEmpty(rec.Message.IMEI)}
 	if l := rec.Message.Location; l != nil {
@@ -300,6 +322,17 @@ func (s *Service) Start(ctx context.Context) (err error) {
 	if err := s.ported.Start(ctx); err != nil {
 		return err
 	}
+	if s.acceptance != nil {
+		ca, err := pki.LoadCA(cmp.Or(s.cfg.AcceptanceCA, filepath.Join(s.deps.DataDir, "pki")))
+		if err != nil {
+			return fmt.Errorf("emergency: acceptance CA: %w", err)
+		}
+		s.acceptance.CA = ca
+		if err := s.acceptance.Load(ctx); err != nil {
+			return err
+		}
+		s.log.Warn("acceptance environment: operators' campaigns only, nothing is delivered to any PSAP")
+	}
 	s.res.AddFunc(s.ported.Close)
 	journal, err := audit.Open(filepath.Join(s.deps.DataDir, "journal", "emergency-pull"),
 		pull.AuditSink(dpool, s.log.With("component", "pull")), s.log.With("component", "pull-journal"), audit.Options{})
@@ -361,7 +394,12 @@ func (s *Service) Start(ctx context.Context) (err error) {
 	go func() { defer s.wg.Done(); s.pdaauLoop(runCtx) }()
 	go func() { defer s.wg.Done(); s.intake.Store.Run(runCtx) }()
 	go func() { defer s.wg.Done(); dir.Watch(runCtx) }()
-	go func() { defer s.wg.Done(); s.worker.Run(runCtx) }()
+	go func() {
+		defer s.wg.Done()
+		if s.acceptance == nil { // the acceptance environment delivers nothing to any PSAP
+			s.worker.Run(runCtx)
+		}
+	}()
 	go func() { defer s.wg.Done(); s.purgeLoop(runCtx) }()
 	return nil
 }
@@ -383,7 +421,50 @@ func (s *Service) Organisation(fingerprint string) (identity.Organisation, bool)
 	if s.dir == nil {
 		return identity.Organisation{}, false
 	}
-	return s.snapshot().Organisation(fingerprint)
+	if o, ok := s.snapshot().Organisation(fingerprint); ok {
+		return o, true
+	}
+	if s.acceptance != nil { // a certificate an operator's tester registered
+		return s.acceptance.Organisation(fingerprint)
+	}
+	return identity.Organisation{}, false
+}
+
+// acceptancePull plays a campaign's PULL cases against the operator's test server, over
+// mutual TLS as the location pull does (socle's client certificate; the operator's CA, or
+// socle's).
+func (s *Service) acceptancePull(r *http.Request, campaign int64, e acceptance.Endpoint) error {
+	roots := s.deps.RootCAs
+	if op, ok := s.snapshot().Operators[e.OperatorID]; ok && op.LocationCA != nil {
+		roots = op.LocationCA
+	}
+	client := &http.Client{Timeout: 2 * acceptance.PullResponseTime, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS12, RootCAs: roots, Certificates: []tls.Certificate{s.deps.ClientCert}}}}
+	defer client.CloseIdleConnections()
+	var failed error
+	acceptance.RunPull(r.Context(), client, e, func(v acceptance.Verdict, exchange string) {
+		if err := s.acceptance.Store.Record(r.Context(), campaign, v, exchange, time.Now()); err != nil {
+			failed = err
+		}
+	})
+	return failed
+}
+
+// acceptanceStored hands what intake made of a message to the operator's running campaign.
+func (s *Service) acceptanceStored(ctx context.Context, rec intake.Record, res intake.Result, r *http.Request, answer int) {
+	p := acceptance.Pushed{Format: rec.Message.Format, Status: res.Status, Duplicate: !res.Fresh, Findings: res.Findings}
+	if l := rec.Message.Location; l != nil {
+		p.Source = l.Source
+	}
+	head := map[string]string{}
+	for _, k := range []string{"Content-Type", "Device-Number", "Emergency-Number"} {
+		head[k] = r.Header.Get(k)
+	}
+	ans := res.Status
+	if !res.Fresh {
+		ans += " (doublon de " + res.ID + ")"
+	}
+	s.acceptance.Pushed(ctx, rec.OperatorID, p, acceptance.Exchange(head, rec.Raw, answer, ans))
 }
 
 // Ready implements service.Service.
@@ -407,6 +488,9 @@ func (s *Service) Routes(web, interconnect *http.ServeMux) {
 	interconnect.HandleFunc("GET /emergency/v1/tnaau/feed", s.tnaauFeed)
 	if s.deps.Identity != nil {
 		(&status.Web{Status: s.status, Identity: s.deps.Identity}).Routes(web)
+		if s.acceptance != nil {
+			(&acceptance.Web{A: s.acceptance, Identity: s.deps.Identity, Pull: s.acceptancePull}).Routes(web)
+		}
 		ui := &pdaauweb.UI{Store: s.pdaau, Identity: s.deps.Identity, Logger: s.log.With("component", "pdaauweb"), PSAPs: s.psapNames}
 		ui.Routes(web)
 		web.Handle("GET /emergency/v1/routes/resolve", s.deps.Identity.Require(http.HandlerFunc(s.resolve)))

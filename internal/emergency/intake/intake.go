@@ -11,6 +11,7 @@
 package intake
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -44,8 +45,11 @@ type Handler struct {
 	Directory func() *directory.Snapshot
 	// Accepted is called after a new usable message is committed, to hand it to delivery.
 	Accepted func(Result, Record)
-	Logger   *slog.Logger
-	Metrics  *Metrics
+	// Stored, if set, is told of every message stored, whatever its status, with the HTTP
+	// status of the answer: the acceptance campaigns judge what operators push.
+	Stored  func(ctx context.Context, rec Record, res Result, r *http.Request, answer int)
+	Logger  *slog.Logger
+	Metrics *Metrics
 }
 
 // Metrics counts what intake sees.
@@ -168,6 +172,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Logger.Enabled(r.Context(), slog.LevelDebug) {
 		h.Logger.Debug("aml received", "request_id", server.RequestID(r.Context()), "id", res.ID,
 			"operator", op.ID, "status", res.Status, "duplicate", !res.Fresh)
+	}
+
+	if h.Stored != nil {
+		answer := http.StatusUnprocessableEntity
+		switch res.Status {
+		case StatusAccepted, StatusNoLocation:
+			answer = http.StatusAccepted
+		case StatusForbidden:
+			answer = http.StatusForbidden
+		}
+		h.Stored(r.Context(), rec, res, r, answer)
 	}
 
 	switch res.Status {

@@ -24,6 +24,10 @@ type Sim struct {
 	// Mobile decides whether a number (E.164 digits) is a mobile line; default: French
 	// mobile ranges, +33 6 and +33 7.
 	Mobile func(number string) bool
+	// Unknown decides whether a number is one the server knows nothing of (it answers
+	// locationUnknown, RFC 5985 §4.3.2); default: +33 9999 numbers, which no French operator
+	// is assigned.
+	Unknown func(number string) bool
 
 	delay     atomic.Int64
 	errCode   atomic.Value // string
@@ -134,6 +138,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if code, _ := s.errCode.Load().(string); code != "" {
 		reply(held.EncodeError(&held.Error{Code: code, Message: "simulated error"}))
+		return
+	}
+	unknown := s.Unknown
+	if unknown == nil {
+		unknown = func(n string) bool { return strings.HasPrefix(n, "339999") }
+	}
+	if unknown(number) {
+		reply(held.EncodeError(&held.Error{Code: held.LocationUnknown, Message: "no such subscriber"}))
 		return
 	}
 	mobile := s.Mobile
