@@ -114,6 +114,7 @@ func applyDemo(ctx context.Context, cfg *Config, env service.Env, psapAddr strin
 	}{
 		{"redacteur@demo.socle.test", "Rédacteur CCED (démo)", []identity.Grant{{Role: pdaauweb.RoleEditor, Scope: "75"}, {Role: pdaauweb.RoleEditor, Scope: "69"}}},
 		{"approbateur@demo.socle.test", "Approbateur préfecture (démo)", []identity.Grant{{Role: pdaauweb.RoleApprover, Scope: identity.AllScopes}}},
+		{"testeur@demo.socle.test", "Testeur opérateur (démo)", []identity.Grant{{Role: acceptance.RoleTester, Scope: "demo-mobile"}}},
 	} {
 		if err := env.Identity.DemoAccount(ctx, accounts, a.email, a.name, a.grants...); err != nil {
 			return err
