@@ -99,15 +99,15 @@ func (a *Acceptance) Check(upload []byte, op *directory.Operator) (*x509.Certifi
 	return c, CheckCertificate(c, a.Roots, op, a.Directory().Operators, a.now()), signed, nil
 }
 
-// nextRenewal is the end of the certificate campaign after next September: certificates are
+// nextRenewal is the end of the first September at least six months away: certificates are
 // renewed each September (the kick-off's rule), and one signed in August lives until the
-// September after.
+// September after, not a month.
 func nextRenewal(now time.Time) time.Time {
-	y := now.Year() + 1
-	if now.Month() >= time.September {
-		y++
+	end := time.Date(now.Year(), time.September, 30, 23, 59, 59, 0, time.UTC)
+	for end.Before(now.AddDate(0, 6, 0)) {
+		end = end.AddDate(1, 0, 0)
 	}
-	return time.Date(y, time.September, 30, 23, 59, 59, 0, time.UTC)
+	return end
 }
 
 // Pushed records what intake made of a message of op, in op's running campaign, if any.

@@ -209,3 +209,14 @@ func FuzzParseUpload(f *testing.F) {
 		}
 	})
 }
+
+func TestASignedCertificateLivesUntilASeptemberAtLeastSixMonthsAway(t *testing.T) {
+	for _, c := range []struct{ signed, until string }{
+		{"2026-12-04", "2027-09-30"}, {"2027-03-15", "2027-09-30"}, {"2027-04-01", "2028-09-30"}, {"2027-08-15", "2028-09-30"},
+	} {
+		at, _ := time.Parse(time.DateOnly, c.signed)
+		if got := nextRenewal(at).Format(time.DateOnly); got != c.until {
+			t.Errorf("signed %s: until %s, want %s", c.signed, got, c.until)
+		}
+	}
+}

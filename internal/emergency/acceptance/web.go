@@ -138,7 +138,7 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) error {
 		rows = append(rows, row)
 	}
 	slices.SortFunc(rows, func(a, b indexRow) int { return strings.Compare(a.Name, b.Name) })
-	w.render(rw, r, http.StatusOK, "index.html", "index.title", rows)
+	w.render(rw, r, http.StatusOK, "index.html", "", rows)
 	return nil
 }
 
