@@ -397,6 +397,9 @@ func (w *Web) finish(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if r.FormValue("confirm") != "yes" { // the verdict becomes final: the person says so
+		return refusal(http.StatusUnprocessableEntity, "unconfirmed", "err.confirm")
+	}
 	if err := w.A.Store.Finish(r.Context(), c.ID, w.A.now()); errors.Is(err, ErrNotRunning) {
 		return refusal(http.StatusConflict, "campaign-closed", "err.notrunning")
 	} else if err != nil {
