@@ -5,12 +5,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"socle/internal/emergency"
 	"socle/internal/emergency/acceptance"
-	"socle/internal/emergency/aml"
 	"socle/internal/emergency/opsim"
 	"socle/internal/emergency/testbed"
 	"socle/internal/platform/pki"
@@ -71,51 +71,35 @@ func (cw *campaignWorld) results(t *testing.T) map[string]acceptance.Result {
 	return out
 }
 
-func (cw *campaignWorld) send(t *testing.T, contentType string, body []byte, device string) int {
-	t.Helper()
-	status, _, err := testbed.Push(context.Background(), cw.tester, cw.svc.URL, contentType, body,
-		map[string]string{"Device-Number": device, "Emergency-Number": "112"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return status
+func (cw *campaignWorld) player() acceptance.Player {
+	return acceptance.Player{Client: cw.tester, URL: cw.svc.URL, Network: [2]string{"001", "01"}, Foreign: [2]string{"208", "20"}}
 }
 
-func handset(src aml.Source, mcc, mnc string) aml.Message {
-	now := time.Now().UTC().Truncate(time.Second)
-	return aml.Message{DeviceNumber: "+33612345678", EmergencyNumber: "112", NetworkMCC: mcc, NetworkMNC: mnc,
-		IMSI: "001010123456789", IMEI: "356938035643809", Time: now,
-		Location: &aml.Location{Latitude: 48.85837, Longitude: 2.29448, Accuracy: 12, Confidence: 68, Source: src, Time: now}}
+// play sends the player's messages and returns the PUSH cases' states.
+func (cw *campaignWorld) play(t *testing.T, p acceptance.Player) map[string]string {
+	t.Helper()
+	if _, err := p.Push(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for id, r := range cw.results(t) {
+		if k, _ := acceptance.CaseByID(id); k.Flow == acceptance.Push {
+			got[id] = r.State
+		}
+	}
+	return got
 }
 
 func TestAnOperatorThatSendsEveryPushCasePassesThemAllAndNothingReachesAPSAP(t *testing.T) {
 	cw := newCampaign(t)
-	form, text := "application/x-www-form-urlencoded", "text/plain"
-	gnss := aml.EncodeHTTPS(handset(aml.SourceGPS, "001", "01"))
-	noFix := handset(aml.SourceGPS, "001", "01")
-	noFix.Location, noFix.NoLocation = nil, true
-	for _, m := range []struct {
-		contentType string
-		body        []byte
-	}{
-		{form, gnss},
-		{form, aml.EncodeHTTPS(handset(aml.SourceWiFi, "001", "01"))},
-		{form, aml.EncodeHTTPS(handset(aml.SourceCell, "001", "01"))},
-		{text, aml.EncodeSMSv1(noFix)},
-		{text, aml.EncodeSMSv1(handset(aml.SourceGPS, "001", "01"))},
-		{text, aml.EncodeSMSv2(handset(aml.SourceGPS, "001", "01"))},
-		{form, gnss}, // again: a duplicate
-		{form, aml.EncodeHTTPS(handset(aml.SourceGPS, "208", "20"))}, // a network the operator does not run
-	} {
-		cw.send(t, m.contentType, m.body, "+33612345678")
-	}
-	got := cw.results(t)
-	for _, k := range acceptance.Cases {
-		if k.Flow != acceptance.Push {
-			continue
+	for id, state := range cw.play(t, cw.player()) {
+		if state != acceptance.Passed {
+			t.Errorf("%s: %s (%s)", id, state, cw.results(t)[id].Reason)
 		}
-		if r := got[k.ID]; r.State != acceptance.Passed || r.Exchange == "" {
-			t.Errorf("%s: %s %s", k.ID, r.State, r.Reason)
+	}
+	for id, r := range cw.results(t) {
+		if r.State == acceptance.Passed && r.Exchange == "" {
+			t.Errorf("%s passed without its exchange", id)
 		}
 	}
 	// The acceptance environment delivers nothing: the PSAP simulator heard nothing.
@@ -127,19 +111,37 @@ func TestAnOperatorThatSendsEveryPushCasePassesThemAllAndNothingReachesAPSAP(t *
 	}
 }
 
-func TestAnSMSWithAWrongLengthFailsItsCaseOnly(t *testing.T) {
-	cw := newCampaign(t)
-	body := aml.EncodeSMSv1(handset(aml.SourceGPS, "001", "01"))
-	bad := []byte(string(body[:len(body)-3]) + "999") // ml=999: not the message's length
-	cw.send(t, "text/plain", bad, "+33612345678")
-	got := cw.results(t)
-	if r := got["push.sms.v1"]; r.State != acceptance.Failed || r.Reason == "" {
-		t.Fatalf("push.sms.v1: %+v", r)
-	}
-	for id, r := range got {
-		if id != "push.sms.v1" && r.State != acceptance.Waiting {
-			t.Errorf("%s is %s", id, r.State)
-		}
+// Each broken mode of the player fails exactly its cases, and leaves the others as they
+// would be.
+func TestEachBrokenModeFailsExactlyItsCases(t *testing.T) {
+	for _, c := range []struct {
+		mode   string
+		tweak  func(*acceptance.Player)
+		failed []string // the others pass
+		unseen []string // never shown: they stay waiting
+	}{
+		{"a wrong ml in every SMS", func(p *acceptance.Player) { p.BadML = true },
+			[]string{"push.nolocation", "push.sms.v1", "push.sms.v2"}, nil},
+		{"another operator's network on every message", func(p *acceptance.Player) { p.WrongNetwork = true },
+			nil, []string{"push.https.gnss", "push.https.wifi", "push.https.cell", "push.nolocation", "push.sms.v1", "push.sms.v2"}},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			cw := newCampaign(t)
+			p := cw.player()
+			c.tweak(&p)
+			for id, state := range cw.play(t, p) {
+				want := acceptance.Passed
+				if slices.Contains(c.failed, id) {
+					want = acceptance.Failed
+				}
+				if slices.Contains(c.unseen, id) {
+					want = acceptance.Waiting
+				}
+				if state != want {
+					t.Errorf("%s: %s, want %s", id, state, want)
+				}
+			}
+		})
 	}
 }
 

@@ -3,12 +3,16 @@ package emergency
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"socle/internal/emergency/acceptance"
 	"socle/internal/emergency/opsim"
 	"socle/internal/emergency/psapsim"
 	"socle/internal/platform/pki"
@@ -62,6 +66,13 @@ func runSimOperator(ctx context.Context, args []string, env service.CommandEnv) 
 	delay := fs.Duration("delay", 0, "wait this long before each answer")
 	code := fs.String("error", "", "answer every request with this HELD error code (locationUnknown, notLocatable, ...)")
 	byRef := fs.Bool("by-reference", false, "answer with a location URI (a locationUriSet), dereferenced by a second request")
+	campaign := fs.String("campaign", "", "socle's interconnect (https://host:port): first send one message of each PUSH case of an acceptance campaign")
+	pushCert := fs.String("push-cert", "", "the operator's client certificate for the campaign (default <pki>/demo-operator.crt)")
+	pushKey := fs.String("push-key", "", "its key (default <pki>/demo-operator.key)")
+	network := fs.String("network", "001-01", "the operator's network, MCC-MNC")
+	foreign := fs.String("foreign", "208-20", "another operator's network, MCC-MNC, for the case socle must refuse")
+	wrongNetwork := fs.Bool("wrong-network", false, "broken: every campaign message carries the other operator's network")
+	badML := fs.Bool("bad-ml", false, "broken: the campaign's SMS carry an ml that is not their length")
 	if err := env.Parse(args); err != nil {
 		return err
 	}
@@ -69,7 +80,51 @@ func runSimOperator(ctx context.Context, args []string, env service.CommandEnv) 
 	sim.SetDelay(*delay)
 	sim.SetError(*code)
 	sim.SetByReference(*byRef, "")
+	if *campaign != "" {
+		p, err := player(*srv.dir, *pushCert, *pushKey, *campaign, *network, *foreign)
+		if err != nil {
+			return err
+		}
+		p.WrongNetwork, p.BadML = *wrongNetwork, *badML
+		sent, err := p.Push(ctx)
+		for _, s := range sent {
+			fmt.Fprintf(env.Stdout(), "%-22s %d %s\n", s.What, s.Status, strings.TrimSpace(s.Answer))
+		}
+		if err != nil {
+			return err
+		}
+	}
 	return srv.serve(ctx, env, "operator-simulator", sim)
+}
+
+// player is the operator's side of a campaign's PUSH cases, from the flags.
+func player(pkiDir, certFile, keyFile, url, network, foreign string) (acceptance.Player, error) {
+	split := func(flag, v string) ([2]string, error) {
+		mcc, mnc, ok := strings.Cut(v, "-")
+		if !ok || len(mcc) != 3 || len(mnc) < 2 || len(mnc) > 3 {
+			return [2]string{}, service.Usagef("-%s %q is not MCC-MNC, such as 208-01", flag, v)
+		}
+		return [2]string{mcc, mnc}, nil
+	}
+	n, err := split("network", network)
+	if err != nil {
+		return acceptance.Player{}, err
+	}
+	f, err := split("foreign", foreign)
+	if err != nil {
+		return acceptance.Player{}, err
+	}
+	cert, err := tls.LoadX509KeyPair(cmp.Or(certFile, filepath.Join(pkiDir, "demo-operator.crt")), cmp.Or(keyFile, filepath.Join(pkiDir, "demo-operator.key")))
+	if err != nil {
+		return acceptance.Player{}, fmt.Errorf("sim operator: the campaign's certificate: %w", err)
+	}
+	roots, err := pki.LoadPool(filepath.Join(pkiDir, "ca.crt"))
+	if err != nil {
+		return acceptance.Player{}, err
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS12, RootCAs: roots, Certificates: []tls.Certificate{cert}}}}
+	return acceptance.Player{Client: client, URL: url, Network: n, Foreign: f}, nil
 }
 
 // simServer is what both simulators stand on: an HTTPS listener requiring client
