@@ -86,6 +86,66 @@ test('an upload with errors lists them all with their lines, and the diff shows 
   assert.match(await q.textContent('main'), /en vigueur/);
 });
 
+// parisTime writes a moment as a datetime-local field holds it, in Paris time.
+function parisTime(ms) {
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit' }).format(new Date(ms)).replace(' ', 'T');
+}
+
+test('publishing now works however long the approver read, a date gone by is refused beside its field, and a rollback is immediate', async () => {
+  const p = await socle.page('fr-FR');
+  await signIn(p, 'redacteur@demo.socle.test');
+  await upload(p, 'paris-114.csv', paris({ 17: '0100000015', 114: '0100000015' }));
+  await p.waitForURL(/\/emergency\/pdaau\/versions\/\d+\//);
+  const draftURL = p.url().replace(/\?.*/, '');
+
+  const q = await socle.page('fr-FR');
+  await signIn(q, 'approbateur@demo.socle.test');
+  await q.goto(draftURL);
+  await q.getByRole('button', { name: 'Approuver' }).click();
+  await q.waitForURL(/done=done.approved/);
+  const publish = q.locator('form[action*="/publish"]');
+  // "Now" is the first choice, and the page holds no time that would get old while the
+  // approver reads the changes.
+  assert.equal(await publish.getByLabel('Maintenant, dès la publication').isChecked(), true);
+  assert.equal(await publish.getByLabel(/^Date et heure d'effet/).inputValue(), '');
+
+  // The approver chooses a date, but reads for a long while: an hour later it is past.
+  const hourAgo = parisTime(Date.now() - 3600_000);
+  await publish.getByLabel("À la date et à l'heure ci-dessous").check();
+  await publish.getByLabel(/^Date et heure d'effet/).fill(hourAgo);
+  await publish.getByLabel(/^Je confirme/).check();
+  await publish.getByRole('button', { name: 'Publier', exact: true }).click();
+  await q.getByRole('alert').waitFor();
+  const field = q.locator('form[action*="/publish"]').getByLabel(/^Date et heure d'effet/);
+  assert.equal(await field.getAttribute('aria-invalid'), 'true');
+  assert.equal(await field.inputValue(), hourAgo); // as typed
+  const why = await q.locator('#' + (await field.getAttribute('aria-describedby')).split(' ')[1]).textContent();
+  assert.match(why, /La date d'effet choisie, .* est passée : choisissez « maintenant » ou une date à venir\./);
+  assert.match(await q.getByRole('alert').textContent(), /est passée/);
+  await q.screenshot({ path: join(artifacts, 'pdaau-publish-past.png'), fullPage: true });
+
+  // "Now", with the old date still in the field beside it: published at once.
+  const again = q.locator('form[action*="/publish"]');
+  await again.getByLabel('Maintenant, dès la publication').check();
+  await again.getByLabel(/^Je confirme/).check();
+  await again.getByRole('button', { name: 'Publier', exact: true }).click();
+  await q.waitForURL(/done=done.published/);
+  assert.match(await q.locator('dl').textContent(), /en vigueur/);
+
+  // Something is wrong: back to the version before, now.
+  await q.goto(socle.webURL + 'emergency/pdaau/75/');
+  const earlier = q.locator('section[aria-labelledby=history] tbody tr', { hasText: 'publiée' }).nth(1);
+  await earlier.getByRole('link').click();
+  await q.waitForURL(/\/versions\/\d+\/(\?|$)/);
+  const restore = q.locator('form[action*="/republish"]');
+  await restore.getByLabel(/^Date et heure d'effet/).fill(hourAgo); // a stale value changes nothing
+  await restore.getByLabel(/^Je confirme/).check();
+  await restore.getByRole('button', { name: /Publier de nouveau/ }).click();
+  await q.waitForURL(/done=done.restored/);
+  assert.match(await q.locator('dl').textContent(), /en vigueur/);
+});
+
 test('the pages are reachable with the keyboard and speak English on request', async () => {
   const p = await socle.page('en-GB');
   await signIn(p, 'redacteur@demo.socle.test');

@@ -233,6 +233,33 @@ func TestADraftTakesEffectOnlyOnceApprovedByAnotherPersonAndPublished(t *testing
 	}
 }
 
+func TestNowIsTheMomentOfPublicationAndAChosenDateIsToTheMinute(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	now := time.Date(2026, 12, 4, 9, 30, 45, 0, paris) // the database's clock when it publishes
+	for _, c := range []struct {
+		asked   time.Time
+		want    time.Time
+		refused bool
+	}{
+		{asked: time.Time{}, want: now},                                                                       // "now", however long ago the page was opened
+		{asked: time.Date(2026, 12, 4, 9, 30, 0, 0, paris), want: now},                                        // the minute under way
+		{asked: time.Date(2026, 12, 4, 9, 31, 0, 0, paris), want: time.Date(2026, 12, 4, 9, 31, 0, 0, paris)}, // to come
+		{asked: time.Date(2026, 12, 4, 9, 29, 0, 0, paris), refused: true},                                    // gone by
+		{asked: time.Date(2026, 12, 3, 9, 30, 0, 0, paris), refused: true},
+	} {
+		got, err := pdaau.EffectiveAt(c.asked, now)
+		if c.refused {
+			if !errors.Is(err, pdaau.ErrPast) {
+				t.Errorf("%s: got %s, %v; want refused as past", c.asked, got, err)
+			}
+			continue
+		}
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("%s: got %s, %v; want %s", c.asked, got, err, c.want)
+		}
+	}
+}
+
 func TestAVersionPublishedForLaterTakesEffectAtItsDate(t *testing.T) {
 	s, pool := world(t)
 	ctx := context.Background()

@@ -168,8 +168,8 @@ func (s *Store) Approve(ctx context.Context, id int64, by string) (Problems, err
 	return ps, err
 }
 
-// Publish publishes an approved version, to take effect at effective (now if zero, never in
-// the past). Operators allowed to see the département are notified; if the date has come,
+// Publish publishes an approved version, to take effect at effective: the zero time is now
+// (the moment it is published); a date is to the minute and never in the past (ErrPast). Operators allowed to see the département are notified; if the date has come,
 // the version is activated in the same transaction.
 func (s *Store) Publish(ctx context.Context, id int64, by string, effective time.Time) (Problems, error) {
 	v, err := s.Version(ctx, id)
@@ -309,15 +309,9 @@ func publish(ctx context.Context, tx pgx.Tx, id int64, by string, effective time
 	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 		return err
 	}
-	if effective.IsZero() {
-		effective = now
-	}
-	// A minute of slack for the clock of the browser that chose "now".
-	if effective.Before(now.Add(-time.Minute)) {
-		return fmt.Errorf("pdaau: effective %s: %w", effective.Format(time.RFC3339), ErrPast)
-	}
-	if effective.Before(now) {
-		effective = now
+	effective, err := effectiveAt(effective, now)
+	if err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions
 		SET state = 'published', published_by = $2, published_at = now(), effective_at = $3 WHERE id = $1`, id, by, effective); err != nil {
@@ -337,6 +331,22 @@ func publish(ctx context.Context, tx pgx.Tx, id int64, by string, effective time
 		return err
 	}
 	return nil
+}
+
+// effectiveAt is when a version published at now with the effective date asked takes
+// effect. The zero time is "now": the moment of publication, whenever the person chose it,
+// so that publishing now always works however long the page stayed open. A date is chosen
+// to the minute, so the minute under way is now too; an earlier date is refused (ErrPast).
+func effectiveAt(asked, now time.Time) (time.Time, error) {
+	switch {
+	case asked.IsZero():
+		return now, nil
+	case asked.Before(now.Truncate(time.Minute)):
+		return asked, fmt.Errorf("pdaau: effective %s, before %s: %w", asked.Format(time.RFC3339), now.Format(time.RFC3339), ErrPast)
+	case asked.Before(now):
+		return now, nil
+	}
+	return asked, nil
 }
 
 // NotifyChannel is signalled when a version is published, so that the service delivers

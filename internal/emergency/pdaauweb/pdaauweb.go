@@ -110,7 +110,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, ti
 	p := page{Page: u.site.Page(r, messages.T(lang, title)), T: func(k string) string { return messages.T(lang, k) }, User: user, Data: data}
 	p.Flash = messages.T(lang, r.URL.Query().Get("done"))
 	for _, pr := range problems {
-		p.Fields = append(p.Fields, web.FieldProblem{Line: pr.Line, Field: pr.Field, Message: pr.Message})
+		p.Fields = append(p.Fields, web.FieldProblem{Line: pr.Line, Where: pr.Where, Field: pr.Field, Message: pr.Message, Target: pr.Target})
 	}
 	u.site.Render(w, r, status, name, p)
 }
@@ -174,8 +174,10 @@ type depPage struct {
 
 type problemView struct {
 	Line    int
+	Where   string
 	Field   string
 	Message string
+	Target  string
 }
 
 func (u *UI) depData(r *http.Request, dep string) (*depPage, error) {
@@ -288,7 +290,19 @@ type versionPage struct {
 	FourEyes   bool // approver, but an editor of it
 	CanPublish bool
 	CanRestore bool
-	Now        string
+	// Publish and Restore are the forms that publish, with the choice of when.
+	Publish, Restore whenForm
+}
+
+// whenForm is a form's choice of when a publication takes effect: now (the first choice, and
+// no date: the moment the server publishes, however long the page stayed open) or at a date
+// typed beside it. A refused date is shown again as typed, its reason beside it.
+type whenForm struct {
+	ID    string // the prefix of its fields' ids
+	Later bool   // "at a date" chosen
+	At    string // the date typed: 2026-12-04T09:30
+	Error string
+	T     func(string) string
 }
 
 type changeView struct {
@@ -342,10 +356,12 @@ func (u *UI) version(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return u.showVersion(w, r, http.StatusOK, v, nil)
+	return u.showVersion(w, r, http.StatusOK, v, nil, nil)
 }
 
-func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v pdaau.Version, problems pdaau.Problems) error {
+// showVersion writes a version's page; problems are its table's, and refused, if not nil,
+// is a publication refused for its date, shown again in its form.
+func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v pdaau.Version, problems pdaau.Problems, refused *dateError) error {
 	ctx := r.Context()
 	usr := user(r)
 	cur, err := u.Store.Current(ctx, v.Departement)
@@ -366,7 +382,18 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	}
 	names := u.PSAPs()
 	communes := map[string]string{}
-	p := &versionPage{V: v, Current: cur, Now: time.Now().In(paris).Format("2006-01-02T15:04")}
+	lang := web.Lang(r)
+	t := func(k string) string { return messages.T(lang, k) }
+	p := &versionPage{V: v, Current: cur, Publish: whenForm{ID: "publish", T: t}, Restore: whenForm{ID: "restore", T: t}}
+	var extra []problemView
+	if refused != nil {
+		f := &p.Publish
+		if refused.form == "restore" {
+			f = &p.Restore
+		}
+		f.Later, f.At, f.Error = true, refused.at, refused.message(lang)
+		extra = append(extra, problemView{Field: t("version.effective"), Message: f.Error, Target: f.ID + "-at"})
+	}
 	for _, c := range changes {
 		communes[c.INSEE] = c.Commune
 		p.Changes = append(p.Changes, changeView{Change: c, OldName: names[c.Old], NewName: names[c.New]})
@@ -385,7 +412,7 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	p.FourEyes = v.State == pdaau.Draft && approver && editor
 	p.CanPublish = v.State == pdaau.Approved && approver
 	p.CanRestore = v.State == pdaau.Published && v.Active() && approver && (cur == nil || cur.ID != v.ID)
-	u.render(w, r, status, "version.html", "version.title", p, views(web.Lang(r), problems)...)
+	u.render(w, r, status, "version.html", "version.title", p, append(views(lang, problems), extra...)...)
 	return nil
 }
 
@@ -442,7 +469,7 @@ func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) error {
 		return stateError(err)
 	}
 	if len(problems) > 0 {
-		return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
+		return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems, nil)
 	}
 	u.redirect(w, r, v.ID, "done.saved")
 	return nil
@@ -455,12 +482,8 @@ func stateError(err error) error {
 		return refusal(http.StatusConflict, "workflow-state", "err.state")
 	case errors.Is(err, pdaau.ErrFourEyes):
 		return refusal(http.StatusForbidden, "four-eyes", "err.foureyes")
-	case errors.Is(err, pdaau.ErrPast):
-		return refusal(http.StatusBadRequest, "effective-date-past", "err.past")
 	case errors.Is(err, pdaau.ErrNotFound):
 		return errNotFound()
-	case errors.Is(err, errDate):
-		return refusal(http.StatusBadRequest, "effective-date", "err.date")
 	case errors.Is(err, errUnconfirmed):
 		return refusal(http.StatusUnprocessableEntity, "unconfirmed", "err.confirm")
 	}
@@ -481,19 +504,21 @@ func (u *UI) act(done string, run step, roles ...string) web.HandlerFunc {
 			return err
 		}
 		next, problems, err := run(r.Context(), v, usr.Email, r)
+		var refused *dateError
+		if errors.As(err, &refused) {
+			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, nil, refused)
+		}
 		if err != nil {
 			return stateError(err)
 		}
 		if len(problems) > 0 {
-			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
+			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems, nil)
 		}
 		u.Logger.Info("pdaau "+done, "version", next, "from", v.ID, "by", usr.Email)
 		u.redirect(w, r, next, done)
 		return nil
 	}
 }
-
-var errDate = errors.New("malformed effective date")
 
 // errUnconfirmed: publishing, which changes where emergency calls go, is confirmed by the
 // person, in the form itself (a box ticked), not by a script.
@@ -506,17 +531,59 @@ func confirmed(r *http.Request) error {
 	return nil
 }
 
-// effective reads the effective date and time of the form, in Paris time; empty is now.
-func effective(r *http.Request) (time.Time, error) {
-	s := strings.TrimSpace(r.PostFormValue("effective_at"))
-	if s == "" {
-		return time.Time{}, nil
+// dateError is a publication refused for the date it was asked for: none, malformed, or
+// past. The version's page shows it again in its form (form: "publish" or "restore"), the
+// date as typed, the reason beside the field.
+type dateError struct {
+	form, at string
+	key      string    // the reason, a message key
+	past     time.Time // the date, for err.past
+	err      error
+}
+
+func (e *dateError) Error() string { return "effective date " + e.at + ": " + e.key }
+func (e *dateError) Unwrap() error { return e.err }
+
+func (e *dateError) message(lang string) string {
+	if e.key == "err.past" {
+		return fmt.Sprintf(messages.T(lang, e.key), web.Date(lang, e.past))
 	}
-	t, err := time.ParseInLocation("2006-01-02T15:04", s, paris)
+	return messages.T(lang, e.key)
+}
+
+// effective reads the form's choice of when the version takes effect: "now" is the zero time,
+// the moment the server publishes it — never a time written in the page, which gets old
+// while the person reads; "at" is the date and time typed, in Paris time. A form without the
+// choice (a script) gives a date, or none for now.
+func effective(r *http.Request, form string) (time.Time, error) {
+	at := strings.TrimSpace(r.PostFormValue("effective_at"))
+	switch r.PostFormValue("when") {
+	case "now":
+		return time.Time{}, nil
+	case "at":
+		if at == "" {
+			return time.Time{}, &dateError{form: form, key: "err.nodate"}
+		}
+	case "":
+		if at == "" {
+			return time.Time{}, nil
+		}
+	default:
+		return time.Time{}, &dateError{form: form, at: at, key: "err.date"}
+	}
+	t, err := time.ParseInLocation("2006-01-02T15:04", at, paris)
 	if err != nil {
-		return t, errDate
+		return t, &dateError{form: form, at: at, key: "err.date"}
 	}
 	return t, nil
+}
+
+// pastDate turns the store's refusal of a date gone by into the form's.
+func pastDate(err error, form string, at time.Time, r *http.Request) error {
+	if errors.Is(err, pdaau.ErrPast) {
+		return &dateError{form: form, at: strings.TrimSpace(r.PostFormValue("effective_at")), key: "err.past", past: at, err: err}
+	}
+	return err
 }
 
 func (u *UI) approve(ctx context.Context, v pdaau.Version, by string, _ *http.Request) (int64, pdaau.Problems, error) {
@@ -528,23 +595,24 @@ func (u *UI) publish(ctx context.Context, v pdaau.Version, by string, r *http.Re
 	if err := confirmed(r); err != nil {
 		return 0, nil, err
 	}
-	at, err := effective(r)
+	at, err := effective(r, "publish")
 	if err != nil {
 		return 0, nil, err
 	}
 	ps, err := u.Store.Publish(ctx, v.ID, by, at)
-	return v.ID, ps, err
+	return v.ID, ps, pastDate(err, "publish", at, r)
 }
 
 func (u *UI) republish(ctx context.Context, v pdaau.Version, by string, r *http.Request) (int64, pdaau.Problems, error) {
 	if err := confirmed(r); err != nil {
 		return 0, nil, err
 	}
-	at, err := effective(r)
+	at, err := effective(r, "restore")
 	if err != nil {
 		return 0, nil, err
 	}
-	return u.Store.Republish(ctx, v.ID, by, at)
+	id, ps, err := u.Store.Republish(ctx, v.ID, by, at)
+	return id, ps, pastDate(err, "restore", at, r)
 }
 
 func (u *UI) discard(ctx context.Context, v pdaau.Version, by string, _ *http.Request) (int64, pdaau.Problems, error) {

@@ -11,14 +11,17 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/pdaauweb"
 	"socle/internal/emergency/schema"
 	"socle/internal/platform/database/dbtest"
 	"socle/internal/platform/identity"
+	"socle/internal/web"
 )
 
 func TestMain(m *testing.M) {
@@ -235,6 +238,133 @@ func TestATableGoesFromUploadToPublicationWithTwoPeople(t *testing.T) {
 	if status, _, body := s.upload("ed69@prefecture.test", "69", csv); status >= 400 {
 		t.Fatalf("the download uploaded again: %d %s", status, body)
 	}
+}
+
+// approved uploads a table as the Rhône's editor and has the approver approve it; it returns
+// the version's path.
+func (s *site) approved(csv string) string {
+	s.t.Helper()
+	status, loc, body := s.upload("ed69@prefecture.test", "69", csv)
+	if status != http.StatusSeeOther {
+		s.t.Fatalf("upload: %d %s", status, body)
+	}
+	path, _, _ := strings.Cut(loc, "?")
+	if status, _, body := s.post("ap69@prefecture.test", path+"approve", nil); status != http.StatusSeeOther {
+		s.t.Fatalf("approve: %d %s", status, body)
+	}
+	return path
+}
+
+// inEffect is the id of the Rhône's version in effect.
+func (s *site) inEffect() int64 {
+	s.t.Helper()
+	cur, err := s.store.Current(context.Background(), "69")
+	if err != nil || cur == nil {
+		s.t.Fatalf("no version in effect: %v", err)
+	}
+	return cur.ID
+}
+
+// paris writes a time as a datetime-local field holds it, in Paris time.
+func paris(t time.Time) string {
+	loc, _ := time.LoadLocation("Europe/Paris")
+	return t.In(loc).Format("2006-01-02T15:04")
+}
+
+func TestPublishingNowWorksHoweverLongThePageStayedOpen(t *testing.T) {
+	s := newSite(t)
+	first := s.approved(rhone(nil))
+	// The form offers "now" first, chosen, and writes no time in the page: a time written
+	// when the page was opened is in the past once the approver has read the changes.
+	_, _, page := s.do("ap69@prefecture.test", "GET", first, "", nil)
+	for _, want := range []string{
+		`<legend>Entrée en vigueur</legend>`,
+		`<input type="radio" id="publish-now" name="when" value="now" checked>`,
+		`<input type="radio" id="publish-later" name="when" value="at">`,
+		`<input type="datetime-local" id="publish-at" name="effective_at" value="" aria-describedby="publish-at-help">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the publication form lacks %s", want)
+		}
+	}
+	// The approver read the diff for ten minutes: "now" still publishes now, whatever date
+	// sits in the field beside it.
+	stale := paris(time.Now().Add(-10 * time.Minute))
+	status, loc, body := s.post("ap69@prefecture.test", first+"publish", url.Values{"when": {"now"}, "effective_at": {stale}, "confirm": {"yes"}})
+	if status != http.StatusSeeOther || !strings.Contains(loc, "done=done.published") {
+		t.Fatalf("publish now: %d %s", status, body)
+	}
+	if id := strings.Split(first, "/")[4]; fmt.Sprint(s.inEffect()) != id {
+		t.Fatalf("version %d in effect, want %s", s.inEffect(), id)
+	}
+
+	// A second version, then an urgent rollback to the first, now, from a page as old.
+	second := s.approved(rhone(map[string]string{"69123/17": "0400000017"}))
+	if status, _, body := s.post("ap69@prefecture.test", second+"publish", url.Values{"when": {"now"}, "confirm": {"yes"}}); status != http.StatusSeeOther {
+		t.Fatalf("publish the second: %d %s", status, body)
+	}
+	status, loc, body = s.post("ap69@prefecture.test", first+"republish", url.Values{"when": {"now"}, "effective_at": {stale}, "confirm": {"yes"}})
+	if status != http.StatusSeeOther || !strings.Contains(loc, "done=done.restored") {
+		t.Fatalf("roll back now: %d %s", status, body)
+	}
+	cur, _ := s.store.Current(context.Background(), "69")
+	if cur.RestoredFrom == nil || fmt.Sprint(*cur.RestoredFrom) != strings.Split(first, "/")[4] {
+		t.Fatalf("in effect after the rollback: %+v", cur)
+	}
+}
+
+func TestADateGoneByIsRefusedBesideItsFieldAndNothingIsPublished(t *testing.T) {
+	s := newSite(t)
+	first := s.approved(rhone(nil))
+	hourAgo := time.Now().Add(-time.Hour)
+	status, _, page := s.post("ap69@prefecture.test", first+"publish", url.Values{"when": {"at"}, "effective_at": {paris(hourAgo)}, "confirm": {"yes"}})
+	if status != http.StatusUnprocessableEntity {
+		t.Fatalf("publish an hour ago: %d", status)
+	}
+	want := "La date d&#39;effet choisie, " + web.Date("fr", hourAgo.Truncate(time.Minute)) + ", est passée : choisissez « maintenant » ou une date à venir."
+	for _, want := range []string{
+		// In the list of problems, leading to the field...
+		`<td>Date et heure d&#39;effet (heure de Paris)</td><td><a href="#publish-at">` + want + `</a></td>`,
+		// ...and beside it, the date as typed, "at a date" still chosen.
+		`<input type="radio" id="publish-later" name="when" value="at" checked>`,
+		`<input type="datetime-local" id="publish-at" name="effective_at" value="` + paris(hourAgo) + `" aria-describedby="publish-at-help publish-at-error" aria-invalid="true">`,
+		`<span id="publish-at-error" class="field-error">` + want + `</span>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the refusal lacks %s\n", want)
+		}
+	}
+	v, _ := s.store.Version(context.Background(), mustID(t, first))
+	if v.State != pdaau.Approved {
+		t.Fatalf("the version is %s", v.State)
+	}
+	// "At a date" with no date says so.
+	if status, _, page := s.post("ap69@prefecture.test", first+"publish", url.Values{"when": {"at"}, "confirm": {"yes"}}); status != http.StatusUnprocessableEntity ||
+		!strings.Contains(page, "Indiquez la date et l&#39;heure d&#39;effet, ou choisissez « maintenant ».") {
+		t.Fatalf("at no date: %d", status)
+	}
+	// A rollback to a date gone by is refused in the same way, in its own form, in English too.
+	if status, _, body := s.post("ap69@prefecture.test", first+"publish", url.Values{"when": {"now"}, "confirm": {"yes"}}); status != http.StatusSeeOther {
+		t.Fatalf("publish: %d %s", status, body)
+	}
+	second := s.approved(rhone(map[string]string{"69123/17": "0400000017"}))
+	s.post("ap69@prefecture.test", second+"publish", url.Values{"when": {"now"}, "confirm": {"yes"}})
+	status, _, page = s.post("ap69@prefecture.test", first+"republish?lang=en", url.Values{"when": {"at"}, "effective_at": {paris(hourAgo)}, "confirm": {"yes"}})
+	if status != http.StatusUnprocessableEntity || !strings.Contains(page, `id="restore-at-error" class="field-error">The effective date chosen, `+web.Date("en", hourAgo.Truncate(time.Minute))+`, has passed`) {
+		t.Fatalf("roll back to an hour ago: %d\n%s", status, page)
+	}
+	if s.inEffect() != mustID(t, second) {
+		t.Fatalf("version %d in effect after a refused rollback", s.inEffect())
+	}
+}
+
+func mustID(t *testing.T, path string) int64 {
+	t.Helper()
+	id, err := strconv.ParseInt(strings.Split(path, "/")[4], 10, 64)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return id
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
