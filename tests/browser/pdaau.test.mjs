@@ -69,6 +69,8 @@ test('an upload with errors lists them all with their lines, and the diff shows 
   assert.match(change, /17/);
   assert.match(change, /Brigade de sapeurs-pompiers de Paris.*0100000018/);
   assert.match(change, /SAMU de Paris.*0100000015/);
+  // The rows name their commune beside its code too.
+  assert.match(await p.locator('section[aria-labelledby=rows] tbody tr').first().textContent(), /^\s*75056 Paris\s*15\s*SAMU de Paris/);
   // The editor may not approve their own draft.
   assert.equal(await p.getByRole('button', { name: 'Approuver' }).count(), 0);
   await p.screenshot({ path: join(artifacts, 'pdaau-diff.png'), fullPage: true });

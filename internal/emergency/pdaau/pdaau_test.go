@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -304,6 +305,26 @@ func TestTheDiffSaysWhichCommunesChangeCentreForWhichNumber(t *testing.T) {
 	}
 	if !slices.Equal(changes, want) {
 		t.Fatalf("diff:\n%+v\nwant\n%+v", changes, want)
+	}
+}
+
+func TestTheCommunesOfADepartementAreNamedByTheirCodes(t *testing.T) {
+	s, pool := world(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO emergency.communes (code, name, geometry) VALUES ('97101', 'Les Abymes', '[]'), ('2A004', 'Ajaccio', '[]')`); err != nil {
+		t.Fatal(err)
+	}
+	for dep, want := range map[string]map[string]string{
+		"69":  {"69123": "Lyon", "69266": "Villeurbanne"},
+		"75":  {"75056": "Paris"},
+		"971": {"97101": "Les Abymes"},
+		"2A":  {"2A004": "Ajaccio"},
+		"13":  {},
+	} {
+		got, err := s.Communes(ctx, dep)
+		if err != nil || !maps.Equal(got, want) {
+			t.Errorf("%s: %v, %v; want %v", dep, got, err, want)
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"socle/internal/emergency/geo"
 )
 
 const versionColumns = `v.id, v.departement, v.state, v.source, v.based_on, v.restored_from, v.created_by, v.created_at,
@@ -63,6 +65,23 @@ func (s *Store) Current(ctx context.Context, dep string) (*Version, error) {
 
 // Rows are a version's rows, by commune and number.
 func (s *Store) Rows(ctx context.Context, id int64) ([]Row, error) { return rowsOf(ctx, s.pool, id) }
+
+// Communes names the communes of a département by their codes, for the pages to show
+// beside them.
+func (s *Store) Communes(ctx context.Context, dep string) (map[string]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT code, name FROM emergency.communes WHERE code LIKE $1 || '%' ORDER BY code`, dep)
+	names := map[string]string{}
+	var code, name string
+	if _, err := pgx.ForEachRow(rows, []any{&code, &name}, func() error {
+		if geo.Departement(code) == dep { // 97 is no département, but 971's prefix
+			names[code] = name
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("pdaau: communes of %s: %w", dep, err)
+	}
+	return names, nil
+}
 
 // Change is a commune and number whose centre differs between two versions. Old is empty for
 // a row only in the newer version, New for a row only in the older one.

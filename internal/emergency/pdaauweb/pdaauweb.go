@@ -380,8 +380,11 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	if err != nil {
 		return err
 	}
+	communes, err := u.Store.Communes(ctx, v.Departement)
+	if err != nil {
+		return err
+	}
 	names := u.PSAPs()
-	communes := map[string]string{}
 	lang := web.Lang(r)
 	t := func(k string) string { return messages.T(lang, k) }
 	p := &versionPage{V: v, Current: cur, Publish: whenForm{ID: "publish", T: t}, Restore: whenForm{ID: "restore", T: t}}
@@ -395,11 +398,10 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 		extra = append(extra, problemView{Field: t("version.effective"), Message: f.Error, Target: f.ID + "-at"})
 	}
 	for _, c := range changes {
-		communes[c.INSEE] = c.Commune
 		p.Changes = append(p.Changes, changeView{Change: c, OldName: names[c.Old], NewName: names[c.New]})
 	}
 	for _, row := range rows {
-		p.Rows = append(p.Rows, rowView{Row: row, PSAP: names[row.RoutingNumber]})
+		p.Rows = append(p.Rows, rowView{Row: row, Commune: communes[row.INSEE], PSAP: names[row.RoutingNumber]})
 	}
 	for n, name := range names {
 		p.PSAPs = append(p.PSAPs, psapOption{Number: n, Name: name})

@@ -240,6 +240,35 @@ func TestATableGoesFromUploadToPublicationWithTwoPeople(t *testing.T) {
 	}
 }
 
+func TestRowsAndChangesNameTheirCommunesBesideTheCodes(t *testing.T) {
+	s := newSite(t)
+	first := s.approved(rhone(nil))
+	s.post("ap69@prefecture.test", first+"publish", url.Values{"when": {"now"}, "confirm": {"yes"}})
+	_, loc, _ := s.upload("ed69@prefecture.test", "69", rhone(map[string]string{"69266/17": "0400000017"}))
+	_, _, page := s.do("ap69@prefecture.test", "GET", loc, "", nil)
+	if diff := section(page, `id="diff-table"`, `</table>`); !strings.Contains(diff, `<td>69266 Villeurbanne</td><td>17</td>`) {
+		t.Errorf("the diff lacks the commune's name:\n%s", diff)
+	}
+	for who, wants := range map[string][]string{
+		"ap69@prefecture.test": {
+			`Département <a href="/emergency/pdaau/69/?lang=fr">69 — Rhône</a>`,
+			`<td>69123 Lyon</td><td>15</td>`, // the rows
+			`<td>69266 Villeurbanne</td><td>116117</td>`,
+		},
+		"ed69@prefecture.test": { // the rows, as the editor edits them
+			`<td>69123 Lyon</td><td>15</td>`,
+			`aria-label="Numéro d&#39;acheminement 69266 Villeurbanne 116117"`,
+		},
+	} {
+		_, _, page := s.do(who, "GET", loc, "", nil)
+		for _, want := range wants {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s's page lacks %s", who, want)
+			}
+		}
+	}
+}
+
 // approved uploads a table as the Rhône's editor and has the approver approve it; it returns
 // the version's path.
 func (s *site) approved(csv string) string {
@@ -356,6 +385,13 @@ func TestADateGoneByIsRefusedBesideItsFieldAndNothingIsPublished(t *testing.T) {
 	if s.inEffect() != mustID(t, second) {
 		t.Fatalf("version %d in effect after a refused rollback", s.inEffect())
 	}
+}
+
+// section is the part of page from the first start to the next end.
+func section(page, start, end string) string {
+	_, after, _ := strings.Cut(page, start)
+	in, _, _ := strings.Cut(after, end)
+	return in
 }
 
 func mustID(t *testing.T, path string) int64 {
