@@ -148,6 +148,44 @@ test('publishing now works however long the approver read, a date gone by is ref
   assert.match(await q.locator('dl').textContent(), /en vigueur/);
 });
 
+test('a bad cell in an edited draft keeps every edit and is pointed at by commune and number', async () => {
+  const p = await socle.page('fr-FR');
+  await signIn(p, 'redacteur@demo.socle.test');
+  await p.goto(socle.webURL + 'emergency/pdaau/75/');
+  await p.getByRole('button', { name: 'Créer un brouillon à partir de la version en vigueur' }).click();
+  await p.waitForURL(/done=done.drafted/);
+  const cell = (n) => p.getByLabel(`Numéro d'acheminement 75056 Paris ${n}`, { exact: true });
+  await cell('18').fill('0100000015'); // a good edit
+  await cell('196').fill('01000'); // a bad one
+  await p.getByRole('button', { name: 'Enregistrer le brouillon' }).click();
+  const alert = p.getByRole('alert');
+  await alert.waitFor();
+
+  // Nothing typed is lost.
+  assert.equal(await cell('18').inputValue(), '0100000015');
+  assert.equal(await cell('196').inputValue(), '01000');
+  // The bad cell is marked and says why; the good one is not marked.
+  assert.equal(await cell('196').getAttribute('aria-invalid'), 'true');
+  assert.equal(await cell('18').getAttribute('aria-invalid'), null);
+  const why = await p.locator('#' + await cell('196').getAttribute('aria-describedby')).textContent();
+  assert.match(why, /numéro d'acheminement "01000" mal formé/);
+  // The list names the commune and the number, and its message leads to the cell.
+  const problem = alert.locator('tbody tr');
+  assert.equal(await problem.count(), 1);
+  assert.match(await problem.textContent(), /^\s*75056 Paris, 196\s*Numéro d'acheminement\s*numéro d'acheminement "01000" mal formé/);
+  assert.equal(await problem.getByRole('link').getAttribute('href'), '#' + await cell('196').getAttribute('id'));
+  await p.screenshot({ path: join(artifacts, 'pdaau-edit-errors.png'), fullPage: true });
+
+  // Corrected, the whole edit is saved.
+  await cell('196').fill('0100000018');
+  await p.getByRole('button', { name: 'Enregistrer le brouillon' }).click();
+  await p.waitForURL(/done=done.saved/);
+  assert.equal(await cell('18').inputValue(), '0100000015');
+  assert.match(await p.locator('#diff-table').textContent(), /75056 Paris\s*18/);
+  await p.getByRole('button', { name: 'Abandonner' }).click(); // leave the département with no open draft
+  await p.waitForURL(/done=done.discarded/);
+});
+
 test('the pages are reachable with the keyboard and speak English on request', async () => {
   const p = await socle.page('en-GB');
   await signIn(p, 'redacteur@demo.socle.test');

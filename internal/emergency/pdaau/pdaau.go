@@ -77,7 +77,8 @@ type Version struct {
 func (v Version) Active() bool { return v.ActiveSeq != nil }
 
 // Problem is one reason a table cannot be saved, for the line it came from (0: the table as
-// a whole, such as a missing route). Code says which rule; Message words it.
+// a whole, such as a missing route, or a row with no line, edited in a page) and the commune
+// and number of its row (or of the missing route). Code says which rule; Message words it.
 type Problem struct {
 	Line   int    `json:"line,omitempty"`
 	Field  string `json:"field,omitempty"`

@@ -99,8 +99,12 @@ func TestEveryRuleIsReportedWithItsLine(t *testing.T) {
 	if !slices.Equal(have, want) {
 		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(have, "\n"), strings.Join(want, "\n"))
 	}
-	// Each is worded in French by default and in English, naming what is wrong.
+	// Each is worded in French by default and in English, naming what is wrong; a row's
+	// problem names its commune and number too, for tables that have no lines.
 	for _, p := range got {
+		if p.Line > 0 && (p.INSEE == "" || p.Number == "") {
+			t.Errorf("line %d: %s names no commune or number: %+v", p.Line, p.Code, p)
+		}
 		if fr, en := p.Message("fr"), p.Message("en"); fr == en || fr == "" || strings.Contains(fr, "%!") || strings.Contains(en, "%!") {
 			t.Errorf("%s: fr %q, en %q", p.Code, fr, en)
 		}

@@ -21,7 +21,7 @@ func TestEveryMessageIsInFrenchAndEnglish(t *testing.T) {
 			t.Errorf("%q has no French", key)
 		}
 	}
-	uses := regexp.MustCompile(`call \$?\.T "([a-z.-]+)"|"((?:err|done|when|version|draft|open|rows|dep)\.[a-z.-]+)"`)
+	uses := regexp.MustCompile(`call \$?\.T "([a-z.-]+)"|"((?:err|done|when|where|problems|version|draft|open|rows|dep)\.[a-z.-]+)"`)
 	keys := map[string]bool{}
 	read := func(b []byte) {
 		for _, m := range uses.FindAllStringSubmatch(string(b), -1) {

@@ -292,6 +292,7 @@ type versionPage struct {
 	CanRestore bool
 	// Publish and Restore are the forms that publish, with the choice of when.
 	Publish, Restore whenForm
+	Fix              string // what to do about the problems listed: a message key
 }
 
 // whenForm is a form's choice of when a publication takes effect: now (the first choice, and
@@ -313,7 +314,12 @@ type changeView struct {
 type rowView struct {
 	pdaau.Row
 	Commune, PSAP string
+	ID            string   // its routing number's field: cell-69123-17
+	Errors        []string // what is wrong with it, shown beside it
 }
+
+// cellID is the id of a row's routing-number field on the version's page.
+func cellID(insee, number string) string { return "cell-" + insee + "-" + number }
 
 type psapOption struct{ Number, Name string }
 
@@ -356,12 +362,21 @@ func (u *UI) version(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return u.showVersion(w, r, http.StatusOK, v, nil, nil)
+	return u.showVersion(w, r, http.StatusOK, v, shown{})
 }
 
-// showVersion writes a version's page; problems are its table's, and refused, if not nil,
-// is a publication refused for its date, shown again in its form.
-func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v pdaau.Version, problems pdaau.Problems, refused *dateError) error {
+// shown is what a refused form brings back to a version's page: its table's problems (found
+// on approval or publication, or in an edit of its rows), the edit as typed, or a date.
+type shown struct {
+	problems pdaau.Problems
+	typed    map[string]string // an edit of the rows refused: routing numbers by "INSEE.number"
+	date     *dateError
+}
+
+// showVersion writes a version's page. Problems of its rows are placed by commune and
+// number, in the list of problems (which links to the cell) and beside the cell; a refused
+// edit shows the rows as typed, so that nothing typed is lost.
+func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v pdaau.Version, back shown) error {
 	ctx := r.Context()
 	usr := user(r)
 	cur, err := u.Store.Current(ctx, v.Departement)
@@ -388,20 +403,50 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	lang := web.Lang(r)
 	t := func(k string) string { return messages.T(lang, k) }
 	p := &versionPage{V: v, Current: cur, Publish: whenForm{ID: "publish", T: t}, Restore: whenForm{ID: "restore", T: t}}
-	var extra []problemView
-	if refused != nil {
+	var problems []problemView
+	if refused := back.date; refused != nil {
 		f := &p.Publish
 		if refused.form == "restore" {
 			f = &p.Restore
 		}
 		f.Later, f.At, f.Error = true, refused.at, refused.message(lang)
-		extra = append(extra, problemView{Field: t("version.effective"), Message: f.Error, Target: f.ID + "-at"})
+		problems = append(problems, problemView{Field: t("version.effective"), Message: f.Error, Target: f.ID + "-at"})
 	}
 	for _, c := range changes {
 		p.Changes = append(p.Changes, changeView{Change: c, OldName: names[c.Old], NewName: names[c.New]})
 	}
+	cells := map[string]int{} // "INSEE.number" → index in p.Rows
 	for _, row := range rows {
-		p.Rows = append(p.Rows, rowView{Row: row, Commune: communes[row.INSEE], PSAP: names[row.RoutingNumber]})
+		key := row.INSEE + "." + row.Number
+		if typed, ok := back.typed[key]; ok {
+			row.RoutingNumber = typed
+		}
+		cells[key] = len(p.Rows)
+		p.Rows = append(p.Rows, rowView{Row: row, Commune: communes[row.INSEE], PSAP: names[row.RoutingNumber], ID: cellID(row.INSEE, row.Number)})
+	}
+	for _, pr := range back.problems {
+		pv := problemView{Field: fieldName(lang, pr.Field), Message: pr.Message(lang), Where: t("where.table")}
+		if pr.INSEE != "" {
+			pv.Where = strings.TrimSpace(pr.INSEE + " " + communes[pr.INSEE])
+			if pr.Number != "" {
+				pv.Where += ", " + pr.Number
+			}
+		}
+		if i, ok := cells[pr.INSEE+"."+pr.Number]; ok {
+			p.Rows[i].Errors = append(p.Rows[i].Errors, pv.Message)
+			pv.Target = p.Rows[i].ID
+			if pv.Field == "" {
+				pv.Field = fieldName(lang, "routing_number")
+			}
+		}
+		problems = append(problems, pv)
+	}
+	p.Fix = "problems.fix"
+	switch {
+	case back.typed != nil:
+		p.Fix = "problems.fix.edit"
+	case back.problems == nil:
+		p.Fix = ""
 	}
 	for n, name := range names {
 		p.PSAPs = append(p.PSAPs, psapOption{Number: n, Name: name})
@@ -414,8 +459,21 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	p.FourEyes = v.State == pdaau.Draft && approver && editor
 	p.CanPublish = v.State == pdaau.Approved && approver
 	p.CanRestore = v.State == pdaau.Published && v.Active() && approver && (cur == nil || cur.ID != v.ID)
-	u.render(w, r, status, "version.html", "version.title", p, append(views(lang, problems), extra...)...)
+	u.render(w, r, status, "version.html", "version.title", p, problems...)
 	return nil
+}
+
+// fieldName words a table's column as the version's page heads it.
+func fieldName(lang, field string) string {
+	switch field {
+	case "insee":
+		return messages.T(lang, "col.commune")
+	case "number":
+		return messages.T(lang, "col.number")
+	case "routing_number":
+		return messages.T(lang, "col.routing")
+	}
+	return field
 }
 
 func (u *UI) csv(w http.ResponseWriter, r *http.Request) error {
@@ -456,12 +514,14 @@ func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) error {
 		return refusal(http.StatusBadRequest, "unreadable-form", "err.form")
 	}
 	var rows []pdaau.Row
+	typed := map[string]string{}
 	for k, vals := range r.PostForm {
 		insee, number, ok := strings.Cut(strings.TrimPrefix(k, "r."), ".")
 		if !ok || !strings.HasPrefix(k, "r.") || len(vals) != 1 {
 			continue
 		}
 		rows = append(rows, pdaau.Row{INSEE: insee, Number: number, RoutingNumber: strings.TrimSpace(vals[0])})
+		typed[insee+"."+number] = strings.TrimSpace(vals[0])
 	}
 	slices.SortFunc(rows, func(a, b pdaau.Row) int {
 		return strings.Compare(a.INSEE+"\x00"+a.Number, b.INSEE+"\x00"+b.Number)
@@ -471,7 +531,8 @@ func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) error {
 		return stateError(err)
 	}
 	if len(problems) > 0 {
-		return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems, nil)
+		// Nothing is saved, and nothing typed is lost: the rows come back as typed.
+		return u.showVersion(w, r, http.StatusUnprocessableEntity, v, shown{problems: problems, typed: typed})
 	}
 	u.redirect(w, r, v.ID, "done.saved")
 	return nil
@@ -508,13 +569,13 @@ func (u *UI) act(done string, run step, roles ...string) web.HandlerFunc {
 		next, problems, err := run(r.Context(), v, usr.Email, r)
 		var refused *dateError
 		if errors.As(err, &refused) {
-			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, nil, refused)
+			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, shown{date: refused})
 		}
 		if err != nil {
 			return stateError(err)
 		}
 		if len(problems) > 0 {
-			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems, nil)
+			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, shown{problems: problems})
 		}
 		u.Logger.Info("pdaau "+done, "version", next, "from", v.ID, "by", usr.Email)
 		u.redirect(w, r, next, done)

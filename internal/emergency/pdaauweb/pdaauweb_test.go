@@ -216,11 +216,7 @@ func TestATableGoesFromUploadToPublicationWithTwoPeople(t *testing.T) {
 	}
 	// The editor fixes the draft in the page: Villeurbanne's 17 too.
 	id2 := strings.Split(loc, "/")[4]
-	form := url.Values{}
-	for _, line := range strings.Split(strings.TrimSpace(rhone(map[string]string{"69123/17": "0400000017", "69266/17": "0400000017"})), "\n")[1:] {
-		f := strings.Split(line, ",")
-		form.Set("r."+f[0]+"."+f[1], f[2])
-	}
+	form := rowsForm(map[string]string{"69123/17": "0400000017", "69266/17": "0400000017"})
 	if status, _, body := s.post("ed69@prefecture.test", "/emergency/pdaau/versions/"+id2+"/rows", form); status != http.StatusSeeOther {
 		t.Fatalf("save rows: %d %s", status, body)
 	}
@@ -265,6 +261,77 @@ func TestRowsAndChangesNameTheirCommunesBesideTheCodes(t *testing.T) {
 			if !strings.Contains(page, want) {
 				t.Errorf("%s's page lacks %s", who, want)
 			}
+		}
+	}
+}
+
+// rowsForm is a draft's rows as its page's form sends them, with changes by "INSEE/number".
+func rowsForm(change map[string]string) url.Values {
+	form := url.Values{}
+	for _, line := range strings.Split(strings.TrimSpace(rhone(change)), "\n")[1:] {
+		f := strings.Split(line, ",")
+		form.Set("r."+f[0]+"."+f[1], f[2])
+	}
+	return form
+}
+
+func TestABadCellKeepsEveryEditAndIsPointedAtByCommuneAndNumber(t *testing.T) {
+	s := newSite(t)
+	first := s.approved(rhone(nil))
+	s.post("ap69@prefecture.test", first+"publish", url.Values{"when": {"now"}, "confirm": {"yes"}})
+	_, loc, _ := s.upload("ed69@prefecture.test", "69", rhone(map[string]string{"69123/17": "0400000017"}))
+	draft, _, _ := strings.Cut(loc, "?")
+
+	// The editor changes three cells; two are wrong.
+	edit := rowsForm(map[string]string{"69123/17": "0400000017", "69266/17": "0400000017", "69266/18": "04000", "69266/115": "0499999999"})
+	status, _, page := s.post("ed69@prefecture.test", draft+"rows", edit)
+	if status != http.StatusUnprocessableEntity {
+		t.Fatalf("save with two bad cells: %d", status)
+	}
+	for _, want := range []string{
+		// Every edit is kept, the good one as the bad ones...
+		`<input type="text" id="cell-69266-17" name="r.69266.17" value="0400000017" list="psaps" inputmode="numeric"
+      aria-label="Numéro d&#39;acheminement 69266 Villeurbanne 17">`,
+		// ...and a bad cell is marked, its reason beside it.
+		`<input type="text" id="cell-69266-18" name="r.69266.18" value="04000" list="psaps" inputmode="numeric"
+      aria-label="Numéro d&#39;acheminement 69266 Villeurbanne 18" aria-invalid="true" aria-describedby="cell-69266-18-error">`,
+		`<span id="cell-69266-18-error" class="field-error">numéro d&#39;acheminement &#34;04000&#34; mal formé (attendu : 10 chiffres)</span>`,
+		`aria-invalid="true" aria-describedby="cell-69266-115-error"><span id="cell-69266-115-error" class="field-error">numéro d&#39;acheminement 0499999999 : aucun centre (PSAP) n&#39;a ce numéro</span>`,
+		// The list of problems names the commune and the number, and leads to the cell.
+		`<strong>2 problèmes</strong>`, `<th scope="col">Emplacement</th>`,
+		`<td>69266 Villeurbanne, 18</td><td>Numéro d&#39;acheminement</td><td><a href="#cell-69266-18">numéro d&#39;acheminement &#34;04000&#34; mal formé`,
+		`<td>69266 Villeurbanne, 115</td><td>Numéro d&#39;acheminement</td><td><a href="#cell-69266-115">`,
+		"Vos modifications sont conservées ci-dessous : corrigez les cases signalées, puis enregistrez de nouveau.",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	if n := strings.Count(page, `aria-invalid="true"`); n != 2 {
+		t.Errorf("%d cells marked, want 2", n)
+	}
+	rows, _ := s.store.Rows(context.Background(), mustID(t, draft))
+	for _, r := range rows {
+		if r.INSEE == "69266" && r.Number == "17" && r.RoutingNumber != "0400000018" {
+			t.Fatalf("a refused edit saved %+v", r)
+		}
+	}
+	// In English too.
+	_, _, page = s.post("ed69@prefecture.test", draft+"rows?lang=en", edit)
+	if want := `<td>69266 Villeurbanne, 18</td><td>Routing number</td><td><a href="#cell-69266-18">routing number &#34;04000&#34; is malformed`; !strings.Contains(page, want) {
+		t.Errorf("the English page lacks %s", want)
+	}
+
+	// Corrected, the edit is saved whole.
+	edit.Set("r.69266.18", "0400000018")
+	edit.Set("r.69266.115", "0400000018")
+	if status, _, body := s.post("ed69@prefecture.test", draft+"rows", edit); status != http.StatusSeeOther {
+		t.Fatalf("save corrected: %d %s", status, body)
+	}
+	rows, _ = s.store.Rows(context.Background(), mustID(t, draft))
+	for _, r := range rows {
+		if r.INSEE == "69266" && r.Number == "17" && r.RoutingNumber != "0400000017" {
+			t.Fatalf("the edit was not saved: %+v", r)
 		}
 	}
 }
