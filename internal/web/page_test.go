@@ -106,7 +106,7 @@ func TestProblemsAreListedByLineOrByPlaceAndLinkToTheirField(t *testing.T) {
 	}
 	// The lines of a file.
 	body := render(FieldProblem{Line: 3, Field: "routing_number", Message: "mal formé"}, FieldProblem{Message: "incomplet"})
-	for _, want := range []string{`<caption>Problèmes, ligne par ligne</caption>`, `<th scope="col">Ligne</th>`,
+	for _, want := range []string{`<caption id="problems-caption">Problèmes, ligne par ligne</caption>`, `<th scope="col">Ligne</th>`,
 		`<td>3</td><td>routing_number</td><td>mal formé</td>`, `<td>—</td><td></td><td>incomplet</td>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("by line: the page lacks %s\n%s", want, body)
@@ -114,7 +114,7 @@ func TestProblemsAreListedByLineOrByPlaceAndLinkToTheirField(t *testing.T) {
 	}
 	// The cells of a table in a form: each named, its message leading to the field at fault.
 	body = render(FieldProblem{Where: "69123 Lyon, 17", Field: "Numéro d'acheminement", Message: "mal formé", Target: "cell-69123-17"})
-	for _, want := range []string{`<caption>Problèmes, case par case</caption>`, `<th scope="col">Emplacement</th>`,
+	for _, want := range []string{`<caption id="problems-caption">Problèmes, case par case</caption>`, `<th scope="col">Emplacement</th>`,
 		`<td>69123 Lyon, 17</td><td>Numéro d&#39;acheminement</td><td><a href="#cell-69123-17">mal formé</a></td>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("by place: the page lacks %s\n%s", want, body)
