@@ -5,7 +5,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startSocle, artifacts } from './harness.mjs';
+import { startSocle, artifacts, signIn as signInAt } from './harness.mjs';
 
 let socle;
 
@@ -184,6 +184,43 @@ test('a bad cell in an edited draft keeps every edit and is pointed at by commun
   assert.match(await p.locator('#diff-table').textContent(), /75056 Paris\s*18/);
   await p.getByRole('button', { name: 'Abandonner' }).click(); // leave the département with no open draft
   await p.waitForURL(/done=done.discarded/);
+});
+
+test('a département has one open draft: a second editor is told whose it is and since when, and may discard it', async () => {
+  // A second editor (the administrator edits everywhere) has the département's page open...
+  const q = await socle.page('fr-FR');
+  await signInAt(socle, q, 'admin@demo.socle.test', '/emergency/pdaau/75/');
+  await q.getByLabel('Fichier CSV du PDAAU').waitFor();
+
+  // ...when the CCED editor starts a draft.
+  const p = await socle.page('fr-FR');
+  await signIn(p, 'redacteur@demo.socle.test');
+  await p.goto(socle.webURL + 'emergency/pdaau/75/');
+  await p.getByRole('button', { name: 'Créer un brouillon à partir de la version en vigueur' }).click();
+  await p.waitForURL(/done=done.drafted/);
+  const draftPath = new URL(p.url()).pathname;
+  const id = draftPath.match(/versions\/(\d+)\//)[1];
+
+  // The second editor's upload is refused, saying whose draft is open, since when, with a
+  // link to it.
+  await q.getByLabel('Fichier CSV du PDAAU').setInputFiles({ name: 'paris.csv', mimeType: 'text/csv', buffer: paris({ 115: '0100000015' }) });
+  await q.getByRole('button', { name: 'Déposer et vérifier' }).click();
+  const alert = q.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /Votre brouillon n'a pas été créé : ce département en a déjà un\./);
+  assert.match(await alert.textContent(),
+    new RegExp(`La version ${id} \\(brouillon\\) a été ouverte par redacteur@demo\\.socle\\.test le \\d\\d/\\d\\d/\\d{4} \\d\\d:\\d\\d\\.`));
+  assert.equal(await alert.getByRole('link', { name: `Ouvrir la version ${id}` }).getAttribute('href'), `/emergency/pdaau/versions/${id}/?lang=fr`);
+  assert.equal(await q.getByLabel('Fichier CSV du PDAAU').count(), 0); // no second draft offered
+  await q.screenshot({ path: join(artifacts, 'pdaau-open-draft.png'), fullPage: true });
+
+  // The second editor discards it, and may upload again.
+  await q.getByRole('button', { name: `Abandonner la version ${id}` }).click();
+  await q.waitForURL(/\/emergency\/pdaau\/75\/\?done=done.discarded/);
+  assert.match(await q.getByRole('status').textContent(), /Version abandonnée/);
+  await q.getByLabel('Fichier CSV du PDAAU').waitFor();
+  await p.goto(socle.webURL + draftPath.slice(1));
+  assert.match(await p.locator('dl').textContent(), /Abandonnée par\s*admin@demo\.socle\.test/);
 });
 
 test('the pages are reachable with the keyboard and speak English on request', async () => {

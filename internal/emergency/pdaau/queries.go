@@ -13,12 +13,13 @@ import (
 
 const versionColumns = `v.id, v.departement, v.state, v.source, v.based_on, v.restored_from, v.created_by, v.created_at,
 	v.editors, v.approved_by, v.approved_at, v.published_by, v.published_at, v.effective_at, v.active_seq, v.activated_at,
-	(SELECT count(*) FROM emergency.pdaau_version_rows r WHERE r.version_id = v.id)`
+	v.discarded_by, v.discarded_at, (SELECT count(*) FROM emergency.pdaau_version_rows r WHERE r.version_id = v.id)`
 
 func scanVersion(row pgx.Row) (Version, error) {
 	var v Version
 	err := row.Scan(&v.ID, &v.Departement, &v.State, &v.Source, &v.BasedOn, &v.RestoredFrom, &v.CreatedBy, &v.CreatedAt,
-		&v.Editors, &v.ApprovedBy, &v.ApprovedAt, &v.PublishedBy, &v.PublishedAt, &v.EffectiveAt, &v.ActiveSeq, &v.ActivatedAt, &v.Rows)
+		&v.Editors, &v.ApprovedBy, &v.ApprovedAt, &v.PublishedBy, &v.PublishedAt, &v.EffectiveAt, &v.ActiveSeq, &v.ActivatedAt,
+		&v.DiscardedBy, &v.DiscardedAt, &v.Rows)
 	return v, err
 }
 

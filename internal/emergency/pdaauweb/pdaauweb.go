@@ -93,7 +93,7 @@ func (u *UI) Routes(mux *http.ServeMux) {
 	h("POST /emergency/pdaau/versions/{id}/approve", u.act("done.approved", u.approve, RoleApprover))
 	h("POST /emergency/pdaau/versions/{id}/publish", u.act("done.published", u.publish, RoleApprover))
 	h("POST /emergency/pdaau/versions/{id}/republish", u.act("done.restored", u.republish, RoleApprover))
-	h("POST /emergency/pdaau/versions/{id}/discard", u.act("done.discarded", u.discard, RoleEditor, RoleApprover))
+	h("POST /emergency/pdaau/versions/{id}/discard", u.discard)
 }
 
 // page is what every template gets.
@@ -170,6 +170,10 @@ type depPage struct {
 	History  []pdaau.Version
 	CanEdit  bool
 	FileName string
+	// Open is the département's open version, if it has one: no other draft can be made
+	// until it is published or discarded. Refused says a new draft was just refused for it.
+	Open    *pdaau.Version
+	Refused bool
 }
 
 type problemView struct {
@@ -189,7 +193,32 @@ func (u *UI) depData(r *http.Request, dep string) (*depPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &depPage{Dep: dep, Current: cur, History: h, CanEdit: user(r).Can(RoleEditor, dep)}, nil
+	open, err := u.Store.Open(r.Context(), dep)
+	if err != nil {
+		return nil, err
+	}
+	return &depPage{Dep: dep, Current: cur, History: h, CanEdit: user(r).Can(RoleEditor, dep), Open: open}, nil
+}
+
+// refuseOpen answers a new draft refused because the département has an open version: its
+// page, saying so — which version, who opened it and when, a link to it, and the way to
+// discard it — with 409 Conflict. Any other err goes on as it is.
+func (u *UI) refuseOpen(w http.ResponseWriter, r *http.Request, dep string, err error) error {
+	var open *pdaau.OpenError
+	if !errors.As(err, &open) {
+		return err
+	}
+	d, err := u.depData(r, dep)
+	if err != nil {
+		return err
+	}
+	if d.Open == nil { // discarded since: say which one refused the draft all the same
+		d.Open = &open.Open
+	}
+	d.Refused = true
+	u.Logger.Info("pdaau draft refused: one is open", "departement", dep, "open", open.Open.ID, "by", user(r).Email)
+	u.render(w, r, http.StatusConflict, "departement.html", "dep.title", d)
+	return nil
 }
 
 func (u *UI) departement(w http.ResponseWriter, r *http.Request) error {
@@ -228,7 +257,7 @@ func (u *UI) upload(w http.ResponseWriter, r *http.Request) error {
 	if len(problems) == 0 {
 		id, problems, err = u.Store.CreateDraft(r.Context(), dep, rows, usr.Email, hdr.Filename)
 		if err != nil {
-			return err
+			return u.refuseOpen(w, r, dep, err)
 		}
 	}
 	if len(problems) > 0 {
@@ -273,7 +302,7 @@ func (u *UI) draftFromActive(w http.ResponseWriter, r *http.Request) error {
 		return refusal(http.StatusConflict, "no-active-version", "err.noactive")
 	}
 	if err != nil {
-		return err
+		return u.refuseOpen(w, r, dep, err)
 	}
 	u.redirect(w, r, id, "done.drafted")
 	return nil
@@ -290,6 +319,7 @@ type versionPage struct {
 	FourEyes   bool // approver, but an editor of it
 	CanPublish bool
 	CanRestore bool
+	CanDiscard bool // the open version, for an editor or an approver
 	// Publish and Restore are the forms that publish, with the choice of when.
 	Publish, Restore whenForm
 	Fix              string // what to do about the problems listed: a message key
@@ -459,6 +489,7 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	p.FourEyes = v.State == pdaau.Draft && approver && editor
 	p.CanPublish = v.State == pdaau.Approved && approver
 	p.CanRestore = v.State == pdaau.Published && v.Active() && approver && (cur == nil || cur.ID != v.ID)
+	p.CanDiscard = v.Open() && (approver || usr.Can(RoleEditor, v.Departement))
 	u.render(w, r, status, "version.html", "version.title", p, problems...)
 	return nil
 }
@@ -678,6 +709,21 @@ func (u *UI) republish(ctx context.Context, v pdaau.Version, by string, r *http.
 	return id, ps, pastDate(err, "restore", at, r)
 }
 
-func (u *UI) discard(ctx context.Context, v pdaau.Version, by string, _ *http.Request) (int64, pdaau.Problems, error) {
-	return v.ID, nil, u.Store.Discard(ctx, v.ID, by)
+// discard sets the open version aside, for an editor or an approver of its département, and
+// leads back to the département's page, where a new draft can be started.
+func (u *UI) discard(w http.ResponseWriter, r *http.Request) error {
+	v, usr, err := u.versionAs(r, RoleEditor, RoleApprover)
+	if err != nil {
+		return err
+	}
+	if err := u.Store.Discard(r.Context(), v.ID, usr.Email); err != nil {
+		return stateError(err)
+	}
+	u.Logger.Info("pdaau done.discarded", "version", v.ID, "by", usr.Email)
+	q := "?done=done.discarded"
+	if l := r.URL.Query().Get("lang"); l != "" {
+		q += "&lang=" + l
+	}
+	http.Redirect(w, r, "/emergency/pdaau/"+v.Departement+"/"+q, http.StatusSeeOther)
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,8 +34,8 @@ func TestMain(m *testing.M) {
 	os.Exit(dbtest.Main(m))
 }
 
-// site runs the pages over TLS with three people: an editor of the Rhône (69), an approver of
-// the Rhône, and an editor of Paris (75). The Rhône has two communes and three centres.
+// site runs the pages over TLS with four people: two editors of the Rhône (69), an approver
+// of the Rhône, and an editor of Paris (75). The Rhône has two communes and three centres.
 type site struct {
 	t     *testing.T
 	srv   *httptest.Server
@@ -59,7 +60,8 @@ func newSite(t *testing.T) *site {
 	s := &site{t: t, store: pdaau.NewStore(pool), token: map[string]string{}}
 	for email, grant := range map[string][2]string{
 		"ed69@prefecture.test": {pdaauweb.RoleEditor, "69"}, "ap69@prefecture.test": {pdaauweb.RoleApprover, "69"},
-		"ed75@prefecture.test": {pdaauweb.RoleEditor, "75"},
+		"autre69@prefecture.test": {pdaauweb.RoleEditor, "69"},
+		"ed75@prefecture.test":    {pdaauweb.RoleEditor, "75"},
 	} {
 		u, err := people.AddUser(ctx, email, email, "un mot de passe assez long")
 		if err != nil {
@@ -86,6 +88,15 @@ func newSite(t *testing.T) *site {
 // do sends a request as who ("" for nobody); it does not follow redirects.
 func (s *site) do(who, method, path, contentType string, body io.Reader) (int, string, string) {
 	s.t.Helper()
+	status, loc, page, err := s.send(who, method, path, contentType, body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return status, loc, page
+}
+
+// send is do for any goroutine: it returns its failure.
+func (s *site) send(who, method, path, contentType string, body io.Reader) (int, string, string, error) {
 	req, _ := http.NewRequest(method, s.srv.URL+path, body)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -93,24 +104,30 @@ func (s *site) do(who, method, path, contentType string, body io.Reader) (int, s
 	if who != "" {
 		req.AddCookie(&http.Cookie{Name: identity.CookieName, Value: s.token[who]})
 	}
-	c := s.srv.Client()
+	c := *s.srv.Client() // a copy: requests may run at once
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		return 0, "", "", err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b), nil
 }
 
 func (s *site) upload(who, dep, csv string) (int, string, string) {
+	s.t.Helper()
+	ct, body := uploadForm(csv)
+	return s.do(who, "POST", "/emergency/pdaau/"+dep+"/upload", ct, body)
+}
+
+func uploadForm(csv string) (string, io.Reader) {
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	fw, _ := mw.CreateFormFile("file", "rhone.csv")
 	io.WriteString(fw, csv)
 	mw.Close()
-	return s.do(who, "POST", "/emergency/pdaau/"+dep+"/upload", mw.FormDataContentType(), &b)
+	return mw.FormDataContentType(), &b
 }
 
 func (s *site) post(who, path string, form url.Values) (int, string, string) {
@@ -231,6 +248,9 @@ func TestATableGoesFromUploadToPublicationWithTwoPeople(t *testing.T) {
 	if !strings.HasPrefix(csv, "\uFEFFinsee;number;routing_number\r\n") || !strings.Contains(csv, "69266;17;0400000017\r\n") {
 		t.Fatalf("csv:\n%q", csv)
 	}
+	if status, _, body := s.post("ed69@prefecture.test", "/emergency/pdaau/versions/"+id2+"/discard", nil); status != http.StatusSeeOther {
+		t.Fatalf("discard: %d %s", status, body) // one draft at a time
+	}
 	if status, _, body := s.upload("ed69@prefecture.test", "69", csv); status >= 400 {
 		t.Fatalf("the download uploaded again: %d %s", status, body)
 	}
@@ -262,6 +282,132 @@ func TestRowsAndChangesNameTheirCommunesBesideTheCodes(t *testing.T) {
 				t.Errorf("%s's page lacks %s", who, want)
 			}
 		}
+	}
+}
+
+func TestASecondEditorIsToldWhoHoldsTheOpenDraftAndMayDiscardIt(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	_, loc, _ := s.upload("ed69@prefecture.test", "69", rhone(nil))
+	draft, _, _ := strings.Cut(loc, "?")
+	v, _ := s.store.Version(ctx, mustID(t, draft))
+	held := fmt.Sprintf("La version %d (brouillon) a été ouverte par ed69@prefecture.test le %s.", v.ID, web.Date("fr", v.CreatedAt))
+	link := fmt.Sprintf(`<a href="/emergency/pdaau/versions/%d/?lang=fr">Ouvrir la version %d</a>`, v.ID, v.ID)
+	discard := fmt.Sprintf(`<form method="post" action="/emergency/pdaau/versions/%d/discard?lang=fr" class="inline">`, v.ID)
+
+	// The département's page says so, and offers no other draft.
+	_, _, page := s.do("autre69@prefecture.test", "GET", "/emergency/pdaau/69/", "", nil)
+	for _, want := range []string{`<h2 id="open">Brouillon en cours</h2>`, held, link, discard} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the département's page lacks %s", want)
+		}
+	}
+	if strings.Contains(page, "/69/upload") || strings.Contains(page, "/69/drafts") {
+		t.Error("the département's page offers a second draft")
+	}
+	// A second upload or draft, from a page opened before, is refused and says why.
+	for what, send := range map[string]func() (int, string, string){
+		"upload": func() (int, string, string) { return s.upload("autre69@prefecture.test", "69", rhone(nil)) },
+		"draft": func() (int, string, string) {
+			return s.post("autre69@prefecture.test", "/emergency/pdaau/69/drafts", nil)
+		},
+	} {
+		status, _, page := send()
+		if status != http.StatusConflict {
+			t.Fatalf("%s: %d", what, status)
+		}
+		for _, want := range []string{`<div class="alert" role="alert">`, "Votre brouillon n&#39;a pas été créé : ce département en a déjà un.", held, link} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: the refusal lacks %s", what, want)
+			}
+		}
+	}
+	_, _, page = s.post("autre69@prefecture.test", "/emergency/pdaau/69/drafts?lang=en", nil)
+	if want := fmt.Sprintf("Version %d (draft) was opened by ed69@prefecture.test on %s.", v.ID, web.Date("en", v.CreatedAt)); !strings.Contains(page, want) {
+		t.Errorf("the English refusal lacks %s", want)
+	}
+	if h, _ := s.store.History(ctx, "69"); len(h) != 1 {
+		t.Fatalf("%d versions", len(h))
+	}
+
+	// No one else's département: no discarding it.
+	if status, _, _ := s.post("ed75@prefecture.test", draft+"discard", nil); status != http.StatusForbidden {
+		t.Fatalf("the Paris editor discarding: %d", status)
+	}
+	// The second editor discards it to start again.
+	status, loc, _ := s.post("autre69@prefecture.test", draft+"discard", nil)
+	if status != http.StatusSeeOther || loc != "/emergency/pdaau/69/?done=done.discarded" {
+		t.Fatalf("discard: %d %s", status, loc)
+	}
+	_, _, page = s.do("autre69@prefecture.test", "GET", loc, "", nil)
+	if !strings.Contains(page, `role="status">Version abandonnée.</p>`) || !strings.Contains(page, "/69/upload") {
+		t.Fatalf("after the discard:\n%s", page)
+	}
+	if _, _, page = s.do("ed69@prefecture.test", "GET", draft, "", nil); !strings.Contains(page, "<dt>Abandonnée par</dt><dd>autre69@prefecture.test, ") {
+		t.Error("the discarded version does not say who discarded it")
+	}
+	status, loc, _ = s.upload("autre69@prefecture.test", "69", rhone(nil))
+	if status != http.StatusSeeOther {
+		t.Fatalf("a new upload: %d", status)
+	}
+	// Approved and not yet published, it is still the open one.
+	mine, _, _ := strings.Cut(loc, "?")
+	s.post("ap69@prefecture.test", mine+"approve", nil)
+	if status, _, page := s.upload("ed69@prefecture.test", "69", rhone(nil)); status != http.StatusConflict || !strings.Contains(page, "(approuvée) a été ouverte par autre69@prefecture.test") {
+		t.Fatalf("an upload beside an approved version: %d", status)
+	}
+	// An editor may discard an approved version too.
+	if _, _, page := s.do("ed69@prefecture.test", "GET", mine, "", nil); !strings.Contains(page, `/discard?lang=fr" class="inline"><button type="submit" class="secondary">Abandonner</button>`) {
+		t.Error("an editor is not offered to discard an approved version")
+	}
+}
+
+func TestOfTwoUploadsAtOnceOneMakesTheDraftAndTheOtherIsToldSo(t *testing.T) {
+	s := newSite(t)
+	statuses := make(chan int)
+	for _, who := range []string{"ed69@prefecture.test", "autre69@prefecture.test"} {
+		go func() {
+			ct, body := uploadForm(rhone(nil))
+			status, _, _, err := s.send(who, "POST", "/emergency/pdaau/69/upload", ct, body)
+			if err != nil {
+				status = 0
+			}
+			statuses <- status
+		}()
+	}
+	got := []int{<-statuses, <-statuses}
+	slices.Sort(got)
+	if !slices.Equal(got, []int{http.StatusSeeOther, http.StatusConflict}) {
+		t.Fatalf("statuses %v, want one 303 and one 409", got)
+	}
+	if h, _ := s.store.History(context.Background(), "69"); len(h) != 1 {
+		t.Fatalf("%d versions", len(h))
+	}
+}
+
+func TestAnUploadOrAnEditThatChangesNothingIsRefused(t *testing.T) {
+	s := newSite(t)
+	first := s.approved(rhone(nil))
+	s.post("ap69@prefecture.test", first+"publish", url.Values{"when": {"now"}, "confirm": {"yes"}})
+	none := fmt.Sprintf("aucun changement par rapport à la version en vigueur (version %d) : il n&#39;y aurait rien à publier", mustID(t, first))
+
+	status, _, page := s.upload("ed69@prefecture.test", "69", rhone(nil))
+	if status != http.StatusUnprocessableEntity || !strings.Contains(page, "<td>—</td><td></td><td>"+none+"</td>") {
+		t.Fatalf("the same upload: %d", status)
+	}
+	if h, _ := s.store.History(context.Background(), "69"); len(h) != 1 {
+		t.Fatalf("%d versions", len(h))
+	}
+	// A draft from the version in effect is to be edited: saved unchanged or approved
+	// unchanged, it is refused.
+	_, loc, _ := s.post("ed69@prefecture.test", "/emergency/pdaau/69/drafts", nil)
+	draft, _, _ := strings.Cut(loc, "?")
+	status, _, page = s.post("ed69@prefecture.test", draft+"rows", rowsForm(nil))
+	if status != http.StatusUnprocessableEntity || !strings.Contains(page, "<td>la table entière</td><td></td><td>"+none+"</td>") {
+		t.Fatalf("saved unchanged: %d", status)
+	}
+	if status, _, page := s.post("ap69@prefecture.test", draft+"approve", nil); status != http.StatusUnprocessableEntity || !strings.Contains(page, none) {
+		t.Fatalf("approved unchanged: %d", status)
 	}
 }
 
