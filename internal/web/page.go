@@ -33,12 +33,27 @@ type Page struct {
 // NavLink is a link of the header's navigation.
 type NavLink struct{ Path, Text string }
 
-// FieldProblem is one thing wrong with what someone sent: the line (0 when none), the
-// field, and what is wrong, in the page's language.
+// FieldProblem is one thing wrong with what someone sent: the line of a file (0 when none),
+// or where it is in a form when that is not a line (a cell of a table: "69123 Lyon, 17"); the
+// field; what is wrong, in the page's language; and the id of the form field at fault, if
+// the page has it, which the message then links to.
 type FieldProblem struct {
 	Line    int
+	Where   string
 	Field   string
 	Message string
+	Target  string
+}
+
+// FieldsByLine reports whether the page's problems are placed by lines of a file (none is
+// placed otherwise): the "fields" component then heads its first column "Line".
+func (p Page) FieldsByLine() bool {
+	for _, f := range p.Fields {
+		if f.Where != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // AccountNav writes the account part of the header (who is signed in, a sign-out; or a

@@ -93,6 +93,35 @@ func TestAFailureIsAPageForPeopleAndAProblemForPrograms(t *testing.T) {
 	}
 }
 
+func TestProblemsAreListedByLineOrByPlaceAndLinkToTheirField(t *testing.T) {
+	s := testSite()
+	render := func(fields ...FieldProblem) string {
+		h := s.Handle(func(w http.ResponseWriter, r *http.Request) error {
+			p := thingPage{Page: s.Page(r, "Une chose")}
+			p.Fields = fields
+			s.Render(w, r, http.StatusUnprocessableEntity, "form.html", p)
+			return nil
+		})
+		return get(h, "/things/1", browser).Body.String()
+	}
+	// The lines of a file.
+	body := render(FieldProblem{Line: 3, Field: "routing_number", Message: "mal formé"}, FieldProblem{Message: "incomplet"})
+	for _, want := range []string{`<caption id="problems-caption">Problèmes, ligne par ligne</caption>`, `<th scope="col">Ligne</th>`,
+		`<td>3</td><td>routing_number</td><td>mal formé</td>`, `<td>—</td><td></td><td>incomplet</td>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("by line: the page lacks %s\n%s", want, body)
+		}
+	}
+	// The cells of a table in a form: each named, its message leading to the field at fault.
+	body = render(FieldProblem{Where: "69123 Lyon, 17", Field: "Numéro d'acheminement", Message: "mal formé", Target: "cell-69123-17"})
+	for _, want := range []string{`<caption id="problems-caption">Problèmes, case par case</caption>`, `<th scope="col">Emplacement</th>`,
+		`<td>69123 Lyon, 17</td><td>Numéro d&#39;acheminement</td><td><a href="#cell-69123-17">mal formé</a></td>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("by place: the page lacks %s\n%s", want, body)
+		}
+	}
+}
+
 func TestAnUnexpectedFailureIsLoggedAndShownOnlyAsARequestNumber(t *testing.T) {
 	s := testSite()
 	var logged strings.Builder

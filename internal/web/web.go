@@ -99,12 +99,14 @@ var chromeWords = Catalog{
 		"skip": "Aller au contenu", "nav": "Navigation principale", "language": "Français", "error": "Erreur",
 		"problems": "problèmes", "problems.one": "problème", "problems.nothing": "\u00a0: rien n'a été enregistré.",
 		"problems.caption": "Problèmes, ligne par ligne", "col.line": "Ligne", "col.field": "Champ", "col.problem": "Problème",
+		"problems.caption.where": "Problèmes, case par case", "col.where": "Emplacement",
 		"error.request": "Numéro de la demande, à donner aux exploitants :", "error.back": "Revenir à l'accueil du service",
 	},
 	"en": {
 		"skip": "Skip to content", "nav": "Main navigation", "language": "English", "error": "Error",
 		"problems": "problems", "problems.one": "problem", "problems.nothing": ": nothing was saved.",
 		"problems.caption": "Problems, line by line", "col.line": "Line", "col.field": "Field", "col.problem": "Problem",
+		"problems.caption.where": "Problems, cell by cell", "col.where": "Where",
 		"error.request": "Request number, to give the operators:", "error.back": "Back to the service's first page",
 	},
 }

@@ -39,6 +39,44 @@ test('the pages of a signed-in editor and administrator pass the audit', async (
   await expectClean(admin, '/visio/stats');
 });
 
+test('the routing-table workflow passes the audit with its problems shown', async () => {
+  const editor = await socle.page('fr-FR', { audited: true });
+  await signIn(editor, 'redacteur@demo.socle.test', '/emergency/pdaau/');
+  await editor.goto(socle.webURL + 'emergency/pdaau/75/');
+  await editor.getByRole('button', { name: 'Créer un brouillon à partir de la version en vigueur' }).click();
+  await editor.waitForURL(/done=done.drafted/);
+  await expectClean(editor, 'a draft, its rows to edit');
+  const cell = (n) => editor.getByLabel(`Numéro d'acheminement 75056 Paris ${n}`, { exact: true });
+  await cell('18').fill('0100000015');
+  await cell('196').fill('01000');
+  await editor.getByRole('button', { name: 'Enregistrer le brouillon' }).click();
+  await editor.getByRole('alert').waitFor();
+  await expectClean(editor, 'a refused edit, its bad cell marked');
+  await cell('196').fill('0100000018');
+  await editor.getByRole('button', { name: 'Enregistrer le brouillon' }).click();
+  await editor.waitForURL(/done=done.saved/);
+  const draft = editor.url().replace(/\?.*/, '');
+  for (const lang of ['fr', 'en']) {
+    await editor.goto(socle.webURL + 'emergency/pdaau/75/?lang=' + lang);
+    await expectClean(editor, `a département with its open draft (${lang})`);
+  }
+
+  const approver = await socle.page('fr-FR', { audited: true });
+  await signIn(approver, 'approbateur@demo.socle.test', '/emergency/pdaau/');
+  await approver.goto(draft);
+  await approver.getByRole('button', { name: 'Approuver' }).click();
+  await approver.waitForURL(/done=done.approved/);
+  await expectClean(approver, 'an approved version, its publication form');
+  await approver.getByLabel("À la date et à l'heure ci-dessous").check();
+  await approver.getByLabel(/^Date et heure d'effet/).fill('2020-01-01T09:00');
+  await approver.getByLabel(/^Je confirme/).check();
+  await approver.getByRole('button', { name: 'Publier', exact: true }).click();
+  await approver.getByRole('alert').waitFor();
+  await expectClean(approver, 'a publication refused for its date');
+  await approver.getByRole('button', { name: 'Abandonner' }).click(); // leave 75 as it was
+  await approver.waitForURL(/done=done.discarded/);
+});
+
 test('a meeting page passes the audit once in the room', async () => {
   const p = await socle.page('fr-FR', { audited: true });
   await signIn(p, 'redacteur@demo.socle.test', '/visio/salle-audit');

@@ -5,7 +5,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startSocle, artifacts } from './harness.mjs';
+import { startSocle, artifacts, signIn as signInAt } from './harness.mjs';
 
 let socle;
 
@@ -69,6 +69,8 @@ test('an upload with errors lists them all with their lines, and the diff shows 
   assert.match(change, /17/);
   assert.match(change, /Brigade de sapeurs-pompiers de Paris.*0100000018/);
   assert.match(change, /SAMU de Paris.*0100000015/);
+  // The rows name their commune beside its code too.
+  assert.match(await p.locator('section[aria-labelledby=rows] tbody tr').first().textContent(), /^\s*75056 Paris\s*15\s*SAMU de Paris/);
   // The editor may not approve their own draft.
   assert.equal(await p.getByRole('button', { name: 'Approuver' }).count(), 0);
   await p.screenshot({ path: join(artifacts, 'pdaau-diff.png'), fullPage: true });
@@ -84,6 +86,141 @@ test('an upload with errors lists them all with their lines, and the diff shows 
   await q.getByRole('button', { name: 'Publier', exact: true }).click();
   await q.waitForURL(/done=done.published/);
   assert.match(await q.textContent('main'), /en vigueur/);
+});
+
+// parisTime writes a moment as a datetime-local field holds it, in Paris time.
+function parisTime(ms) {
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit' }).format(new Date(ms)).replace(' ', 'T');
+}
+
+test('publishing now works however long the approver read, a date gone by is refused beside its field, and a rollback is immediate', async () => {
+  const p = await socle.page('fr-FR');
+  await signIn(p, 'redacteur@demo.socle.test');
+  await upload(p, 'paris-114.csv', paris({ 17: '0100000015', 114: '0100000015' }));
+  await p.waitForURL(/\/emergency\/pdaau\/versions\/\d+\//);
+  const draftURL = p.url().replace(/\?.*/, '');
+
+  const q = await socle.page('fr-FR');
+  await signIn(q, 'approbateur@demo.socle.test');
+  await q.goto(draftURL);
+  await q.getByRole('button', { name: 'Approuver' }).click();
+  await q.waitForURL(/done=done.approved/);
+  const publish = q.locator('form[action*="/publish"]');
+  // "Now" is the first choice, and the page holds no time that would get old while the
+  // approver reads the changes.
+  assert.equal(await publish.getByLabel('Maintenant, dès la publication').isChecked(), true);
+  assert.equal(await publish.getByLabel(/^Date et heure d'effet/).inputValue(), '');
+
+  // The approver chooses a date, but reads for a long while: an hour later it is past.
+  const hourAgo = parisTime(Date.now() - 3600_000);
+  await publish.getByLabel("À la date et à l'heure ci-dessous").check();
+  await publish.getByLabel(/^Date et heure d'effet/).fill(hourAgo);
+  await publish.getByLabel(/^Je confirme/).check();
+  await publish.getByRole('button', { name: 'Publier', exact: true }).click();
+  await q.getByRole('alert').waitFor();
+  const field = q.locator('form[action*="/publish"]').getByLabel(/^Date et heure d'effet/);
+  assert.equal(await field.getAttribute('aria-invalid'), 'true');
+  assert.equal(await field.inputValue(), hourAgo); // as typed
+  const why = await q.locator('#' + (await field.getAttribute('aria-describedby')).split(' ')[1]).textContent();
+  assert.match(why, /La date d'effet choisie, .* est passée : choisissez « maintenant » ou une date à venir\./);
+  assert.match(await q.getByRole('alert').textContent(), /est passée/);
+  await q.screenshot({ path: join(artifacts, 'pdaau-publish-past.png'), fullPage: true });
+
+  // "Now", with the old date still in the field beside it: published at once.
+  const again = q.locator('form[action*="/publish"]');
+  await again.getByLabel('Maintenant, dès la publication').check();
+  await again.getByLabel(/^Je confirme/).check();
+  await again.getByRole('button', { name: 'Publier', exact: true }).click();
+  await q.waitForURL(/done=done.published/);
+  assert.match(await q.locator('dl').textContent(), /en vigueur/);
+
+  // Something is wrong: back to the version before, now.
+  await q.goto(socle.webURL + 'emergency/pdaau/75/');
+  const earlier = q.locator('section[aria-labelledby=history] tbody tr', { hasText: 'publiée' }).nth(1);
+  await earlier.getByRole('link').click();
+  await q.waitForURL(/\/versions\/\d+\/(\?|$)/);
+  const restore = q.locator('form[action*="/republish"]');
+  await restore.getByLabel(/^Date et heure d'effet/).fill(hourAgo); // a stale value changes nothing
+  await restore.getByLabel(/^Je confirme/).check();
+  await restore.getByRole('button', { name: /Publier de nouveau/ }).click();
+  await q.waitForURL(/done=done.restored/);
+  assert.match(await q.locator('dl').textContent(), /en vigueur/);
+});
+
+test('a bad cell in an edited draft keeps every edit and is pointed at by commune and number', async () => {
+  const p = await socle.page('fr-FR');
+  await signIn(p, 'redacteur@demo.socle.test');
+  await p.goto(socle.webURL + 'emergency/pdaau/75/');
+  await p.getByRole('button', { name: 'Créer un brouillon à partir de la version en vigueur' }).click();
+  await p.waitForURL(/done=done.drafted/);
+  const cell = (n) => p.getByLabel(`Numéro d'acheminement 75056 Paris ${n}`, { exact: true });
+  await cell('18').fill('0100000015'); // a good edit
+  await cell('196').fill('01000'); // a bad one
+  await p.getByRole('button', { name: 'Enregistrer le brouillon' }).click();
+  const alert = p.getByRole('alert');
+  await alert.waitFor();
+
+  // Nothing typed is lost.
+  assert.equal(await cell('18').inputValue(), '0100000015');
+  assert.equal(await cell('196').inputValue(), '01000');
+  // The bad cell is marked and says why; the good one is not marked.
+  assert.equal(await cell('196').getAttribute('aria-invalid'), 'true');
+  assert.equal(await cell('18').getAttribute('aria-invalid'), null);
+  const why = await p.locator('#' + await cell('196').getAttribute('aria-describedby')).textContent();
+  assert.match(why, /numéro d'acheminement "01000" mal formé/);
+  // The list names the commune and the number, and its message leads to the cell.
+  const problem = alert.locator('tbody tr');
+  assert.equal(await problem.count(), 1);
+  assert.match(await problem.textContent(), /^\s*75056 Paris, 196\s*Numéro d'acheminement\s*numéro d'acheminement "01000" mal formé/);
+  assert.equal(await problem.getByRole('link').getAttribute('href'), '#' + await cell('196').getAttribute('id'));
+  await p.screenshot({ path: join(artifacts, 'pdaau-edit-errors.png'), fullPage: true });
+
+  // Corrected, the whole edit is saved.
+  await cell('196').fill('0100000018');
+  await p.getByRole('button', { name: 'Enregistrer le brouillon' }).click();
+  await p.waitForURL(/done=done.saved/);
+  assert.equal(await cell('18').inputValue(), '0100000015');
+  assert.match(await p.locator('#diff-table').textContent(), /75056 Paris\s*18/);
+  await p.getByRole('button', { name: 'Abandonner' }).click(); // leave the département with no open draft
+  await p.waitForURL(/done=done.discarded/);
+});
+
+test('a département has one open draft: a second editor is told whose it is and since when, and may discard it', async () => {
+  // A second editor (the administrator edits everywhere) has the département's page open...
+  const q = await socle.page('fr-FR');
+  await signInAt(socle, q, 'admin@demo.socle.test', '/emergency/pdaau/75/');
+  await q.getByLabel('Fichier CSV du PDAAU').waitFor();
+
+  // ...when the CCED editor starts a draft.
+  const p = await socle.page('fr-FR');
+  await signIn(p, 'redacteur@demo.socle.test');
+  await p.goto(socle.webURL + 'emergency/pdaau/75/');
+  await p.getByRole('button', { name: 'Créer un brouillon à partir de la version en vigueur' }).click();
+  await p.waitForURL(/done=done.drafted/);
+  const draftPath = new URL(p.url()).pathname;
+  const id = draftPath.match(/versions\/(\d+)\//)[1];
+
+  // The second editor's upload is refused, saying whose draft is open, since when, with a
+  // link to it.
+  await q.getByLabel('Fichier CSV du PDAAU').setInputFiles({ name: 'paris.csv', mimeType: 'text/csv', buffer: paris({ 115: '0100000015' }) });
+  await q.getByRole('button', { name: 'Déposer et vérifier' }).click();
+  const alert = q.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /Votre brouillon n'a pas été créé : ce département en a déjà un\./);
+  assert.match(await alert.textContent(),
+    new RegExp(`La version ${id} \\(brouillon\\) a été ouverte par redacteur@demo\\.socle\\.test le \\d\\d/\\d\\d/\\d{4} \\d\\d:\\d\\d\\.`));
+  assert.equal(await alert.getByRole('link', { name: `Ouvrir la version ${id}` }).getAttribute('href'), `/emergency/pdaau/versions/${id}/?lang=fr`);
+  assert.equal(await q.getByLabel('Fichier CSV du PDAAU').count(), 0); // no second draft offered
+  await q.screenshot({ path: join(artifacts, 'pdaau-open-draft.png'), fullPage: true });
+
+  // The second editor discards it, and may upload again.
+  await q.getByRole('button', { name: `Abandonner la version ${id}` }).click();
+  await q.waitForURL(/\/emergency\/pdaau\/75\/\?done=done.discarded/);
+  assert.match(await q.getByRole('status').textContent(), /Version abandonnée/);
+  await q.getByLabel('Fichier CSV du PDAAU').waitFor();
+  await p.goto(socle.webURL + draftPath.slice(1));
+  assert.match(await p.locator('dl').textContent(), /Abandonnée par\s*admin@demo\.socle\.test/);
 });
 
 test('the pages are reachable with the keyboard and speak English on request', async () => {

@@ -10,6 +10,10 @@
 // with the next TNAAU version: the national table (TNAAU) operators fetch is every
 // département's active version, and its version number is the highest of theirs.
 // Any published version can be published again as a new version (rollback).
+//
+// A département has one open version at most — a draft, or approved and not yet published —
+// enforced by a unique index; and a version that changes nothing against the one in effect
+// is neither drafted, saved, approved nor published (CodeNoChange).
 package pdaau
 
 import (
@@ -70,14 +74,21 @@ type Version struct {
 	EffectiveAt  *time.Time
 	ActiveSeq    *int64 // the TNAAU version its activation made; nil until it takes effect
 	ActivatedAt  *time.Time
+	DiscardedBy  *string
+	DiscardedAt  *time.Time
 	Rows         int // how many rows it holds
 }
+
+// Open reports whether the version is its département's open one: a draft, or approved and
+// not yet published. A département has one at most.
+func (v Version) Open() bool { return v.State == Draft || v.State == Approved }
 
 // Active reports whether the version has taken effect (it may have been replaced since).
 func (v Version) Active() bool { return v.ActiveSeq != nil }
 
 // Problem is one reason a table cannot be saved, for the line it came from (0: the table as
-// a whole, such as a missing route). Code says which rule; Message words it.
+// a whole, such as a missing route, or a row with no line, edited in a page) and the commune
+// and number of its row (or of the missing route). Code says which rule; Message words it.
 type Problem struct {
 	Line   int    `json:"line,omitempty"`
 	Field  string `json:"field,omitempty"`
@@ -103,6 +114,7 @@ const (
 	CodeDuplicate        = "duplicate"         // the same commune and number twice
 	CodeMissingRoute     = "missing-route"     // a commune × number without a row
 	CodeNoCommunes       = "no-communes"       // the département has no commune loaded
+	CodeNoChange         = "no-change"         // the table is the one in effect
 )
 
 var messages = map[string]map[string]string{
@@ -120,6 +132,7 @@ var messages = map[string]map[string]string{
 		CodeDuplicate:        "la commune %[1]s et le numéro %[2]s figurent déjà ligne %[3]d",
 		CodeMissingRoute:     "la commune %[1]s n'a pas de centre pour le %[2]s",
 		CodeNoCommunes:       "aucune commune du département %[1]s n'est chargée (importer les contours d'abord)",
+		CodeNoChange:         "aucun changement par rapport à la version en vigueur (version %[1]s) : il n'y aurait rien à publier",
 	},
 	"en": {
 		CodeFile:             "unreadable file: %[1]s",
@@ -135,6 +148,7 @@ var messages = map[string]map[string]string{
 		CodeDuplicate:        "commune %[1]s and number %[2]s already appear on line %[3]d",
 		CodeMissingRoute:     "commune %[1]s has no centre for %[2]s",
 		CodeNoCommunes:       "no commune of department %[1]s is loaded (import the boundaries first)",
+		CodeNoChange:         "no change against the version in effect (version %[1]s): there would be nothing to publish",
 	},
 }
 

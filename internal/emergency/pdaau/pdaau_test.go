@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/schema"
+	"socle/internal/platform/database"
 	"socle/internal/platform/database/dbtest"
 )
 
@@ -98,8 +102,12 @@ func TestEveryRuleIsReportedWithItsLine(t *testing.T) {
 	if !slices.Equal(have, want) {
 		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(have, "\n"), strings.Join(want, "\n"))
 	}
-	// Each is worded in French by default and in English, naming what is wrong.
+	// Each is worded in French by default and in English, naming what is wrong; a row's
+	// problem names its commune and number too, for tables that have no lines.
 	for _, p := range got {
+		if p.Line > 0 && (p.INSEE == "" || p.Number == "") {
+			t.Errorf("line %d: %s names no commune or number: %+v", p.Line, p.Code, p)
+		}
 		if fr, en := p.Message("fr"), p.Message("en"); fr == en || fr == "" || strings.Contains(fr, "%!") || strings.Contains(en, "%!") {
 			t.Errorf("%s: fr %q, en %q", p.Code, fr, en)
 		}
@@ -233,6 +241,33 @@ func TestADraftTakesEffectOnlyOnceApprovedByAnotherPersonAndPublished(t *testing
 	}
 }
 
+func TestNowIsTheMomentOfPublicationAndAChosenDateIsToTheMinute(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	now := time.Date(2026, 12, 4, 9, 30, 45, 0, paris) // the database's clock when it publishes
+	for _, c := range []struct {
+		asked   time.Time
+		want    time.Time
+		refused bool
+	}{
+		{asked: time.Time{}, want: now},                                                                       // "now", however long ago the page was opened
+		{asked: time.Date(2026, 12, 4, 9, 30, 0, 0, paris), want: now},                                        // the minute under way
+		{asked: time.Date(2026, 12, 4, 9, 31, 0, 0, paris), want: time.Date(2026, 12, 4, 9, 31, 0, 0, paris)}, // to come
+		{asked: time.Date(2026, 12, 4, 9, 29, 0, 0, paris), refused: true},                                    // gone by
+		{asked: time.Date(2026, 12, 3, 9, 30, 0, 0, paris), refused: true},
+	} {
+		got, err := pdaau.EffectiveAt(c.asked, now)
+		if c.refused {
+			if !errors.Is(err, pdaau.ErrPast) {
+				t.Errorf("%s: got %s, %v; want refused as past", c.asked, got, err)
+			}
+			continue
+		}
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("%s: got %s, %v; want %s", c.asked, got, err, c.want)
+		}
+	}
+}
+
 func TestAVersionPublishedForLaterTakesEffectAtItsDate(t *testing.T) {
 	s, pool := world(t)
 	ctx := context.Background()
@@ -280,6 +315,26 @@ func TestTheDiffSaysWhichCommunesChangeCentreForWhichNumber(t *testing.T) {
 	}
 }
 
+func TestTheCommunesOfADepartementAreNamedByTheirCodes(t *testing.T) {
+	s, pool := world(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO emergency.communes (code, name, geometry) VALUES ('97101', 'Les Abymes', '[]'), ('2A004', 'Ajaccio', '[]')`); err != nil {
+		t.Fatal(err)
+	}
+	for dep, want := range map[string]map[string]string{
+		"69":  {"69123": "Lyon", "69266": "Villeurbanne"},
+		"75":  {"75056": "Paris"},
+		"971": {"97101": "Les Abymes"},
+		"2A":  {"2A004": "Ajaccio"},
+		"13":  {},
+	} {
+		got, err := s.Communes(ctx, dep)
+		if err != nil || !maps.Equal(got, want) {
+			t.Errorf("%s: %v, %v; want %v", dep, got, err, want)
+		}
+	}
+}
+
 func TestRollbackPublishesAnEarlierVersionAgain(t *testing.T) {
 	s, pool := world(t)
 	ctx := context.Background()
@@ -305,6 +360,277 @@ func TestRollbackPublishesAnEarlierVersionAgain(t *testing.T) {
 	h, _ := s.History(ctx, "69")
 	if len(h) != 3 || h[0].ID != back {
 		t.Fatalf("history: %d versions", len(h))
+	}
+}
+
+// paris is a complete table for Paris: every number to the police.
+func paris() []pdaau.Row {
+	var rows []pdaau.Row
+	for _, n := range pdaau.ShortNumbers {
+		rows = append(rows, pdaau.Row{INSEE: "75056", Number: n, RoutingNumber: "0100000017"})
+	}
+	return rows
+}
+
+// lyon17 is the Rhône's table with Lyon's 17 sent to the SAMU.
+func lyon17(rows [][3]string) [][3]string { rows[1][2] = "0400000015"; return rows }
+
+func TestADepartementHasOneOpenVersionAtATime(t *testing.T) {
+	s, pool := world(t)
+	ctx := context.Background()
+	first := publish(t, s, table(nil))
+	publish(t, s, table(lyon17))
+
+	// Alice opens a draft; Carol's is refused, and told which version is open, whose, since when.
+	open, ps, err := s.CreateDraft(ctx, "69", parse(t, table(nil)), "alice", "upload")
+	if err != nil || len(ps) > 0 {
+		t.Fatal(ps, err)
+	}
+	refusedFor := func(what string, err error) {
+		t.Helper()
+		var oe *pdaau.OpenError
+		if !errors.Is(err, pdaau.ErrOpen) || !errors.As(err, &oe) || oe.Open.ID != open || oe.Open.CreatedBy != "alice" || oe.Open.CreatedAt.IsZero() {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	_, _, err = s.CreateDraft(ctx, "69", parse(t, table(nil)), "carol", "upload")
+	refusedFor("a second upload", err)
+	_, err = s.DraftFromActive(ctx, "69", "carol")
+	refusedFor("a second draft from the version in effect", err)
+	if v, err := s.Open(ctx, "69"); err != nil || v == nil || v.ID != open || !v.Open() {
+		t.Fatalf("open version: %+v, %v", v, err)
+	}
+	// Approved and not yet published, it is still the open one.
+	if ps, err := s.Approve(ctx, open, "bob"); err != nil || len(ps) > 0 {
+		t.Fatal(ps, err)
+	}
+	_, _, err = s.CreateDraft(ctx, "69", parse(t, table(nil)), "carol", "upload")
+	refusedFor("an upload beside an approved version", err)
+
+	// Another département has its own.
+	if _, ps, err := s.CreateDraft(ctx, "75", paris(), "dominique", "upload"); err != nil || len(ps) > 0 {
+		t.Fatalf("Paris's draft: %v %v", ps, err)
+	}
+	// A rollback and socle apply make versions published at once, never open: they work
+	// whatever is open.
+	if _, ps, err := s.Republish(ctx, first, "bob", time.Time{}); err != nil || len(ps) > 0 {
+		t.Fatalf("rollback beside an open version: %v %v", ps, err)
+	}
+	tx, _ := pool.Begin(ctx)
+	if n, ps, err := pdaau.ApplyTx(ctx, tx, parse(t, table(lyon17)), "socle apply", "test"); err != nil || len(ps) > 0 || n != 1 {
+		t.Fatalf("apply beside an open version: %d %v %v", n, ps, err)
+	}
+	tx.Commit(ctx)
+
+	// Carol discards it, and may start again.
+	if err := s.Discard(ctx, open, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := s.Version(ctx, open)
+	if v.State != pdaau.Discarded || v.Open() || v.DiscardedBy == nil || *v.DiscardedBy != "carol" || v.DiscardedAt == nil {
+		t.Fatalf("discarded: %+v", v)
+	}
+	if o, _ := s.Open(ctx, "69"); o != nil {
+		t.Fatalf("still open: %+v", o)
+	}
+	if _, err := s.DraftFromActive(ctx, "69", "carol"); err != nil {
+		t.Fatalf("a draft after the discard: %v", err)
+	}
+}
+
+func TestOfTwoUploadsAtOnceOnlyOneMakesADraft(t *testing.T) {
+	s, _ := world(t)
+	ctx := context.Background()
+	rows := parse(t, table(nil))
+	type result struct {
+		id  int64
+		err error
+	}
+	results := make(chan result)
+	const n = 4
+	for i := range n {
+		go func() {
+			id, _, err := s.CreateDraft(ctx, "69", rows, fmt.Sprintf("editor%d", i), "upload")
+			results <- result{id, err}
+		}()
+	}
+	var won []int64
+	var refused []*pdaau.OpenError
+	for range n {
+		r := <-results
+		var oe *pdaau.OpenError
+		switch {
+		case r.err == nil:
+			won = append(won, r.id)
+		case errors.As(r.err, &oe):
+			refused = append(refused, oe)
+		default:
+			t.Fatalf("upload: %v", r.err)
+		}
+	}
+	if len(won) != 1 || len(refused) != n-1 {
+		t.Fatalf("%d drafts made, %d refused", len(won), len(refused))
+	}
+	for _, oe := range refused {
+		if oe.Open.ID != won[0] {
+			t.Fatalf("refused for version %d, the open one is %d", oe.Open.ID, won[0])
+		}
+	}
+}
+
+func TestTheDatabaseItselfKeepsADepartementToOneOpenVersion(t *testing.T) {
+	s, pool := world(t)
+	ctx := context.Background()
+	insert := func(q pgxExec, dep, state string) error {
+		_, err := q.Exec(ctx, `INSERT INTO emergency.pdaau_versions (departement, state, source, created_by, editors, published_at, effective_at)
+			VALUES ($1, $2, 'sql', 'someone', '{someone}', CASE WHEN $2 = 'published' THEN now() END, CASE WHEN $2 = 'published' THEN now() END)`, dep, state)
+		return err
+	}
+	oneOpen := func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "pdaau_versions_one_open"
+	}
+	// A writer that does not take the store's lock inserts a draft; an upload runs at the
+	// same moment, sees no open version yet (the other is not committed), and inserts its
+	// own: the index holds it until the first commits, then refuses it, and the upload is
+	// told which version is open.
+	tx1, _ := pool.Begin(ctx)
+	defer tx1.Rollback(ctx)
+	if err := insert(tx1, "69", "draft"); err != nil {
+		t.Fatal(err)
+	}
+	upload := make(chan error)
+	go func() {
+		_, _, err := s.CreateDraft(ctx, "69", parse(t, table(nil)), "alice", "upload")
+		upload <- err
+	}()
+	waitFor(t, "the upload waits on the index", func() bool {
+		var waiting bool
+		pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO emergency.pdaau_versions%')`).Scan(&waiting)
+		return waiting
+	})
+	if err := tx1.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var oe *pdaau.OpenError
+	if err := <-upload; !errors.As(err, &oe) || oe.Open.CreatedBy != "someone" {
+		t.Fatalf("the upload that lost: %v", err)
+	}
+	// Nor does the index let anyone add an approved version beside the draft, whatever the
+	// order.
+	if err := insert(pool, "69", "approved"); !oneOpen(err) {
+		t.Fatalf("an approved version beside a draft: %v", err)
+	}
+	for _, c := range []struct{ dep, state string }{{"69", "published"}, {"69", "discarded"}, {"75", "draft"}} {
+		if err := insert(pool, c.dep, c.state); err != nil {
+			t.Errorf("%s %s: %v", c.dep, c.state, err)
+		}
+	}
+}
+
+// waitFor polls until cond holds, or fails the test after a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still not so after a minute: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type pgxExec interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}
+
+func TestOpenVersionsPiledUpBeforeTheRuleAreDiscardedButTheNewest(t *testing.T) {
+	all := schema.Migrations()
+	before := all
+	before.Steps = nil
+	for _, st := range all.Steps {
+		if strings.HasSuffix(st.Name, "pdaau_one_open") {
+			break
+		}
+		before.Steps = append(before.Steps, st)
+	}
+	if len(before.Steps) == len(all.Steps) {
+		t.Fatal("no pdaau_one_open step")
+	}
+	pool := dbtest.New(t, before)
+	ctx := context.Background()
+	for _, v := range [][2]string{{"69", "draft"}, {"69", "approved"}, {"75", "draft"}, {"69", "draft"}, {"69", "discarded"}} {
+		if _, err := pool.Exec(ctx, `INSERT INTO emergency.pdaau_versions (departement, state, source, created_by, editors)
+			VALUES ($1, $2, 'upload', 'someone', '{someone}')`, v[0], v[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := database.Apply(ctx, pool, all); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	rows, _ := pool.Query(ctx, `SELECT id || ' ' || departement || ' ' || state || ' ' || coalesce(discarded_by, '-') FROM emergency.pdaau_versions ORDER BY id`)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1 69 discarded socle", "2 69 discarded socle", "3 75 draft -", "4 69 draft -", "5 69 discarded -"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after the migration:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestAVersionThatChangesNothingIsRefused(t *testing.T) {
+	s, pool := world(t)
+	ctx := context.Background()
+	first := publish(t, s, table(nil))
+	noChange := func(what string, ps pdaau.Problems, err error) {
+		t.Helper()
+		if err != nil || len(ps) != 1 || ps[0].Code != pdaau.CodeNoChange {
+			t.Fatalf("%s: %v, %v", what, ps, err)
+		}
+		if m := ps[0].Message("fr"); m != fmt.Sprintf("aucun changement par rapport à la version en vigueur (version %d) : il n'y aurait rien à publier", first) {
+			t.Fatalf("%s: %q", what, m)
+		}
+	}
+	// The same table again, even in another order: nothing saved.
+	rows := parse(t, table(nil))
+	slices.Reverse(rows)
+	id, ps, err := s.CreateDraft(ctx, "69", rows, "alice", "upload")
+	noChange("the same upload", ps, err)
+	var n int
+	pool.QueryRow(ctx, `SELECT count(*) FROM emergency.pdaau_versions`).Scan(&n)
+	if id != 0 || n != 1 {
+		t.Fatalf("saved: version %d, %d versions", id, n)
+	}
+	// A draft from the version in effect starts the same, to be edited; it cannot be
+	// approved as it is, nor saved back as it was.
+	draft, err := s.DraftFromActive(ctx, "69", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err = s.Approve(ctx, draft, "bob")
+	noChange("approving an unchanged draft", ps, err)
+	ps, err = s.UpdateDraft(ctx, draft, parse(t, table(nil)), "alice")
+	noChange("saving an unchanged draft", ps, err)
+	if ps, err := s.UpdateDraft(ctx, draft, parse(t, table(lyon17)), "alice"); err != nil || len(ps) > 0 {
+		t.Fatal(ps, err)
+	}
+	if ps, err := s.Approve(ctx, draft, "bob"); err != nil || len(ps) > 0 {
+		t.Fatal(ps, err)
+	}
+	// Meanwhile socle apply puts the same table in effect: the approved version has nothing
+	// left to publish.
+	tx, _ := pool.Begin(ctx)
+	if n, ps, err := pdaau.ApplyTx(ctx, tx, parse(t, table(lyon17)), "socle apply", "test"); err != nil || len(ps) > 0 || n != 1 {
+		t.Fatalf("apply: %d %v %v", n, ps, err)
+	}
+	tx.Commit(ctx)
+	cur, _ := s.Current(ctx, "69")
+	ps, err = s.Publish(ctx, draft, "bob", time.Time{})
+	if err != nil || len(ps) != 1 || ps[0].Code != pdaau.CodeNoChange || ps[0].Value != fmt.Sprint(cur.ID) {
+		t.Fatalf("publishing what is in effect: %v, %v", ps, err)
 	}
 }
 

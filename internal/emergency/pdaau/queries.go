@@ -7,16 +7,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"socle/internal/emergency/geo"
 )
 
 const versionColumns = `v.id, v.departement, v.state, v.source, v.based_on, v.restored_from, v.created_by, v.created_at,
 	v.editors, v.approved_by, v.approved_at, v.published_by, v.published_at, v.effective_at, v.active_seq, v.activated_at,
-	(SELECT count(*) FROM emergency.pdaau_version_rows r WHERE r.version_id = v.id)`
+	v.discarded_by, v.discarded_at, (SELECT count(*) FROM emergency.pdaau_version_rows r WHERE r.version_id = v.id)`
 
 func scanVersion(row pgx.Row) (Version, error) {
 	var v Version
 	err := row.Scan(&v.ID, &v.Departement, &v.State, &v.Source, &v.BasedOn, &v.RestoredFrom, &v.CreatedBy, &v.CreatedAt,
-		&v.Editors, &v.ApprovedBy, &v.ApprovedAt, &v.PublishedBy, &v.PublishedAt, &v.EffectiveAt, &v.ActiveSeq, &v.ActivatedAt, &v.Rows)
+		&v.Editors, &v.ApprovedBy, &v.ApprovedAt, &v.PublishedBy, &v.PublishedAt, &v.EffectiveAt, &v.ActiveSeq, &v.ActivatedAt,
+		&v.DiscardedBy, &v.DiscardedAt, &v.Rows)
 	return v, err
 }
 
@@ -63,6 +66,23 @@ func (s *Store) Current(ctx context.Context, dep string) (*Version, error) {
 
 // Rows are a version's rows, by commune and number.
 func (s *Store) Rows(ctx context.Context, id int64) ([]Row, error) { return rowsOf(ctx, s.pool, id) }
+
+// Communes names the communes of a département by their codes, for the pages to show
+// beside them.
+func (s *Store) Communes(ctx context.Context, dep string) (map[string]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT code, name FROM emergency.communes WHERE code LIKE $1 || '%' ORDER BY code`, dep)
+	names := map[string]string{}
+	var code, name string
+	if _, err := pgx.ForEachRow(rows, []any{&code, &name}, func() error {
+		if geo.Departement(code) == dep { // 97 is no département, but 971's prefix
+			names[code] = name
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("pdaau: communes of %s: %w", dep, err)
+	}
+	return names, nil
+}
 
 // Change is a commune and number whose centre differs between two versions. Old is empty for
 // a row only in the newer version, New for a row only in the older one.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"socle/internal/emergency/schema"
@@ -21,7 +22,22 @@ var (
 	ErrFourEyes     = errors.New("a version is approved by someone who did not edit it")
 	ErrPast         = errors.New("the effective date is in the past")
 	ErrNotPublished = errors.New("only a published version can be published again")
+	ErrOpen         = errors.New("the département already has an open version")
 )
+
+// OpenError refuses a new draft: the département already has its one open version (a
+// draft, or an approved version not yet published), Open. It is ErrOpen to errors.Is.
+type OpenError struct{ Open Version }
+
+func (e *OpenError) Error() string {
+	return fmt.Sprintf("pdaau: département %s has an open version, %d (%s), created by %s at %s",
+		e.Open.Departement, e.Open.ID, e.Open.State, e.Open.CreatedBy, e.Open.CreatedAt.Format(time.RFC3339))
+}
+
+func (e *OpenError) Is(target error) bool { return target == ErrOpen }
+
+// oneOpen is the index that keeps a département to one open version.
+const oneOpen = "pdaau_versions_one_open"
 
 // Store runs the workflow on PostgreSQL. Every operation is one transaction.
 type Store struct {
@@ -51,12 +67,17 @@ func (s *Store) inTx(ctx context.Context, dep string, fn func(pgx.Tx) error) err
 	return nil
 }
 
-// CreateDraft validates a département's whole table and, if it has no problem, saves it as
-// a new draft. With problems nothing is saved.
+// CreateDraft validates a département's whole table and, if it has no problem and changes
+// something against the version in effect (else CodeNoChange), saves it as a new draft.
+// With problems nothing is saved. A département has one open version at a time: if it has
+// one, the draft is refused with an *OpenError naming it, before the table is read.
 func (s *Store) CreateDraft(ctx context.Context, dep string, rows []Row, by, source string) (int64, Problems, error) {
 	var id int64
 	var ps Problems
 	err := s.inTx(ctx, dep, func(tx pgx.Tx) error {
+		if err := refuseOpen(ctx, tx, dep); err != nil {
+			return err
+		}
 		ref, err := LoadReference(ctx, tx)
 		if err != nil {
 			return err
@@ -64,19 +85,27 @@ func (s *Store) CreateDraft(ctx context.Context, dep string, rows []Row, by, sou
 		if ps = Validate(dep, rows, ref); len(ps) > 0 {
 			return nil
 		}
-		id, err = insertVersion(ctx, tx, dep, Draft, source, by, nil)
+		if ps, err = unchanged(ctx, tx, dep, rows); err != nil || len(ps) > 0 {
+			return err
+		}
+		id, err = insertDraft(ctx, tx, dep, source, by)
 		if err != nil {
 			return err
 		}
 		return insertRows(ctx, tx, id, rows)
 	})
-	return id, ps, err
+	return id, ps, s.openConflict(ctx, dep, err)
 }
 
-// DraftFromActive starts a draft holding the rows of the version in effect, to be edited.
+// DraftFromActive starts a draft holding the rows of the version in effect, to be edited (it
+// cannot be approved before it changes something). Like CreateDraft, it is refused with an
+// *OpenError if the département has an open version.
 func (s *Store) DraftFromActive(ctx context.Context, dep, by string) (int64, error) {
 	var id int64
 	err := s.inTx(ctx, dep, func(tx pgx.Tx) error {
+		if err := refuseOpen(ctx, tx, dep); err != nil {
+			return err
+		}
 		cur, err := activeID(ctx, tx, dep)
 		if err != nil {
 			return err
@@ -84,7 +113,7 @@ func (s *Store) DraftFromActive(ctx context.Context, dep, by string) (int64, err
 		if cur == nil {
 			return fmt.Errorf("pdaau: département %s has no version in effect to start from: %w", dep, ErrNotFound)
 		}
-		id, err = insertVersion(ctx, tx, dep, Draft, fmt.Sprintf("copy of version %d", *cur), by, nil)
+		id, err = insertDraft(ctx, tx, dep, fmt.Sprintf("copy of version %d", *cur), by)
 		if err != nil {
 			return err
 		}
@@ -92,11 +121,93 @@ func (s *Store) DraftFromActive(ctx context.Context, dep, by string) (int64, err
 			SELECT $1, insee, number, routing_number FROM emergency.pdaau_version_rows WHERE version_id = $2`, id, *cur)
 		return err
 	})
-	return id, err
+	return id, s.openConflict(ctx, dep, err)
 }
 
-// UpdateDraft replaces a draft's rows with rows, validated as a whole table; by becomes one
-// of its editors. With problems nothing changes.
+// Open is the département's open version — its draft, or its approved version not yet
+// published — nil if it has none.
+func (s *Store) Open(ctx context.Context, dep string) (*Version, error) {
+	return openVersion(ctx, s.pool, dep)
+}
+
+func openVersion(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, dep string) (*Version, error) {
+	v, err := scanVersion(q.QueryRow(ctx, `SELECT `+versionColumns+` FROM emergency.pdaau_versions v
+		WHERE departement = $1 AND state IN ('draft', 'approved')`, dep))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pdaau: open version of %s: %w", dep, err)
+	}
+	return &v, nil
+}
+
+// refuseOpen is an *OpenError if dep has an open version.
+func refuseOpen(ctx context.Context, tx pgx.Tx, dep string) error {
+	open, err := openVersion(ctx, tx, dep)
+	if err != nil {
+		return err
+	}
+	if open != nil {
+		return &OpenError{Open: *open}
+	}
+	return nil
+}
+
+// openConflict turns the index's refusal of a second open version — a writer that raced
+// this one without the département's lock — into the *OpenError naming the winner's.
+func (s *Store) openConflict(ctx context.Context, dep string, err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" /* unique_violation */ || pe.ConstraintName != oneOpen {
+		return err
+	}
+	open, oerr := s.Open(ctx, dep)
+	if oerr != nil || open == nil {
+		return fmt.Errorf("pdaau: département %s: %w (%v)", dep, ErrOpen, err)
+	}
+	return &OpenError{Open: *open}
+}
+
+// unchanged is CodeNoChange if rows are the table of the version in effect: a version that
+// changes nothing has nothing to publish.
+func unchanged(ctx context.Context, tx pgx.Tx, dep string, rows []Row) (Problems, error) {
+	cur, err := activeID(ctx, tx, dep)
+	if err != nil || cur == nil {
+		return nil, err
+	}
+	in, err := rowsOf(ctx, tx, *cur)
+	if err != nil {
+		return nil, err
+	}
+	if sameTable(in, rows) {
+		return Problems{{Code: CodeNoChange, Value: strconv.FormatInt(*cur, 10)}}, nil
+	}
+	return nil, nil
+}
+
+// sameTable reports whether two tables route every commune and number alike.
+func sameTable(a, b []Row) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	type key struct{ insee, number string }
+	m := make(map[key]string, len(a))
+	for _, r := range a {
+		m[key{r.INSEE, r.Number}] = r.RoutingNumber
+	}
+	for _, r := range b {
+		if routing, ok := m[key{r.INSEE, r.Number}]; !ok || routing != r.RoutingNumber {
+			return false
+		}
+	}
+	return true
+}
+
+// UpdateDraft replaces a draft's rows with rows, validated as a whole table, which must
+// change something against the version in effect (else CodeNoChange); by becomes one of its
+// editors. With problems nothing changes.
 func (s *Store) UpdateDraft(ctx context.Context, id int64, rows []Row, by string) (Problems, error) {
 	v, err := s.Version(ctx, id)
 	if err != nil {
@@ -114,6 +225,9 @@ func (s *Store) UpdateDraft(ctx context.Context, id int64, rows []Row, by string
 		if ps = Validate(v.Departement, rows, ref); len(ps) > 0 {
 			return nil
 		}
+		if ps, err = unchanged(ctx, tx, v.Departement, rows); err != nil || len(ps) > 0 {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM emergency.pdaau_version_rows WHERE version_id = $1`, id); err != nil {
 			return err
 		}
@@ -127,15 +241,16 @@ func (s *Store) UpdateDraft(ctx context.Context, id int64, rows []Row, by string
 	return ps, err
 }
 
-// Discard sets a draft or an approved version aside; it stays in the history.
+// Discard sets a draft or an approved version aside, recording who did and when; it stays in
+// the history, and the département may have a new draft.
 func (s *Store) Discard(ctx context.Context, id int64, by string) error {
 	v, err := s.Version(ctx, id)
 	if err != nil {
 		return err
 	}
 	return s.inTx(ctx, v.Departement, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET state = 'discarded'
-			WHERE id = $1 AND state IN ('draft', 'approved')`, id)
+		tag, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET state = 'discarded', discarded_by = $2, discarded_at = now()
+			WHERE id = $1 AND state IN ('draft', 'approved')`, id, by)
 		if err == nil && tag.RowsAffected() == 0 {
 			return fmt.Errorf("pdaau: discard version %d (%s): %w", id, v.State, ErrState)
 		}
@@ -144,7 +259,8 @@ func (s *Store) Discard(ctx context.Context, id int64, by string) error {
 }
 
 // Approve marks a draft approved by by, who must not have edited it (four eyes). The table
-// is checked again: a PSAP or a commune may have gone since it was drafted.
+// is checked again: a PSAP or a commune may have gone since it was drafted; and it must
+// change something against the version in effect (else CodeNoChange).
 func (s *Store) Approve(ctx context.Context, id int64, by string) (Problems, error) {
 	v, err := s.Version(ctx, id)
 	if err != nil {
@@ -158,7 +274,7 @@ func (s *Store) Approve(ctx context.Context, id int64, by string) (Problems, err
 		if err := checkState(ctx, tx, id, Draft); err != nil {
 			return err
 		}
-		if ps, err = revalidate(ctx, tx, v.Departement, id); err != nil || len(ps) > 0 {
+		if ps, err = revalidate(ctx, tx, v.Departement, id, true); err != nil || len(ps) > 0 {
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET state = 'approved', approved_by = $2, approved_at = now()
@@ -168,8 +284,9 @@ func (s *Store) Approve(ctx context.Context, id int64, by string) (Problems, err
 	return ps, err
 }
 
-// Publish publishes an approved version, to take effect at effective (now if zero, never in
-// the past). Operators allowed to see the département are notified; if the date has come,
+// Publish publishes an approved version, to take effect at effective: the zero time is now
+// (the moment it is published); a date is to the minute and never in the past (ErrPast).
+// Like Approve, it checks the table again, and that it changes something. Operators allowed to see the département are notified; if the date has come,
 // the version is activated in the same transaction.
 func (s *Store) Publish(ctx context.Context, id int64, by string, effective time.Time) (Problems, error) {
 	v, err := s.Version(ctx, id)
@@ -181,7 +298,7 @@ func (s *Store) Publish(ctx context.Context, id int64, by string, effective time
 		if err := checkState(ctx, tx, id, Approved); err != nil {
 			return err
 		}
-		if ps, err = revalidate(ctx, tx, v.Departement, id); err != nil || len(ps) > 0 {
+		if ps, err = revalidate(ctx, tx, v.Departement, id, true); err != nil || len(ps) > 0 {
 			return err
 		}
 		return publish(ctx, tx, id, by, effective)
@@ -192,6 +309,7 @@ func (s *Store) Publish(ctx context.Context, id int64, by string, effective time
 // Republish publishes again the rows of an earlier published version, as a new version
 // (rollback). Their content was approved by two people when first published, so the new
 // version needs no second approval; it records which version it restores and who did it.
+// It is never open (it is published as it is made), so it works whatever draft is open.
 func (s *Store) Republish(ctx context.Context, id int64, by string, effective time.Time) (int64, Problems, error) {
 	v, err := s.Version(ctx, id)
 	if err != nil {
@@ -203,10 +321,18 @@ func (s *Store) Republish(ctx context.Context, id int64, by string, effective ti
 	var nid int64
 	var ps Problems
 	err = s.inTx(ctx, v.Departement, func(tx pgx.Tx) error {
-		if ps, err = revalidate(ctx, tx, v.Departement, id); err != nil || len(ps) > 0 {
+		if ps, err = revalidate(ctx, tx, v.Departement, id, false); err != nil || len(ps) > 0 {
 			return err
 		}
-		nid, err = insertVersion(ctx, tx, v.Departement, Approved, fmt.Sprintf("rollback to version %d", id), by, &id)
+		now, err := dbNow(ctx, tx)
+		if err != nil {
+			return err
+		}
+		at, err := effectiveAt(effective, now)
+		if err != nil {
+			return err
+		}
+		nid, err = insertPublished(ctx, tx, v.Departement, fmt.Sprintf("rollback to version %d", id), by, &id, at)
 		if err != nil {
 			return err
 		}
@@ -214,10 +340,7 @@ func (s *Store) Republish(ctx context.Context, id int64, by string, effective ti
 			SELECT $1, insee, number, routing_number FROM emergency.pdaau_version_rows WHERE version_id = $2`, nid, id); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET approved_by = $2, approved_at = now() WHERE id = $1`, nid, by); err != nil {
-			return err
-		}
-		return publish(ctx, tx, nid, by, effective)
+		return announce(ctx, tx, nid, at, now)
 	})
 	return nid, ps, err
 }
@@ -258,7 +381,12 @@ func ApplyTx(ctx context.Context, tx pgx.Tx, rows []Row, by, source string) (int
 		if err != nil {
 			return 0, nil, err
 		}
-		id, err := insertVersion(ctx, tx, d, Approved, source, by, nil)
+		now, err := dbNow(ctx, tx)
+		if err != nil {
+			return 0, nil, err
+		}
+		// Published as it is made: never open, whatever draft the département has.
+		id, err := insertPublished(ctx, tx, d, source, by, nil, now)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -282,10 +410,7 @@ func ApplyTx(ctx context.Context, tx pgx.Tx, rows []Row, by, source string) (int
 			continue
 		}
 		changed += n
-		if _, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions SET approved_by = $2, approved_at = now() WHERE id = $1`, id, by); err != nil {
-			return 0, nil, err
-		}
-		if err := publish(ctx, tx, id, by, time.Time{}); err != nil {
+		if err := announce(ctx, tx, id, now, now); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -302,27 +427,34 @@ func countChanges(ctx context.Context, tx pgx.Tx, from, to int64) (int, error) {
 	return n, err
 }
 
-// publish marks an approved version published, queues the operators' notifications and
-// activates the version if its date has come.
-func publish(ctx context.Context, tx pgx.Tx, id int64, by string, effective time.Time) error {
-	var now time.Time
-	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+// publish marks an approved version published, to take effect at the date asked (see
+// effectiveAt), and announces it.
+func publish(ctx context.Context, tx pgx.Tx, id int64, by string, asked time.Time) error {
+	now, err := dbNow(ctx, tx)
+	if err != nil {
 		return err
 	}
-	if effective.IsZero() {
-		effective = now
-	}
-	// A minute of slack for the clock of the browser that chose "now".
-	if effective.Before(now.Add(-time.Minute)) {
-		return fmt.Errorf("pdaau: effective %s: %w", effective.Format(time.RFC3339), ErrPast)
-	}
-	if effective.Before(now) {
-		effective = now
+	effective, err := effectiveAt(asked, now)
+	if err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE emergency.pdaau_versions
 		SET state = 'published', published_by = $2, published_at = now(), effective_at = $3 WHERE id = $1`, id, by, effective); err != nil {
 		return err
 	}
+	return announce(ctx, tx, id, effective, now)
+}
+
+// dbNow is the transaction's time, the clock every date of the workflow is read against.
+func dbNow(ctx context.Context, tx pgx.Tx) (time.Time, error) {
+	var now time.Time
+	err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now)
+	return now, err
+}
+
+// announce follows a publication: it queues the operators' notifications, signals the
+// service, and activates the version if its date has come.
+func announce(ctx context.Context, tx pgx.Tx, id int64, effective, now time.Time) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO emergency.tnaau_notifications (operator_id, version_id)
 		SELECT o.id, v.id FROM emergency.operators o, emergency.pdaau_versions v
 		WHERE v.id = $1 AND o.tnaau_webhook IS NOT NULL AND (v.departement = ANY(o.tnaau_departements) OR '*' = ANY(o.tnaau_departements))
@@ -337,6 +469,22 @@ func publish(ctx context.Context, tx pgx.Tx, id int64, by string, effective time
 		return err
 	}
 	return nil
+}
+
+// effectiveAt is when a version published at now with the effective date asked takes
+// effect. The zero time is "now": the moment of publication, whenever the person chose it,
+// so that publishing now always works however long the page stayed open. A date is chosen
+// to the minute, so the minute under way is now too; an earlier date is refused (ErrPast).
+func effectiveAt(asked, now time.Time) (time.Time, error) {
+	switch {
+	case asked.IsZero():
+		return now, nil
+	case asked.Before(now.Truncate(time.Minute)):
+		return asked, fmt.Errorf("pdaau: effective %s, before %s: %w", asked.Format(time.RFC3339), now.Format(time.RFC3339), ErrPast)
+	case asked.Before(now):
+		return now, nil
+	}
+	return asked, nil
 }
 
 // NotifyChannel is signalled when a version is published, so that the service delivers
@@ -416,8 +564,9 @@ func activateDue(ctx context.Context, tx pgx.Tx) ([]int64, error) {
 	return ids, nil
 }
 
-// revalidate checks a stored version's rows against today's communes and PSAPs.
-func revalidate(ctx context.Context, tx pgx.Tx, dep string, id int64) (Problems, error) {
+// revalidate checks a stored version's rows against today's communes and PSAPs, and, if
+// change, that they change something against the version in effect.
+func revalidate(ctx context.Context, tx pgx.Tx, dep string, id int64, change bool) (Problems, error) {
 	rows, err := rowsOf(ctx, tx, id)
 	if err != nil {
 		return nil, err
@@ -426,7 +575,10 @@ func revalidate(ctx context.Context, tx pgx.Tx, dep string, id int64) (Problems,
 	if err != nil {
 		return nil, err
 	}
-	return Validate(dep, rows, ref), nil
+	if ps := Validate(dep, rows, ref); len(ps) > 0 || !change {
+		return ps, nil
+	}
+	return unchanged(ctx, tx, dep, rows)
 }
 
 func checkState(ctx context.Context, tx pgx.Tx, id int64, want State) error {
@@ -444,14 +596,34 @@ func checkState(ctx context.Context, tx pgx.Tx, id int64, want State) error {
 	return nil
 }
 
-func insertVersion(ctx context.Context, tx pgx.Tx, dep string, st State, source, by string, restored *int64) (int64, error) {
+// insertDraft makes a draft, without rows, based on the version in effect. The index
+// oneOpen refuses it if the département has an open version.
+func insertDraft(ctx context.Context, tx pgx.Tx, dep, source, by string) (int64, error) {
 	based, err := activeID(ctx, tx, dep)
 	if err != nil {
 		return 0, err
 	}
 	var id int64
-	err = tx.QueryRow(ctx, `INSERT INTO emergency.pdaau_versions (departement, state, source, based_on, restored_from, created_by, editors)
-		VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$6]) RETURNING id`, dep, st, source, based, restored, by).Scan(&id)
+	err = tx.QueryRow(ctx, `INSERT INTO emergency.pdaau_versions (departement, state, source, based_on, created_by, editors)
+		VALUES ($1, 'draft', $2, $3, $4, ARRAY[$4]) RETURNING id`, dep, source, based, by).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("pdaau: %w", err)
+	}
+	return id, nil
+}
+
+// insertPublished makes a version, without rows, approved and published by by at once, to
+// take effect at effective (a rollback, socle apply); the caller announces it.
+func insertPublished(ctx context.Context, tx pgx.Tx, dep, source, by string, restored *int64, effective time.Time) (int64, error) {
+	based, err := activeID(ctx, tx, dep)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = tx.QueryRow(ctx, `INSERT INTO emergency.pdaau_versions (departement, state, source, based_on, restored_from, created_by, editors,
+			approved_by, approved_at, published_by, published_at, effective_at)
+		VALUES ($1, 'published', $2, $3, $4, $5, ARRAY[$5], $5, now(), $5, now(), $6) RETURNING id`,
+		dep, source, based, restored, by, effective).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("pdaau: %w", err)
 	}

@@ -103,26 +103,33 @@ func Validate(dep string, rows []Row, ref Reference) Problems {
 	type key struct{ insee, number string }
 	seen := make(map[key]int, len(rows))
 	for _, r := range rows {
+		// A row's problem names its commune and number as well as its line: a table edited
+		// in a page has no lines, and its problems are placed by commune and number.
+		at := func(field, code, value string) Problem {
+			return Problem{Line: r.Line, Field: field, Code: code, Value: value, INSEE: r.INSEE, Number: r.Number}
+		}
 		switch {
 		case !geo.ValidINSEE(r.INSEE):
-			add(Problem{Line: r.Line, Field: "insee", Code: CodeMalformedINSEE, Value: r.INSEE})
+			add(at("insee", CodeMalformedINSEE, r.INSEE))
 		case ref.Communes[r.INSEE] == "":
-			add(Problem{Line: r.Line, Field: "insee", Code: CodeUnknownCommune, Value: r.INSEE})
+			add(at("insee", CodeUnknownCommune, r.INSEE))
 		case r.Departement() != dep:
-			add(Problem{Line: r.Line, Field: "insee", Code: CodeOtherDepartement, INSEE: r.INSEE, Value: dep})
+			add(at("insee", CodeOtherDepartement, dep))
 		}
 		if !IsShortNumber(r.Number) {
-			add(Problem{Line: r.Line, Field: "number", Code: CodeUnknownNumber, Value: r.Number})
+			add(at("number", CodeUnknownNumber, r.Number))
 		}
 		switch {
 		case !routingPattern.MatchString(r.RoutingNumber):
-			add(Problem{Line: r.Line, Field: "routing_number", Code: CodeMalformedRouting, Value: r.RoutingNumber})
+			add(at("routing_number", CodeMalformedRouting, r.RoutingNumber))
 		case ref.PSAPs[r.RoutingNumber] == "":
-			add(Problem{Line: r.Line, Field: "routing_number", Code: CodeUnknownPSAP, Value: r.RoutingNumber})
+			add(at("routing_number", CodeUnknownPSAP, r.RoutingNumber))
 		}
 		k := key{r.INSEE, r.Number}
 		if first, dup := seen[k]; dup {
-			add(Problem{Line: r.Line, Code: CodeDuplicate, INSEE: r.INSEE, Number: r.Number, Other: first})
+			p := at("", CodeDuplicate, "")
+			p.Other = first
+			add(p)
 		} else {
 			seen[k] = r.Line
 		}

@@ -93,7 +93,7 @@ func (u *UI) Routes(mux *http.ServeMux) {
 	h("POST /emergency/pdaau/versions/{id}/approve", u.act("done.approved", u.approve, RoleApprover))
 	h("POST /emergency/pdaau/versions/{id}/publish", u.act("done.published", u.publish, RoleApprover))
 	h("POST /emergency/pdaau/versions/{id}/republish", u.act("done.restored", u.republish, RoleApprover))
-	h("POST /emergency/pdaau/versions/{id}/discard", u.act("done.discarded", u.discard, RoleEditor, RoleApprover))
+	h("POST /emergency/pdaau/versions/{id}/discard", u.discard)
 }
 
 // page is what every template gets.
@@ -110,7 +110,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, ti
 	p := page{Page: u.site.Page(r, messages.T(lang, title)), T: func(k string) string { return messages.T(lang, k) }, User: user, Data: data}
 	p.Flash = messages.T(lang, r.URL.Query().Get("done"))
 	for _, pr := range problems {
-		p.Fields = append(p.Fields, web.FieldProblem{Line: pr.Line, Field: pr.Field, Message: pr.Message})
+		p.Fields = append(p.Fields, web.FieldProblem{Line: pr.Line, Where: pr.Where, Field: pr.Field, Message: pr.Message, Target: pr.Target})
 	}
 	u.site.Render(w, r, status, name, p)
 }
@@ -170,12 +170,18 @@ type depPage struct {
 	History  []pdaau.Version
 	CanEdit  bool
 	FileName string
+	// Open is the département's open version, if it has one: no other draft can be made
+	// until it is published or discarded. Refused says a new draft was just refused for it.
+	Open    *pdaau.Version
+	Refused bool
 }
 
 type problemView struct {
 	Line    int
+	Where   string
 	Field   string
 	Message string
+	Target  string
 }
 
 func (u *UI) depData(r *http.Request, dep string) (*depPage, error) {
@@ -187,7 +193,32 @@ func (u *UI) depData(r *http.Request, dep string) (*depPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &depPage{Dep: dep, Current: cur, History: h, CanEdit: user(r).Can(RoleEditor, dep)}, nil
+	open, err := u.Store.Open(r.Context(), dep)
+	if err != nil {
+		return nil, err
+	}
+	return &depPage{Dep: dep, Current: cur, History: h, CanEdit: user(r).Can(RoleEditor, dep), Open: open}, nil
+}
+
+// refuseOpen answers a new draft refused because the département has an open version: its
+// page, saying so — which version, who opened it and when, a link to it, and the way to
+// discard it — with 409 Conflict. Any other err goes on as it is.
+func (u *UI) refuseOpen(w http.ResponseWriter, r *http.Request, dep string, err error) error {
+	var open *pdaau.OpenError
+	if !errors.As(err, &open) {
+		return err
+	}
+	d, err := u.depData(r, dep)
+	if err != nil {
+		return err
+	}
+	if d.Open == nil { // discarded since: say which one refused the draft all the same
+		d.Open = &open.Open
+	}
+	d.Refused = true
+	u.Logger.Info("pdaau draft refused: one is open", "departement", dep, "open", open.Open.ID, "by", user(r).Email)
+	u.render(w, r, http.StatusConflict, "departement.html", "dep.title", d)
+	return nil
 }
 
 func (u *UI) departement(w http.ResponseWriter, r *http.Request) error {
@@ -226,7 +257,7 @@ func (u *UI) upload(w http.ResponseWriter, r *http.Request) error {
 	if len(problems) == 0 {
 		id, problems, err = u.Store.CreateDraft(r.Context(), dep, rows, usr.Email, hdr.Filename)
 		if err != nil {
-			return err
+			return u.refuseOpen(w, r, dep, err)
 		}
 	}
 	if len(problems) > 0 {
@@ -271,7 +302,7 @@ func (u *UI) draftFromActive(w http.ResponseWriter, r *http.Request) error {
 		return refusal(http.StatusConflict, "no-active-version", "err.noactive")
 	}
 	if err != nil {
-		return err
+		return u.refuseOpen(w, r, dep, err)
 	}
 	u.redirect(w, r, id, "done.drafted")
 	return nil
@@ -288,7 +319,21 @@ type versionPage struct {
 	FourEyes   bool // approver, but an editor of it
 	CanPublish bool
 	CanRestore bool
-	Now        string
+	CanDiscard bool // the open version, for an editor or an approver
+	// Publish and Restore are the forms that publish, with the choice of when.
+	Publish, Restore whenForm
+	Fix              string // what to do about the problems listed: a message key
+}
+
+// whenForm is a form's choice of when a publication takes effect: now (the first choice, and
+// no date: the moment the server publishes, however long the page stayed open) or at a date
+// typed beside it. A refused date is shown again as typed, its reason beside it.
+type whenForm struct {
+	ID    string // the prefix of its fields' ids
+	Later bool   // "at a date" chosen
+	At    string // the date typed: 2026-12-04T09:30
+	Error string
+	T     func(string) string
 }
 
 type changeView struct {
@@ -299,7 +344,12 @@ type changeView struct {
 type rowView struct {
 	pdaau.Row
 	Commune, PSAP string
+	ID            string   // its routing number's field: cell-69123-17
+	Errors        []string // what is wrong with it, shown beside it
 }
+
+// cellID is the id of a row's routing-number field on the version's page.
+func cellID(insee, number string) string { return "cell-" + insee + "-" + number }
 
 type psapOption struct{ Number, Name string }
 
@@ -342,10 +392,21 @@ func (u *UI) version(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return u.showVersion(w, r, http.StatusOK, v, nil)
+	return u.showVersion(w, r, http.StatusOK, v, shown{})
 }
 
-func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v pdaau.Version, problems pdaau.Problems) error {
+// shown is what a refused form brings back to a version's page: its table's problems (found
+// on approval or publication, or in an edit of its rows), the edit as typed, or a date.
+type shown struct {
+	problems pdaau.Problems
+	typed    map[string]string // an edit of the rows refused: routing numbers by "INSEE.number"
+	date     *dateError
+}
+
+// showVersion writes a version's page. Problems of its rows are placed by commune and
+// number, in the list of problems (which links to the cell) and beside the cell; a refused
+// edit shows the rows as typed, so that nothing typed is lost.
+func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v pdaau.Version, back shown) error {
 	ctx := r.Context()
 	usr := user(r)
 	cur, err := u.Store.Current(ctx, v.Departement)
@@ -364,15 +425,58 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	if err != nil {
 		return err
 	}
+	communes, err := u.Store.Communes(ctx, v.Departement)
+	if err != nil {
+		return err
+	}
 	names := u.PSAPs()
-	communes := map[string]string{}
-	p := &versionPage{V: v, Current: cur, Now: time.Now().In(paris).Format("2006-01-02T15:04")}
+	lang := web.Lang(r)
+	t := func(k string) string { return messages.T(lang, k) }
+	p := &versionPage{V: v, Current: cur, Publish: whenForm{ID: "publish", T: t}, Restore: whenForm{ID: "restore", T: t}}
+	var problems []problemView
+	if refused := back.date; refused != nil {
+		f := &p.Publish
+		if refused.form == "restore" {
+			f = &p.Restore
+		}
+		f.Later, f.At, f.Error = true, refused.at, refused.message(lang)
+		problems = append(problems, problemView{Field: t("version.effective"), Message: f.Error, Target: f.ID + "-at"})
+	}
 	for _, c := range changes {
-		communes[c.INSEE] = c.Commune
 		p.Changes = append(p.Changes, changeView{Change: c, OldName: names[c.Old], NewName: names[c.New]})
 	}
+	cells := map[string]int{} // "INSEE.number" → index in p.Rows
 	for _, row := range rows {
-		p.Rows = append(p.Rows, rowView{Row: row, PSAP: names[row.RoutingNumber]})
+		key := row.INSEE + "." + row.Number
+		if typed, ok := back.typed[key]; ok {
+			row.RoutingNumber = typed
+		}
+		cells[key] = len(p.Rows)
+		p.Rows = append(p.Rows, rowView{Row: row, Commune: communes[row.INSEE], PSAP: names[row.RoutingNumber], ID: cellID(row.INSEE, row.Number)})
+	}
+	for _, pr := range back.problems {
+		pv := problemView{Field: fieldName(lang, pr.Field), Message: pr.Message(lang), Where: t("where.table")}
+		if pr.INSEE != "" {
+			pv.Where = strings.TrimSpace(pr.INSEE + " " + communes[pr.INSEE])
+			if pr.Number != "" {
+				pv.Where += ", " + pr.Number
+			}
+		}
+		if i, ok := cells[pr.INSEE+"."+pr.Number]; ok {
+			p.Rows[i].Errors = append(p.Rows[i].Errors, pv.Message)
+			pv.Target = p.Rows[i].ID
+			if pv.Field == "" {
+				pv.Field = fieldName(lang, "routing_number")
+			}
+		}
+		problems = append(problems, pv)
+	}
+	p.Fix = "problems.fix"
+	switch {
+	case back.typed != nil:
+		p.Fix = "problems.fix.edit"
+	case back.problems == nil:
+		p.Fix = ""
 	}
 	for n, name := range names {
 		p.PSAPs = append(p.PSAPs, psapOption{Number: n, Name: name})
@@ -385,8 +489,22 @@ func (u *UI) showVersion(w http.ResponseWriter, r *http.Request, status int, v p
 	p.FourEyes = v.State == pdaau.Draft && approver && editor
 	p.CanPublish = v.State == pdaau.Approved && approver
 	p.CanRestore = v.State == pdaau.Published && v.Active() && approver && (cur == nil || cur.ID != v.ID)
-	u.render(w, r, status, "version.html", "version.title", p, views(web.Lang(r), problems)...)
+	p.CanDiscard = v.Open() && (approver || usr.Can(RoleEditor, v.Departement))
+	u.render(w, r, status, "version.html", "version.title", p, problems...)
 	return nil
+}
+
+// fieldName words a table's column as the version's page heads it.
+func fieldName(lang, field string) string {
+	switch field {
+	case "insee":
+		return messages.T(lang, "col.commune")
+	case "number":
+		return messages.T(lang, "col.number")
+	case "routing_number":
+		return messages.T(lang, "col.routing")
+	}
+	return field
 }
 
 func (u *UI) csv(w http.ResponseWriter, r *http.Request) error {
@@ -427,12 +545,14 @@ func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) error {
 		return refusal(http.StatusBadRequest, "unreadable-form", "err.form")
 	}
 	var rows []pdaau.Row
+	typed := map[string]string{}
 	for k, vals := range r.PostForm {
 		insee, number, ok := strings.Cut(strings.TrimPrefix(k, "r."), ".")
 		if !ok || !strings.HasPrefix(k, "r.") || len(vals) != 1 {
 			continue
 		}
 		rows = append(rows, pdaau.Row{INSEE: insee, Number: number, RoutingNumber: strings.TrimSpace(vals[0])})
+		typed[insee+"."+number] = strings.TrimSpace(vals[0])
 	}
 	slices.SortFunc(rows, func(a, b pdaau.Row) int {
 		return strings.Compare(a.INSEE+"\x00"+a.Number, b.INSEE+"\x00"+b.Number)
@@ -442,7 +562,8 @@ func (u *UI) saveRows(w http.ResponseWriter, r *http.Request) error {
 		return stateError(err)
 	}
 	if len(problems) > 0 {
-		return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
+		// Nothing is saved, and nothing typed is lost: the rows come back as typed.
+		return u.showVersion(w, r, http.StatusUnprocessableEntity, v, shown{problems: problems, typed: typed})
 	}
 	u.redirect(w, r, v.ID, "done.saved")
 	return nil
@@ -455,12 +576,8 @@ func stateError(err error) error {
 		return refusal(http.StatusConflict, "workflow-state", "err.state")
 	case errors.Is(err, pdaau.ErrFourEyes):
 		return refusal(http.StatusForbidden, "four-eyes", "err.foureyes")
-	case errors.Is(err, pdaau.ErrPast):
-		return refusal(http.StatusBadRequest, "effective-date-past", "err.past")
 	case errors.Is(err, pdaau.ErrNotFound):
 		return errNotFound()
-	case errors.Is(err, errDate):
-		return refusal(http.StatusBadRequest, "effective-date", "err.date")
 	case errors.Is(err, errUnconfirmed):
 		return refusal(http.StatusUnprocessableEntity, "unconfirmed", "err.confirm")
 	}
@@ -481,19 +598,21 @@ func (u *UI) act(done string, run step, roles ...string) web.HandlerFunc {
 			return err
 		}
 		next, problems, err := run(r.Context(), v, usr.Email, r)
+		var refused *dateError
+		if errors.As(err, &refused) {
+			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, shown{date: refused})
+		}
 		if err != nil {
 			return stateError(err)
 		}
 		if len(problems) > 0 {
-			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, problems)
+			return u.showVersion(w, r, http.StatusUnprocessableEntity, v, shown{problems: problems})
 		}
 		u.Logger.Info("pdaau "+done, "version", next, "from", v.ID, "by", usr.Email)
 		u.redirect(w, r, next, done)
 		return nil
 	}
 }
-
-var errDate = errors.New("malformed effective date")
 
 // errUnconfirmed: publishing, which changes where emergency calls go, is confirmed by the
 // person, in the form itself (a box ticked), not by a script.
@@ -506,17 +625,59 @@ func confirmed(r *http.Request) error {
 	return nil
 }
 
-// effective reads the effective date and time of the form, in Paris time; empty is now.
-func effective(r *http.Request) (time.Time, error) {
-	s := strings.TrimSpace(r.PostFormValue("effective_at"))
-	if s == "" {
-		return time.Time{}, nil
+// dateError is a publication refused for the date it was asked for: none, malformed, or
+// past. The version's page shows it again in its form (form: "publish" or "restore"), the
+// date as typed, the reason beside the field.
+type dateError struct {
+	form, at string
+	key      string    // the reason, a message key
+	past     time.Time // the date, for err.past
+	err      error
+}
+
+func (e *dateError) Error() string { return "effective date " + e.at + ": " + e.key }
+func (e *dateError) Unwrap() error { return e.err }
+
+func (e *dateError) message(lang string) string {
+	if e.key == "err.past" {
+		return fmt.Sprintf(messages.T(lang, e.key), web.Date(lang, e.past))
 	}
-	t, err := time.ParseInLocation("2006-01-02T15:04", s, paris)
+	return messages.T(lang, e.key)
+}
+
+// effective reads the form's choice of when the version takes effect: "now" is the zero time,
+// the moment the server publishes it — never a time written in the page, which gets old
+// while the person reads; "at" is the date and time typed, in Paris time. A form without the
+// choice (a script) gives a date, or none for now.
+func effective(r *http.Request, form string) (time.Time, error) {
+	at := strings.TrimSpace(r.PostFormValue("effective_at"))
+	switch r.PostFormValue("when") {
+	case "now":
+		return time.Time{}, nil
+	case "at":
+		if at == "" {
+			return time.Time{}, &dateError{form: form, key: "err.nodate"}
+		}
+	case "":
+		if at == "" {
+			return time.Time{}, nil
+		}
+	default:
+		return time.Time{}, &dateError{form: form, at: at, key: "err.date"}
+	}
+	t, err := time.ParseInLocation("2006-01-02T15:04", at, paris)
 	if err != nil {
-		return t, errDate
+		return t, &dateError{form: form, at: at, key: "err.date"}
 	}
 	return t, nil
+}
+
+// pastDate turns the store's refusal of a date gone by into the form's.
+func pastDate(err error, form string, at time.Time, r *http.Request) error {
+	if errors.Is(err, pdaau.ErrPast) {
+		return &dateError{form: form, at: strings.TrimSpace(r.PostFormValue("effective_at")), key: "err.past", past: at, err: err}
+	}
+	return err
 }
 
 func (u *UI) approve(ctx context.Context, v pdaau.Version, by string, _ *http.Request) (int64, pdaau.Problems, error) {
@@ -528,25 +689,41 @@ func (u *UI) publish(ctx context.Context, v pdaau.Version, by string, r *http.Re
 	if err := confirmed(r); err != nil {
 		return 0, nil, err
 	}
-	at, err := effective(r)
+	at, err := effective(r, "publish")
 	if err != nil {
 		return 0, nil, err
 	}
 	ps, err := u.Store.Publish(ctx, v.ID, by, at)
-	return v.ID, ps, err
+	return v.ID, ps, pastDate(err, "publish", at, r)
 }
 
 func (u *UI) republish(ctx context.Context, v pdaau.Version, by string, r *http.Request) (int64, pdaau.Problems, error) {
 	if err := confirmed(r); err != nil {
 		return 0, nil, err
 	}
-	at, err := effective(r)
+	at, err := effective(r, "restore")
 	if err != nil {
 		return 0, nil, err
 	}
-	return u.Store.Republish(ctx, v.ID, by, at)
+	id, ps, err := u.Store.Republish(ctx, v.ID, by, at)
+	return id, ps, pastDate(err, "restore", at, r)
 }
 
-func (u *UI) discard(ctx context.Context, v pdaau.Version, by string, _ *http.Request) (int64, pdaau.Problems, error) {
-	return v.ID, nil, u.Store.Discard(ctx, v.ID, by)
+// discard sets the open version aside, for an editor or an approver of its département, and
+// leads back to the département's page, where a new draft can be started.
+func (u *UI) discard(w http.ResponseWriter, r *http.Request) error {
+	v, usr, err := u.versionAs(r, RoleEditor, RoleApprover)
+	if err != nil {
+		return err
+	}
+	if err := u.Store.Discard(r.Context(), v.ID, usr.Email); err != nil {
+		return stateError(err)
+	}
+	u.Logger.Info("pdaau done.discarded", "version", v.ID, "by", usr.Email)
+	q := "?done=done.discarded"
+	if l := r.URL.Query().Get("lang"); l != "" {
+		q += "&lang=" + l
+	}
+	http.Redirect(w, r, "/emergency/pdaau/"+v.Departement+"/"+q, http.StatusSeeOther)
+	return nil
 }
