@@ -23,6 +23,7 @@ type campaignWorld struct {
 	a        *acceptance.Acceptance
 	campaign int64
 	tester   *http.Client
+	wrong    *http.Client
 }
 
 func newCampaign(t *testing.T) *campaignWorld {
@@ -55,7 +56,15 @@ func newCampaign(t *testing.T) *campaignWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &campaignWorld{world: w, a: a, campaign: id, tester: tester}
+	// Another certificate of the same CA, registered nowhere: the wrong one.
+	if _, err := pki.EnsureIssued(w.bed.PKIDir, "acceptance-other", pki.Request{Name: "autre.example", Usage: pki.Client}); err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := w.bed.Client("acceptance-other", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &campaignWorld{world: w, a: a, campaign: id, tester: tester, wrong: wrong}
 }
 
 func (cw *campaignWorld) results(t *testing.T) map[string]acceptance.Result {
@@ -72,7 +81,7 @@ func (cw *campaignWorld) results(t *testing.T) map[string]acceptance.Result {
 }
 
 func (cw *campaignWorld) player() acceptance.Player {
-	return acceptance.Player{Client: cw.tester, URL: cw.svc.URL, Network: [2]string{"001", "01"}, Foreign: [2]string{"208", "20"}}
+	return acceptance.Player{Client: cw.tester, Wrong: cw.wrong, URL: cw.svc.URL, Network: [2]string{"001", "01"}, Foreign: [2]string{"208", "20"}}
 }
 
 // play sends the player's messages and returns the PUSH cases' states.
@@ -124,6 +133,8 @@ func TestEachBrokenModeFailsExactlyItsCases(t *testing.T) {
 			[]string{"push.nolocation", "push.sms.v1", "push.sms.v2"}, nil},
 		{"another operator's network on every message", func(p *acceptance.Player) { p.WrongNetwork = true },
 			nil, []string{"push.https.gnss", "push.https.wifi", "push.https.cell", "push.nolocation", "push.sms.v1", "push.sms.v2"}},
+		{"no message with a wrong certificate", func(p *acceptance.Player) { p.Wrong = nil },
+			nil, []string{"push.wrong-certificate"}},
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			cw := newCampaign(t)

@@ -122,9 +122,19 @@ func player(pkiDir, certFile, keyFile, url, network, foreign string) (acceptance
 	if err != nil {
 		return acceptance.Player{}, err
 	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		MinVersion: tls.VersionTLS12, RootCAs: roots, Certificates: []tls.Certificate{cert}}}}
-	return acceptance.Player{Client: client, URL: url, Network: n, Foreign: f}, nil
+	mk := func(c tls.Certificate) *http.Client {
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			MinVersion: tls.VersionTLS12, RootCAs: roots, Certificates: []tls.Certificate{c}}}}
+	}
+	p := acceptance.Player{Client: mk(cert), URL: url, Network: n, Foreign: f}
+	// The wrong certificate: one of the same CA, registered nowhere (issued here when the
+	// CA's key is at hand, as in the development PKI).
+	if _, err := pki.EnsureIssued(pkiDir, "operator-sim-other", pki.Request{Name: "autre-operateur.example", Usage: pki.Client}); err == nil {
+		if other, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "operator-sim-other.crt"), filepath.Join(pkiDir, "operator-sim-other.key")); err == nil {
+			p.Wrong = mk(other)
+		}
+	}
+	return p, nil
 }
 
 // simServer is what both simulators stand on: an HTTPS listener requiring client

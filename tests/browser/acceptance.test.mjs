@@ -53,7 +53,7 @@ test('a tester registers the certificate, runs a campaign, and gets a report wit
   const campaign = p.url();
   const lis = await operatorSim();
   // The PUSH cases come in as the simulator sends them; the page refreshes itself.
-  await p.waitForFunction(() => document.querySelectorAll('tr[id^="case-push"] .level-operational').length === 8, null, { timeout: 30_000 });
+  await p.waitForFunction(() => document.querySelectorAll('tr[id^="case-push"] .level-operational').length === 9, null, { timeout: 30_000 });
 
   await p.goto(socle.webURL + 'emergency/acceptance/demo-mobile/');
   await p.getByLabel('Adresse HELD (https)').fill(`https://${lis}/held`);
@@ -63,7 +63,7 @@ test('a tester registers the certificate, runs a campaign, and gets a report wit
   await p.getByRole('button', { name: 'Enregistrer', exact: true }).click();
   await p.goto(campaign);
   await p.getByRole('button', { name: 'Jouer les cas PULL' }).click();
-  await p.waitForFunction(() => document.querySelectorAll('tr[id^="case-"] .level-operational').length === 13, null, { timeout: 30_000 });
+  await p.waitForFunction(() => document.querySelectorAll('tr[id^="case-"] .level-operational').length === 14, null, { timeout: 30_000 });
   await expectClean(p, 'the running campaign');
 
   await p.getByLabel(/Je clos la campagne/).check();
@@ -74,5 +74,5 @@ test('a tester registers the certificate, runs a campaign, and gets a report wit
   await p.screenshot({ path: join(artifacts, 'acceptance-report.png'), fullPage: true });
   const report = await (await p.request.get(campaign.replace(/\/(\?.*)?$/, '.json'))).json();
   assert.equal(report.passed, true);
-  assert.equal(report.cases.length, 13);
+  assert.equal(report.cases.length, 14);
 });

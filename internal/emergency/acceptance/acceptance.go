@@ -43,7 +43,19 @@ type Acceptance struct {
 
 	mu    sync.RWMutex
 	certs map[string]string // acceptable fingerprint → operator id
+	// from remembers which operator last pushed from an address, and when: a push refused
+	// for its certificate is that operator's wrong-certificate case.
+	from map[string]pushedFrom
 }
+
+type pushedFrom struct {
+	operator string
+	at       time.Time
+}
+
+// attribution is how long after an operator's push from an address a refused certificate
+// from that address is taken as the operator's.
+const attribution = time.Hour
 
 func (a *Acceptance) now() time.Time {
 	if a.Now != nil {
@@ -110,8 +122,15 @@ func nextRenewal(now time.Time) time.Time {
 	return end
 }
 
-// Pushed records what intake made of a message of op, in op's running campaign, if any.
-func (a *Acceptance) Pushed(ctx context.Context, op string, p Pushed, exchange string) {
+// Pushed records what intake made of a message of op, sent from remote (an IP address), in
+// op's running campaign, if any.
+func (a *Acceptance) Pushed(ctx context.Context, op, remote string, p Pushed, exchange string) {
+	a.mu.Lock()
+	if a.from == nil {
+		a.from = map[string]pushedFrom{}
+	}
+	a.from[remote] = pushedFrom{operator: op, at: a.now()}
+	a.mu.Unlock()
 	v, ok := Classify(p)
 	if !ok {
 		return
@@ -125,6 +144,27 @@ func (a *Acceptance) Pushed(ctx context.Context, op string, p Pushed, exchange s
 	}
 	if err := a.Store.Record(ctx, id, v, exchange, a.now()); err != nil {
 		a.Logger.Warn("acceptance: verdict not recorded", "campaign", id, "case", v.Case, "error", err)
+	}
+}
+
+// Refused records a push from remote refused because its certificate is no operator's: the
+// wrong-certificate case of the operator that pushed from that address within the hour, if
+// its campaign is running. A certificate of an unknown CA never gets this far: TLS refuses
+// it before anyone knows who calls.
+func (a *Acceptance) Refused(ctx context.Context, remote string, c *x509.Certificate) {
+	a.mu.RLock()
+	f, ok := a.from[remote]
+	a.mu.RUnlock()
+	if !ok || a.now().Sub(f.at) > attribution {
+		return
+	}
+	id, running, err := a.Store.Running(ctx, f.operator)
+	if err != nil || !running {
+		return
+	}
+	exchange := fmt.Sprintf("certificat %s (SHA-256 %s)\n\n→ 403 certificate-not-registered", c.Subject.String(), pki.Fingerprint(c))
+	if err := a.Store.Record(ctx, id, Verdict{Case: "push.wrong-certificate", State: Passed}, exchange, a.now()); err != nil {
+		a.Logger.Warn("acceptance: verdict not recorded", "campaign", id, "error", err)
 	}
 }
 

@@ -44,6 +44,8 @@ var Cases = []Case{
 		Expect: web.Text{FR: "le même message envoyé de nouveau, reconnu comme doublon (même identifiant)", EN: "the same message sent again, recognised as a duplicate (same id)"}},
 	{ID: "push.foreign-network", Flow: Push, Title: web.Text{FR: "Réseau d'un autre opérateur", EN: "Another operator's network"},
 		Expect: web.Text{FR: "un message portant le MCC/MNC d'un autre opérateur, refusé par socle", EN: "a message carrying another operator's MCC/MNC, refused by socle"}},
+	{ID: "push.wrong-certificate", Flow: Push, Title: web.Text{FR: "Mauvais certificat", EN: "Wrong certificate"},
+		Expect: web.Text{FR: "un message envoyé avec un certificat qui n'est pas celui enregistré, refusé par socle", EN: "a message sent with a certificate that is not the registered one, refused by socle"}},
 	{ID: "pull.mobile", Flow: Pull, Title: web.Text{FR: "Localisation d'un mobile", EN: "Locating a mobile"},
 		Expect: web.Text{FR: "le numéro mobile de test donne une forme géodésique", EN: "the test mobile number gives a geodetic shape"}},
 	{ID: "pull.fixed", Flow: Pull, Title: web.Text{FR: "Localisation d'un fixe", EN: "Locating a fixed line"},

@@ -26,6 +26,9 @@ type Player struct {
 	BadML bool
 	// Device is the handset's number (a test number).
 	Device string
+	// Wrong, if set, sends the wrong-certificate case: a client with a certificate socle's
+	// TLS trusts but that is no operator's.
+	Wrong *http.Client
 }
 
 // Sent is what socle answered to one message.
@@ -75,8 +78,18 @@ func (p Player) Push(ctx context.Context) ([]Sent, error) {
 		{"push.duplicate", form, gnss},
 		{"push.foreign-network", form, aml.EncodeHTTPS(msg(aml.SourceGPS, p.Foreign))},
 	}
+	if p.Wrong != nil {
+		steps = append(steps, struct {
+			what, contentType string
+			body              []byte
+		}{"push.wrong-certificate", form, aml.EncodeHTTPS(msg(aml.SourceGPS, net))})
+	}
 	var out []Sent
-	for _, s := range steps {
+	for i, s := range steps {
+		client := p.Client
+		if i == len(steps)-1 && p.Wrong != nil {
+			client = p.Wrong
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(p.URL, "/")+"/emergency/v1/aml", bytes.NewReader(s.body))
 		if err != nil {
 			return out, err
@@ -84,7 +97,7 @@ func (p Player) Push(ctx context.Context) ([]Sent, error) {
 		req.Header.Set("Content-Type", s.contentType)
 		req.Header.Set("Device-Number", device)
 		req.Header.Set("Emergency-Number", "112")
-		resp, err := p.Client.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return out, fmt.Errorf("acceptance: %s: %w", s.what, err)
 		}

@@ -13,6 +13,7 @@ package intake
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -47,9 +48,12 @@ type Handler struct {
 	Accepted func(Result, Record)
 	// Stored, if set, is told of every message stored, whatever its status, with the HTTP
 	// status of the answer: the acceptance campaigns judge what operators push.
-	Stored  func(ctx context.Context, rec Record, res Result, r *http.Request, answer int)
-	Logger  *slog.Logger
-	Metrics *Metrics
+	Stored func(ctx context.Context, rec Record, res Result, r *http.Request, answer int)
+	// Unregistered, if set, is told of a push refused because its certificate, trusted by TLS,
+	// is no operator's: the acceptance campaigns' wrong-certificate case.
+	Unregistered func(r *http.Request, cert *x509.Certificate)
+	Logger       *slog.Logger
+	Metrics      *Metrics
 }
 
 // Metrics counts what intake sees.
@@ -100,6 +104,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"subject", c.Certificate.Subject.String())
 		problem.Write(w, r, problem.New("certificate-not-registered", http.StatusForbidden,
 			"Certificate not registered", "this client certificate belongs to no registered operator"))
+		if h.Unregistered != nil {
+			h.Unregistered(r, c.Certificate)
+		}
 		return
 	}
 
