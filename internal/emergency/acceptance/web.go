@@ -47,6 +47,9 @@ func (w *Web) Routes(mux *http.ServeMux) {
 			"state": func(s string) string {
 				return map[string]string{Passed: "operational", Waiting: "degraded", Failed: "down"}[s]
 			},
+			"renewal": func(s string) string {
+				return map[string]string{"renewed": "operational", "campaign": "degraded", "due": "down"}[s]
+			},
 		}, "templates/*.html")
 	w.site.Logger = w.A.Logger
 	h := func(pattern string, fn web.HandlerFunc) { mux.Handle(pattern, w.Identity.Require(w.site.Handle(fn))) }
@@ -105,6 +108,43 @@ type indexRow struct {
 	ID, Name string
 	Cert     *Registered
 	Last     *Campaign
+	Renewal  string // renewed, campaign, due: see renewalState
+}
+
+// index is the operators' page: each operator's certificate and last campaign, and where it
+// stands in the coming September renewal.
+type index struct {
+	Rows     []indexRow
+	Deadline time.Time // the end of the coming renewal campaign
+	Renewed  int
+}
+
+// renewalDeadline is the end of the September renewal under way or to come.
+func renewalDeadline(now time.Time) time.Time {
+	d := time.Date(now.Year(), time.September, 30, 23, 59, 59, 0, time.UTC)
+	if now.After(d) {
+		d = d.AddDate(1, 0, 0)
+	}
+	return d
+}
+
+// renewalState says where an operator stands: "renewed" when an acceptable certificate
+// outlives the deadline and a campaign passed with it, "campaign" when only the certificate
+// is there, "due" otherwise.
+func renewalState(certs []Registered, campaigns []Campaign, deadline time.Time) string {
+	state := "due"
+	for _, c := range certs {
+		if !c.Report.Acceptable() || !c.Report.NotAfter.After(deadline) {
+			continue
+		}
+		state = "campaign"
+		for _, k := range campaigns {
+			if k.Fingerprint == c.Report.Fingerprint && k.Passed != nil && *k.Passed {
+				return "renewed"
+			}
+		}
+	}
+	return state
 }
 
 func (w *Web) index(rw http.ResponseWriter, r *http.Request) error {
@@ -117,12 +157,28 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var rows []indexRow
+	idx := index{Deadline: renewalDeadline(w.A.now())}
 	for _, op := range w.A.Directory().Operators {
 		if !user(r).Can(RoleTester, op.ID) {
 			continue
 		}
 		row := indexRow{ID: op.ID, Name: op.Name}
+		var mine []Registered
+		var theirs []Campaign
+		for _, c := range certs {
+			if c.OperatorID == op.ID {
+				mine = append(mine, c)
+			}
+		}
+		for _, c := range campaigns {
+			if c.OperatorID == op.ID {
+				theirs = append(theirs, c)
+			}
+		}
+		row.Renewal = renewalState(mine, theirs, idx.Deadline)
+		if row.Renewal == "renewed" {
+			idx.Renewed++
+		}
 		for i := range certs {
 			if certs[i].OperatorID == op.ID {
 				row.Cert = &certs[i]
@@ -135,10 +191,10 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) error {
 				break
 			}
 		}
-		rows = append(rows, row)
+		idx.Rows = append(idx.Rows, row)
 	}
-	slices.SortFunc(rows, func(a, b indexRow) int { return strings.Compare(a.Name, b.Name) })
-	w.render(rw, r, http.StatusOK, "index.html", "", rows)
+	slices.SortFunc(idx.Rows, func(a, b indexRow) int { return strings.Compare(a.Name, b.Name) })
+	w.render(rw, r, http.StatusOK, "index.html", "", idx)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/schema"
@@ -118,5 +119,28 @@ func TestAPrivateKeyIsRefusedAndAnotherOperatorIsNotTheTesters(t *testing.T) {
 	}
 	if status, _ := do("POST", "/emergency/acceptance/sfr/certificates", ct, body); status != http.StatusForbidden {
 		t.Fatalf("another operator's upload: %d", status)
+	}
+}
+
+func TestTheSeptemberRenewalSaysWhoIsUpToDate(t *testing.T) {
+	deadline := renewalDeadline(time.Date(2027, 8, 1, 0, 0, 0, 0, time.UTC))
+	if deadline.Format(time.DateOnly) != "2027-09-30" || renewalDeadline(time.Date(2027, 10, 1, 0, 0, 0, 0, time.UTC)).Year() != 2028 {
+		t.Fatalf("deadline %s", deadline)
+	}
+	old := Registered{Report: CertReport{Fingerprint: "old", NotAfter: deadline.AddDate(0, -1, 0), Checks: []Check{{Result: Pass}}}}
+	renewed := Registered{Report: CertReport{Fingerprint: "new", NotAfter: deadline.AddDate(1, 0, 0), Checks: []Check{{Result: Pass}}}}
+	yes := true
+	for _, c := range []struct {
+		certs     []Registered
+		campaigns []Campaign
+		want      string
+	}{
+		{[]Registered{old}, []Campaign{{Fingerprint: "old", Passed: &yes}}, "due"},
+		{[]Registered{renewed, old}, nil, "campaign"},
+		{[]Registered{renewed, old}, []Campaign{{Fingerprint: "new", Passed: &yes}}, "renewed"},
+	} {
+		if got := renewalState(c.certs, c.campaigns, deadline); got != c.want {
+			t.Errorf("got %s, want %s", got, c.want)
+		}
 	}
 }
