@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/gorilla/feeds"
 	"io"
 	"net/http"
 	"strconv"
@@ -181,35 +182,6 @@ func writeEntriesCSV(w io.Writer, action string, upsert, del []pdaau.Entry) {
 	c.Flush()
 }
 
-// Atom (RFC 4287) documents of the publication feed.
-type atomFeed struct {
-	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
-	ID      string      `xml:"id"`
-	Title   string      `xml:"title"`
-	Updated string      `xml:"updated"`
-	Author  atomAuthor  `xml:"author"`
-	Link    atomLink    `xml:"link"`
-	Entries []atomEntry `xml:"entry"`
-}
-
-type atomAuthor struct {
-	Name string `xml:"name"`
-}
-
-type atomLink struct {
-	Rel  string `xml:"rel,attr,omitempty"`
-	Href string `xml:"href,attr"`
-	Type string `xml:"type,attr,omitempty"`
-}
-
-type atomEntry struct {
-	ID      string   `xml:"id"`
-	Title   string   `xml:"title"`
-	Updated string   `xml:"updated"`
-	Link    atomLink `xml:"link"`
-	Summary string   `xml:"summary"`
-}
-
 // tnaauFeed serves GET /emergency/v1/tnaau/feed: an Atom feed of the publications the
 // operator may see, newest first, for operators that poll rather than take webhooks.
 func (s *Service) tnaauFeed(w http.ResponseWriter, r *http.Request) {
@@ -227,10 +199,10 @@ func (s *Service) tnaauFeed(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.Internal())
 		return
 	}
-	f := atomFeed{
-		ID: "urn:socle:emergency:tnaau:" + op.ID, Title: "TNAAU — publications des PDAAU",
-		Updated: time.Unix(0, 0).UTC().Format(time.RFC3339), Author: atomAuthor{Name: "socle"},
-		Link: atomLink{Rel: "self", Href: "/emergency/v1/tnaau/feed"},
+	f := &feeds.AtomFeed{Xmlns: atomNS,
+		Id: "urn:socle:emergency:tnaau:" + op.ID, Title: "TNAAU — publications des PDAAU",
+		Updated: time.Unix(0, 0).UTC().Format(time.RFC3339), Author: &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: "socle"}},
+		Link: &feeds.AtomLink{Rel: "self", Href: "/emergency/v1/tnaau/feed"},
 	}
 	for i, v := range vs {
 		if i == 0 {
@@ -241,12 +213,12 @@ func (s *Service) tnaauFeed(w http.ResponseWriter, r *http.Request) {
 		if v.RestoredFrom != nil {
 			summary += fmt.Sprintf(" Retour à la version %d.", *v.RestoredFrom)
 		}
-		f.Entries = append(f.Entries, atomEntry{
-			ID:      fmt.Sprintf("urn:socle:emergency:pdaau:%d", v.ID),
+		f.Entries = append(f.Entries, &feeds.AtomEntry{
+			Id:      fmt.Sprintf("urn:socle:emergency:pdaau:%d", v.ID),
 			Title:   fmt.Sprintf("PDAAU %s — version %d", v.Departement, v.ID),
 			Updated: v.PublishedAt.UTC().Format(time.RFC3339),
-			Link:    atomLink{Href: "/emergency/v1/tnaau?departement=" + v.Departement, Type: "application/json"},
-			Summary: summary,
+			Links:   []feeds.AtomLink{{Href: "/emergency/v1/tnaau?departement=" + v.Departement, Type: "application/json"}},
+			Summary: &feeds.AtomSummary{Content: summary, Type: "text"},
 		})
 	}
 	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
@@ -254,6 +226,9 @@ func (s *Service) tnaauFeed(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, xml.Header)
 	xml.NewEncoder(w).Encode(f)
 }
+
+// atomNS is Atom's namespace (RFC 4287 §2): gorilla/feeds' types carry it as an attribute.
+const atomNS = "http://www.w3.org/2005/Atom"
 
 func deref(s *string) string {
 	if s == nil {

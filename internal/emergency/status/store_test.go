@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"github.com/gorilla/feeds"
 	"io"
 	"log/slog"
 	"net/http"
@@ -149,7 +150,7 @@ func TestTheStatusIsPublicInFrenchJSONAndAtom(t *testing.T) {
 	}
 
 	resp, _ = c.Get(srv.URL + "/status.atom")
-	var feed atomFeed
+	var feed feeds.AtomFeed
 	if err := xml.NewDecoder(resp.Body).Decode(&feed); err != nil || len(feed.Entries) != 1 ||
 		!strings.HasPrefix(feed.Entries[0].Title, "Actualité : Bascule") || resp.Header.Get("Content-Type") != "application/atom+xml; charset=utf-8" {
 		t.Fatalf("atom: %v %+v", err, feed)

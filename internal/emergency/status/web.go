@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/gorilla/feeds"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -206,58 +207,26 @@ func (w *Web) json(rw http.ResponseWriter, r *http.Request) {
 	enc.Encode(out)
 }
 
-// Atom (RFC 4287) of incidents, maintenance and news: each post an entry, updated when its
-// last update came.
-type atomFeed struct {
-	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
-	ID      string      `xml:"id"`
-	Title   string      `xml:"title"`
-	Updated string      `xml:"updated"`
-	Author  atomAuthor  `xml:"author"`
-	Links   []atomLink  `xml:"link"`
-	Entries []atomEntry `xml:"entry"`
-}
-
-type atomAuthor struct {
-	Name string `xml:"name"`
-}
-
-type atomLink struct {
-	Rel  string `xml:"rel,attr,omitempty"`
-	Href string `xml:"href,attr"`
-	Type string `xml:"type,attr,omitempty"`
-}
-
-type atomEntry struct {
-	ID        string   `xml:"id"`
-	Title     string   `xml:"title"`
-	Updated   string   `xml:"updated"`
-	Published string   `xml:"published"`
-	Link      atomLink `xml:"link"`
-	Content   atomText `xml:"content"`
-}
-
-type atomText struct {
-	Type string `xml:"type,attr"`
-	Text string `xml:",chardata"`
-}
-
+// atom serves the incidents, maintenance and news as an Atom feed (RFC 4287): each post an
+// entry, updated when its last update came.
 func (w *Web) atom(rw http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	v := w.Status.View(now)
 	base := "https://" + r.Host
-	f := atomFeed{ID: "urn:socle:emergency:status", Title: "Météo de la plateforme d'urgence (socle)",
-		Updated: now.UTC().Format(time.RFC3339), Author: atomAuthor{Name: "socle"},
-		Links: []atomLink{{Rel: "self", Href: base + "/status.atom", Type: "application/atom+xml"}, {Rel: "alternate", Href: base + "/status", Type: "text/html"}}}
+	f := &feeds.AtomFeed{Xmlns: "http://www.w3.org/2005/Atom", Id: "urn:socle:emergency:status",
+		Title: "Météo de la plateforme d'urgence (socle)", Updated: now.UTC().Format(time.RFC3339),
+		Author: &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: "socle"}},
+		Link:   &feeds.AtomLink{Rel: "self", Href: base + "/status.atom", Type: "application/atom+xml"}}
 	for _, p := range v.Posts {
 		var b strings.Builder
 		for _, u := range p.Updates {
 			fmt.Fprintf(&b, "%s — %s : %s\n", web.Date("fr", u.At), messages.T("fr", "state."+u.State), u.Body)
 		}
-		f.Entries = append(f.Entries, atomEntry{
-			ID: fmt.Sprintf("urn:socle:emergency:status:post:%d", p.ID), Title: messages.T("fr", "post."+p.Kind) + " : " + p.Title,
+		f.Entries = append(f.Entries, &feeds.AtomEntry{
+			Id: fmt.Sprintf("urn:socle:emergency:status:post:%d", p.ID), Title: messages.T("fr", "post."+p.Kind) + " : " + p.Title,
 			Updated: p.Updates[0].At.UTC().Format(time.RFC3339), Published: p.StartsAt.UTC().Format(time.RFC3339),
-			Link: atomLink{Href: fmt.Sprintf("%s/status#post-%d", base, p.ID)}, Content: atomText{Type: "text", Text: b.String()}})
+			Links:   []feeds.AtomLink{{Rel: "alternate", Href: fmt.Sprintf("%s/status#post-%d", base, p.ID), Type: "text/html"}},
+			Content: &feeds.AtomContent{Type: "text", Content: b.String()}})
 	}
 	if len(f.Entries) > 0 && f.Entries[0].Updated > f.Updated {
 		f.Updated = f.Entries[0].Updated
