@@ -129,7 +129,13 @@ func (a *Acceptance) Pushed(ctx context.Context, op, remote string, p Pushed, ex
 	if a.from == nil {
 		a.from = map[string]pushedFrom{}
 	}
-	a.from[remote] = pushedFrom{operator: op, at: a.now()}
+	now := a.now()
+	for ip, f := range a.from { // addresses stay few (operators' gateways); the stale go
+		if now.Sub(f.at) > attribution {
+			delete(a.from, ip)
+		}
+	}
+	a.from[remote] = pushedFrom{operator: op, at: now}
 	a.mu.Unlock()
 	v, ok := Classify(p)
 	if !ok {
