@@ -11,6 +11,7 @@ import (
 
 	"socle/internal/emergency"
 	"socle/internal/emergency/acceptance"
+	"socle/internal/emergency/intake/intaketest"
 	"socle/internal/emergency/opsim"
 	"socle/internal/emergency/testbed"
 	"socle/internal/platform/pki"
@@ -111,12 +112,16 @@ func TestAnOperatorThatSendsEveryPushCasePassesThemAllAndNothingReachesAPSAP(t *
 			t.Errorf("%s passed without its exchange", id)
 		}
 	}
-	// The acceptance environment delivers nothing: the PSAP simulator heard nothing.
+	// The acceptance environment delivers nothing: the PSAP simulator heard nothing, and no
+	// outbox row stays pending (the purge would wait for it).
 	cw.mu.Lock()
 	heard := len(cw.got)
 	cw.mu.Unlock()
 	if heard != 0 {
 		t.Fatalf("a PSAP received %d locations from the acceptance environment", heard)
+	}
+	if n := intaketest.Count(t, cw.pool); n.Pending != 0 || n.Deliveries == 0 {
+		t.Fatalf("outbox rows: %+v", n)
 	}
 }
 

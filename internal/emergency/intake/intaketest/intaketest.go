@@ -63,6 +63,7 @@ type Totals struct {
 	Repeats     int // times messages were sent again, all messages together
 	Deliveries  int // outbox rows
 	Undelivered int // outbox rows pending or expired
+	Pending     int // outbox rows still to deliver
 }
 
 // Count counts the store. It fails t if it cannot.
@@ -73,8 +74,9 @@ func Count(t testing.TB, pool *pgxpool.Pool) Totals {
 		SELECT (SELECT count(*) FROM emergency.aml_messages),
 			(SELECT coalesce(sum(repeats), 0) FROM emergency.aml_messages),
 			(SELECT count(*) FROM emergency.deliveries),
-			(SELECT count(*) FROM emergency.deliveries WHERE state <> 'delivered')`).
-		Scan(&n.Messages, &n.Repeats, &n.Deliveries, &n.Undelivered)
+			(SELECT count(*) FROM emergency.deliveries WHERE state <> 'delivered'),
+			(SELECT count(*) FROM emergency.deliveries WHERE state = 'pending')`).
+		Scan(&n.Messages, &n.Repeats, &n.Deliveries, &n.Undelivered, &n.Pending)
 	if err != nil {
 		t.Fatalf("intaketest: count: %v", err)
 	}
