@@ -47,15 +47,24 @@ before(async () => {
 afterEach(async () => { await socle?.closePages(); });
 after(async () => { psap.proc?.kill('SIGTERM'); await socle?.stop(); });
 
-// levelOf reloads the status page until the component's row says want, for 60 s at most.
+// waitLevel opens the status page and waits, for 60 s at most, until the component's row says
+// want: the page reloads itself at each of socle's ticks (its Refresh header), and the locator
+// follows it across the reloads.
 async function waitLevel(p, id, want) {
-  const row = p.locator(`tr[id="${id}"] .level`);
-  for (const end = Date.now() + 60_000; Date.now() < end;) {
-    await p.goto(socle.webURL + 'status');
-    if ((await row.textContent()).trim() === want) return;
-    await p.waitForTimeout(1000);
-  }
-  assert.fail(`${id} never became ${want}: ${await p.locator(`tr[id="${id}"]`).textContent()}`);
+  if (!p.url().endsWith('/status')) await p.goto(socle.webURL + 'status');
+  await p.locator(`tr[id="${id}"] .level`, { hasText: new RegExp(`^\\s*${want}\\s*$`) }).waitFor({ timeout: 60_000 });
+}
+
+// printed resolves when the PSAP simulator has printed text (a location it received), or
+// fails after 60 s.
+function printed(text) {
+  return new Promise((resolve, reject) => {
+    const done = () => { clearTimeout(timer); psap.proc.stdout.off('data', look); resolve(); };
+    const look = () => { if (psap.out.includes(text)) done(); };
+    const timer = setTimeout(() => { psap.proc.stdout.off('data', look); reject(new Error(`the PSAP never printed ${text}: ${psap.out}`)); }, 60_000);
+    psap.proc.stdout.on('data', look);
+    look();
+  });
 }
 
 // push sends an AML as the demo operator over mutual TLS and returns its id.
@@ -80,18 +89,17 @@ function push(dataDir) {
 test('a PSAP link goes down when its endpoint stops and back up when it returns, and what came meanwhile is delivered', async () => {
   const p = await socle.page('fr-FR');
   await waitLevel(p, 'psap:bspp', 'opérationnel');
-  assert.match(await p.textContent('main'), /198\.51\.100\.0\/28/); // the published addresses
+  await p.getByText('198.51.100.0/28').waitFor(); // the published addresses
 
   await stopPSAP();
   await waitLevel(p, 'psap:bspp', 'interrompu');
-  assert.match(await p.locator('tr[id="psap:bspp"]').textContent(), /injoignable/);
+  await p.locator('tr[id="psap:bspp"]', { hasText: 'injoignable' }).waitFor();
   await p.screenshot({ path: join(artifacts, 'status-psap-down.png'), fullPage: true });
   const id = await push(socle.dataDir);
 
   await startPSAP(socle.dataDir, psap.addr);
   await waitLevel(p, 'psap:bspp', 'opérationnel');
-  for (const end = Date.now() + 60_000; !psap.out.includes(id) && Date.now() < end;) await p.waitForTimeout(500);
-  assert.ok(psap.out.includes(id), `the location pushed while the centre was down was not delivered: ${psap.out}`);
+  await printed(id); // the location pushed while the centre was down is delivered
 
   // Programs read the same.
   const json = await (await p.request.get(socle.webURL + 'status.json')).json();

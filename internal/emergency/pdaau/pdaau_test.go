@@ -529,15 +529,19 @@ func TestTheDatabaseItselfKeepsADepartementToOneOpenVersion(t *testing.T) {
 	}
 }
 
-// waitFor polls until cond holds, or fails the test after a minute.
+// waitFor looks at cond at each tick until it holds, or fails the test after a minute: what
+// it waits for (a session blocked on a lock, in pg_stat_activity) sends no event.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(time.Minute)
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("still not so after a minute: %s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -116,6 +116,7 @@ type Board struct {
 	mu      sync.Mutex
 	reports map[string]Report // by node
 	since   map[string]sinceAt
+	heard   chan struct{} // ticks after each report put
 }
 
 type sinceAt struct {
@@ -125,8 +126,12 @@ type sinceAt struct {
 
 // NewBoard returns a board forgetting reports older than staleAfter.
 func NewBoard(staleAfter time.Duration) *Board {
-	return &Board{staleAfter: staleAfter, reports: map[string]Report{}, since: map[string]sinceAt{}}
+	return &Board{staleAfter: staleAfter, reports: map[string]Report{}, since: map[string]sinceAt{}, heard: make(chan struct{}, 1)}
 }
+
+// Heard ticks after a report is put (ticks coalesce): for whoever waits for a node's report
+// to reach this board.
+func (b *Board) Heard() <-chan struct{} { return b.heard }
 
 // Put records a node's report, its own or another's, unless it is older than the one held.
 func (b *Board) Put(r Report) {
@@ -136,6 +141,10 @@ func (b *Board) Put(r Report) {
 		return
 	}
 	b.reports[r.Node] = r
+	select {
+	case b.heard <- struct{}{}:
+	default:
+	}
 }
 
 // Components merges the fresh reports at now. A component is down when every node that sees it

@@ -236,16 +236,13 @@ func TestEveryReplicaShowsWhatAllTheNodesSee(t *testing.T) {
 	publish(Report{Node: "c", At: now, Seen: []Seen{seen("psap:x", Operational)}})
 	b.Flush()
 	for _, st := range []*Status{a, c} {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			cs := st.Board.Components(now)
-			if len(cs) == 1 && cs[0].Status == Degraded {
-				break
-			}
-			if time.Now().After(deadline) {
+		deadline := time.After(10 * time.Second)
+		for cs := st.Board.Components(now); len(cs) != 1 || cs[0].Status != Degraded; cs = st.Board.Components(now) {
+			select {
+			case <-st.Board.Heard(): // another report came: look again
+			case <-deadline:
 				t.Fatalf("a replica shows %+v", cs)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }

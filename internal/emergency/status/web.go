@@ -160,8 +160,9 @@ func (w *Web) data(r *http.Request, title string) pageData {
 
 func (w *Web) page(rw http.ResponseWriter, r *http.Request) error {
 	p := w.data(r, "")
-	// The weather changes: a browser reloads it rather than keep it.
-	rw.Header().Set("Refresh", "30")
+	// The weather changes at each tick: the browser reloads the page as often (5 s at the
+	// most often), rather than keep it.
+	rw.Header().Set("Refresh", strconv.Itoa(int(max(w.Status.Interval, 5*time.Second)/time.Second)))
 	w.site.Render(rw, r, http.StatusOK, "status.html", p)
 	return nil
 }
