@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -197,7 +196,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.acceptance = &acceptance.Acceptance{Store: &acceptance.Store{Pool: deps.Pool}, Directory: s.snapshot,
 			Roots: deps.RootCAs, Logger: s.log.With("component", "acceptance")}
 		s.intake.Stored = s.acceptanceStored
-		s.intake.Unregistered = func(r *http.Request, c *x509.Certificate) { s.acceptance.Refused(r.Context(), remoteIP(r), c) }
+		s.intake.Unregistered = func(r *http.Request, c *x509.Certificate) { s.acceptance.Refused(r.Context(), identity.ClientIP(r), c) }
 	}
 	s.pdaau = pdaau.NewStore(deps.Pool)
 	s.calls = pull.NewCalls(cfg.PullMaxAge)
@@ -473,16 +472,7 @@ func (s *Service) acceptanceStored(ctx context.Context, rec intake.Record, res i
 	if !res.Fresh {
 		ans += " (doublon de " + res.ID + ")"
 	}
-	s.acceptance.Pushed(ctx, rec.OperatorID, remoteIP(r), p, acceptance.Exchange(head, rec.Raw, answer, ans))
-}
-
-// remoteIP is the address a request came from, without its port.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	s.acceptance.Pushed(ctx, rec.OperatorID, identity.ClientIP(r), p, acceptance.Exchange(head, rec.Raw, answer, ans))
 }
 
 // Ready implements service.Service.

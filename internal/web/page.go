@@ -130,9 +130,9 @@ func Decimal(lang string, f float64, digits int) string {
 	return s
 }
 
-// paris is the time zone of every date socle shows: its people are French and Belgian, one
-// hour apart at most, and a page mixing zones would be worse.
-var paris = func() *time.Location {
+// Paris is the time zone of every date socle shows and reads from a form: its people are
+// French and Belgian, one hour apart at most, and a page mixing zones would be worse.
+var Paris = func() *time.Location {
 	l, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		return time.FixedZone("CET", 3600)
@@ -146,7 +146,7 @@ func Date(lang string, t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	t = t.In(paris)
+	t = t.In(Paris)
 	if lang == "en" {
 		return t.Format("2006-01-02 15:04")
 	}

@@ -29,16 +29,6 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-var paris = mustLocation("Europe/Paris")
-
-func mustLocation(name string) *time.Location {
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		return time.FixedZone("CET", 3600)
-	}
-	return l
-}
-
 // newSite is the workflow's part of the page edge.
 func newSite() *web.Site {
 	return web.NewSite(web.Text{FR: "Tables de routage (PDAAU)", EN: "Routing tables (PDAAU)"}, "/emergency/pdaau/",
@@ -665,7 +655,7 @@ func effective(r *http.Request, form string) (time.Time, error) {
 	default:
 		return time.Time{}, &dateError{form: form, at: at, key: "err.date"}
 	}
-	t, err := time.ParseInLocation("2006-01-02T15:04", at, paris)
+	t, err := time.ParseInLocation("2006-01-02T15:04", at, web.Paris)
 	if err != nil {
 		return t, &dateError{form: form, at: at, key: "err.date"}
 	}

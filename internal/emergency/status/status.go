@@ -97,6 +97,9 @@ func (s *Status) Tick(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, min(s.Interval, 5*time.Second))
 	defer cancel()
 	err := s.Store.Record(rctx, now, cs)
+	if err == nil {
+		err = s.Store.Purge(rctx, now) // the days the bars no longer show
+	}
 	var posts []Post
 	var history map[string][]Level
 	if err == nil {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"socle/internal/web"
 )
 
 // Store keeps the status page's history and posts (emergency.status_days, status_posts,
@@ -20,17 +23,9 @@ type Store struct {
 // HistoryDays is how many days of history the page shows per component.
 const HistoryDays = 90
 
-var paris = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Paris")
-	if err != nil {
-		return time.FixedZone("CET", 3600)
-	}
-	return l
-}()
-
 // Day is a calendar day in Paris, as the history counts them.
 func Day(t time.Time) time.Time {
-	y, m, d := t.In(paris).Date()
+	y, m, d := t.In(web.Paris).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
@@ -211,7 +206,7 @@ func (s *Store) Advance(ctx context.Context, id int64, state, body, by string, n
 	}
 	valid := states[kind]
 	bad := FieldErrors{}
-	if !contains(valid, state) {
+	if !slices.Contains(valid, state) {
 		bad["state"] = "l'un de : " + strings.Join(valid, ", ")
 	}
 	if b := strings.TrimSpace(body); b == "" || len(b) > 4000 {
@@ -231,15 +226,6 @@ func (s *Store) Advance(ctx context.Context, id int64, state, body, by string, n
 		}
 		return nil
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Posts returns the posts that started in the last days, or are still open, newest first.

@@ -279,7 +279,7 @@ func localTime(v string, def *time.Time) (*time.Time, error) {
 	if strings.TrimSpace(v) == "" {
 		return def, nil
 	}
-	t, err := time.ParseInLocation("2006-01-02T15:04", strings.TrimSpace(v), paris)
+	t, err := time.ParseInLocation("2006-01-02T15:04", strings.TrimSpace(v), web.Paris)
 	if err != nil {
 		return nil, err
 	}

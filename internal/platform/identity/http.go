@@ -189,7 +189,7 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 	// A password typed into the email field must not reach the log: only a well-formed
 	// address is logged.
 	logged, _ := NormalizeEmail(email)
-	remote := clientIP(r)
+	remote := ClientIP(r)
 	key := strings.ToLower(email) + "|" + remote
 	if wait := s.limiter.wait(key, s.now()); wait > 0 {
 		minutes := int(math.Ceil(wait.Minutes()))
@@ -245,7 +245,7 @@ func (s *Store) signIn(w http.ResponseWriter, r *http.Request, u *User, next str
 		return
 	}
 	s.setSessionCookie(w, token, expires)
-	s.logger.Info("signed in", "user_id", u.ID, "email", u.Email, "remote", clientIP(r))
+	s.logger.Info("signed in", "user_id", u.ID, "email", u.Email, "remote", ClientIP(r))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -305,9 +305,9 @@ func localPath(next string) string {
 	return next
 }
 
-// clientIP is the address of the peer. Forwarding headers are not trusted: anyone can set
+// ClientIP is the address of the peer, without its port. Forwarding headers are not trusted: anyone can set
 // them. Behind a proxy every client shares its address, and the limit is then per email.
-func clientIP(r *http.Request) string {
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -281,7 +281,7 @@ func (s *Store) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	http.SetCookie(w, &http.Cookie{Name: oidcStateCookie, Path: "/login/oidc", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	fail := func(status int, key string, err error, next string) {
-		s.logger.Info("OpenID sign-in refused", "error", err, "remote", clientIP(r))
+		s.logger.Info("OpenID sign-in refused", "error", err, "remote", ClientIP(r))
 		s.render(w, r, status, form{Next: next, Message: fmt.Sprintf(messages.T(lang, key), s.oidc.cfg.Label)})
 	}
 	c, err := r.Cookie(oidcStateCookie)
@@ -333,7 +333,7 @@ func (s *Store) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, token, expires)
-	s.logger.Info("signed in", "user_id", u.ID, "email", u.Email, "via", "oidc", "grants", len(u.Grants), "remote", clientIP(r))
+	s.logger.Info("signed in", "user_id", u.ID, "email", u.Email, "via", "oidc", "grants", len(u.Grants), "remote", ClientIP(r))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

@@ -41,7 +41,7 @@ func (s *Store) awaitSecondFactor(w http.ResponseWriter, r *http.Request, u *Use
 	}
 	http.SetCookie(w, &http.Cookie{Name: pendingCookie, Value: token, Path: "/login/totp",
 		MaxAge: int(PendingLifetime / time.Second), HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
-	s.logger.Info("password accepted, second factor awaited", "user_id", u.ID, "step", what, "remote", clientIP(r))
+	s.logger.Info("password accepted, second factor awaited", "user_id", u.ID, "step", what, "remote", ClientIP(r))
 	http.Redirect(w, r, "/login/totp?"+url.Values{"next": {next}, "lang": {lang}}.Encode(), http.StatusSeeOther)
 }
 
@@ -130,7 +130,7 @@ func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
 	key := "totp|" + p.user.Email
 	if wait := s.limiter.wait(key, s.now()); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		s.logger.Warn("second factor rate limited", "user_id", p.user.ID, "remote", clientIP(r))
+		s.logger.Warn("second factor rate limited", "user_id", p.user.ID, "remote", ClientIP(r))
 		f.Message = fmt.Sprintf(messages.T(lang, "err.limited"), int(math.Ceil(wait.Minutes())))
 		s.render(w, r, http.StatusTooManyRequests, f)
 		return
@@ -144,7 +144,7 @@ func (s *Store) totp(w http.ResponseWriter, r *http.Request) {
 	}
 	if errors.Is(err, ErrBadCode) {
 		s.limiter.fail(key, s.now())
-		s.logger.Info("second factor refused", "user_id", p.user.ID, "remote", clientIP(r))
+		s.logger.Info("second factor refused", "user_id", p.user.ID, "remote", ClientIP(r))
 		f.Message = messages.T(lang, "err.code")
 		s.render(w, r, http.StatusUnauthorized, f)
 		return
