@@ -140,12 +140,36 @@ func (ca *CA) Save(dir string) error {
 
 // Issue signs a new leaf certificate with a fresh P-256 key.
 func (ca *CA) Issue(r Request) (*Issued, error) {
-	if err := checkName(r.Name); err != nil {
-		return nil, err
-	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
+	}
+	cert, certPEM, err := ca.sign(r, &key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := marshalKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Issued{Cert: cert, CertPEM: certPEM, KeyPEM: keyPEM}, nil
+}
+
+// SignCSR signs the key of a certificate signing request, whose own signature must hold, as a
+// client certificate with the subject and validity of r (what the request asks for beyond its
+// key is not taken: the CA decides who the holder is).
+func (ca *CA) SignCSR(csr *x509.CertificateRequest, r Request) (*x509.Certificate, []byte, error) {
+	if err := csr.CheckSignature(); err != nil {
+		return nil, nil, fmt.Errorf("pki: the request's signature does not hold: %w", err)
+	}
+	r.Usage = Client
+	return ca.sign(r, csr.PublicKey)
+}
+
+// sign makes the certificate r describes for pub.
+func (ca *CA) sign(r Request, pub crypto.PublicKey) (*x509.Certificate, []byte, error) {
+	if err := checkName(r.Name); err != nil {
+		return nil, nil, err
 	}
 	now := time.Now()
 	if r.NotBefore.IsZero() {
@@ -155,7 +179,7 @@ func (ca *CA) Issue(r Request) (*Issued, error) {
 		r.NotAfter = now.AddDate(1, 0, 0)
 	}
 	if !r.NotAfter.After(r.NotBefore) {
-		return nil, errors.New("pki: NotAfter must be after NotBefore")
+		return nil, nil, errors.New("pki: NotAfter must be after NotBefore")
 	}
 	subject := pkix.Name{CommonName: r.Name, OrganizationalUnit: r.Units}
 	if r.Organization != "" {
@@ -169,8 +193,10 @@ func (ca *CA) Issue(r Request) (*Issued, error) {
 		KeyUsage:       x509.KeyUsageDigitalSignature,
 		DNSNames:       r.DNSNames,
 		IPAddresses:    r.IPs,
-		SubjectKeyId:   keyID(&key.PublicKey),
 		AuthorityKeyId: ca.Cert.SubjectKeyId,
+	}
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
+		tmpl.SubjectKeyId = keyID(k)
 	}
 	switch r.Usage {
 	case Server:
@@ -180,47 +206,9 @@ func (ca *CA) Issue(r Request) (*Issued, error) {
 	case ServerAndClient:
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
 	if err != nil {
-		return nil, fmt.Errorf("pki: issue %s: %w", r.Name, err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	keyPEM, err := marshalKey(key)
-	if err != nil {
-		return nil, err
-	}
-	return &Issued{Cert: cert, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), KeyPEM: keyPEM}, nil
-}
-
-// SignCSR signs the key of a certificate signing request, whose own signature must hold,
-// with the subject and validity of r (what the CSR asks for beyond its key is not taken: the
-// CA decides who the holder is).
-func (ca *CA) SignCSR(csr *x509.CertificateRequest, r Request) (*x509.Certificate, []byte, error) {
-	if err := csr.CheckSignature(); err != nil {
-		return nil, nil, fmt.Errorf("pki: the request's signature does not hold: %w", err)
-	}
-	if err := checkName(r.Name); err != nil {
-		return nil, nil, err
-	}
-	now := time.Now()
-	if r.NotBefore.IsZero() {
-		r.NotBefore = now.Add(-backdate)
-	}
-	if r.NotAfter.IsZero() {
-		r.NotAfter = now.AddDate(1, 0, 0)
-	}
-	subject := pkix.Name{CommonName: r.Name, OrganizationalUnit: r.Units}
-	if r.Organization != "" {
-		subject.Organization = []string{r.Organization}
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: subject, NotBefore: r.NotBefore, NotAfter: r.NotAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		AuthorityKeyId: ca.Cert.SubjectKeyId,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pki: sign the request of %s: %w", r.Name, err)
+		return nil, nil, fmt.Errorf("pki: issue %s: %w", r.Name, err)
 	}
 	cert, _ := x509.ParseCertificate(der)
 	return cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
