@@ -2,7 +2,6 @@ package emergency
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,17 +15,10 @@ import (
 	"socle/internal/platform/service"
 )
 
-// commands are the service's subcommands of socle: apply, import, sim (sim.go), and its
+// commands are the service's subcommands of socle: import, sim (sim.go), and its
 // benchmarks in socle bench (bench.go).
 func commands() []service.Command {
 	return []service.Command{
-		{Name: "apply", Summary: "load the emergency directory (operators, PSAPs, communes, PDAAU) from a file",
-			Synopsis: "-f FILE.yaml [flags]", Example: "socle apply -f directory.yaml", Database: true, Run: runApply,
-			Description: `
-Reads a directory file (see docs/emergency-directory-file.md) and applies it in one
-transaction: every entry is checked first, all errors are printed with their file and line,
-and nothing is written unless everything is valid. Applying the same file again changes
-nothing. Running servers pick up the change at once.`},
 		{Name: "import", Summary: "replace a set of boundaries with an official GeoJSON file",
 			Description: "Replaces a set of boundaries with an official GeoJSON file (RFC 7946), whole or not at all.",
 			Subcommands: []service.Command{
@@ -38,33 +30,6 @@ nothing. Running servers pick up the change at once.`},
 		simCommands(),
 		benchCommands(),
 	}
-}
-
-func runApply(ctx context.Context, args []string, env service.CommandEnv) error {
-	file := env.Flags().String("f", "", "the directory file (YAML)")
-	if err := env.Parse(args); err != nil {
-		return err
-	}
-	if *file == "" {
-		return service.Usagef("-f FILE.yaml is required")
-	}
-	pool, err := env.OpenDB(ctx, 2)
-	if err != nil {
-		return err
-	}
-	rep, err := directory.ApplyFile(ctx, pool, *file)
-	var list directory.Errors
-	if errors.As(err, &list) {
-		for _, e := range list {
-			fmt.Fprintln(env.Stderr(), e)
-		}
-		return fmt.Errorf("%d errors, nothing applied", len(list))
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(env.Stdout(), rep)
-	return nil
 }
 
 // importCommand is `socle import <dataset>`: parseFile reads the GeoJSON file whole,

@@ -87,20 +87,6 @@ func (e *commandEnv) OpenDB(context.Context, int32) (*pgxpool.Pool, error) {
 
 func isUsage(err error) bool { return errors.As(err, new(service.UsageError)) }
 
-func TestApplyPrintsEveryErrorAndNothingIsApplied(t *testing.T) {
-	socle := &commandLine{t: t}
-	file := filepath.Join(t.TempDir(), "directory.yaml")
-	os.WriteFile(file, []byte("psaps:\n  - id: Bad Id\n    name: ''\n    routing_number: '12'\n    endpoint: ftp://x\n"), 0o644)
-	_, errs, err := socle.run("apply", "-f", file)
-	if err == nil || isUsage(err) || err.Error() != "4 errors, nothing applied" ||
-		!strings.Contains(errs, `directory.yaml:2: psaps[0] (id "Bad Id"): routing_number "12"`) {
-		t.Fatalf("%v\n%s", err, errs)
-	}
-	if _, _, err := socle.run("apply"); !isUsage(err) || !strings.Contains(err.Error(), "-f FILE.yaml is required") {
-		t.Fatalf("no file: %v", err)
-	}
-}
-
 func TestImportCommunesRefusesABadFileNamingTheFeature(t *testing.T) {
 	socle := &commandLine{t: t}
 	file := filepath.Join(t.TempDir(), "communes.geojson")

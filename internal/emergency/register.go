@@ -19,6 +19,8 @@ import (
 	"socle/internal/platform/server"
 	"socle/internal/platform/service"
 	"socle/internal/web"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func init() {
@@ -40,7 +42,14 @@ func init() {
 			}}},
 		},
 		Commands: commands(),
-		Demo:     runDemo,
+		Apply: &service.Apply{Keys: directory.Keys, Prepare: func(path string, raw []byte, _ *yaml.Node) (service.Change, []string) {
+			c, errs := directory.Prepare(path, raw)
+			if c == nil {
+				return nil, errs
+			}
+			return c, errs
+		}},
+		Demo: runDemo,
 		New: func(cfg service.Config, env service.Env) (service.Service, error) {
 			return New(*cfg.(*Config), Deps{Pool: env.Pool, Bus: env.Bus, Registry: env.Metrics, Logger: env.Logger,
 				ClientCert: env.TLS.ClientCert, RootCAs: env.TLS.ClientCAs, Identity: env.Identity, DataDir: env.DataDir})

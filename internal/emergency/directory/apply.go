@@ -35,7 +35,13 @@ type File struct {
 	PDAAU     []string        `yaml:"pdaau"`
 	// Numbering lists CSV files of the numbering plan: prefix,operator,kind.
 	Numbering []string `yaml:"numbering"`
+	// Others are the keys of other services' parts of the file (`socle apply` hands each
+	// its own); a directory file on its own has none.
+	Others map[string]yaml.Node `yaml:",inline"`
 }
+
+// Keys are the top-level keys of the directory's part of the file `socle apply` reads.
+var Keys = []string{"operators", "psaps", "communes", "pdaau", "numbering"}
 
 // OperatorEntry declares an operator.
 type OperatorEntry struct {
@@ -193,17 +199,55 @@ func ApplyFile(ctx context.Context, pool *pgxpool.Pool, path string) (Report, er
 	if err != nil {
 		return Report{}, err
 	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return Report{}, fmt.Errorf("apply: %w", err)
+	var rep Report
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		rep, err = p.apply(ctx, tx, fileErrs)
+		return err
+	})
+	return rep, err
+}
+
+// Change is a directory file prepared for `socle apply`, which applies it with the other
+// services' parts of the file, in one transaction (service.Change).
+type Change struct{ p *plan }
+
+// Prepare reads the directory's part of the file at path (raw: its bytes; the other
+// services' keys are theirs) and the files it names, and returns the errors found in them;
+// the Change is nil when the document is not of the expected shape.
+func Prepare(path string, raw []byte) (*Change, Errors) {
+	dir := filepath.Dir(path)
+	p, errs := parsePlan(filepath.Base(path), raw, func(rel string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(dir, rel))
+	}, time.Now())
+	if p == nil {
+		return nil, errs
 	}
-	defer tx.Rollback(ctx)
+	return &Change{p: p}, errs
+}
+
+// Apply checks the directory against the database and writes it in tx. The file's own
+// errors were Prepare's: a file with some is not applied.
+func (c *Change) Apply(ctx context.Context, tx pgx.Tx) (string, []string, error) {
+	rep, err := c.p.apply(ctx, tx, nil)
+	var list Errors
+	if errors.As(err, &list) {
+		return "", list, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return rep.String(), nil, nil
+}
+
+// apply checks p against the database and writes it in tx, or returns every error at once:
+// fileErrs, those of the file, and those against the database.
+func (p *plan) apply(ctx context.Context, tx pgx.Tx, fileErrs Errors) (Report, error) {
 	// One apply at a time: validation against the database must see a stable directory.
 	if _, err := tx.Exec(ctx, `LOCK TABLE emergency.operators, emergency.psaps, emergency.certificates, emergency.communes, emergency.pdaau, emergency.number_blocks IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		return Report{}, fmt.Errorf("apply: %w", err)
 	}
-	// Report every error at once: those of the file and those against the database.
-	dbErrs, err := p.checkAgainstDatabase(ctx, tx, path)
+	dbErrs, err := p.checkAgainstDatabase(ctx, tx, p.name)
 	if err != nil {
 		return Report{}, err
 	}
@@ -223,9 +267,6 @@ func ApplyFile(ctx context.Context, pool *pgxpool.Pool, path string) (Report, er
 			return Report{}, fmt.Errorf("apply: %w", err)
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return Report{}, fmt.Errorf("apply: %w", err)
-	}
 	return rep, nil
 }
 
@@ -236,14 +277,14 @@ func readPlan(path string) (*plan, Errors, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply: %w", err)
 	}
-	dir := filepath.Dir(path)
-	p, errs := parsePlan(filepath.Base(path), raw, func(rel string) ([]byte, error) {
-		return os.ReadFile(filepath.Join(dir, rel))
-	}, time.Now())
-	if p == nil {
+	c, errs := Prepare(path, raw)
+	if c == nil {
 		return nil, nil, errs
 	}
-	return p, errs, nil
+	for k, n := range c.p.file.Others {
+		errs = append(errs, fmt.Sprintf("%s:%d: unknown key %q", c.p.name, n.Line, k))
+	}
+	return c.p, errs, nil
 }
 
 // parsePlan parses and validates everything that can be checked without the database: the

@@ -97,7 +97,7 @@ func Apply(ctx context.Context, tx pgx.Tx, d Declared, by string) (Report, spec.
 		return err
 	}
 
-	var names []string
+	names := []string{} // never nil: pgx sends a nil slice as NULL, and x = ANY(NULL) is never false
 	for _, a := range g.APIs {
 		if err := takeOver("apis", "name", a.Name, "API"); err != nil {
 			return r, nil, err
@@ -118,7 +118,7 @@ func Apply(ctx context.Context, tx pgx.Tx, d Declared, by string) (Report, spec.
 		return r, nil, err
 	}
 
-	names = nil
+	names = []string{}
 	for _, p := range g.Plans {
 		if err := takeOver("plans", "name", p.Name, "plan"); err != nil {
 			return r, nil, err
@@ -131,9 +131,10 @@ func Apply(ctx context.Context, tx pgx.Tx, d Declared, by string) (Report, spec.
 		}
 		names = append(names, p.Name)
 	}
-	// A plan the file drops may still be used by a portal subscription: say which.
+	// A plan the file drops may still be used by a portal subscription: say which. (The
+	// file's own subscriptions name only the file's plans: spec.Check saw to it.)
 	rows, err := tx.Query(ctx, `SELECT s.plan, s.consumer, s.api FROM gateway.subscriptions s JOIN gateway.plans p ON p.name = s.plan
-		WHERE p.source = 'file' AND NOT (p.name = ANY($1)) AND NOT (s.consumer = ANY($2) AND s.source = 'file')`, names, consumerNames(g))
+		WHERE p.source = 'file' AND NOT (p.name = ANY($1)) AND s.source <> 'file'`, names)
 	if err != nil {
 		return r, nil, err
 	}
@@ -150,7 +151,7 @@ func Apply(ctx context.Context, tx pgx.Tx, d Declared, by string) (Report, spec.
 		return r, problems, nil
 	}
 
-	names = nil
+	names = []string{}
 	for _, i := range g.Issuers {
 		if err := upsert("issuers", `INSERT INTO gateway.jwt_issuers AS t (issuer, jwks, audience, source) VALUES ($1, $2, $3, 'file')
 			ON CONFLICT (issuer) DO UPDATE SET jwks = excluded.jwks, audience = excluded.audience, source = 'file'
@@ -172,7 +173,7 @@ func Apply(ctx context.Context, tx pgx.Tx, d Declared, by string) (Report, spec.
 			RETURNING xmax = 0`, c.Name, c.Organisation, c.Contact); err != nil {
 			return r, nil, err
 		}
-		var apis []string
+		apis := []string{}
 		for _, s := range c.Subscriptions {
 			if err := upsert("subscriptions", `INSERT INTO gateway.subscriptions AS t (consumer, api, plan, status, decided_at, decided_by, source)
 				VALUES ($1, $2, $3, 'approved', now(), $4, 'file')
@@ -189,7 +190,7 @@ func Apply(ctx context.Context, tx pgx.Tx, d Declared, by string) (Report, spec.
 		}
 		r.Removed["subscriptions"] += int(tag.RowsAffected())
 
-		var fps []string
+		fps := []string{}
 		for _, cert := range d.Certificates[c.Name] {
 			fp := pki.Fingerprint(cert)
 			var owner string
@@ -213,7 +214,7 @@ func Apply(ctx context.Context, tx pgx.Tx, d Declared, by string) (Report, spec.
 		}
 		r.Removed["certificates"] += int(tag.RowsAffected())
 
-		var subjects []string
+		issuers, subjects := []string{}, []string{}
 		for _, b := range c.JWT {
 			var owner string
 			err := tx.QueryRow(ctx, `SELECT consumer FROM gateway.jwt_bindings WHERE issuer = $1 AND subject = $2`, b.Issuer, b.Subject).Scan(&owner)
@@ -227,9 +228,11 @@ func Apply(ctx context.Context, tx pgx.Tx, d Declared, by string) (Report, spec.
 				RETURNING xmax = 0`, b.Issuer, b.Subject, c.Name); err != nil {
 				return r, nil, err
 			}
-			subjects = append(subjects, b.Issuer+"\x00"+b.Subject)
+			issuers, subjects = append(issuers, b.Issuer), append(subjects, b.Subject)
 		}
-		tag, err = tx.Exec(ctx, `DELETE FROM gateway.jwt_bindings WHERE consumer = $1 AND source = 'file' AND NOT (issuer || chr(0) || subject = ANY($2))`, c.Name, subjects)
+		tag, err = tx.Exec(ctx, `DELETE FROM gateway.jwt_bindings b WHERE consumer = $1 AND source = 'file'
+			AND NOT EXISTS (SELECT FROM unnest($2::text[], $3::text[]) AS k(issuer, subject) WHERE k.issuer = b.issuer AND k.subject = b.subject)`,
+			c.Name, issuers, subjects)
 		if err != nil {
 			return r, nil, err
 		}
@@ -244,7 +247,7 @@ func Apply(ctx context.Context, tx pgx.Tx, d Declared, by string) (Report, spec.
 	if err := prune("issuers", "jwt_issuers", "issuer", names); err != nil {
 		return r, nil, err
 	}
-	var plans []string
+	plans := []string{}
 	for _, p := range g.Plans {
 		plans = append(plans, p.Name)
 	}

@@ -122,6 +122,8 @@ type Definition struct {
 	// Commands are the service's subcommands of `socle`, and the subcommands it adds to the
 	// platform's groups (`socle bench`).
 	Commands []Command
+	// Apply, if set, is the service's part of the file `socle apply -f` reads.
+	Apply *Apply
 	// Demo, if set, puts the service's demo data in place before New when the platform runs
 	// with --demo (`make run`): it may adjust cfg, and returns what stops what it started.
 	Demo func(ctx context.Context, cfg Config, env Env) (stop func(), err error)
