@@ -1,7 +1,7 @@
 // Package xmlsafe screens XML from outside before it is decoded: documents over a size,
 // nested deeper than a bound, or declaring a DOCTYPE or entities (external entities, entity
 // expansion) are refused. Go's decoder expands no external entity, but a document that
-// declares entities in an emergency exchange is an attack or a mistake: refuse it early.
+// declares entities in a message exchange is an attack or a mistake: refuse it early.
 //
 // The screen reads the markup's bytes, not its tokens: it costs a small fraction of a
 // decoding, which then does the rest of the well-formedness checks (names, tag matching,
