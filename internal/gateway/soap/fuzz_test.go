@@ -12,8 +12,8 @@ import (
 	"socle/internal/platform/xmlsafe"
 )
 
-// FuzzParseWSDL: ParseWSDL never panics; what it accepts has named operations, each bound
-// at most once per binding, and RewriteAddresses makes a document that parses again with
+// FuzzParseWSDL: ParseWSDL never panics; what it accepts has named operations, and
+// RewriteAddresses makes a document that parses again with
 // every port at the new address and nothing else changed.
 func FuzzParseWSDL(f *testing.F) {
 	for _, name := range []string{"attestations.wsdl", "malformed.wsdl", "doctype.wsdl"} {

@@ -465,9 +465,9 @@ func (p *wsdlReader) portType(pt *node) error {
 	return nil
 }
 
-// message reads the wsdl:message that io (an input, output or fault) refers to.
-func (p *wsdlReader) message(io *node, where string) (*Message, error) {
-	q, err := io.qname("message")
+// message reads the wsdl:message that ref (an input, output or fault) refers to.
+func (p *wsdlReader) message(ref *node, where string) (*Message, error) {
+	q, err := ref.qname("message")
 	if err != nil {
 		return nil, err
 	}
@@ -479,7 +479,7 @@ func (p *wsdlReader) message(io *node, where string) (*Message, error) {
 	if n == nil {
 		return nil, fmt.Errorf("%s names the message %q, which is not defined", where, name)
 	}
-	m := &Message{Name: name, Documentation: io.documentation()}
+	m := &Message{Name: name, Documentation: ref.documentation()}
 	if m.Documentation == "" {
 		m.Documentation = n.documentation()
 	}

@@ -167,7 +167,7 @@ func TestBrokenReferencesAreRefusedByName(t *testing.T) {
 
 func TestWSDL20AndImportsAreRefused(t *testing.T) {
 	for doc, want := range map[string]string{
-		`<description xmlns="http://www.w3.org/ns/wsdl"/>`:                                                       "WSDL 2.0",
+		`<description xmlns="http://www.w3.org/ns/wsdl"/>`:                                                         "WSDL 2.0",
 		`<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"><import location="http://x/y.wsdl"/></definitions>`: "wsdl:import",
 	} {
 		if _, err := ParseWSDL([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
