@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"socle/internal/emergency/pidflo"
-	"socle/internal/emergency/xmlsafe"
+	"socle/internal/platform/xmlsafe"
 )
 
 // Namespaces and media type.

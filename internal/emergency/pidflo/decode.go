@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"socle/internal/emergency/xmlsafe"
+	"socle/internal/platform/xmlsafe"
 )
 
 // Decode reads a PIDF-LO document. It matches elements by namespace, never by prefix, and
