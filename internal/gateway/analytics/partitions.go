@@ -44,15 +44,7 @@ func Maintain(ctx context.Context, pool *pgxpool.Pool, now time.Time, retentionD
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(maintainLock)); err != nil {
 		return nil, nil, fmt.Errorf("analytics: maintain: %w", err)
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT c.relname FROM pg_inherits i
-		JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'gateway.requests'::regclass
-		ORDER BY c.relname`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("analytics: maintain: %w", err)
-	}
-	existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	existing, err := partitionNames(ctx, tx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("analytics: maintain: %w", err)
 	}
@@ -110,4 +102,19 @@ func partitionDay(name string) (time.Time, bool) {
 func utcDay(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// partitionNames lists the partitions of gateway.requests, in name order.
+func partitionNames(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) ([]string, error) {
+	rows, err := q.Query(ctx, `
+		SELECT c.relname FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'gateway.requests'::regclass
+		ORDER BY c.relname`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
