@@ -73,6 +73,8 @@ type Writer struct {
 	opts   WriterOptions
 
 	queue   chan Record
+	full    chan struct{} // a batch is waiting in the queue
+	write   func(context.Context, []Record) (int, error)
 	closed  atomic.Bool
 	started atomic.Bool
 	dropped atomic.Uint64
@@ -107,15 +109,18 @@ func NewWriter(pool *pgxpool.Pool, logger *slog.Logger, opts WriterOptions) *Wri
 	if opts.MaintainEvery == 0 {
 		opts.MaintainEvery = time.Hour
 	}
-	return &Writer{
+	w := &Writer{
 		pool:   pool,
 		logger: logger,
 		opts:   opts,
 		queue:  make(chan Record, opts.Buffer),
+		full:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		row:    make([]any, len(columns)),
 	}
+	w.write = w.copy
+	return w
 }
 
 // Record queues r for writing. It never blocks: a record that finds the buffer full, or the
@@ -129,6 +134,15 @@ func (w *Writer) Record(r Record) {
 	case w.queue <- r:
 	default:
 		w.dropped.Add(1)
+		return
+	}
+	// The background goroutine does not wait on the queue, which would cost every Record
+	// a wake-up: it takes the records every Interval, or when a batch is waiting.
+	if len(w.queue) >= w.opts.BatchSize {
+		select {
+		case w.full <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -166,14 +180,7 @@ func (w *Writer) Close(ctx context.Context) error {
 		}
 		w.cancel()
 	}
-	for drained := false; !drained; {
-		select {
-		case r := <-w.queue:
-			w.add(r)
-		default:
-			drained = true
-		}
-	}
+	w.drain()
 	for len(w.pending) > 0 {
 		if w.flush(ctx) == nil {
 			break
@@ -209,21 +216,13 @@ func (w *Writer) run(ctx context.Context) {
 			return
 		case <-w.stop:
 			return
-		case r := <-w.queue:
-			w.add(r)
-		drain:
-			for len(w.pending) < w.opts.BatchSize {
-				select {
-				case r := <-w.queue:
-					w.add(r)
-				default:
-					break drain
-				}
-			}
+		case <-w.full:
+			w.drain()
 			if len(w.pending) >= w.opts.BatchSize && !time.Now().Before(w.retryAt) {
 				w.flush(ctx)
 			}
 		case now := <-tick.C:
+			w.drain()
 			if len(w.pending) > 0 && !now.Before(w.retryAt) {
 				w.flush(ctx)
 			}
@@ -241,6 +240,14 @@ func (w *Writer) maintain(ctx context.Context) {
 	}
 	if len(created) > 0 || len(dropped) > 0 {
 		w.logger.Info("analytics: partitions maintained", "created", created, "dropped", dropped)
+	}
+}
+
+// drain moves the queued records to the pending ones. The queue has one reader, this
+// goroutine (or Close after it), so none of these receives waits.
+func (w *Writer) drain() {
+	for n := len(w.queue); n > 0; n-- {
+		w.add(<-w.queue)
 	}
 }
 
@@ -266,7 +273,7 @@ func (w *Writer) shift(n int) {
 func (w *Writer) flush(ctx context.Context) error {
 	for len(w.pending) > 0 {
 		n := min(len(w.pending), w.opts.BatchSize)
-		written, err := w.copy(ctx, w.pending[:n])
+		written, err := w.write(ctx, w.pending[:n])
 		if err != nil && !permanent(err) {
 			w.failures++
 			backoff := min(maxBackoff, firstBackoff<<min(w.failures-1, 20))
