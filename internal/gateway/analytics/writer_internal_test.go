@@ -77,3 +77,18 @@ func TestRecordAndObserveDoNotAllocate(t *testing.T) {
 		t.Errorf("Observe: %v allocations", n)
 	}
 }
+
+func TestPendingDropsTheOldestWhenFull(t *testing.T) {
+	w := NewWriter(nil, slog.New(slog.NewTextHandler(io.Discard, nil)), WriterOptions{Buffer: 100, BatchSize: 10})
+	for i := range 150 {
+		w.add(Record{Status: i})
+	}
+	if len(w.pending) > 100 || int(w.Dropped())+len(w.pending) != 150 {
+		t.Fatalf("%d pending, %d dropped: want at most 100 kept, the rest counted", len(w.pending), w.Dropped())
+	}
+	for i, r := range w.pending {
+		if r.Status != int(w.Dropped())+i {
+			t.Fatalf("pending[%d] is record %d: the oldest were not the ones dropped", i, r.Status)
+		}
+	}
+}

@@ -162,3 +162,51 @@ func TestWriterWithoutDatabaseNeverBlocks(t *testing.T) {
 		t.Fatalf("dropped %d, written %d; want every one of %d dropped", w.Dropped(), w.Written(), n)
 	}
 }
+
+// logSignal is a slog handler telling, once, that a message was logged.
+type logSignal struct {
+	msg  string
+	seen chan struct{}
+	once *sync.Once
+}
+
+func (h logSignal) Enabled(context.Context, slog.Level) bool { return true }
+func (h logSignal) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.seen) })
+	}
+	return nil
+}
+func (h logSignal) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h logSignal) WithGroup(string) slog.Handler      { return h }
+
+func TestWriterKeepsTheBatchWhileTheDatabaseFails(t *testing.T) {
+	pool := dbtest.New(t, gateway.Migrations())
+	ctx := t.Context()
+	if _, _, err := analytics.Maintain(ctx, pool, time.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	// The table gone for a while: an error that retrying cures.
+	if _, err := pool.Exec(ctx, `ALTER TABLE gateway.requests RENAME TO requests_away`); err != nil {
+		t.Fatal(err)
+	}
+	failed := logSignal{msg: "analytics: writing calls failed, will retry", seen: make(chan struct{}), once: new(sync.Once)}
+	w := analytics.NewWriter(pool, slog.New(failed), analytics.WriterOptions{MaintainEvery: -1})
+	w.Start(ctx)
+	defer w.Close(context.Background())
+	for i := range 100 {
+		w.Record(call(fmt.Sprint(i), time.Now()))
+	}
+	select {
+	case <-failed.seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no failed attempt logged")
+	}
+	if _, err := pool.Exec(ctx, `ALTER TABLE gateway.requests_away RENAME TO requests`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the batch written after the failure", func() bool { return w.Written() == 100 })
+	if rows, ids := rowCount(t, pool); rows != 100 || ids != 100 || w.Dropped() != 0 {
+		t.Fatalf("%d rows, %d ids, %d dropped; want 100 rows once each", rows, ids, w.Dropped())
+	}
+}
