@@ -154,10 +154,13 @@ type Server struct {
 	url      string
 	srv      *http.Server
 	done     chan struct{}
-	err      error
+	err      error // of Serve
+	closing  sync.Once
+	closeErr error
 }
 
-// Start makes the registry and serves it over HTTPS until Close, or until ctx is done.
+// Start makes the registry, listens on o.Addr and serves over HTTPS until Close, or until
+// ctx is done.
 func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.TLS == nil {
 		return nil, errors.New("registrysim: Options.TLS is required: the registers are served over HTTPS only")
@@ -208,13 +211,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 // URL is the server's base URL, https://HOST:PORT.
 func (s *Server) URL() string { return s.url }
 
-// Close stops the server, letting requests under way finish until ctx is done.
+// Close stops the server, letting requests under way finish until ctx is done. It may be
+// called more than once, and races with the end of Start's context harmlessly.
 func (s *Server) Close(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
+	s.closing.Do(func() { s.closeErr = s.srv.Shutdown(ctx) })
 	select {
 	case <-s.done:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return errors.Join(err, s.err)
+	return errors.Join(s.closeErr, s.err)
 }
