@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -95,14 +96,14 @@ func prepareFile(path string, defs []service.Definition) ([]service.Change, []st
 	}
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(raw)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, []string{fmt.Sprintf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))}, nil
+		return nil, []string{fmt.Sprintf("%s: %s", filepath.Base(path), strings.TrimPrefix(err.Error(), "yaml: "))}, nil
 	}
 	if len(doc.Content) == 0 {
-		return nil, []string{path + ": the file is empty"}, nil
+		return nil, []string{filepath.Base(path) + ": the file is empty"}, nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, []string{fmt.Sprintf("%s:%d: want a mapping of top-level keys (operators:, gateway:...)", path, root.Line)}, nil
+		return nil, []string{fmt.Sprintf("%s:%d: want a mapping of top-level keys (operators:, gateway:...)", filepath.Base(path), root.Line)}, nil
 	}
 	owner := map[string]int{}
 	var known []string
@@ -122,7 +123,7 @@ func prepareFile(path string, defs []service.Definition) ([]service.Change, []st
 		k := root.Content[i]
 		d, ok := owner[k.Value]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("%s:%d: unknown key %q (socle reads: %s)", path, k.Line, k.Value, strings.Join(known, ", ")))
+			problems = append(problems, fmt.Sprintf("%s:%d: unknown key %q (socle reads: %s)", filepath.Base(path), k.Line, k.Value, strings.Join(known, ", ")))
 			continue
 		}
 		if parts[d] == nil {

@@ -20,6 +20,7 @@ import (
 	"socle/internal/emergency/intake/intaketest"
 	"socle/internal/emergency/schema"
 	"socle/internal/emergency/testbed"
+	"socle/internal/gateway"
 	"socle/internal/platform/database"
 	"socle/internal/platform/database/dbtest"
 	"socle/internal/platform/identity"
@@ -70,7 +71,7 @@ func serve(t *testing.T, env []string, logs *os.File) *exec.Cmd {
 // mid-load, restarts it, and checks that every message that got a 202 reached its PSAP.
 func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	ctx := context.Background()
-	url := dbtest.NewURL(t, identity.Migrations(), schema.Migrations(), visio.Migrations())
+	url := dbtest.NewURL(t, identity.Migrations(), schema.Migrations(), visio.Migrations(), gateway.Migrations())
 	pool, err := database.Open(ctx, url, 4)
 	if err != nil {
 		t.Fatal(err)

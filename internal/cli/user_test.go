@@ -68,7 +68,7 @@ func TestUserErrorsNameTheBadArgument(t *testing.T) {
 		{[]string{"user", "add", "camille@x.fr", "--name", "C", "--password-file", short}, 2, "--password-file " + short + ": password too weak: it has 7 characters, at least 12 are required"},
 		{[]string{"user", "add", "camille@x.fr", "--name", "C", "--password-file", filepath.Join(dir, "missing")}, 2, "--password-file: open "},
 		{[]string{"user", "add", "camille", "--name", "C", "--password-file", good}, 2, `EMAIL "camille" is not an address`},
-		{[]string{"user", "grant", "camille@x.fr", "pdaau.reader", "75"}, 2, `ROLE "pdaau.reader" is not one of acceptance.tester, admin, pdaau.approver, pdaau.editor`},
+		{[]string{"user", "grant", "camille@x.fr", "pdaau.reader", "75"}, 2, `ROLE "pdaau.reader" is not one of acceptance.tester, admin, gateway.admin, gateway.owner, pdaau.approver, pdaau.editor`},
 		{[]string{"user", "grant", "camille@x.fr", "pdaau.editor", "20"}, 2, `scope "20" is not a département code`},
 		{[]string{"user", "grant", "camille@x.fr", "admin", "75"}, 2, "admin is granted on scope * only"},
 		{[]string{"user", "grant", "camille@x.fr", "pdaau.editor"}, 2, "socle user grant wants EMAIL ROLE SCOPE, got 2 arguments"},

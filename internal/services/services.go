@@ -4,5 +4,6 @@ package services
 
 import (
 	_ "socle/internal/emergency"
+	_ "socle/internal/gateway"
 	_ "socle/internal/visio"
 )

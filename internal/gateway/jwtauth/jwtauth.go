@@ -23,6 +23,9 @@ import (
 // flood of tokens with made-up kids must not become a flood of requests to the issuer.
 const MinRefresh = 10 * time.Second
 
+// FetchTimeout bounds the first fetch of an issuer's key set.
+const FetchTimeout = 5 * time.Second
+
 // Skew is the clock difference tolerated on exp, nbf and iat.
 const Skew = 30 * time.Second
 
@@ -33,10 +36,11 @@ type Issuer struct {
 
 // Verifier checks tokens.
 type Verifier struct {
-	cache *jwk.Cache
-	mu    sync.Mutex
-	known map[string]bool      // JWKS URLs registered in the cache
-	last  map[string]time.Time // when a JWKS was last refreshed for an unknown kid
+	cache  *jwk.Cache
+	client *http.Client
+	mu     sync.Mutex
+	known  map[string]bool      // JWKS URLs registered in the cache
+	last   map[string]time.Time // when a JWKS was last refreshed for an unknown kid
 }
 
 // New starts a verifier whose key sets are fetched with client; it stops with ctx.
@@ -45,7 +49,7 @@ func New(ctx context.Context, client *http.Client) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwtauth: %w", err)
 	}
-	return &Verifier{cache: c, known: map[string]bool{}, last: map[string]time.Time{}}, nil
+	return &Verifier{cache: c, client: client, known: map[string]bool{}, last: map[string]time.Time{}}, nil
 }
 
 // ErrIssuer is a token of an issuer not among those given.
@@ -78,12 +82,16 @@ func (v *Verifier) Verify(ctx context.Context, token string, issuers func(iss st
 		// the set sign tokens (RFC 8725 §3.1).
 		return jwt.Parse(raw, append(opts, jwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true), jws.WithRequireKid(false)))...)
 	}
-	t, err := parse(set)
-	if err != nil && v.mayRefresh(is.JWKS) {
-		if fresh, ferr := v.cache.Refresh(ctx, is.JWKS); ferr == nil {
-			t, err = parse(fresh)
+	// A key id the set does not have is how an issuer's new key shows: fetch the set again
+	// (at most every MinRefresh), rather than wait for its scheduled refresh.
+	if kid := keyID(raw); kid != "" {
+		if _, ok := set.LookupKeyID(kid); !ok && v.mayRefresh(is.JWKS) {
+			if fresh, err := v.cache.Refresh(ctx, is.JWKS); err == nil {
+				set = fresh
+			}
 		}
 	}
+	t, err := parse(set)
 	if err != nil {
 		return "", "", fmt.Errorf("token refused: %w", err)
 	}
@@ -98,19 +106,34 @@ func (v *Verifier) Verify(ctx context.Context, token string, issuers func(iss st
 	return is.Issuer, sub, nil
 }
 
+// keyID is the kid of a token's protected header, if any.
+func keyID(raw []byte) string {
+	msg, err := jws.Parse(raw)
+	if err != nil || len(msg.Signatures()) == 0 {
+		return ""
+	}
+	kid, _ := msg.Signatures()[0].ProtectedHeaders().KeyID()
+	return kid
+}
+
 // set returns the cached key set of url, registering it at first use.
 func (v *Verifier) set(ctx context.Context, url string) (jwk.Set, error) {
 	v.mu.Lock()
 	known := v.known[url]
 	v.mu.Unlock()
 	if !known {
-		if err := v.cache.Register(ctx, url, jwk.WithMinInterval(time.Minute), jwk.WithMaxInterval(time.Hour)); err != nil &&
-			!v.cache.IsRegistered(ctx, url) {
-			return nil, fmt.Errorf("issuer's key set %s: %w", url, err)
+		// The first fetch is awaited, briefly: a call must not hang on an issuer that does not
+		// answer. A set that could not be fetched is forgotten, and asked for again by a later
+		// call.
+		rctx, cancel := context.WithTimeout(ctx, FetchTimeout)
+		err := v.cache.Register(rctx, url, jwk.WithHTTPClient(v.client), jwk.WithMinInterval(time.Minute), jwk.WithMaxInterval(time.Hour))
+		cancel()
+		if err != nil {
+			v.cache.Unregister(context.WithoutCancel(ctx), url)
+			return nil, fmt.Errorf("issuer's key set %s could not be fetched: %w", url, err)
 		}
 		v.mu.Lock()
 		v.known[url] = true
-		v.last[url] = time.Now()
 		v.mu.Unlock()
 	}
 	set, err := v.cache.Lookup(ctx, url)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -212,12 +213,6 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-func (s *Size) UnmarshalText(b []byte) error {
-	v, err := ParseSize(string(b))
-	*s = v
-	return err
-}
-
 // Defaults of an API.
 const (
 	DefaultTimeout          = 30 * time.Second
@@ -261,10 +256,10 @@ func (a API) WithDefaults() API {
 	return a
 }
 
-// UnmarshalYAML keeps each entry's line and refuses unknown keys.
+// UnmarshalYAML keeps each entry's line (unknown keys were refused by Parse, before).
 func (a *API) UnmarshalYAML(n *yaml.Node) error {
 	type plain API
-	if err := decodeStrict(n, (*plain)(a)); err != nil {
+	if err := n.Decode((*plain)(a)); err != nil {
 		return err
 	}
 	a.line = n.Line
@@ -273,7 +268,7 @@ func (a *API) UnmarshalYAML(n *yaml.Node) error {
 
 func (p *Plan) UnmarshalYAML(n *yaml.Node) error {
 	type plain Plan
-	if err := decodeStrict(n, (*plain)(p)); err != nil {
+	if err := n.Decode((*plain)(p)); err != nil {
 		return err
 	}
 	p.line = n.Line
@@ -282,7 +277,7 @@ func (p *Plan) UnmarshalYAML(n *yaml.Node) error {
 
 func (c *Consumer) UnmarshalYAML(n *yaml.Node) error {
 	type plain Consumer
-	if err := decodeStrict(n, (*plain)(c)); err != nil {
+	if err := n.Decode((*plain)(c)); err != nil {
 		return err
 	}
 	c.line = n.Line
@@ -291,37 +286,51 @@ func (c *Consumer) UnmarshalYAML(n *yaml.Node) error {
 
 func (i *Issuer) UnmarshalYAML(n *yaml.Node) error {
 	type plain Issuer
-	if err := decodeStrict(n, (*plain)(i)); err != nil {
+	if err := n.Decode((*plain)(i)); err != nil {
 		return err
 	}
 	i.line = n.Line
 	return nil
 }
 
-// decodeStrict decodes n refusing unknown keys. yaml.v3's KnownFields does not reach into
-// custom unmarshalers: the node is re-encoded and decoded by a strict decoder, and a
-// problem's line, relative to the entry, is turned into the file's.
-func decodeStrict(n *yaml.Node, v any) error {
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
+// knownKeys refuses, with its line, every key of n that no field of t (by its yaml tag)
+// declares, at every depth. yaml.v3's KnownFields does not reach into custom unmarshalers,
+// which the entries have (to keep their lines), hence this walk over the node and the type.
+func knownKeys(n *yaml.Node, t reflect.Type, where string) Problems {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := lineRE.FindStringSubmatch(msg); m != nil {
-			rel, _ := strconv.Atoi(m[1])
-			msg = fmt.Sprintf("line %d: %s", n.Line+rel-1, msg[len(m[0]):])
-		} else {
-			msg = fmt.Sprintf("line %d: %s", n.Line, msg)
+	var ps Problems
+	switch {
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, c := range n.Content {
+			ps = append(ps, knownKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", where, i))...)
 		}
-		return errors.New(msg)
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag != "" && tag != "-" {
+				fields[tag] = f.Type
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			if !ok {
+				names := make([]string, 0, len(fields))
+				for name := range fields {
+					names = append(names, name)
+				}
+				slices.Sort(names)
+				ps = append(ps, Problem{k.Line, strings.TrimPrefix(where+"."+k.Value, "."), "unknown key (known: " + strings.Join(names, ", ") + ")"})
+				continue
+			}
+			ps = append(ps, knownKeys(n.Content[i+1], ft, strings.TrimPrefix(where+"."+k.Value, "."))...)
+		}
 	}
-	return nil
+	return ps
 }
-
-var lineRE = regexp.MustCompile(`^(?:unmarshal errors:\n\s*)?line (\d+): `)
 
 // Problem is one thing wrong in the section, at a line of the file (0 when it did not come
 // from a file).
@@ -353,11 +362,20 @@ func (ps Problems) Error() string {
 // read returning the files it names. It returns the section and every problem of it; nothing
 // is checked against the database here.
 func Parse(n *yaml.Node, read func(path string) ([]byte, error)) (*Gateway, Docs, Problems) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		line := 0
+		if n != nil {
+			line = n.Line
+		}
+		return nil, nil, Problems{{Line: line, Where: "gateway", Message: "want a mapping: apis, plans, consumers, jwt_issuers"}}
+	}
+	if ps := knownKeys(n, reflect.TypeFor[Gateway](), ""); len(ps) > 0 {
+		return nil, nil, ps
+	}
 	var g Gateway
-	type plain Gateway
-	if err := decodeStrict(n, (*plain)(&g)); err != nil {
-		line := n.Line
-		msg := err.Error()
+	if err := n.Decode(&g); err != nil {
+		line, msg := n.Line, strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
 		if m := regexp.MustCompile(`^line (\d+): `).FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = msg[len(m[0]):]
