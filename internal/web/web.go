@@ -153,7 +153,9 @@ type homePage struct {
 // answer to addresses nothing else serves: a page saying so, or problem+json.
 func Routes(mux *http.ServeMux, services []Home) {
 	mux.HandleFunc("GET "+stylesheetPath, serveStylesheet)
-	mux.Handle("GET /", home.Handle(func(http.ResponseWriter, *http.Request) error { return NotFound() }))
+	// Any method: a service may mount a subtree for every method ("/apis/", the gateway's),
+	// which a "GET /" would conflict with in net/http's mux.
+	mux.Handle("/", home.Handle(func(http.ResponseWriter, *http.Request) error { return NotFound() }))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		lang := Lang(r)
 		w.Header().Set("Content-Security-Policy", "default-src 'self'")
