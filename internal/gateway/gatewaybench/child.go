@@ -172,6 +172,9 @@ func runTool(ctx context.Context, argv, env []string) (string, error) {
 	if err := cmd.Run(); err != nil {
 		lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
 		lines = lines[max(0, len(lines)-3):]
+		for i := range lines {
+			lines[i] = strings.TrimSpace(lines[i])
+		}
 		return "", fmt.Errorf("socle %s: %v: %s", strings.Join(argv[1:], " "), err, strings.Join(lines, " | "))
 	}
 	return out.String(), nil
