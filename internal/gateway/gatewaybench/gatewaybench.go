@@ -65,7 +65,8 @@ type Phase struct {
 	Errors  string  `json:"first_error,omitempty"`
 }
 
-// PathResult is one path's figures; Error says why it was not measured.
+// PathResult is one path's figures; Error says why it was not measured ("not available:
+// ..." or "failed: ...").
 type PathResult struct {
 	Name  string `json:"name"`
 	Error string `json:"error,omitempty"`
@@ -111,8 +112,9 @@ type Result struct {
 }
 
 // Run measures each path in turn: it starts the path, warms it up, runs the paced phase,
-// then the closed-loop phase, and stops it. A path that cannot start is reported, with the
-// reason, and skipped. progress receives a line per step.
+// then the closed-loop phase, and stops it. A path that cannot start, or fails on the way, is
+// reported with the reason and left out of the comparisons. progress receives a line per
+// step.
 func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
@@ -133,8 +135,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		pr := PathResult{Name: name}
 		p, err := b.start(ctx, name)
 		if err != nil {
-			pr.Error = err.Error()
-			fmt.Fprintf(progress, "%s: not available: %v\n", labels[name], err)
+			pr.Error = "not available: " + err.Error()
+			fmt.Fprintf(progress, "%s: %s\n", labels[name], pr.Error)
 			res.Paths = append(res.Paths, pr)
 			continue
 		}
@@ -144,7 +146,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		p.target.close()
 		p.stop()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			pr = PathResult{Name: name, Error: "failed: " + err.Error()}
+			fmt.Fprintf(progress, "%s: %s\n", labels[name], pr.Error)
 		}
 		res.Paths = append(res.Paths, pr)
 	}
@@ -305,7 +308,7 @@ func (r *Result) Print(w io.Writer) {
 	dash := "—"
 	for _, p := range r.Paths {
 		if p.Error != "" {
-			fmt.Fprintf(w, "  %-7s not available: %s\n", p.Name, p.Error)
+			fmt.Fprintf(w, "  %-7s %s\n", p.Name, p.Error)
 			continue
 		}
 		cpu, maxCPU, vsBare, vsCaddy, added50, added99 := dash, dash, dash, dash, dash, dash
