@@ -228,3 +228,47 @@ func TestProcessCPU(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestCompare checks the figures made from several paths: added latency, CPU ratios and
+// the targets' verdicts.
+func TestCompare(t *testing.T) {
+	tests := []struct {
+		name      string
+		socle     Phase
+		caddyCPU  float64
+		wantMet   [3]bool
+		wantRatio [2]float64 // socle's CPU over bare's and over Caddy's
+	}{
+		{"all met", Phase{P50: 300, P99: 1400, CPU: 120}, 150, [3]bool{true, true, true}, [2]float64{1.2, 0.8}},
+		{"heavier than Caddy", Phase{P50: 300, P99: 1400, CPU: 120}, 100, [3]bool{true, false, true}, [2]float64{1.2, 1.2}},
+		{"heavier than 1.5 × bare, slow", Phase{P50: 900, P99: 2600, CPU: 160}, 200, [3]bool{false, true, false}, [2]float64{1.6, 0.8}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Result{Rate: 2000, Paths: []PathResult{
+				{Name: "direct", Paced: Phase{P50: 200, P99: 500}},
+				{Name: "bare", Paced: Phase{P50: 250, P99: 700, CPU: 100}, hasCPU: true},
+				{Name: "caddy", Paced: Phase{P50: 260, P99: 800, CPU: tt.caddyCPU}, hasCPU: true},
+				{Name: "socle", Paced: tt.socle, hasCPU: true},
+			}}
+			r.compare()
+			s := r.path("socle")
+			if s.AddedP50 != tt.socle.P50-200 || s.AddedP99 != tt.socle.P99-500 {
+				t.Errorf("added p50/p99 = %v/%v", s.AddedP50, s.AddedP99)
+			}
+			if d := r.path("direct"); d.VsBare != 0 || d.VsCaddy != 0 {
+				t.Errorf("direct has CPU ratios: %+v", d)
+			}
+			if got := [2]float64{s.VsBare, s.VsCaddy}; !near(got[0], tt.wantRatio[0]) || !near(got[1], tt.wantRatio[1]) {
+				t.Errorf("ratios = %v, want %v", got, tt.wantRatio)
+			}
+			for i, tg := range r.Targets {
+				if tg.Met == nil || *tg.Met != tt.wantMet[i] {
+					t.Errorf("target %q: met = %v, want %v (%+v)", tg.Name, tg.Met, tt.wantMet[i], tg)
+				}
+			}
+		})
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
