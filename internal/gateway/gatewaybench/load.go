@@ -25,14 +25,24 @@ type target struct {
 	client *http.Client
 }
 
+// maxConns bounds the load generator's connections to a path: at 2,000 requests/s, 256
+// connections carry the load until requests take 128 ms, far beyond what is measured, so
+// they do not limit the pacing. Without a bound, a stall (the machine busy with something
+// else) would have every request that falls due open a connection of its own, and the
+// handshakes of thousands of them would keep the machine busy long after the stall, until
+// the bench ran out of file descriptors. Requests beyond it wait for a connection, and
+// that wait is in their latency.
+const maxConns = 256
+
 // newClient is the load generator's client for one path: HTTP/1.1 over TLS with keep-alive,
 // and enough idle connections kept that neither phase waits for a handshake once warm.
 func newClient(roots *x509.CertPool) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxConnsPerHost:     maxConns,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, ClientSessionCache: tls.NewLRUClientSessionCache(64)},
-		MaxIdleConns:        1024,
-		MaxIdleConnsPerHost: 1024,
+		MaxIdleConns:        maxConns,
+		MaxIdleConnsPerHost: maxConns,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}}
@@ -88,10 +98,10 @@ func (f *failures) add(err error) {
 }
 
 // paced sends rate requests a second for d, open loop: each request leaves at its scheduled
-// time whether or not the previous ones were answered, on a connection of its own if none is
-// idle, and its latency runs from that scheduled time, so that a stall delays the requests
-// queued behind it in the figures as it would for real callers (no coordinated omission).
-// How late the generator itself sent them is measured too (run.late).
+// time whether or not the previous ones were answered, on an idle connection or a new one
+// (up to maxConns), and its latency runs from that scheduled time, so that a stall delays
+// the requests queued behind it in the figures as it would for real callers (no coordinated
+// omission). How late the generator itself sent them is measured too (run.late).
 func paced(ctx context.Context, t *target, rate int, d time.Duration) run {
 	total := max(1, int(float64(rate)*d.Seconds()))
 	lat := make([]time.Duration, total)
