@@ -20,7 +20,7 @@ test: deps browser-deps build
 	node --test --test-concurrency=1 tests/browser/
 
 ## bench: the benchmarks, each printing its figures against a baseline measured in the same run
-bench: deps build
+bench: deps build bin/caddy
 	@ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || { \
 	  echo "installing PostGIS for the resolver's baseline"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
@@ -42,6 +42,11 @@ fuzz:
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/socle
+
+## bin/caddy: Caddy from its Go module, in a module of its own (tools/caddy) so that it stays
+## out of socle's go.mod: the gateway's benchmark compares socle with its reverse_proxy
+bin/caddy: tools/caddy/main.go tools/caddy/go.mod tools/caddy/go.sum
+	cd tools/caddy && $(GO) build -trimpath -o ../../bin/caddy .
 
 ## deps: what the machine needs: Go (present on these machines), PostgreSQL's server binaries
 ## and a C compiler for the race detector
