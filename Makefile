@@ -29,8 +29,9 @@ bench: deps build bin/caddy
 	./$(BIN) bench resolve
 	./$(BIN) bench held
 	./$(BIN) bench visio
+	./$(BIN) bench gateway -caddy bin/caddy
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/ \
-		./internal/emergency/porting/ ./internal/platform/audit/
+		./internal/emergency/porting/ ./internal/platform/audit/ ./internal/gateway/analytics/ ./internal/platform/xmlsafe/
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"socle/internal/gateway/catalog"
+	"socle/internal/gateway/gatewaybench"
 	"socle/internal/gateway/registrysim"
 	"socle/internal/gateway/spec"
 	"socle/internal/platform/identity"
@@ -47,6 +48,7 @@ key of that id keeps working for --overlap more (default: SOCLE_GATEWAY_KEY_OVER
 so that the new key can be put in place without an outage. revoke --id ID stops a key at
 once. Calls carry the key as "Authorization: Bearer KEY" or "X-API-Key: KEY".`}}},
 		{Name: "sim", Subcommands: []service.Command{registrysim.Command()}},
+		{Name: "bench", Subcommands: []service.Command{gatewaybench.Command()}},
 	}
 }
 
