@@ -42,7 +42,7 @@ type soapCall struct {
 
 // threats bound what a SOAP request may hold before it is parsed at all: the "XML threat
 // protection" of gateways. MaxSize is the API's max_request_bytes.
-var threats = xmlsafe.Limits{MaxDepth: 64, MaxElements: 20000, MaxAttributes: 64, MaxNameLength: 256,
+var threats = xmlsafe.Limits{MaxDepth: 64, MaxElements: 10000, MaxAttributes: 64, MaxNameLength: 256,
 	MaxTextLength: 1 << 20, MaxAttrValueLength: 8192}
 
 // readSOAP reads a SOAP request whole (it is bounded by the API's limit), screens it, and
