@@ -32,7 +32,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 // world is a database, a CA that signs every certificate of the test (upstreams, gateways,
 // consumers), and the gateway instances and upstreams started on them.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	ca     *pki.CA
 	caPool *x509.CertPool
 	dbURL  string
@@ -42,7 +42,7 @@ type world struct {
 	closers map[string]func()
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	ca, err := pki.NewCA("socle test CA", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func (w *world) gateway() *instance {
 	orgs := identity.Organisations(func() []identity.CertResolver { return []identity.CertResolver{g} })
 	i := &instance{g: g}
 	i.web = httptest.NewUnstartedServer(server.Middleware(logger, webMux))
-	i.web.TLS = &tls.Config{Certificates: []tls.Certificate{w.cert("gateway", pki.Server)}}
+	i.web.TLS = w.gatewayTLS()
 	i.web.StartTLS()
 	w.t.Cleanup(i.web.Close)
 	i.ic = httptest.NewUnstartedServer(server.Middleware(logger, orgs(icMux)))
@@ -123,6 +123,11 @@ func (w *world) gateway() *instance {
 	i.ic.StartTLS()
 	w.t.Cleanup(i.ic.Close)
 	return i
+}
+
+// gatewayTLS is a gateway's server side.
+func (w *world) gatewayTLS() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{w.cert("gateway", pki.Server)}}
 }
 
 // client calls a gateway: trusting the test CA, with a client certificate if given.
