@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -46,6 +47,17 @@ func TestApplyAppliesEveryServicesPartOfOneFile(t *testing.T) {
 	}
 	if code, out, _ := run("apply", "-f", writeFile(t, applyFile)); code != 0 || !strings.Contains(out, "gateway: nothing changed") {
 		t.Fatalf("again: exit %d\n%s", code, out)
+	}
+	// A script gets a key of a consumer the file declared, alone on its line.
+	code, out, errs = run("gateway", "key", "issue", "--consumer", "commune-de-namur", "--label", "batch")
+	if code != 0 || !regexp.MustCompile(`^socle_[0-9a-f]{16}_[A-Za-z0-9_-]{43}\n$`).MatchString(out) || !strings.Contains(errs, "shown this once") {
+		t.Fatalf("key issue: exit %d %q %q", code, out, errs)
+	}
+	if code, _, errs := run("gateway", "key", "issue", "--consumer", "personne"); code != 1 || !strings.Contains(errs, `no consumer "personne"`) {
+		t.Fatalf("a key for nobody: exit %d %s", code, errs)
+	}
+	if code, _, errs := run("gateway", "key", "issue"); code != 2 || !strings.Contains(errs, "--consumer NAME is required") {
+		t.Fatalf("no consumer: exit %d %s", code, errs)
 	}
 }
 

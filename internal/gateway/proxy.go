@@ -597,14 +597,18 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // traceparent is the W3C Trace Context header the upstream gets: the caller's trace, if it
 // sent a valid one, continued with a span of the gateway's; a new trace otherwise
-// (https://www.w3.org/TR/trace-context/ §3.2).
+// (https://www.w3.org/TR/trace-context/ §3.2: version ff and all-zero ids are invalid; a later
+// version is read as 00 and forwarded as 00, the version the gateway speaks).
 func traceparent(in string) string {
 	var b [24]byte
 	rand.Read(b[:])
 	span := hex.EncodeToString(b[16:])
-	if len(in) == 55 && in[2] == '-' && in[35] == '-' && in[52] == '-' && in[:2] != "ff" && hexOnly(in[:2]) &&
-		hexOnly(in[3:35]) && in[3:35] != strings.Repeat("0", 32) && hexOnly(in[36:52]) && hexOnly(in[53:]) {
-		return in[:36] + span + in[52:]
+	zeros := "00000000000000000000000000000000"
+	valid := len(in) >= 55 && in[2] == '-' && in[35] == '-' && in[52] == '-' && hexOnly(in[:2]) && in[:2] != "ff" &&
+		hexOnly(in[3:35]) && in[3:35] != zeros && hexOnly(in[36:52]) && in[36:52] != zeros[:16] && hexOnly(in[53:55]) &&
+		(len(in) == 55 || in[:2] != "00" && in[55] == '-')
+	if valid {
+		return "00-" + in[3:36] + span + in[52:55]
 	}
 	return "00-" + hex.EncodeToString(b[:16]) + "-" + span + "-01"
 }
