@@ -183,6 +183,13 @@ func (g *Gateway) Start(ctx context.Context) (err error) {
 	go func() { defer close(done); g.follower.Run(bg) }()
 	g.res.AddFunc(func() { cancel(); <-done })
 	g.res.AddFunc(g.targets.stop)
+	quotaDone := make(chan struct{})
+	go func() { defer close(quotaDone); g.quota.Run(bg) }()
+	g.res.Add(func(ctx context.Context) error {
+		cancel()
+		<-quotaDone
+		return g.quota.Release(ctx) // what this replica's leases hold goes back to the others
+	})
 	return nil
 }
 
