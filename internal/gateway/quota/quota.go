@@ -61,7 +61,7 @@ type lease struct {
 	left   int
 	want   int
 	used   time.Time // when it last admitted a call
-	n1, n2 int // the windows' counts after the last grant, all replicas together
+	n1, n2 int       // the windows' counts after the last grant, all replicas together
 }
 
 // New returns a counter on pool's gateway.quota_usage, with days in loc.
