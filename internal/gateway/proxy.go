@@ -139,10 +139,8 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, c *call, 
 			token = strings.TrimSpace(v)
 		}
 	}
-	var how string
 	switch {
 	case token != "" && catalog.LooksLikeKey(token):
-		how = spec.AuthKey
 		if !allows(spec.AuthKey) {
 			return g.unauthorized(w, r, c, "this API does not accept API keys; it accepts: "+strings.Join(api.Auth, ", "))
 		}
@@ -152,7 +150,6 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, c *call, 
 		}
 		c.consumer = k.Consumer
 	case token != "" && strings.Count(token, ".") == 2:
-		how = spec.AuthJWT
 		if !allows(spec.AuthJWT) {
 			return g.unauthorized(w, r, c, "this API does not accept JWTs; it accepts: "+strings.Join(api.Auth, ", "))
 		}
@@ -168,7 +165,6 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, c *call, 
 	case token != "":
 		return g.unauthorized(w, r, c, "the credential is neither an API key of this gateway nor a JWT")
 	case interconnect && r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
-		how = spec.AuthMTLS
 		if !allows(spec.AuthMTLS) {
 			return g.unauthorized(w, r, c, "this API does not accept client certificates; it accepts: "+strings.Join(api.Auth, ", "))
 		}
@@ -184,7 +180,6 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, c *call, 
 	default:
 		return g.unauthorized(w, r, c, "no credential: send an API key (Authorization: Bearer KEY, or X-API-Key), a JWT, or call on the mutual-TLS listener; this API accepts: "+strings.Join(api.Auth, ", "))
 	}
-	_ = how
 	consumer := c.snap.cat.Consumers[c.consumer]
 	sub := consumer.Subscriptions[api.Name]
 	switch {

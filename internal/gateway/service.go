@@ -52,7 +52,6 @@ type Gateway struct {
 	cfg     Config
 	pool    *pgxpool.Pool
 	logger  *slog.Logger
-	env     service.Env
 	replica string
 
 	snap      atomic.Pointer[snapshot]
@@ -68,7 +67,6 @@ type Gateway struct {
 	client    *http.Client // towards upstreams and issuers
 	res       service.Resources
 	reloadMu  sync.Mutex
-	loc       *time.Location
 }
 
 // New builds the gateway; Start makes it serve.
@@ -94,7 +92,7 @@ func New(cfg Config, env service.Env) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: time zone: %w", err)
 	}
 	host, _ := os.Hostname()
-	g := &Gateway{cfg: cfg, pool: env.Pool, logger: env.Logger, env: env, loc: loc,
+	g := &Gateway{cfg: cfg, pool: env.Pool, logger: env.Logger,
 		replica: host + ":" + strconv.Itoa(os.Getpid())}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12,
 		// crypto/tls verifies against one pool; VerifyConnection checks the chain against each
