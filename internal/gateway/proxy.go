@@ -319,7 +319,10 @@ func (t *transport) RoundTrip(out *http.Request) (*http.Response, error) {
 		if tg == nil {
 			break
 		}
-		req := out.Clone(out.Context())
+		req := out // the proxy's own copy of the call: the first attempt may change it
+		if attempt > 0 {
+			req = out.Clone(out.Context())
+		}
 		if body != nil {
 			if body.read {
 				if out.GetBody == nil {
