@@ -85,6 +85,7 @@ export async function startSocle({ before } = {}) {
       SOCLE_INTERCONNECT_ADDR: '127.0.0.1:0',
       SOCLE_OPS_ADDR: '127.0.0.1:0',
       SOCLE_DEMO_PSAP_ADDR: '127.0.0.1:0',
+      SOCLE_DEMO_REGISTRY_ADDR: '127.0.0.1:0', // the gateway's simulated authentic sources
       SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
       SOCLE_VISIO_MEDIA_LOOPBACK: 'true', // WebRTC between the browser and the SFU over 127.0.0.1
       ...more,
