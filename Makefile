@@ -5,7 +5,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X socle/internal/cli.version=$(VERSION)
 FUZZTIME ?= 15s
 
-.PHONY: run test build deps browser-deps bench fuzz vet clean
+.PHONY: run test build deps browser-deps portal-vendor bench fuzz vet clean
 
 ## run: build and run the platform with its embedded defaults and the demo data
 run: deps build
@@ -40,8 +40,20 @@ fuzz:
 	  done; \
 	done
 
-build:
+build: portal-vendor
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/socle
+
+## portal-vendor: Swagger UI, the developer portal's OpenAPI viewer, from the npm package pinned in
+## package.json into the portal's embedded files (not committed). Without npm the build goes on:
+## the portal then lists each API's operations without the viewer.
+PORTAL_VENDOR := internal/gateway/portal/static/vendor
+portal-vendor:
+	@if [ ! -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ] && command -v npm >/dev/null; then \
+	  npm ci --silent --no-audit --no-fund --ignore-scripts || true; \
+	fi
+	@if [ -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ]; then \
+	  cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(PORTAL_VENDOR)/; \
+	else echo "swagger-ui-dist is not installed (npm ci): the portal will list operations without its viewer"; fi
 
 ## deps: what the machine needs: Go (present on these machines), PostgreSQL's server binaries
 ## and a C compiler for the race detector
