@@ -63,9 +63,24 @@ func fieldProblems(lang string, ps spec.Problems) []web.FieldProblem {
 		if label == "" {
 			label = field
 		}
-		out = append(out, web.FieldProblem{Field: label, Message: pr.Message, Target: "f-" + field})
+		msg := pr.Message
+		if key, ok := worded[msg]; ok {
+			msg = messages.T(lang, key)
+		}
+		out = append(out, web.FieldProblem{Field: label, Message: msg, Target: "f-" + field})
 	}
 	return out
+}
+
+// worded are the catalogue's problems that the portal says in the page's language; the
+// others (an API's, as package spec words them for files too) are shown as they are.
+var worded = map[string]string{
+	"lower-case letters, digits and hyphens, at most 63": "err.name",
+	"taken by another application":                       "err.taken",
+	"an e-mail address, such as api@commune.be":          "err.contact",
+	"required: who to tell about the API's changes":      "err.contact.required",
+	"at most 200 characters":                             "err.organisation",
+	"a number of calls, 0 or more (0: no limit)":         "err.count",
 }
 
 func (p *Portal) register(w http.ResponseWriter, r *http.Request) error {

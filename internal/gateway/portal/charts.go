@@ -55,7 +55,8 @@ func (c chart) SVG() template.HTML {
 		}
 		top = math.Max(top, sum)
 	}
-	scale := niceCeil(top)
+	// Four grid steps of a round size, at least 1: the figures are counts.
+	scale := 4 * max(1, niceCeil(top/4))
 	plotW, plotH := float64(chartW-padL-padR), float64(chartH-padT-padB)
 	// Axis and grid: four steps.
 	for k := 0; k <= 4; k++ {
