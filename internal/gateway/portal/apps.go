@@ -67,7 +67,8 @@ func fieldProblems(lang string, ps spec.Problems) []web.FieldProblem {
 		if key, ok := worded[msg]; ok {
 			msg = messages.T(lang, key)
 		}
-		out = append(out, web.FieldProblem{Field: label, Message: msg, Target: "f-" + field})
+		// Where says the problem is in the form (the component heads lines of a file otherwise).
+		out = append(out, web.FieldProblem{Where: messages.T(lang, "where.form"), Field: label, Message: msg, Target: "f-" + field})
 	}
 	return out
 }
@@ -292,7 +293,7 @@ func (p *Portal) bindCert(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if key != "" {
-		fields := []web.FieldProblem{{Field: messages.T(lang, "field.pem"), Message: messages.T(lang, key), Target: "f-pem"}}
+		fields := []web.FieldProblem{{Where: messages.T(lang, "where.form"), Field: messages.T(lang, "field.pem"), Message: messages.T(lang, key), Target: "f-pem"}}
 		if !wantsPage(r) {
 			return invalid(fields)
 		}

@@ -67,8 +67,14 @@ func (c chart) SVG() template.HTML {
 	}
 	if n > 0 {
 		slot := plotW / float64(n)
-		barW := math.Max(1, slot*0.7)
-		every := (n + maxLabelsUnderBars - 1) / maxLabelsUnderBars
+		barW := math.Min(60, math.Max(1, slot*0.7))
+		// As many labels under the bars as fit without touching (about 6.5 px a character).
+		longest := 1
+		for _, l := range c.Labels {
+			longest = max(longest, len([]rune(l)))
+		}
+		fit := max(1, min(maxLabelsUnderBars, int(plotW/(float64(longest)*6.5+12))))
+		every := (n + fit - 1) / fit
 		for i := range n {
 			x := float64(padL) + slot*float64(i) + (slot-barW)/2
 			y := float64(padT) + plotH

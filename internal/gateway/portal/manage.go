@@ -242,6 +242,8 @@ func (p *Portal) saveAPI(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	// Every problem at once: the form's own, and the API's as spec checks it.
+	ps = append(ps, s.CheckAPI()...)
 	if len(ps) == 0 {
 		ps, err = catalog.SaveAPI(r.Context(), p.d.Pool, s, doc, user(r).Email)
 		if err != nil {
