@@ -5,7 +5,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X socle/internal/cli.version=$(VERSION)
 FUZZTIME ?= 15s
 
-.PHONY: run test build deps browser-deps bench fuzz vet clean
+.PHONY: run test build deps browser-deps portal-vendor bench fuzz vet clean
 
 ## run: build and run the platform with its embedded defaults and the demo data
 run: deps build
@@ -41,13 +41,31 @@ fuzz:
 	  done; \
 	done
 
-build:
+build: portal-vendor
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/socle
 
 ## bin/caddy: Caddy from its Go module, in a module of its own (tools/caddy) so that it stays
 ## out of socle's go.mod: the gateway's benchmark compares socle with its reverse_proxy
 bin/caddy: tools/caddy/main.go tools/caddy/go.mod tools/caddy/go.sum
 	cd tools/caddy && $(GO) build -trimpath -o ../../bin/caddy .
+
+## portal-vendor: Swagger UI, the developer portal's OpenAPI viewer, from the npm package pinned in
+## package.json into the portal's embedded files (not committed); Node.js and npm are installed
+## if missing. Should npm fail, the build goes on: the portal then lists each API's operations
+## without the viewer.
+PORTAL_VENDOR := internal/gateway/portal/static/vendor
+portal-vendor:
+	@if ! command -v npm >/dev/null; then \
+	  echo "installing Node.js and npm (the portal's documentation viewer comes from npm)"; \
+	  missing="npm"; command -v node >/dev/null || missing="nodejs npm"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || true; \
+	fi
+	@if [ ! -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ] && command -v npm >/dev/null; then \
+	  npm ci --silent --no-audit --no-fund --ignore-scripts || true; \
+	fi
+	@if [ -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ]; then \
+	  cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(PORTAL_VENDOR)/; \
+	else echo "swagger-ui-dist is not installed (npm ci): the portal will list operations without its viewer"; fi
 
 ## deps: what the machine needs: Go (present on these machines), PostgreSQL's server binaries
 ## and a C compiler for the race detector
