@@ -90,7 +90,7 @@ browser-deps:
 	  echo "installing$$missing (for the browser tests)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@npm ci --silent --no-audit --no-fund
+	@npm ci --silent --no-audit --no-fund --ignore-scripts
 
 clean:
 	rm -rf bin var artifacts node_modules

@@ -20,6 +20,7 @@ import (
 	"socle/internal/gateway/analytics"
 	"socle/internal/gateway/catalog"
 	"socle/internal/gateway/jwtauth"
+	"socle/internal/gateway/portal"
 	"socle/internal/gateway/quota"
 	"socle/internal/platform/config"
 	"socle/internal/platform/database"
@@ -53,6 +54,8 @@ type Gateway struct {
 	pool    *pgxpool.Pool
 	logger  *slog.Logger
 	replica string
+	people  *identity.Store
+	caPool  *x509.CertPool // client certificates bound to consumers must chain to it
 
 	snap      atomic.Pointer[snapshot]
 	targets   *targets
@@ -92,7 +95,7 @@ func New(cfg Config, env service.Env) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: time zone: %w", err)
 	}
 	host, _ := os.Hostname()
-	g := &Gateway{cfg: cfg, pool: env.Pool, logger: env.Logger,
+	g := &Gateway{cfg: cfg, pool: env.Pool, logger: env.Logger, people: env.Identity, caPool: env.TLS.ClientCAs,
 		replica: host + ":" + strconv.Itoa(os.Getpid())}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12,
 		// crypto/tls verifies against one pool; VerifyConnection checks the chain against each
@@ -209,11 +212,14 @@ func (g *Gateway) reload(ctx, bg context.Context) error {
 
 func (g *Gateway) Stop(ctx context.Context) error { return g.res.Release(ctx) }
 
-// Routes serves /apis/ on both listeners: keys and JWTs on the web one, client certificates
-// on the interconnect one.
+// Routes serves /apis/ on both listeners — keys and JWTs on the web one, client
+// certificates on the interconnect one — and the developer portal on the web one.
 func (g *Gateway) Routes(webMux, interconnect *http.ServeMux) {
 	webMux.Handle("/apis/", g.handler(false))
 	interconnect.Handle("/apis/", g.handler(true))
+	portal.New(portal.Deps{Pool: g.pool, Identity: g.people, Logger: g.logger.With("part", "portal"), ClientCAs: g.caPool,
+		Catalog:   func() *catalog.Catalog { return g.snap.Load().cat },
+		Analytics: portal.PoolAnalytics(g.pool), KeyOverlap: g.cfg.KeyOverlap}).Routes(webMux)
 }
 
 func (g *Gateway) Ready(ctx context.Context) error { return g.pool.Ping(ctx) }
