@@ -22,16 +22,26 @@ test('the catalogue and the style guide are public, and accessible', async () =>
   const p = await socle.page('fr-FR', { audited: true });
   await p.goto(socle.webURL + 'portal/');
   assert.match(await p.textContent('h1'), /Catalogue des API/);
-  await p.getByRole('link', { name: /population/i }).first().waitFor();
+  await p.getByRole('link', { name: /Registre national/ }).waitFor();
   assert.deepEqual(await audit(p), []);
   await p.goto(socle.webURL + 'portal/guide?lang=en');
   assert.match(await p.textContent('main'), /RFC 9457/);
   assert.deepEqual(await audit(p), []);
+  // The SOAP API's page lists its operations, their SOAPAction and fields, from the WSDL.
+  await p.goto(socle.webURL + 'portal/apis/etat-civil');
+  assert.match(await p.textContent('main'), /GetMarriageCertificate/);
+  assert.match(await p.textContent('main'), /urn:socle:civilstatus:GetMarriageCertificate/);
+  assert.deepEqual(await audit(p), []);
+  // The REST API's page, with Swagger UI drawn.
+  await p.goto(socle.webURL + 'portal/apis/population');
+  await p.locator('#operations-persons-getPerson').waitFor();
+  assert.deepEqual(await audit(p), []);
 });
 
 test('register an application, subscribe, get a key, call the API, see the call', async () => {
-  const dev = await socle.page('fr-FR');
+  const dev = await socle.page('fr-FR', { audited: true });
   await signIn(socle, dev, developer, '/portal/apps/');
+  assert.deepEqual(await audit(dev), []);
 
   // Registration, with a wrong name first: the problem is listed and links to the field.
   await dev.getByLabel('Nom', { exact: true }).fill('Appli Test');
@@ -71,7 +81,8 @@ test('register an application, subscribe, get a key, call the API, see the call'
   // Try it out, from the documentation, with the key pasted.
   await dev.goto(socle.webURL + 'portal/apis/population');
   await dev.getByLabel(/Votre clé d'API/).fill(key);
-  const operation = dev.locator('.opblock').filter({ hasText: '/v1/persons/{nrn}' }).filter({ hasNotText: 'address' }).filter({ hasNotText: 'household' }).first();
+  // Swagger UI names each operation's block by its tag and operationId.
+  const operation = dev.locator('#operations-persons-getPerson');
   await operation.locator('.opblock-summary').click();
   await operation.getByRole('button', { name: 'Try it out' }).click();
   await operation.locator('input[placeholder="nrn"]').fill('85.03.14-124.01');
