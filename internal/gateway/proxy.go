@@ -13,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,14 +126,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, interconnect boo
 // authenticate finds the consumer, and checks that it is subscribed to the API.
 func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, c *call, interconnect bool) bool {
 	api := c.route.api
-	allows := func(m string) bool {
-		for _, a := range api.Auth {
-			if a == m {
-				return true
-			}
-		}
-		return false
-	}
+	allows := func(m string) bool { return slices.Contains(api.Auth, m) }
 	token := r.Header.Get("X-Api-Key")
 	if token == "" {
 		if scheme, v, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
