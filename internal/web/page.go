@@ -248,8 +248,15 @@ func Internal(err error) *Error {
 		Detail: Text{"La demande n'a pas pu être traitée. Réessayez dans un instant ; si cela se reproduit, donnez aux exploitants le numéro ci-dessous.", "The request could not be handled. Try again in a moment; if it happens again, give the operators the number below."}}
 }
 
-// Errorf is a failure with its own words.
+// Errorf is a failure with its own words. A 404 or a 403 keeps the platform's title, which
+// people know those pages by; detail says why.
 func Errorf(status int, typ string, title, detail Text) *Error {
+	switch status {
+	case http.StatusNotFound:
+		title = NotFound().Title
+	case http.StatusForbidden:
+		title = Forbidden().Title
+	}
 	return &Error{Status: status, Type: typ, Title: title, Detail: detail}
 }
 

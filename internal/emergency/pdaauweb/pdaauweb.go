@@ -107,14 +107,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, ti
 
 // refusal is a failure of the workflow, in its words (the message key's).
 func refusal(status int, typ, key string) *web.Error {
-	e := web.Errorf(status, typ, messages.Text("error"), messages.Text(key))
-	switch status {
-	case http.StatusNotFound:
-		e.Title = web.NotFound().Title
-	case http.StatusForbidden:
-		e.Title = web.Forbidden().Title
-	}
-	return e
+	return web.Errorf(status, typ, messages.Text("error"), messages.Text(key))
 }
 
 var (

@@ -203,14 +203,7 @@ func redirect(w http.ResponseWriter, r *http.Request, path, done string) {
 
 // refusal is a failure in the portal's words.
 func refusal(status int, typ, key string) *web.Error {
-	e := web.Errorf(status, typ, messages.Text("error"), messages.Text(key))
-	switch status {
-	case http.StatusNotFound:
-		e.Title = web.NotFound().Title
-	case http.StatusForbidden:
-		e.Title = web.Forbidden().Title
-	}
-	return e
+	return web.Errorf(status, typ, messages.Text("error"), messages.Text(key))
 }
 
 func notFound() *web.Error  { return refusal(http.StatusNotFound, "not-found", "err.notfound") }
