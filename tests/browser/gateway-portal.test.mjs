@@ -62,10 +62,15 @@ test('register an application, subscribe, get a key, call the API, see the call'
   await dev.getByRole('cell', { name: 'en attente' }).waitFor();
 
   // The owner approves it.
-  const own = await socle.page('fr-FR');
+  const own = await socle.page('fr-FR', { audited: true });
   await signIn(socle, own, owner, '/portal/manage/');
+  assert.deepEqual(await audit(own), []);
   await own.getByRole('button', { name: `Approuver ${app} → population` }).click();
   await own.waitForURL(/done=done\.approved/);
+  // The owner's form of the API, every setting of it labelled.
+  await own.goto(socle.webURL + 'portal/manage/apis/population');
+  await own.getByLabel('Répartition').waitFor();
+  assert.deepEqual(await audit(own), []);
 
   // The key, shown once, copied with the button.
   await dev.reload();

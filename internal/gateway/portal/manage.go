@@ -114,6 +114,35 @@ type apiForm struct {
 	Auth                                  map[string]bool
 	Timeout, Retries, MaxRequest, MaxResp string
 	Origins                               string
+	Balance, HealthPath, HealthInterval   string
+	// Header rules, one per line: "Name: value" to set, "Name" to remove.
+	ReqSet, ReqRemove, RespSet, RespRemove string
+}
+
+// headerLines writes header rules one per line, sorted.
+func headerLines(set map[string]string) string {
+	var out []string
+	for k, v := range set {
+		out = append(out, k+": "+v)
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}
+
+// parseHeaderLines reads "Name: value" lines; the line of a bad one is returned.
+func parseHeaderLines(s string) (map[string]string, string) {
+	set := map[string]string{}
+	for _, l := range lines(s) {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, l
+		}
+		set[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	if len(set) == 0 {
+		return nil, ""
+	}
+	return set, ""
 }
 
 func formOf(a *catalog.API) apiForm {
@@ -130,6 +159,13 @@ func formOf(a *catalog.API) apiForm {
 	if a.Spec.CORS != nil {
 		f.Origins = strings.Join(a.Spec.CORS.Origins, "\n")
 	}
+	f.Balance = a.Spec.Balance
+	if h := a.Spec.Health; h != nil {
+		f.HealthPath, f.HealthInterval = h.Path, time.Duration(h.Interval).String()
+	}
+	hs := a.Spec.Headers
+	f.ReqSet, f.ReqRemove = headerLines(hs.Request.Set), strings.Join(hs.Request.Remove, "\n")
+	f.RespSet, f.RespRemove = headerLines(hs.Response.Set), strings.Join(hs.Response.Remove, "\n")
 	return f
 }
 
@@ -183,7 +219,9 @@ func (p *Portal) saveAPI(w http.ResponseWriter, r *http.Request) error {
 	f := apiForm{Name: a.Spec.Name, Kind: a.Spec.Kind, Source: a.Source, UpdatedBy: a.UpdatedBy, UpdatedAt: a.UpdatedAt,
 		Title: strings.TrimSpace(v("title")), Description: strings.TrimSpace(v("description")), Upstreams: v("upstreams"),
 		Auth: map[string]bool{}, Timeout: strings.TrimSpace(v("timeout")), Retries: strings.TrimSpace(v("retries")),
-		MaxRequest: strings.TrimSpace(v("max_request_bytes")), MaxResp: strings.TrimSpace(v("max_response_bytes")), Origins: v("origins")}
+		MaxRequest: strings.TrimSpace(v("max_request_bytes")), MaxResp: strings.TrimSpace(v("max_response_bytes")), Origins: v("origins"),
+		Balance: v("balance"), HealthPath: strings.TrimSpace(v("health_path")), HealthInterval: strings.TrimSpace(v("health_interval")),
+		ReqSet: v("request_set"), ReqRemove: v("request_remove"), RespSet: v("response_set"), RespRemove: v("response_remove")}
 	s := a.Spec
 	s.Title, s.Description, s.Upstreams, s.Auth = f.Title, f.Description, lines(f.Upstreams), nil
 	for _, m := range r.PostForm["auth"] {
@@ -213,6 +251,34 @@ func (p *Portal) saveAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		*sz.to = n
 	}
+	s.Balance = f.Balance
+	if f.HealthPath == "" {
+		s.Health = nil
+	} else {
+		h := spec.Health{Path: f.HealthPath}
+		if s.Health != nil {
+			h = *s.Health
+			h.Path = f.HealthPath
+		}
+		if d, err := time.ParseDuration(f.HealthInterval); err != nil || d <= 0 {
+			bad("health", messages.T(lang, "err.duration"))
+		} else {
+			h.Interval = spec.Duration(d)
+		}
+		s.Health = &h
+	}
+	for _, hr := range []struct {
+		text string
+		to   *map[string]string
+	}{{f.ReqSet, &s.Headers.Request.Set}, {f.RespSet, &s.Headers.Response.Set}} {
+		set, badLine := parseHeaderLines(hr.text)
+		if badLine != "" {
+			bad("headers", fmt.Sprintf(messages.T(lang, "err.header"), badLine))
+			continue
+		}
+		*hr.to = set
+	}
+	s.Headers.Request.Remove, s.Headers.Response.Remove = lines(f.ReqRemove), lines(f.RespRemove)
 	if origins := lines(f.Origins); len(origins) > 0 {
 		cors := spec.CORS{}
 		if s.CORS != nil {

@@ -431,8 +431,28 @@ func TestAnOwnerEditsTheirAPIWhichBecomesThePortals(t *testing.T) {
 	}
 	form.Set("upstreams", "https://127.0.0.1:9101/population\nhttps://127.0.0.1:9102/population")
 	form.Set("retries", "2")
+	// Balancing, the health check and the header rules, a bad rule first.
+	form.Set("balance", "least_requests")
+	form.Set("health_path", "/healthz")
+	form.Set("health_interval", "5s")
+	form.Set("request_set", "X-Source: socle\nsans deux-points")
+	form.Set("response_remove", "Server")
+	if a = s.post(owner, "/portal/manage/apis/population", form); a.status != 422 || !strings.Contains(a.body, `href="#f-headers"`) ||
+		!strings.Contains(a.body, "« sans deux-points » : attendu « Nom: valeur »") {
+		t.Fatalf("a header rule without a colon: %d %s", a.status, a.body)
+	}
+	form.Set("request_set", "X-Source: socle")
 	if a = s.post(owner, "/portal/manage/apis/population", form); a.status != http.StatusSeeOther {
 		t.Fatalf("%d %s", a.status, a.body)
+	}
+	if api := s.catalog().APIs["population"]; api.Spec.Balance != "least_requests" || api.Spec.Health == nil || api.Spec.Health.Path != "/healthz" ||
+		api.Spec.Health.Interval != spec.Duration(5*time.Second) || api.Spec.Headers.Request.Set["X-Source"] != "socle" ||
+		len(api.Spec.Headers.Response.Remove) != 1 || api.Spec.Headers.Response.Remove[0] != "Server" {
+		t.Fatalf("%+v", api.Spec)
+	}
+	if a = s.get(owner, "/portal/manage/apis/population"); !strings.Contains(a.body, `value="least_requests" selected`) ||
+		!strings.Contains(a.body, ">X-Source: socle</textarea>") {
+		t.Fatalf("the form shows what was saved: %s", a.body)
 	}
 	api := s.catalog().APIs["population"]
 	if api.Source != catalog.FromPortal || api.UpdatedBy != owner || len(api.Spec.Upstreams) != 2 || *api.Spec.Retries != 2 ||
