@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +38,7 @@ func init() {
 type serveConfig struct {
 	base
 	WebAddr          string
+	PublicURL        string
 	InterconnectAddr string
 	OpsAddr          string
 	NATSURL          string
@@ -60,6 +64,18 @@ func (c *serveConfig) table() *config.Set {
 	s := config.New()
 	c.base.register(s)
 	s.Addr(&c.WebAddr, "web-addr", ":8080", "web listener (HTTPS): pages and public APIs")
+	s.String(&c.PublicURL, "public-url", "", "the web listener's address as people and other systems reach it, https://host[:port] (empty: https://localhost:<its port>)")
+	s.Check(func() error {
+		if c.PublicURL == "" {
+			return nil
+		}
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			return fmt.Errorf("SOCLE_PUBLIC_URL: %q: want https://host[:port]", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+		return nil
+	})
 	s.Addr(&c.InterconnectAddr, "interconnect-addr", ":8443", "interconnect listener: mutual TLS required (operators, PSAPs)")
 	s.Addr(&c.OpsAddr, "ops-addr", ":9090", "ops listener (HTTPS): /metrics, /healthz, /readyz")
 	s.Secret(&c.NATSURL, "nats-url", "NATS URL for a cluster; empty: an embedded in-process server")
@@ -157,7 +173,18 @@ brackets; flags win over the environment.`)
 		}
 		log.Info("people may sign in through the OpenID provider", "issuer", c.OIDC.Issuer, "rules", len(c.OIDC.Roles))
 	}
-	env := service.Env{Pool: d.Pool, Bus: b, Metrics: reg, Logger: log, Identity: people,
+	// The web listener's public address: SOCLE_PUBLIC_URL, or the address it is bound to.
+	var webBound atomic.Pointer[string]
+	publicURL := func() string {
+		if c.PublicURL != "" {
+			return c.PublicURL
+		}
+		if a := webBound.Load(); a != nil {
+			return *a
+		}
+		return ""
+	}
+	env := service.Env{Pool: d.Pool, Bus: b, Metrics: reg, Logger: log, Identity: people, PublicURL: publicURL,
 		TLS: service.TLS{ClientCert: tlsFiles.client, ClientCAs: tlsFiles.clientCAs}, DataDir: c.DataDir, Demo: c.Demo, Stdout: stdout}
 	var enabled []service.Definition
 	for _, name := range c.Services {
@@ -243,7 +270,22 @@ brackets; flags win over the environment.`)
 		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: icTLS, Handler: server.Middleware(log, identity.Organisations(orgs)(icMux)), Logger: log},
 		{Name: "ops", Addr: c.OpsAddr, TLS: opsTLS, Handler: server.OpsHandler(reg, checks), Logger: log},
 	}
-	return serveListeners(ctx, log, listeners, filepath.Join(c.DataDir, ListenersFile))
+	return serveListeners(ctx, log, listeners, filepath.Join(c.DataDir, ListenersFile), func(bound map[string]string) {
+		u := localURL(bound["web"])
+		webBound.Store(&u)
+	})
+}
+
+// localURL is the https URL of a bound address, localhost for a listener on every address.
+func localURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "https://" + addr
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port)
 }
 
 // ListenersFile, under the data directory, maps each listener's name to the address it is
@@ -254,7 +296,7 @@ const ListenersFile = "listeners.json"
 
 // serveListeners binds every listener first (so a busy port fails start-up), says where in
 // boundFile, serves them, and shuts them down gracefully when ctx ends or one fails.
-func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener, boundFile string) error {
+func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener, boundFile string, onBound func(map[string]string)) error {
 	os.Remove(boundFile) // a previous run's
 	bound := map[string]string{}
 	for i, l := range ls {
@@ -266,6 +308,7 @@ func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener
 		}
 		bound[l.Name] = l.BoundAddr()
 	}
+	onBound(bound)
 	if err := writeFileAtomic(boundFile, bound); err != nil {
 		for _, l := range ls {
 			l.Shutdown(context.Background())

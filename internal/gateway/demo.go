@@ -27,6 +27,10 @@ const (
 	demoDir      = "gateway-demo"
 	demoKeyFile  = "demo-key.txt"
 	demoConsumer = "commune-de-demo"
+	// The wallet reads the sources through the gateway with this key (a file, not an import:
+	// services do not import each other).
+	walletKeyFile  = "wallet-key.txt"
+	walletConsumer = "portefeuille-citoyen"
 )
 
 const demoFile = `# Passerelle de démonstration, écrite par socle serve --demo (make run).
@@ -62,6 +66,10 @@ gateway:
       organisation: Commune de démonstration
       contact: informatique@demo.socle.test
       subscriptions: [{api: population, plan: bronze}, {api: etat-civil, plan: bronze}]
+    - name: portefeuille-citoyen
+      organisation: Portefeuille numérique des citoyens (service wallet de socle)
+      contact: portefeuille@demo.socle.test
+      subscriptions: [{api: population, plan: argent}, {api: etat-civil, plan: argent}]
 `
 
 func runDemo(ctx context.Context, c service.Config, env service.Env) (stop func(), err error) {
@@ -103,8 +111,10 @@ func runDemo(ctx context.Context, c service.Config, env service.Env) (stop func(
 	if err := applyDemo(ctx, env, filepath.Join(dir, "gateway.yaml")); err != nil {
 		return nil, err
 	}
-	if err := demoKey(ctx, env, filepath.Join(dir, demoKeyFile)); err != nil {
-		return nil, err
+	for consumer, file := range map[string]string{demoConsumer: demoKeyFile, walletConsumer: walletKeyFile} {
+		if err := demoKey(ctx, env, consumer, filepath.Join(dir, file)); err != nil {
+			return nil, err
+		}
 	}
 	accounts := filepath.Join(env.DataDir, identity.DemoAccountsFile)
 	for _, a := range []struct {
@@ -148,21 +158,21 @@ func applyDemo(ctx context.Context, env service.Env, path string) error {
 	})
 }
 
-// demoKey gives the demo consumer a key, written to path (readable by its owner only),
-// unless the key written there is still one of its keys.
-func demoKey(ctx context.Context, env service.Env, path string) error {
+// demoKey gives a demo consumer a key, written to path (readable by its owner only), unless
+// the key written there is still one of its keys.
+func demoKey(ctx context.Context, env service.Env, consumer, path string) error {
 	if b, err := os.ReadFile(path); err == nil {
 		cat, err := catalog.Load(ctx, env.Pool)
 		if err != nil {
 			return err
 		}
-		if k, err := cat.ConsumerOfKey(strings.TrimSpace(string(b)), time.Now()); err == nil && k.Consumer == demoConsumer {
+		if k, err := cat.ConsumerOfKey(strings.TrimSpace(string(b)), time.Now()); err == nil && k.Consumer == consumer {
 			return nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	key, _, err := catalog.IssueKey(ctx, env.Pool, demoConsumer, "démo", "socle serve --demo", "", 0)
+	key, _, err := catalog.IssueKey(ctx, env.Pool, consumer, "démo", "socle serve --demo", "", 0)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -74,15 +73,9 @@ type Gateway struct {
 
 // New builds the gateway; Start makes it serve.
 func New(cfg Config, env service.Env) (*Gateway, error) {
-	// Upstreams are verified against the system's roots or socle's CA (which signs the demo's
-	// and the tests' authentic sources), and SOCLE_GATEWAY_UPSTREAM_CA.
-	var pools []*x509.CertPool
-	if sys, err := x509.SystemCertPool(); err == nil {
-		pools = append(pools, sys)
-	}
-	if env.TLS.ClientCAs != nil {
-		pools = append(pools, env.TLS.ClientCAs)
-	}
+	// Upstreams are verified against the system's roots, socle's CA (which signs the demo's
+	// and the tests' authentic sources) and SOCLE_GATEWAY_UPSTREAM_CA.
+	pools := pki.SystemAnd(env.TLS.ClientCAs)
 	if cfg.UpstreamCA != "" {
 		p, err := pki.LoadPool(cfg.UpstreamCA)
 		if err != nil {
@@ -97,11 +90,7 @@ func New(cfg Config, env service.Env) (*Gateway, error) {
 	host, _ := os.Hostname()
 	g := &Gateway{cfg: cfg, pool: env.Pool, logger: env.Logger, people: env.Identity, caPool: env.TLS.ClientCAs,
 		replica: host + ":" + strconv.Itoa(os.Getpid())}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12,
-		// crypto/tls verifies against one pool; VerifyConnection checks the chain against each
-		// of ours in turn instead (the standard library's documented way to verify otherwise).
-		InsecureSkipVerify: true,
-		VerifyConnection:   verifyAgainst(pools)}
+	tlsConf := pki.TrustAny(pools...)
 	if len(env.TLS.ClientCert.Certificate) > 0 {
 		// The service platform calls the authentic sources as itself (mutual TLS).
 		cert := env.TLS.ClientCert
@@ -126,30 +115,6 @@ func New(cfg Config, env service.Env) (*Gateway, error) {
 	g.metrics = analytics.NewMetrics(env.Metrics)
 	g.snap.Store(&snapshot{cat: catalog.Empty(), routes: map[string]*apiRoute{}})
 	return g, nil
-}
-
-// verifyAgainst verifies a server's chain and name against any of pools.
-func verifyAgainst(pools []*x509.CertPool) func(tls.ConnectionState) error {
-	return func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("the upstream sent no certificate")
-		}
-		inter := x509.NewCertPool()
-		for _, c := range cs.PeerCertificates[1:] {
-			inter.AddCert(c)
-		}
-		var err error
-		for _, p := range pools {
-			_, err = cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: cs.ServerName, Roots: p, Intermediates: inter})
-			if err == nil {
-				return nil
-			}
-		}
-		if err == nil {
-			err = errors.New("no trusted roots")
-		}
-		return err
-	}
 }
 
 func (g *Gateway) Name() string { return "gateway" }

@@ -6,4 +6,5 @@ import (
 	_ "socle/internal/emergency"
 	_ "socle/internal/gateway"
 	_ "socle/internal/visio"
+	_ "socle/internal/wallet"
 )

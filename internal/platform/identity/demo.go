@@ -20,6 +20,16 @@ const DemoAccountsFile = "demo-accounts.txt"
 // otpauth:// URI (oathtool --totp -b <secret> shows its codes). The platform and each service
 // create their own.
 func (s *Store) DemoAccount(ctx context.Context, path, email, name string, grants ...Grant) error {
+	return s.demoAccount(ctx, path, email, name, "", grants)
+}
+
+// DemoAccountNoted is DemoAccount with a note at the end of the account's line of the file,
+// a word such as nrn=85031412401 that says who the account stands for.
+func (s *Store) DemoAccountNoted(ctx context.Context, path, email, name, note string, grants ...Grant) error {
+	return s.demoAccount(ctx, path, email, name, " "+note, grants)
+}
+
+func (s *Store) demoAccount(ctx context.Context, path, email, name, note string, grants []Grant) error {
 	raw := make([]byte, 12)
 	if _, err := rand.Read(raw); err != nil {
 		return err
@@ -49,9 +59,9 @@ func (s *Store) DemoAccount(ctx context.Context, path, email, name string, grant
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
-		fmt.Fprintln(f, "# Comptes de démonstration de socle / socle demo accounts: e-mail password [second-factor key]")
+		fmt.Fprintln(f, "# Comptes de démonstration de socle / socle demo accounts: e-mail password [second-factor key] [note]")
 	}
-	if _, err := fmt.Fprintf(f, "%s %s%s\n", email, password, totp); err != nil {
+	if _, err := fmt.Fprintf(f, "%s %s%s%s\n", email, password, totp, note); err != nil {
 		return fmt.Errorf("demo account %s: %w", email, err)
 	}
 	return nil

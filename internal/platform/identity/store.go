@@ -196,6 +196,14 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 	return out, nil
 }
 
+// UserByEmail returns the account of an address (ErrUnknownUser when there is none).
+func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
+	if err := s.mustExist(ctx, email); err != nil {
+		return nil, err
+	}
+	return scanUser(s.pool.QueryRow(ctx, selectUsers+`WHERE u.email = $1 GROUP BY u.id`, email))
+}
+
 func (s *Store) userByID(ctx context.Context, id int64) (*User, error) {
 	return scanUser(s.pool.QueryRow(ctx, selectUsers+`WHERE u.id = $1 GROUP BY u.id`, id))
 }

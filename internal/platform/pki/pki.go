@@ -377,3 +377,39 @@ func writePair(dir, name string, certPEM, keyPEM []byte) error {
 	}
 	return nil
 }
+
+// TrustAny is a client TLS configuration that accepts a server whose chain and name verify
+// against any of pools: the system's roots and socle's CA, say. crypto/tls verifies against
+// one pool, and x509.CertPool cannot be merged (it lists no certificates); so verification
+// is done by VerifyConnection, the standard library's way to verify otherwise, with
+// InsecureSkipVerify only turning off the built-in check it replaces.
+func TrustAny(pools ...*x509.CertPool) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true, VerifyConnection: func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("the server sent no certificate")
+		}
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		err := errors.New("no trusted roots")
+		for _, p := range pools {
+			if p == nil {
+				continue
+			}
+			if _, err = cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: cs.ServerName, Roots: p, Intermediates: inter}); err == nil {
+				return nil
+			}
+		}
+		return err
+	}}
+}
+
+// SystemAnd is the system's roots (when the system has them) and pools: TrustAny's usual
+// argument.
+func SystemAnd(pools ...*x509.CertPool) []*x509.CertPool {
+	if sys, err := x509.SystemCertPool(); err == nil {
+		return append([]*x509.CertPool{sys}, pools...)
+	}
+	return pools
+}

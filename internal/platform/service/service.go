@@ -88,6 +88,10 @@ type Env struct {
 	Demo bool
 	// Stdout is where the demo's simulators say what they receive.
 	Stdout io.Writer
+	// PublicURL is the web listener's address as others reach it, https://host[:port]
+	// (SOCLE_PUBLIC_URL, or where the listener is bound), without a final slash; empty until
+	// the listeners are bound, so a service reads it when it serves, not in New.
+	PublicURL func() string
 }
 
 // TLS is the platform's certificate material towards other organisations.

@@ -1,0 +1,97 @@
+package wallet
+
+import (
+	"embed"
+	"errors"
+	"net/http"
+	"time"
+
+	"socle/internal/platform/identity"
+	"socle/internal/wallet/documents"
+	"socle/internal/wallet/sources"
+	"socle/internal/web"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+type page struct {
+	web.Page
+	T    func(string) string
+	Data any
+}
+
+func (w *Wallet) render(rw http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	lang := web.Lang(r)
+	p := page{Page: w.site.Page(r, messages.T(lang, title)), T: func(k string) string { return messages.T(lang, k) }, Data: data}
+	w.site.Render(rw, r, status, name, p)
+}
+
+// held is a document the sources hold for the citizen, as the page lists it.
+type held struct {
+	Kind  string
+	Title string
+	Facts []fact // what the document says, in short
+}
+
+type fact struct{ Label, Value string }
+
+type indexData struct {
+	Person    sources.Person
+	Documents []held
+}
+
+// index lists the documents the authentic sources hold for the signed-in citizen, read live.
+func (w *Wallet) index(rw http.ResponseWriter, r *http.Request) error {
+	u, _ := identity.UserFrom(r.Context())
+	lang := web.Lang(r)
+	nrn, err := w.citizens.nrn(r.Context(), u.ID)
+	if errors.Is(err, ErrNoCitizen) {
+		return web.Errorf(http.StatusForbidden, "no-national-number", messages.Text("error"), messages.Text("err.nocitizen"))
+	}
+	if err != nil {
+		return err
+	}
+	src, err := w.sources()
+	if err != nil {
+		return err
+	}
+	p, err := src.Person(r.Context(), nrn)
+	if err != nil {
+		w.logger.Warn("wallet: population register", "error", err)
+		return web.Errorf(http.StatusBadGateway, "sources-unreachable", messages.Text("error"), messages.Text("err.sources"))
+	}
+	d := indexData{Person: p}
+	is := w.issuer()
+	if pid, err := is.NewPID(p, time.Now()); err == nil {
+		d.Documents = append(d.Documents, held{Kind: documents.PID, Title: messages.T(lang, "doc.pid"), Facts: []fact{
+			{messages.T(lang, "fact.name"), pid.Claims["given_name"].(string) + " " + p.FamilyName},
+			{messages.T(lang, "fact.birth"), web.Day(lang, p.BirthDate) + ", " + p.BirthPlace.Municipality},
+			{messages.T(lang, "fact.address"), pid.Claims["address"].(map[string]any)["formatted"].(string)},
+		}})
+	}
+	if b, err := src.BirthCertificate(r.Context(), nrn); err == nil {
+		d.Documents = append(d.Documents, held{Kind: documents.Birth, Title: messages.T(lang, "doc.birth"), Facts: []fact{
+			{messages.T(lang, "fact.birth"), web.Day(lang, b.BirthDate) + ", " + b.BirthPlace.Municipality},
+		}})
+	} else {
+		w.logger.Warn("wallet: civil-status register", "error", err)
+	}
+	if ms, err := src.MarriageCertificates(r.Context(), nrn); err == nil {
+		for _, m := range ms {
+			var names []string
+			for _, s := range m.Spouses {
+				if s.NRN != nrn {
+					names = append(names, s.FamilyName)
+				}
+			}
+			d.Documents = append(d.Documents, held{Kind: documents.Marriage, Title: messages.T(lang, "doc.marriage"), Facts: []fact{
+				{messages.T(lang, "fact.marriage"), web.Day(lang, m.Date) + ", " + m.Place.Municipality},
+			}})
+		}
+	} else {
+		w.logger.Warn("wallet: civil-status register", "error", err)
+	}
+	w.render(rw, r, http.StatusOK, "index.html", "index.title", d)
+	return nil
+}

@@ -1,0 +1,115 @@
+// Package wallet is the State side of the citizen's digital identity wallet (MyGov.be's, in
+// seed 004): the documents the authentic sources hold for a citizen, read live through the
+// service platform's gateway, issued to any EU-conformant wallet as verifiable credentials
+// (OpenID4VCI 1.0, HAIP 1.0, SD-JWT VC), verified for relying parties (OpenID4VP 1.0), and
+// the official inbox.
+package wallet
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"socle/internal/platform/config"
+	"socle/internal/platform/identity"
+	"socle/internal/platform/pki"
+	"socle/internal/platform/service"
+	"socle/internal/wallet/documents"
+	"socle/internal/wallet/sources"
+	"socle/internal/web"
+)
+
+// Config is the wallet's configuration table.
+type Config struct {
+	SourcesURL  string
+	SourcesKey  string
+	Population  string
+	CivilStatus string
+	Authority   string
+}
+
+// Register declares the wallet's settings.
+func (c *Config) Register(s *config.Set) {
+	s.String(&c.SourcesURL, "wallet-sources-url", "", "the API gateway through which the wallet reads the authentic sources, https://host[:port] (empty: this socle's own, SOCLE_PUBLIC_URL)")
+	s.Secret(&c.SourcesKey, "wallet-sources-key", "the wallet's consumer key at that gateway (empty in the demo: the key the gateway's demo wrote)")
+	s.String(&c.Population, "wallet-population-api", "population", "the population register's API on the gateway")
+	s.String(&c.CivilStatus, "wallet-civil-status-api", "etat-civil", "the civil-status register's API on the gateway")
+	s.String(&c.Authority, "wallet-issuing-authority", "SPF Intérieur — Registre national", "the issuing authority the credentials name (the PID's issuing_authority)")
+}
+
+// Wallet is the wallet service.
+type Wallet struct {
+	cfg       Config
+	pool      *pgxpool.Pool
+	logger    *slog.Logger
+	people    *identity.Store
+	publicURL func() string
+	dataDir   string
+	citizens  citizens
+	tlsRoots  *tls.Config
+	site      *web.Site
+}
+
+// New builds the wallet; Start makes it serve.
+func New(cfg Config, env service.Env) (*Wallet, error) {
+	if cfg.SourcesURL != "" && !strings.HasPrefix(cfg.SourcesURL, "https://") {
+		return nil, fmt.Errorf("SOCLE_WALLET_SOURCES_URL: %q: an https URL", cfg.SourcesURL)
+	}
+	w := &Wallet{cfg: cfg, pool: env.Pool, logger: env.Logger, people: env.Identity, publicURL: env.PublicURL,
+		dataDir: env.DataDir, citizens: citizens{env.Pool}}
+	// The gateway is trusted as the platform trusts: the system's roots for a production
+	// certificate, socle's CA for the demo's.
+	w.tlsRoots = pki.TrustAny(pki.SystemAnd(env.TLS.ClientCAs)...)
+	return w, nil
+}
+
+func (w *Wallet) Name() string { return "wallet" }
+
+func (w *Wallet) Start(ctx context.Context) error { return nil }
+
+func (w *Wallet) Stop(ctx context.Context) error { return nil }
+
+func (w *Wallet) Ready(ctx context.Context) error { return w.pool.Ping(ctx) }
+
+// sources is the client of the authentic sources, made when first needed: the gateway's
+// address is known once the listeners are bound.
+func (w *Wallet) sources() (*sources.Client, error) {
+	base := w.cfg.SourcesURL
+	if base == "" {
+		base = w.publicURL()
+	}
+	key := w.cfg.SourcesKey
+	if key == "" {
+		b, err := os.ReadFile(filepath.Join(w.dataDir, "gateway-demo", "wallet-key.txt"))
+		if err != nil {
+			return nil, fmt.Errorf("wallet: no key for the gateway (SOCLE_WALLET_SOURCES_KEY): %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	return &sources.Client{Base: base, Key: key, Population: w.cfg.Population, CivilStatus: w.cfg.CivilStatus,
+		HTTP: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: w.tlsRoots, ForceAttemptHTTP2: true}}}, nil
+}
+
+// issuer is who the credentials say issued them.
+func (w *Wallet) issuer() documents.Issuer {
+	return documents.Issuer{Authority: w.cfg.Authority, Country: "BE", VCTBase: w.publicURL() + "/wallet/vct"}
+}
+
+// Routes mounts the citizen's pages.
+func (w *Wallet) Routes(webMux, _ *http.ServeMux) {
+	w.site = web.NewSite(web.Text{FR: "Mon portefeuille", EN: "My wallet"}, "/wallet/", templateFiles, template.FuncMap{
+		"join": strings.Join,
+	}, "templates/*.html")
+	w.site.Logger = w.logger
+	h := func(pattern string, fn web.HandlerFunc) { webMux.Handle(pattern, w.people.Require(w.site.Handle(fn))) }
+	h("GET /wallet/{$}", w.index)
+}
