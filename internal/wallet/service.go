@@ -35,6 +35,8 @@ type Config struct {
 	Population  string
 	CivilStatus string
 	Authority   string
+	IssuerCert  string
+	IssuerKey   string
 }
 
 // Register declares the wallet's settings.
@@ -44,6 +46,14 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.Population, "wallet-population-api", "population", "the population register's API on the gateway")
 	s.String(&c.CivilStatus, "wallet-civil-status-api", "etat-civil", "the civil-status register's API on the gateway")
 	s.String(&c.Authority, "wallet-issuing-authority", "SPF Intérieur — Registre national", "the issuing authority the credentials name (the PID's issuing_authority)")
+	s.String(&c.IssuerCert, "wallet-issuer-cert", "", "PEM certificate chain of the key that signs credentials, leaf first (empty: <data-dir>/pki/wallet-issuer.crt, made from the development CA)")
+	s.String(&c.IssuerKey, "wallet-issuer-key", "", "its private key (PEM, ECDSA P-256)")
+	s.Check(func() error {
+		if (c.IssuerCert == "") != (c.IssuerKey == "") {
+			return fmt.Errorf("SOCLE_WALLET_ISSUER_CERT and SOCLE_WALLET_ISSUER_KEY go together")
+		}
+		return nil
+	})
 }
 
 // Wallet is the wallet service.
@@ -57,6 +67,7 @@ type Wallet struct {
 	citizens  citizens
 	tlsRoots  *tls.Config
 	site      *web.Site
+	signer    *signer
 }
 
 // New builds the wallet; Start makes it serve.
@@ -74,7 +85,15 @@ func New(cfg Config, env service.Env) (*Wallet, error) {
 
 func (w *Wallet) Name() string { return "wallet" }
 
-func (w *Wallet) Start(ctx context.Context) error { return nil }
+// Start loads the issuer's key (making the development one if need be).
+func (w *Wallet) Start(ctx context.Context) error {
+	s, err := loadSigner(w.cfg, w.dataDir)
+	if err != nil {
+		return err
+	}
+	w.signer = s
+	return nil
+}
 
 func (w *Wallet) Stop(ctx context.Context) error { return nil }
 
@@ -112,4 +131,8 @@ func (w *Wallet) Routes(webMux, _ *http.ServeMux) {
 	w.site.Logger = w.logger
 	h := func(pattern string, fn web.HandlerFunc) { webMux.Handle(pattern, w.people.Require(w.site.Handle(fn))) }
 	h("GET /wallet/{$}", w.index)
+	webMux.HandleFunc("GET /.well-known/openid-credential-issuer", w.issuerMetadata)
+	webMux.HandleFunc("GET /.well-known/oauth-authorization-server", w.authorizationServerMetadata)
+	webMux.HandleFunc("GET /.well-known/jwt-vc-issuer", w.jwtVCIssuerMetadata)
+	webMux.HandleFunc("GET /wallet/vct/{kind}", w.typeMetadata)
 }

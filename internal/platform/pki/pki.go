@@ -40,6 +40,9 @@ const (
 	Server Usage = iota
 	Client
 	ServerAndClient
+	// Signing is a key that signs documents (credentials, status lists), not connections:
+	// no extended key usage.
+	Signing
 )
 
 // Request describes a certificate to issue.
