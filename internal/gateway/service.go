@@ -182,6 +182,12 @@ func (g *Gateway) Stop(ctx context.Context) error { return g.res.Release(ctx) }
 func (g *Gateway) Routes(webMux, interconnect *http.ServeMux) {
 	webMux.Handle("/apis/", g.handler(false))
 	interconnect.Handle("/apis/", g.handler(true))
+	if g.people != nil {
+		// Consumers call with keys and tokens, and web applications of other sites may call
+		// an API its CORS rules let them: the cookie check against cross-site requests does
+		// not apply there.
+		g.people.AllowCrossOrigin("/apis/")
+	}
 	portal.New(portal.Deps{Pool: g.pool, Identity: g.people, Logger: g.logger.With("part", "portal"), ClientCAs: g.caPool,
 		Catalog:   func() *catalog.Catalog { return g.snap.Load().cat },
 		Analytics: portal.PoolAnalytics(g.pool), KeyOverlap: g.cfg.KeyOverlap}).Routes(webMux)

@@ -29,9 +29,10 @@ func (w *Wallet) render(rw http.ResponseWriter, r *http.Request, status int, nam
 
 // held is a document the sources hold for the citizen, as the page lists it.
 type held struct {
-	Kind  string
-	Title string
-	Facts []fact // what the document says, in short
+	Kind          string
+	Configuration string
+	Title         string
+	Facts         []fact // what the document says, in short
 }
 
 type fact struct{ Label, Value string }
@@ -79,18 +80,15 @@ func (w *Wallet) index(rw http.ResponseWriter, r *http.Request) error {
 	}
 	if ms, err := src.MarriageCertificates(r.Context(), nrn); err == nil {
 		for _, m := range ms {
-			var names []string
-			for _, s := range m.Spouses {
-				if s.NRN != nrn {
-					names = append(names, s.FamilyName)
-				}
-			}
 			d.Documents = append(d.Documents, held{Kind: documents.Marriage, Title: messages.T(lang, "doc.marriage"), Facts: []fact{
 				{messages.T(lang, "fact.marriage"), web.Day(lang, m.Date) + ", " + m.Place.Municipality},
 			}})
 		}
 	} else {
 		w.logger.Warn("wallet: civil-status register", "error", err)
+	}
+	for i := range d.Documents {
+		d.Documents[i].Configuration = configurationFor(d.Documents[i].Kind)
 	}
 	w.render(rw, r, http.StatusOK, "index.html", "index.title", d)
 	return nil

@@ -131,6 +131,8 @@ func (w *Wallet) Routes(webMux, _ *http.ServeMux) {
 	w.site.Logger = w.logger
 	h := func(pattern string, fn web.HandlerFunc) { webMux.Handle(pattern, w.people.Require(w.site.Handle(fn))) }
 	h("GET /wallet/{$}", w.index)
+	h("POST /wallet/offers/new/{configuration}", w.makeOffer)
+	webMux.HandleFunc("GET /wallet/offers/{id}", w.serveOffer)
 	webMux.HandleFunc("GET /.well-known/openid-credential-issuer", w.issuerMetadata)
 	webMux.HandleFunc("GET /.well-known/oauth-authorization-server", w.authorizationServerMetadata)
 	webMux.HandleFunc("GET /.well-known/jwt-vc-issuer", w.jwtVCIssuerMetadata)

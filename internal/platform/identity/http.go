@@ -57,6 +57,14 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// AllowCrossOrigin lets pages of other sites send requests to paths of pattern (a
+// net/http.ServeMux pattern): endpoints whose callers prove who they are with a key or a token
+// they send — APIs, OAuth endpoints — not with the browser's cookie, so that a cross-site
+// request can do nothing a cookie alone would allow. A service calls it from Routes.
+func (s *Store) AllowCrossOrigin(pattern string) {
+	s.csrf.AddInsecureBypassPattern(pattern)
+}
+
 // sameOrigin applies the CSRF check and answers the refusal itself.
 func (s *Store) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
 	if err := s.csrf.Check(r); err != nil {

@@ -38,6 +38,11 @@ func newSite(t *testing.T) *site {
 	mux.Handle("POST /pdaau/{dep}", s.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "draft saved")
 	})))
+	mux.HandleFunc("POST /apis/{name}/", func(w http.ResponseWriter, r *http.Request) {
+		_, signedIn := UserFrom(r.Context())
+		fmt.Fprintf(w, "called with a key, signed in: %v", signedIn)
+	})
+	s.AllowCrossOrigin("/apis/")
 	srv := httptest.NewTLSServer(s.Middleware(mux))
 	t.Cleanup(srv.Close)
 	client := srv.Client()
@@ -207,6 +212,10 @@ func TestCrossOriginPostsAreRefused(t *testing.T) {
 	// The session survived the forged sign-out, and the same site's own post goes through.
 	if resp, body := w.do("POST", "/pdaau/75", url.Values{}, "Sec-Fetch-Site", "same-origin", "Origin", w.srv.URL); resp.StatusCode != 200 {
 		t.Errorf("same-origin post: %d %s", resp.StatusCode, body)
+	}
+	// An API called with a key takes requests from other sites' pages.
+	if resp, body := w.do("POST", "/apis/population/", url.Values{}, "Sec-Fetch-Site", "cross-site", "Origin", "https://app.namur.be"); resp.StatusCode != 200 {
+		t.Errorf("cross-site POST to an API: %d %s", resp.StatusCode, body)
 	}
 	// Reading is always allowed: a link from elsewhere opens the page.
 	if resp, _ := w.do("GET", "/pdaau/75", nil, "Sec-Fetch-Site", "cross-site"); resp.StatusCode != 200 {
