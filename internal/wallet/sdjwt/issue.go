@@ -2,8 +2,10 @@ package sdjwt
 
 import (
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 )
@@ -17,8 +19,9 @@ type Issuer struct {
 	Type  string              // typ header: "dc+sd-jwt" for SD-JWT VC, "example+sd-jwt"...
 	// HashAlg is the _sd_alg (§4.1.1); empty means sha-256.
 	HashAlg string
-	// Decoys is how many decoy digests go into every _sd array (§4.2.5), so that the number
-	// of digests does not tell how many claims an object holds.
+	// Decoys is how many decoy digests go into every _sd array, and how many decoy elements
+	// into every array with a disclosable element (§4.2.5), so that the number of digests
+	// does not tell how many claims an object or an array holds.
 	Decoys int
 }
 
@@ -167,6 +170,7 @@ func (st *issuance) value(v any, at Path) (any, error) {
 		return st.object(t, at)
 	case []any:
 		out := make([]any, len(t))
+		hidden := 0
 		for i, e := range t {
 			pv, err := st.value(e, at.child(i))
 			if err != nil {
@@ -182,6 +186,23 @@ func (st *issuance) value(v any, at Path) (any, error) {
 			}
 			st.out = append(st.out, d)
 			out[i] = map[string]any{"...": d.Digest} // §4.2.4.2
+			hidden++
+		}
+		if hidden == 0 {
+			return out, nil
+		}
+		// §4.2.5 allows decoys in arrays too: {"...": decoy} elements at random places, which
+		// the holder and the verifier drop like any undisclosed element.
+		for range st.decoys {
+			dg, err := st.decoy()
+			if err != nil {
+				return nil, err
+			}
+			at, err := rand.Int(rand.Reader, big.NewInt(int64(len(out)+1)))
+			if err != nil {
+				return nil, fmt.Errorf("sdjwt: decoy: %w", err)
+			}
+			out = slices.Insert(out, int(at.Int64()), any(map[string]any{"...": dg}))
 		}
 		return out, nil
 	default:
@@ -218,11 +239,7 @@ func (st *issuance) object(in map[string]any, at Path) (map[string]any, error) {
 		return out, nil
 	}
 	for range st.decoys {
-		salt, err := newSalt() // §4.2.5: the hash of a random value
-		if err != nil {
-			return nil, err
-		}
-		dg, err := digest(st.alg, salt)
+		dg, err := st.decoy()
 		if err != nil {
 			return nil, err
 		}
@@ -241,4 +258,13 @@ func toAny(ss []string) []any {
 		out[i] = s
 	}
 	return out
+}
+
+// decoy is the digest of a random value (§4.2.5), indistinguishable from a real one.
+func (st *issuance) decoy() (string, error) {
+	salt, err := newSalt()
+	if err != nil {
+		return "", err
+	}
+	return digest(st.alg, salt)
 }

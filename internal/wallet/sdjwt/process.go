@@ -60,7 +60,13 @@ func (p *processor) object(in map[string]any, at Path) (map[string]any, error) {
 	out := make(map[string]any, len(in))
 	// Plain members first, so that a Disclosure naming one of them is found in conflict
 	// whatever the order of the _sd array.
-	for k, v := range in {
+	names := make([]string, 0, len(in))
+	for k := range in {
+		names = append(names, k)
+	}
+	slices.Sort(names) // a stable order for Disclosed, whatever the map's
+	for _, k := range names {
+		v := in[k]
 		if k == "_sd" {
 			continue
 		}

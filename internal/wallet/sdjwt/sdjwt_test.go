@@ -67,6 +67,9 @@ func TestIssuedSDJWTHasTheShapeOfSection4(t *testing.T) {
 		t.Error("_sd is not sorted: its order could reveal the claims' order (§4.2.4.1)")
 	}
 	nat := payload["nationalities"].([]any)
+	if len(nat) != 2+2 {
+		t.Errorf("nationalities has %d elements, want its two and two decoys", len(nat))
+	}
 	for _, e := range nat {
 		if _, ok := elementDigest(e); !ok {
 			t.Errorf("nationalities element %v is not in the {\"...\": digest} form (§4.2.4.2)", e)
@@ -281,4 +284,32 @@ func TestOtherAlgorithmsAndX5C(t *testing.T) {
 			t.Error("accepted a chain to a root it does not trust")
 		}
 	})
+}
+
+func TestEd25519FullySpecifiedAlgorithm(t *testing.T) {
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	is := &Issuer{Key: ed, Alg: "Ed25519"}
+	s, err := is.Issue(Credential{Claims: map[string]any{"a": 1}, Disclosable: []Path{{"a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := verifier(ed.Public()).Verify(context.Background(), s, Expect{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Claims["a"] == nil {
+		t.Errorf("claims = %v", res.Claims)
+	}
+}
+
+func TestAKeyBindingJWTWithoutExpectationsIsRefused(t *testing.T) {
+	issuer, holder := newKey(t), newKey(t)
+	sd := issuePID(t, issuer, holder)
+	p, err := sd.Present(KeyBinding{Key: holder, Alg: "ES256", Audience: "a", Nonce: "n", IssuedAt: now}, Path{"given_name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifier(issuer.Public()).Verify(context.Background(), p, Expect{}); !errors.Is(err, ErrKeyBinding) {
+		t.Errorf("err = %v, want ErrKeyBinding", err)
+	}
 }

@@ -84,7 +84,8 @@ type Result struct {
 	// disclosed ones, without _sd, _sd_alg or digests.
 	Claims map[string]any
 	// Disclosed lists the paths of the claims revealed by a Disclosure, in Claims'
-	// coordinates, in the order the payload reached them.
+	// coordinates: parents before their members, plain members in name order. Claims that
+	// the issuer left in the clear are in Claims but not here.
 	Disclosed []Path
 	// Disclosures are the presented Disclosures, each with its Path.
 	Disclosures []*Disclosure
@@ -123,7 +124,8 @@ func (v *Verifier) algorithms() []string {
 // _sd or ... as a claim name. Key Binding (§7.3): when a KB-JWT is present it is verified
 // even if not required: typ kb+jwt, signature by cnf.jwk, iat not older than
 // KeyBindingMaxAge nor in the future, aud and nonce as expected, sd_hash over the presented
-// SD-JWT.
+// SD-JWT. A KB-JWT presented to a verifier that expects no audience and nonce is refused:
+// without them it proves nothing against replay.
 func (v *Verifier) Verify(ctx context.Context, presentation string, expect Expect) (*Result, error) {
 	if v.IssuerKey == nil {
 		return nil, errors.New("sdjwt: verifier has no IssuerKey")
