@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"socle/internal/wallet/sdjwt"
 	"socle/internal/wallet/sources"
 )
 
@@ -29,29 +30,13 @@ const (
 // VCTPID is the PID's type (PID Rulebook §4.2).
 const VCTPID = "urn:eudi:pid:1"
 
-// Path is a claim path as SD-JWT VC Type Metadata and DCQL write them: object member names,
-// and nil for every element of an array.
-type Path []any
-
-func (p Path) String() string {
-	parts := make([]string, len(p))
-	for i, e := range p {
-		if e == nil {
-			parts[i] = "[]"
-		} else {
-			parts[i] = fmt.Sprint(e)
-		}
-	}
-	return strings.Join(parts, ".")
-}
-
 // Document is a credential's content, before it is signed: its type, its claims, and the
 // claims a holder may disclose one by one (every other claim is always disclosed).
 type Document struct {
 	Kind        string
 	VCT         string
 	Claims      map[string]any
-	Disclosable []Path
+	Disclosable []sdjwt.Path
 	// Validity is how long the credential is valid from its issuance.
 	Validity time.Duration
 }
@@ -164,10 +149,10 @@ func (is Issuer) NewMarriage(m sources.MarriageCertificate) Document {
 // and within objects and arrays every member and element too (SD-JWT's recursive
 // disclosures, RFC 9901 §4.2.6), so that a holder shows the locality of their address
 // without its street, or one spouse without the other.
-func disclosable(c map[string]any, always ...string) []Path {
-	var out []Path
-	var walk func(p Path, v any)
-	walk = func(p Path, v any) {
+func disclosable(c map[string]any, always ...string) []sdjwt.Path {
+	var out []sdjwt.Path
+	var walk func(p sdjwt.Path, v any)
+	walk = func(p sdjwt.Path, v any) {
 		out = append(out, p)
 		switch v := v.(type) {
 		case map[string]any:
@@ -175,14 +160,14 @@ func disclosable(c map[string]any, always ...string) []Path {
 				walk(append(p[:len(p):len(p)], k), e)
 			}
 		case []any:
-			if len(v) > 0 { // one path, ending in nil, stands for every element
-				walk(append(p[:len(p):len(p)], nil), v[0])
+			for i, e := range v {
+				walk(append(p[:len(p):len(p)], i), e)
 			}
 		}
 	}
 	for k, v := range c {
 		if !slices.Contains(always, k) {
-			walk(Path{k}, v)
+			walk(sdjwt.Path{k}, v)
 		}
 	}
 	return out

@@ -18,7 +18,7 @@ type display struct {
 }
 
 type claimMetadata struct {
-	Path      Path      `json:"path"`
+	Path      []any     `json:"path"` // SD-JWT VC claim path: names, and null for every element
 	Display   []display `json:"display"`
 	Mandatory bool      `json:"mandatory,omitempty"`
 	SD        string    `json:"sd"` // always, allowed, never (§6.5.2)
@@ -70,7 +70,7 @@ func Metadata(d Document) TypeMetadata {
 		if !ok {
 			l = label{k, k}
 		}
-		c := claimMetadata{Path: Path{k}, Display: []display{{Locale: "fr-BE", Label: l.fr}, {Locale: "en", Label: l.en}}, SD: "never"}
+		c := claimMetadata{Path: []any{k}, Display: []display{{Locale: "fr-BE", Label: l.fr}, {Locale: "en", Label: l.en}}, SD: "never"}
 		if sd[k] {
 			c.SD = "allowed"
 		}
