@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -271,28 +270,13 @@ brackets; flags win over the environment.`)
 		{Name: "ops", Addr: c.OpsAddr, TLS: opsTLS, Handler: server.OpsHandler(reg, checks), Logger: log},
 	}
 	return serveListeners(ctx, log, listeners, filepath.Join(c.DataDir, ListenersFile), func(bound map[string]string) {
-		u := localURL(bound["web"])
+		u := server.LocalURL(bound["web"])
 		webBound.Store(&u)
 	})
 }
 
-// localURL is the https URL of a bound address, localhost for a listener on every address.
-func localURL(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "https://" + addr
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return "https://" + net.JoinHostPort(host, port)
-}
-
-// ListenersFile, under the data directory, maps each listener's name to the address it is
-// bound to, once all are: with port 0 in SOCLE_WEB_ADDR and the others, the system picks free
-// ports (no race between finding one and binding it), and whoever started socle reads them
-// here. It goes when socle stops.
-const ListenersFile = "listeners.json"
+// ListenersFile is server.ListenersFile: where the bound addresses are said.
+const ListenersFile = server.ListenersFile
 
 // serveListeners binds every listener first (so a busy port fails start-up), says where in
 // boundFile, serves them, and shuts them down gracefully when ctx ends or one fails.

@@ -24,7 +24,8 @@ func init() {
 			},
 			Links: []web.Link{{Path: "/wallet/", Text: web.Text{FR: "Mes documents — connexion requise", EN: "My documents — sign-in required"}}},
 		},
-		Demo: runDemo,
+		Commands: commands(),
+		Demo:     runDemo,
 		New: func(c service.Config, env service.Env) (service.Service, error) {
 			return New(*c.(*Config), env)
 		},

@@ -185,3 +185,21 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// ListenersFile, under the data directory, maps each listener's name to the address it is
+// bound to, once all are: with port 0 in SOCLE_WEB_ADDR and the others, the system picks free
+// ports (no race between finding one and binding it), and whoever started socle reads them
+// here. It goes when socle stops.
+const ListenersFile = "listeners.json"
+
+// LocalURL is the https URL of a bound address, localhost for a listener on every address.
+func LocalURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "https://" + addr
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port)
+}

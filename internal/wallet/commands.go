@@ -1,0 +1,75 @@
+package wallet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"socle/internal/platform/server"
+	"socle/internal/platform/service"
+	"socle/internal/wallet/documents"
+)
+
+func commands() []service.Command {
+	return []service.Command{{Name: "wallet", Summary: "offer credentials and ask for presentations, from scripts",
+		Description: "Offers a citizen's document as a credential, from scripts and for operators.",
+		Subcommands: []service.Command{{
+			Name: "offer", Summary: "print a credential offer of a citizen's document, and its transaction code",
+			Synopsis: "--citizen NATIONAL_NUMBER --document pid|birth-certificate|marriage-certificate [flags]", Database: true, Run: runOffer,
+			Example: "socle wallet offer --citizen 85031412401 --document pid",
+			Description: `
+Makes a credential offer (OpenID4VCI 1.0 §4.1) of a citizen's document, as the citizen's page
+does, and prints the offer's URI (by reference) on the first line of standard output and the
+transaction code the wallet will ask for on the second. The offer is good once, for ten
+minutes. The citizen is the account linked to the national number (wallet.citizens).`}}}}
+}
+
+func runOffer(ctx context.Context, args []string, env service.CommandEnv) error {
+	fs := env.Flags()
+	citizen := fs.String("citizen", "", "the citizen's national register number (11 digits)")
+	document := fs.String("document", documents.PID, "the document: pid, birth-certificate, marriage-certificate")
+	public := fs.String("public-url", "", "socle's public address (empty: SOCLE_PUBLIC_URL, or the web listener of the socle running on -data-dir)")
+	if err := env.Parse(args); err != nil {
+		return err
+	}
+	conf := configurationFor(*document)
+	switch {
+	case len(*citizen) != 11:
+		return service.Usagef("--citizen: want a national register number of 11 digits")
+	case conf == "":
+		return service.Usagef("--document %q: pid, birth-certificate or marriage-certificate", *document)
+	}
+	base := *public
+	if base == "" {
+		base = os.Getenv("SOCLE_PUBLIC_URL")
+	}
+	if base == "" {
+		b, err := os.ReadFile(filepath.Join(env.DataDir(), server.ListenersFile))
+		var bound map[string]string
+		if err != nil || json.Unmarshal(b, &bound) != nil || bound["web"] == "" {
+			return fmt.Errorf("no running socle on %s: give --public-url", env.DataDir())
+		}
+		base = server.LocalURL(bound["web"])
+	}
+	pool, err := env.OpenDB(ctx, 2)
+	if err != nil {
+		return err
+	}
+	var userID int64
+	if err := pool.QueryRow(ctx, `SELECT user_id FROM wallet.citizens WHERE nrn = $1`, *citizen).Scan(&userID); err != nil {
+		return fmt.Errorf("no account is linked to %s", *citizen)
+	}
+	of, tx, err := offers{pool}.create(ctx, userID, *citizen, []string{conf}, time.Now())
+	if err != nil {
+		return err
+	}
+	w := &Wallet{publicURL: func() string { return base }}
+	byRef, _ := w.offerURIs(of)
+	fmt.Fprintln(env.Stdout(), byRef)
+	fmt.Fprintln(env.Stdout(), tx)
+	fmt.Fprintf(env.Stderr(), "offer of %s to %s, good once until %s\n", *document, *citizen, of.ExpiresAt.Format(time.RFC3339))
+	return nil
+}
