@@ -93,3 +93,30 @@ func (w *Wallet) index(rw http.ResponseWriter, r *http.Request) error {
 	w.render(rw, r, http.StatusOK, "index.html", "index.title", d)
 	return nil
 }
+
+// issued lists the credentials issued to the citizen, each revocable (a lost phone).
+func (w *Wallet) issued(rw http.ResponseWriter, r *http.Request) error {
+	u, _ := identity.UserFrom(r.Context())
+	list, err := issuedStore{w.pool}.ofUser(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	w.render(rw, r, http.StatusOK, "issued.html", "issued.title", list)
+	return nil
+}
+
+// revoke revokes one of the citizen's credentials: its status turns INVALID in the list
+// verifiers read.
+func (w *Wallet) revoke(rw http.ResponseWriter, r *http.Request) error {
+	u, _ := identity.UserFrom(r.Context())
+	err := issuedStore{w.pool}.revoke(r.Context(), u.ID, r.PathValue("id"))
+	if errors.Is(err, errNoCredential) {
+		return web.NotFound()
+	}
+	if err != nil {
+		return err
+	}
+	w.logger.Info("wallet: credential revoked", "user", u.ID, "credential", r.PathValue("id"))
+	http.Redirect(rw, r, "/wallet/issued?lang="+web.Lang(r)+"&done=revoked", http.StatusSeeOther)
+	return nil
+}

@@ -128,10 +128,14 @@ func (w *Wallet) Routes(webMux, _ *http.ServeMux) {
 	w.site = web.NewSite(web.Text{FR: "Mon portefeuille", EN: "My wallet"}, "/wallet/", templateFiles, template.FuncMap{
 		"join": strings.Join,
 	}, "templates/*.html")
+	w.site.Nav = []web.Link{{Path: "/wallet/", Text: web.Text{FR: "Mes documents", EN: "My documents"}},
+		{Path: "/wallet/issued", Text: web.Text{FR: "Attestations délivrées", EN: "Issued credentials"}}}
 	w.site.Logger = w.logger
 	h := func(pattern string, fn web.HandlerFunc) { webMux.Handle(pattern, w.people.Require(w.site.Handle(fn))) }
 	h("GET /wallet/{$}", w.index)
 	h("POST /wallet/offers/new/{configuration}", w.makeOffer)
+	h("GET /wallet/issued", w.issued)
+	h("POST /wallet/issued/{id}/revoke", w.revoke)
 	webMux.HandleFunc("GET /wallet/offers/{id}", w.serveOffer)
 	webMux.HandleFunc("GET /.well-known/openid-credential-issuer", w.issuerMetadata)
 	webMux.HandleFunc("GET /.well-known/oauth-authorization-server", w.authorizationServerMetadata)
