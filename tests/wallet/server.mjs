@@ -1,0 +1,136 @@
+// socle for the holder tests: `socle serve --demo` from the built binary, with its own data
+// directory and ports, as tests/browser/harness.mjs starts it but without a browser; and
+// `socle wallet offer`, which prints a pre-authorised offer for a demo citizen.
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, chmodSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import https from 'node:https';
+
+export const root = new URL('../..', import.meta.url).pathname;
+const binary = join(root, 'bin', 'socle');
+
+// ready waits for socle to say where it listens (<data-dir>/listeners.json) and for /readyz
+// to answer 200, trusting socle's development CA; it returns the listeners' addresses. It
+// fails if socle exits first.
+async function ready(socle, dataDir, deadline) {
+  const caPath = join(dataDir, 'pki', 'ca.crt');
+  const boundPath = join(dataDir, 'listeners.json');
+  while (Date.now() < deadline) {
+    if (socle.exitCode !== null) throw new Error(`socle exited (${socle.exitCode}) before it was ready`);
+    if (existsSync(boundPath) && existsSync(caPath)) {
+      const bound = JSON.parse(readFileSync(boundPath, 'utf8'));
+      const [host, port] = [bound.ops.replace(/:\d+$/, ''), Number(bound.ops.match(/:(\d+)$/)[1])];
+      const ok = await new Promise((resolve) => {
+        https.get({ host, port, path: '/readyz', ca: readFileSync(caPath), servername: 'localhost' },
+          (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
+      });
+      if (ok) return bound;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('socle did not become ready');
+}
+
+// httpsFetch returns a fetch (enough of WHATWG fetch for the @openid4vc clients and the tests)
+// over node:https that trusts only ca. It never follows redirects: a 3xx is returned as it is,
+// with its Location, as fetch's redirect: 'manual' would in a browser-less world.
+export function httpsFetch(ca) {
+  return async function fetch(input, init = {}) {
+    const req = input instanceof Request ? input : null;
+    const url = new URL(req ? req.url : String(input));
+    const method = (init.method || req?.method || 'GET').toUpperCase();
+    const headers = new Headers(init.headers || req?.headers || {});
+    let body = init.body ?? (req ? Buffer.from(await req.arrayBuffer()) : undefined);
+    if (body instanceof URLSearchParams) {
+      if (!headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded');
+      body = body.toString();
+    }
+    if (body !== undefined && body !== null && !Buffer.isBuffer(body) && typeof body !== 'string') {
+      body = Buffer.from(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
+    }
+    return new Promise((resolve, reject) => {
+      const r = https.request(url, { method, headers: Object.fromEntries(headers), ca, signal: init.signal },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const h = new Headers();
+            for (const [k, v] of Object.entries(res.headers)) {
+              for (const one of [].concat(v)) h.append(k, one);
+            }
+            const status = res.statusCode;
+            const nullBody = [101, 204, 205, 304].includes(status);
+            const response = new Response(nullBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage, headers: h });
+            Object.defineProperty(response, 'url', { value: url.href });
+            resolve(response);
+          });
+        });
+      r.on('error', reject);
+      if (body !== undefined && body !== null) r.write(body);
+      r.end();
+    });
+  };
+}
+
+// startServer runs socle with the demo data. It returns the public URL (https://127.0.0.1:PORT,
+// the credential issuer's identifier), the data directory, the CA's PEM, the demo accounts,
+// offer() and stop().
+export async function startServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'socle-wallet-'));
+  chmodSync(dataDir, 0o711); // the private cluster's system user must reach its directory
+  const env = {
+    ...process.env,
+    SOCLE_DATA_DIR: dataDir,
+    SOCLE_WEB_ADDR: '127.0.0.1:0',
+    SOCLE_INTERCONNECT_ADDR: '127.0.0.1:0',
+    SOCLE_OPS_ADDR: '127.0.0.1:0',
+    SOCLE_DEMO_PSAP_ADDR: '127.0.0.1:0',
+    SOCLE_DEMO_REGISTRY_ADDR: '127.0.0.1:0',
+    SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
+  };
+  delete env.SOCLE_DATABASE_URL; // the private cluster of the data directory
+  const socle = spawn(binary, ['serve', '--demo'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  let bound;
+  try {
+    bound = await ready(socle, dataDir, Date.now() + 120_000);
+  } catch (err) {
+    if (socle.exitCode === null) socle.kill('SIGTERM');
+    throw err;
+  }
+  const web = Number(bound.web.match(/:(\d+)$/)[1]);
+  const accounts = readFileSync(join(dataDir, 'demo-accounts.txt'), 'utf8').split('\n').filter(Boolean)
+    .map((l) => l.split(' '));
+  return {
+    bound,
+    publicURL: `https://127.0.0.1:${web}`,
+    dataDir,
+    ca: readFileSync(join(dataDir, 'pki', 'ca.crt'), 'utf8'),
+    // password returns a demo account's password, from <data-dir>/demo-accounts.txt.
+    password(email) {
+      const a = accounts.find((l) => l[0] === email);
+      if (!a) throw new Error(`no demo account ${email}`);
+      return a[1];
+    },
+    // offer runs `socle wallet offer` and returns { uri, txCode }.
+    offer(nrn, document) {
+      return new Promise((resolve, reject) => {
+        execFile(binary, ['wallet', 'offer', '--citizen', nrn, '--document', document, '--data-dir', dataDir],
+          { env, timeout: 60_000 }, (err, stdout, stderr) => {
+            if (err) return reject(new Error(`socle wallet offer: ${err.message}\n${stderr}`));
+            const [uri, txCode] = stdout.trim().split('\n').map((l) => l.trim());
+            resolve({ uri, txCode });
+          });
+      });
+    },
+    async stop() {
+      if (socle.exitCode === null) {
+        const exited = new Promise((r) => socle.once('exit', r));
+        socle.kill('SIGTERM'); // socle stops its private PostgreSQL on the way out
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
