@@ -11,7 +11,7 @@ import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash, randomBytes, verify as verifySignature, createPublicKey } from 'node:crypto';
 import { Openid4vciClient } from '@openid4vc/openid4vci';
-import { clientAuthenticationNone } from '@openid4vc/oauth2';
+import { Oauth2Client, clientAuthenticationNone } from '@openid4vc/oauth2';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest } from '@sd-jwt/crypto-nodejs';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
@@ -100,6 +100,7 @@ const callbacks = {
 };
 
 const client = new Openid4vciClient({ callbacks });
+const oauth2Client = new Oauth2Client({ callbacks });
 
 // certificateChainsToCA checks that x5c (base64 DER, leaf first) chains to socle's CA and is
 // valid now; it returns the leaf.
@@ -349,9 +350,12 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
   };
   const dpopKey = await newKey();
   const state = randomBytes(16).toString('base64url');
-  const authorization = await step('PAR', () => client.createAuthorizationRequestUrlFromOffer({
-    credentialOffer, issuerMetadata, clientId: CLIENT_ID, redirectUri: REDIRECT_URI, dpop: { signer: dpopKey },
-    additionalRequestPayload: { state, authorization_details: [{ type: 'openid_credential', credential_configuration_id: PID }] },
+  // Openid4vciClient.createAuthorizationRequestUrlFromOffer (0.4.6) drops the state: the
+  // OAuth 2.0 client it wraps takes it.
+  const authorization = await step('PAR', () => oauth2Client.createAuthorizationRequestUrl({
+    authorizationServerMetadata: as, clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state, dpop: { signer: dpopKey },
+    resource: issuerMetadata.credentialIssuer.credential_issuer,
+    additionalRequestPayload: { authorization_details: [{ type: 'openid_credential', credential_configuration_id: PID }] },
   }));
   assert.ok(authorization.pkce?.codeVerifier, 'PKCE was used');
   const authorizeURL = new URL(authorization.authorizationRequestUrl);
@@ -363,14 +367,20 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
     const res = await fetch(authorizeURL, { headers: { Cookie: cookie } });
     const html = await res.text();
     assert.equal(res.status, 200, `GET ${authorizeURL.pathname}: ${res.status} ${html.slice(0, 300)}`);
-    const form = forms(html).find((f) => f.buttons.length > 0 && !/logout|sign-?out|déconnexion/i.test(f.action));
-    assert.ok(form, 'the authorisation page has a form to confirm');
-    return form;
+    // The button that confirms: not a sign-out, not a refusal; one that says it allows, or
+    // else the only one left.
+    const deny = /deny|refus|reject|cancel|annul|ne pas|do not|don't|logout|sign-?out|déconnexion/i;
+    const allow = /allow|accept|approve|confirm|consent|autoris|yes|oui|continu/i;
+    const candidates = forms(html).flatMap((form) => form.buttons.map((button) => ({ form, button })))
+      .filter(({ form, button }) => !deny.test(`${form.action} ${button.name} ${button.value} ${button.text}`));
+    const chosen = candidates.find(({ button }) => allow.test(`${button.name} ${button.value} ${button.text}`))
+      ?? (candidates.length === 1 ? candidates[0] : undefined);
+    assert.ok(chosen, `the authorisation page has a form to confirm (${candidates.length} candidate buttons)`);
+    return chosen;
   });
   const code = await step('authorise (confirm)', async () => {
-    const button = consent.buttons.find((b) => /allow|accept|approve|confirm|consent|yes|autoris|accept|confirm/i
-      .test(`${b.name} ${b.value} ${b.text}`)) ?? consent.buttons[0];
-    const res = await postForm(consent, authorizeURL, cookie, button);
+    const { form, button } = consent;
+    const res = await postForm(form, authorizeURL, cookie, button);
     assert.equal(res.status, 303, `POST the consent: ${res.status} ${(await res.text()).slice(0, 300)}`);
     const location = new URL(res.headers.get('location'), authorizeURL);
     assert.equal(location.origin + location.pathname, REDIRECT_URI, 'redirected to the redirect_uri');
