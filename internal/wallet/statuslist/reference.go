@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 )
 
 // ErrReference is returned for a `status` claim that does not follow §6.2.
@@ -68,7 +69,7 @@ func (c *StatusClaim) UnmarshalJSON(b []byte) error {
 	*c = StatusClaim{}
 	if raw, ok := m["status_list"]; ok {
 		var r struct {
-			Idx *json.Number `json:"idx"`
+			Idx json.RawMessage `json:"idx"`
 			URI *string      `json:"uri"`
 		}
 		if err := json.Unmarshal(raw, &r); err != nil {
@@ -77,9 +78,10 @@ func (c *StatusClaim) UnmarshalJSON(b []byte) error {
 		if r.Idx == nil || r.URI == nil {
 			return fmt.Errorf("%w: status_list needs idx and uri", ErrReference)
 		}
-		idx, err := r.Idx.Int64()
+		// A JSON number, not a string that looks like one.
+		idx, err := strconv.ParseInt(string(r.Idx), 10, 64)
 		if err != nil || idx < 0 || idx > maxIndex {
-			return fmt.Errorf("%w: idx %s is not a non-negative integer", ErrReference, r.Idx.String())
+			return fmt.Errorf("%w: idx %.20s is not a non-negative integer", ErrReference, r.Idx)
 		}
 		ref := Reference{Idx: int(idx), URI: *r.URI}
 		if err := ref.Validate(); err != nil {
