@@ -42,8 +42,16 @@ type Checker struct {
 	opts   CheckerOptions
 	client *http.Client
 
-	mu    sync.Mutex
-	cache map[string]*cacheEntry
+	mu       sync.Mutex
+	cache    map[string]*cacheEntry
+	inflight map[string]*fetchCall
+}
+
+// fetchCall is one fetch that concurrent checks of the same URI wait for.
+type fetchCall struct {
+	done chan struct{}
+	list *List
+	err  error
 }
 
 type cacheEntry struct {
@@ -100,7 +108,10 @@ func NewChecker(opts CheckerOptions) (*Checker, error) {
 		}
 		return nil
 	}
-	return &Checker{opts: opts, client: &client, cache: map[string]*cacheEntry{}}, nil
+	return &Checker{
+		opts: opts, client: &client,
+		cache: map[string]*cacheEntry{}, inflight: map[string]*fetchCall{},
+	}, nil
 }
 
 // Status returns the status of the entry ref points to (§8.3 steps 2 to 7).
@@ -133,21 +144,38 @@ func (c *Checker) list(ctx context.Context, uri string) (*List, error) {
 		c.mu.Unlock()
 		return e.list, nil
 	}
+	// One fetch per URI at a time: the others wait for its result.
+	if call, ok := c.inflight[uri]; ok {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.list, call.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %v", ErrFetch, ctx.Err())
+		}
+	}
+	call := &fetchCall{done: make(chan struct{})}
+	c.inflight[uri] = call
 	c.mu.Unlock()
 
-	tok, err := c.fetch(ctx, uri)
-	if err != nil {
-		return nil, err
-	}
-	now = c.opts.Now()
-	e := &cacheEntry{list: tok.List, freshUntil: now.Add(c.lifetime(tok, now)), lastUsed: now}
+	// The fetch is not tied to the first caller's cancellation, which would
+	// fail the callers waiting for it; the Timeout still bounds it.
+	tok, err := c.fetch(context.WithoutCancel(ctx), uri)
+
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.cache[uri]; !ok && len(c.cache) >= c.opts.MaxEntries {
-		c.evictLocked()
+	delete(c.inflight, uri)
+	if err == nil {
+		now = c.opts.Now()
+		if _, ok := c.cache[uri]; !ok && len(c.cache) >= c.opts.MaxEntries {
+			c.evictLocked()
+		}
+		c.cache[uri] = &cacheEntry{list: tok.List, freshUntil: now.Add(c.lifetime(tok, now)), lastUsed: now}
+		call.list = tok.List
 	}
-	c.cache[uri] = e
-	return e.list, nil
+	call.err = err
+	c.mu.Unlock()
+	close(call.done)
+	return call.list, call.err
 }
 
 // lifetime is how long a fetched token is used before a fresh copy is

@@ -243,3 +243,29 @@ func TestCheckerRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckerConcurrentChecksShareOneFetch(t *testing.T) {
+	key := newKey(t)
+	site := newIssuerSite(t, key, "/statuslists/1")
+	site.pubs["/statuslists/1"].Set(9, Invalid)
+	c := site.checker(t, &key.PublicKey, nil)
+	ref := Reference{Idx: 9, URI: site.srv.URL + "/statuslists/1"}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			s, err := c.Status(context.Background(), ref)
+			if err == nil && s != Invalid {
+				err = errors.New("not INVALID: " + s.String())
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := site.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches for 8 concurrent checks, want 1", n)
+	}
+}

@@ -70,7 +70,7 @@ func (c *StatusClaim) UnmarshalJSON(b []byte) error {
 	if raw, ok := m["status_list"]; ok {
 		var r struct {
 			Idx json.RawMessage `json:"idx"`
-			URI *string      `json:"uri"`
+			URI *string         `json:"uri"`
 		}
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return fmt.Errorf("%w: status_list: %v", ErrReference, err)

@@ -198,7 +198,9 @@ func TestParseTokenRefusals(t *testing.T) {
 		{"payload changed after signing", []byte(strings.Join(parts, ".")), nil, ErrSignature},
 		{"header alg differs from the key's", good(nil), func(o *VerifyOptions) { o.Keys = StaticKey(jwa.ES384(), &key.PublicKey) }, ErrSignature},
 		{"resolver refuses", good(nil), func(o *VerifyOptions) {
-			o.Keys = KeyResolverFunc(func(context.Context, Header) (VerificationKey, error) { return VerificationKey{}, errors.New("unknown kid") })
+			o.Keys = KeyResolverFunc(func(context.Context, Header) (VerificationKey, error) {
+				return VerificationKey{}, errors.New("unknown kid")
+			})
 		}, ErrSignature},
 		{"unexpected bits", good(nil), func(o *VerifyOptions) { o.Bits = 2 }, ErrUnexpectedBits},
 		{"bits 3", signRaw(t, key, TokenType, strings.Replace(payload(""), `"bits":1`, `"bits":3`, 1)), nil, ErrBits},
