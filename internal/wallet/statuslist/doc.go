@@ -6,11 +6,10 @@
 // over HTTP (§8.1, §8.2, §13.7).
 //
 // Section numbers refer to draft-ietf-oauth-status-list-20 (April 2026), the
-// last revision whose text this package was checked against. The research
-// note names -21 (November 2026) as current; its wire format (bits, lst,
-// statuslist+jwt, status.status_list.{idx,uri}) is unchanged as far as the
-// package's tests can tell, but the section numbers should be rechecked
-// against -21 before they are quoted elsewhere.
+// last revision whose text was available when this package was written. The
+// research note names -21 (3 November 2026) as current; its text could not be
+// read here, so the wire format and the section numbers cited in this package
+// should be rechecked against -21.
 //
 // Only the JWT format is implemented; the CWT format (§4.3, §5.2), Status List
 // Aggregation (§9) and historical resolution (§8.4) are not.
