@@ -2,10 +2,10 @@ package wallet
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,11 +22,11 @@ import (
 // carry the chain in their x5c header (HAIP 1.0 asks for x5c in SD-JWT VCs and in Status List
 // Tokens), and its key id.
 type signer struct {
-	key  jwk.Key  // private, with kid and alg
-	pub  jwk.Key  // public, with kid and alg
-	x5c  []string // base64 (standard, padded) DER, leaf first (RFC 7515 §4.1.6)
-	leaf *x509.Certificate
-	alg  jwa.SignatureAlgorithm
+	priv  crypto.Signer
+	kid   string
+	pub   jwk.Key             // public, with kid and alg: the issuer metadata's
+	chain []*x509.Certificate // leaf first, for x5c (RFC 7515 §4.1.6)
+	alg   jwa.SignatureAlgorithm
 }
 
 // issuerFiles are where the issuer's key and certificate are; the default pair is made from
@@ -57,39 +57,37 @@ func loadSigner(cfg Config, dataDir string) (*signer, error) {
 	}
 	s := &signer{}
 	for _, der := range pair.Certificate {
-		s.x5c = append(s.x5c, base64.StdEncoding.EncodeToString(der))
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("wallet: issuer certificate: %w", err)
+		}
+		s.chain = append(s.chain, c)
 	}
-	if s.leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-		return nil, fmt.Errorf("wallet: issuer certificate: %w", err)
-	}
-	if dev && len(pair.Certificate) == 1 {
+	if dev && len(s.chain) == 1 {
 		// The development pair holds the leaf only: the chain ends with the CA.
 		if ca, err := os.ReadFile(filepath.Join(filepath.Dir(certFile), "ca.crt")); err == nil {
 			if certs, err := pki.ParseCertificates(ca); err == nil && len(certs) > 0 {
-				s.x5c = append(s.x5c, base64.StdEncoding.EncodeToString(certs[0].Raw))
+				s.chain = append(s.chain, certs[0])
 			}
 		}
 	}
-	signerKey, ok := pair.PrivateKey.(crypto.Signer)
-	if !ok {
+	var ok bool
+	if s.priv, ok = pair.PrivateKey.(crypto.Signer); !ok {
 		return nil, errors.New("wallet: issuer key: not a signing key")
 	}
-	if s.key, err = jwk.Import(signerKey); err != nil {
+	if _, ok := s.priv.Public().(*ecdsa.PublicKey); !ok {
+		return nil, fmt.Errorf("wallet: issuer key: %T is not among HAIP's keys (ECDSA P-256, ES256)", s.priv.Public())
+	}
+	s.alg = jwa.ES256()
+	// The key id is the certificate's SHA-256: a new certificate, a new kid.
+	sum := sha256.Sum256(s.chain[0].Raw)
+	s.kid = hex.EncodeToString(sum[:8])
+	pub, err := jwk.Import(s.priv.Public())
+	if err != nil {
 		return nil, fmt.Errorf("wallet: issuer key: %w", err)
 	}
-	switch s.key.KeyType().String() {
-	case "EC":
-		s.alg = jwa.ES256()
-	default:
-		return nil, fmt.Errorf("wallet: issuer key: %s keys are not among HAIP's (ES256)", s.key.KeyType())
-	}
-	// The key id is the certificate's SHA-256: a new certificate, a new kid.
-	sum := sha256.Sum256(s.leaf.Raw)
-	kid := hex.EncodeToString(sum[:8])
-	s.key.Set(jwk.KeyIDKey, kid)
-	s.key.Set(jwk.AlgorithmKey, s.alg)
-	if s.pub, err = s.key.PublicKey(); err != nil {
-		return nil, err
-	}
+	pub.Set(jwk.KeyIDKey, s.kid)
+	pub.Set(jwk.AlgorithmKey, s.alg)
+	s.pub = pub
 	return s, nil
 }

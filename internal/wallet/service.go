@@ -68,6 +68,7 @@ type Wallet struct {
 	tlsRoots  *tls.Config
 	site      *web.Site
 	signer    *signer
+	status    statusCache
 }
 
 // New builds the wallet; Start makes it serve.
@@ -141,4 +142,5 @@ func (w *Wallet) Routes(webMux, _ *http.ServeMux) {
 	webMux.HandleFunc("GET /.well-known/oauth-authorization-server", w.authorizationServerMetadata)
 	webMux.HandleFunc("GET /.well-known/jwt-vc-issuer", w.jwtVCIssuerMetadata)
 	webMux.HandleFunc("GET /wallet/vct/{kind}", w.typeMetadata)
+	webMux.HandleFunc("GET /wallet/status/{list}", w.serveStatus)
 }
