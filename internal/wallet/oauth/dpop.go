@@ -60,6 +60,9 @@ type DPoPError struct {
 }
 
 func (e *DPoPError) Error() string {
+	if e.Code == "" {
+		return "dpop: " + e.Description
+	}
 	return "dpop: " + e.Code + ": " + e.Description
 }
 
@@ -76,7 +79,7 @@ func (e *DPoPError) WWWAuthenticate() string {
 	if e.Code != "" {
 		param("error", e.Code)
 	}
-	if e.Description != "" {
+	if e.Code != "" && e.Description != "" {
 		param("error_description", e.Description)
 	}
 	if len(e.Algs) > 0 {
@@ -237,7 +240,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 	if h.Crit != nil || h.B64 != nil {
 		return nil, v.refuse("crit and b64 are not supported")
 	}
-	// Point 4: typ.
+	// Point 4: typ. A media type, so compared without regard to case (RFC 7515 §4.1.9).
 	if !strings.EqualFold(h.Typ, DPoPType) {
 		return nil, v.refuse("typ is not dpop+jwt")
 	}

@@ -489,6 +489,14 @@ func TestProtectRefusals(t *testing.T) {
 			return http.Header{"Authorization": {"DPoP " + tok}, "Dpop": {w.proof(f.clock, "POST", credentialURL, nil)}}
 		}, CodeInvalidDPoPProof},
 	}
+	t.Run("no Authorization header", func(t *testing.T) {
+		f := newFixture(t)
+		_, _, err := f.Protect(context.Background(), http.Header{}, "POST", credentialURL)
+		// RFC 6750 §3.1: a request without credentials gets the challenge, no error code.
+		if d := refusedWith(t, err, ""); d.WWWAuthenticate() != `DPoP algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512"` {
+			t.Errorf("WWW-Authenticate: %s", d.WWWAuthenticate())
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)

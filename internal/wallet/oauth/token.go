@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -186,8 +187,13 @@ func (s *Server) Token(ctx context.Context, req *TokenRequest, proof *DPoPProof)
 // be downgraded (§7.2).
 func AccessTokenFromHeader(h http.Header) (string, error) {
 	values := h.Values("Authorization")
-	if len(values) != 1 {
-		return "", &DPoPError{Code: CodeInvalidRequest, Description: "one Authorization header is required"}
+	switch len(values) {
+	case 0:
+		// RFC 6750 §3.1: no credentials at all is answered without an error code.
+		return "", &DPoPError{Description: "an access token is required"}
+	case 1:
+	default:
+		return "", &DPoPError{Code: CodeInvalidRequest, Description: "more than one Authorization header"}
 	}
 	scheme, token, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "DPoP") {
@@ -206,6 +212,10 @@ func AccessTokenFromHeader(h http.Header) (string, error) {
 func (s *Server) Protect(ctx context.Context, header http.Header, method, requestURL string) (*AccessToken, *DPoPProof, error) {
 	token, err := AccessTokenFromHeader(header)
 	if err != nil {
+		var d *DPoPError
+		if errors.As(err, &d) {
+			d.Algs = s.dpop.Algorithms()
+		}
 		return nil, nil, err
 	}
 	t, err := s.tokens.Token(ctx, Hash(token))
