@@ -115,7 +115,7 @@ func ParseAuthorizationRequest(form url.Values) (*AuthorizationRequest, error) {
 	if e != nil {
 		return nil, e
 	}
-	if p["request_uri"] != "" || form.Has("request_uri") {
+	if form.Has("request_uri") {
 		return nil, refusal(CodeInvalidRequest, "request_uri is not allowed in a pushed request") // RFC 9126 §2.1
 	}
 	if p["client_id"] == "" {

@@ -285,6 +285,16 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 	}
 }
 
+func TestTokenRefusesARequestWithoutProof(t *testing.T) {
+	f := newFixture(t)
+	req, err := ParseTokenRequest(codeForm(f.authorise(t, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Token(context.Background(), req, nil)
+	refused(t, err, CodeInvalidDPoPProof)
+}
+
 func TestTokenEndpointPassesOnTheDPoPNonce(t *testing.T) {
 	f := newFixture(t)
 	nonces, _ := NewHMACNonces(make([]byte, 32), 0, f.clock.Clock())

@@ -128,8 +128,12 @@ func (s *Server) TokenEndpoint(ctx context.Context, header http.Header, tokenURL
 	return s.Token(ctx, req, proof)
 }
 
-// Token redeems a parsed request's grant for an access token bound to proof's key.
+// Token redeems a parsed request's grant for an access token bound to proof's key; proof is
+// one DPoPVerifier.Verify accepted for this request, and is required (HAIP 1.0).
 func (s *Server) Token(ctx context.Context, req *TokenRequest, proof *DPoPProof) (*TokenResponse, error) {
+	if proof == nil || proof.JKT == "" {
+		return nil, refusal(CodeInvalidDPoPProof, "a DPoP proof is required")
+	}
 	var t AccessToken
 	switch req.GrantType {
 	case GrantAuthorizationCode:
