@@ -62,11 +62,11 @@ func runOffer(ctx context.Context, args []string, env service.CommandEnv) error 
 	if err := pool.QueryRow(ctx, `SELECT user_id FROM wallet.citizens WHERE nrn = $1`, *citizen).Scan(&userID); err != nil {
 		return fmt.Errorf("no account is linked to %s", *citizen)
 	}
-	of, tx, err := offers{pool}.create(ctx, userID, *citizen, []string{conf}, time.Now())
+	w := &Wallet{pool: pool, publicURL: func() string { return base }}
+	of, tx, err := w.newOffer(ctx, userID, []string{conf})
 	if err != nil {
 		return err
 	}
-	w := &Wallet{publicURL: func() string { return base }}
 	byRef, _ := w.offerURIs(of)
 	fmt.Fprintln(env.Stdout(), byRef)
 	fmt.Fprintln(env.Stdout(), tx)

@@ -4,29 +4,25 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"image/png"
-	"math/big"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"socle/internal/platform/identity"
+	"socle/internal/wallet/oauth"
 	"socle/internal/web"
 )
-
-// OfferLifetime is how long an offer may be redeemed.
-const OfferLifetime = 10 * time.Minute
 
 // txCodeLength is the transaction code's number of digits (OpenID4VCI 1.0 §4.1.1: the
 // issuer says its length and input mode to the wallet).
@@ -36,15 +32,10 @@ const txCodeLength = 6
 type offer struct {
 	ID             string
 	UserID         int64
-	NRN            string
 	Configurations []string
 	Code           string
 	ExpiresAt      time.Time
-	RedeemedAt     *time.Time
 }
-
-// offers is wallet.offers.
-type offers struct{ pool *pgxpool.Pool }
 
 func randomToken(n int) string {
 	b := make([]byte, n)
@@ -52,36 +43,36 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// txCode is a random numeric transaction code.
-func txCode() string {
-	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	return fmt.Sprintf("%0*d", txCodeLength, n.Int64())
-}
-
-func hashOf(s string) []byte {
-	h := sha256.Sum256([]byte(s))
-	return h[:]
-}
-
-// create makes an offer of configurations for a citizen, and returns it with its
-// transaction code, which is kept nowhere but in its hash.
-func (o offers) create(ctx context.Context, userID int64, nrn string, configurations []string, now time.Time) (offer, string, error) {
-	of := offer{ID: randomToken(16), UserID: userID, NRN: nrn, Configurations: configurations, Code: randomToken(32),
-		ExpiresAt: now.Add(OfferLifetime)}
-	tx := txCode()
-	_, err := o.pool.Exec(ctx, `INSERT INTO wallet.offers (id, user_id, nrn, configurations, code, tx_code_hash, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, of.ID, userID, nrn, configurations, of.Code, hashOf(tx), of.ExpiresAt)
+// newOffer makes an offer of configurations to a citizen: a pre-authorised grant of the
+// authorisation server, with a numeric transaction code for the citizen to read, and the
+// offer that carries the grant's code. The transaction code is returned, and kept only as its
+// hash, with the grant.
+func (w *Wallet) newOffer(ctx context.Context, userID int64, configurations []string) (offer, string, error) {
+	srv, err := w.oauth()
+	if err != nil {
+		return offer{}, "", err
+	}
+	pre, err := srv.NewPreAuthorizedCode(ctx, oauth.PreAuthorizedOffer{Subject: strconv.FormatInt(userID, 10),
+		CredentialConfigurationIDs: configurations,
+		TxCode: &oauth.TxCode{InputMode: oauth.TxCodeNumeric, Length: txCodeLength,
+			Description: "Code affiché sur la page de socle / Code shown on socle's page"}})
+	if err != nil {
+		return offer{}, "", err
+	}
+	of := offer{ID: randomToken(16), UserID: userID, Configurations: configurations, Code: pre.Code, ExpiresAt: pre.ExpiresAt}
+	_, err = w.pool.Exec(ctx, `INSERT INTO wallet.offers (id, user_id, configurations, code, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		of.ID, userID, configurations, of.Code, of.ExpiresAt)
 	if err != nil {
 		return offer{}, "", fmt.Errorf("wallet: offer: %w", err)
 	}
-	return of, tx, nil
+	return of, pre.TxCode, nil
 }
 
-// byID reads an offer by its reference.
-func (o offers) byID(ctx context.Context, id string) (offer, error) {
+// offerByID reads an offer by its reference, while it may be redeemed.
+func (w *Wallet) offerByID(ctx context.Context, id string) (offer, error) {
 	var of offer
-	err := o.pool.QueryRow(ctx, `SELECT id, user_id, nrn, configurations, code, expires_at, redeemed_at FROM wallet.offers WHERE id = $1`, id).
-		Scan(&of.ID, &of.UserID, &of.NRN, &of.Configurations, &of.Code, &of.ExpiresAt, &of.RedeemedAt)
+	err := w.pool.QueryRow(ctx, `SELECT id, user_id, configurations, code, expires_at FROM wallet.offers WHERE id = $1 AND expires_at > now()`, id).
+		Scan(&of.ID, &of.UserID, &of.Configurations, &of.Code, &of.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return offer{}, errNoOffer
 	}
@@ -98,7 +89,7 @@ func (w *Wallet) offerDocument(of offer) map[string]any {
 		"grants": map[string]any{
 			"urn:ietf:params:oauth:grant-type:pre-authorized_code": map[string]any{
 				"pre-authorized_code": of.Code,
-				"tx_code": map[string]any{"input_mode": "numeric", "length": txCodeLength,
+				"tx_code": map[string]any{"input_mode": oauth.TxCodeNumeric, "length": txCodeLength,
 					"description": "Code affiché sur la page de socle / Code shown on socle's page"},
 			},
 		},
@@ -117,8 +108,8 @@ func (w *Wallet) offerURIs(of offer) (byReference, byValue string) {
 // serveOffer is the offer by reference (§4.1.3): anyone with the reference reads it, while it
 // may be redeemed.
 func (w *Wallet) serveOffer(rw http.ResponseWriter, r *http.Request) {
-	of, err := offers{w.pool}.byID(r.Context(), r.PathValue("id"))
-	if err != nil || of.RedeemedAt != nil || time.Now().After(of.ExpiresAt) {
+	of, err := w.offerByID(r.Context(), r.PathValue("id"))
+	if err != nil {
 		writeJSON(rw, http.StatusNotFound, map[string]string{"error": "invalid_request", "error_description": "no such offer, or it expired or was used"})
 		return
 	}
@@ -143,11 +134,10 @@ func (w *Wallet) makeOffer(rw http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return web.NotFound()
 	}
-	nrn, err := w.citizens.nrn(r.Context(), u.ID)
-	if err != nil {
+	if _, err := w.citizens.nrn(r.Context(), u.ID); err != nil {
 		return web.Errorf(http.StatusForbidden, "no-national-number", messages.Text("error"), messages.Text("err.nocitizen"))
 	}
-	of, tx, err := offers{w.pool}.create(r.Context(), u.ID, nrn, []string{conf}, time.Now())
+	of, tx, err := w.newOffer(r.Context(), u.ID, []string{conf})
 	if err != nil {
 		return err
 	}

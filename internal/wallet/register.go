@@ -58,5 +58,14 @@ func runDemo(ctx context.Context, _ service.Config, env service.Env) (func(), er
 			return nil, err
 		}
 	}
+	// Wallets the demo knows: the EU reference wallet, and the independent holder of socle's
+	// tests (tests/wallet), which reads its code in the redirect without following it.
+	_, err := env.Pool.Exec(ctx, `INSERT INTO wallet.clients (id, name, redirect_uris) VALUES
+		('eudi-wallet', 'EUDI reference wallet', '{eu.europa.ec.euidi://authorization}'),
+		('socle-node-holder', 'socle test holder', '{http://127.0.0.1/cb}')
+		ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return nil, err
+	}
 	return func() {}, nil
 }

@@ -69,6 +69,8 @@ type Wallet struct {
 	site      *web.Site
 	signer    *signer
 	status    statusCache
+	auth      authServer
+	stop      func()
 }
 
 // New builds the wallet; Start makes it serve.
@@ -86,17 +88,42 @@ func New(cfg Config, env service.Env) (*Wallet, error) {
 
 func (w *Wallet) Name() string { return "wallet" }
 
-// Start loads the issuer's key (making the development one if need be).
+// Start loads the issuer's key (making the development one if need be), and purges the
+// authorisation server's expired state every minute.
 func (w *Wallet) Start(ctx context.Context) error {
 	s, err := loadSigner(w.cfg, w.dataDir)
 	if err != nil {
 		return err
 	}
 	w.signer = s
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-t.C:
+				if err := (stateStore{w.pool}).purge(bg); err != nil {
+					w.logger.Warn("wallet: purge", "error", err)
+				}
+			}
+		}
+	}()
+	w.stop = func() { cancel(); <-done }
 	return nil
 }
 
-func (w *Wallet) Stop(ctx context.Context) error { return nil }
+func (w *Wallet) Stop(ctx context.Context) error {
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
+	}
+	return nil
+}
 
 func (w *Wallet) Ready(ctx context.Context) error { return w.pool.Ping(ctx) }
 
@@ -143,4 +170,14 @@ func (w *Wallet) Routes(webMux, _ *http.ServeMux) {
 	webMux.HandleFunc("GET /.well-known/jwt-vc-issuer", w.jwtVCIssuerMetadata)
 	webMux.HandleFunc("GET /wallet/vct/{kind}", w.typeMetadata)
 	webMux.HandleFunc("GET /wallet/status/{list}", w.serveStatus)
+	h("GET "+pathAuthorize, w.authorize)
+	h("POST "+pathAuthorize, w.approve)
+	for path, fn := range map[string]http.HandlerFunc{pathToken: w.token, pathPAR: w.par, pathNonce: w.nonce,
+		pathCredential: w.credential, pathNotification: w.notification} {
+		webMux.HandleFunc("POST "+path, fn)
+		// Wallets prove who they are with DPoP keys and tokens, not the browser's cookie.
+		if w.people != nil {
+			w.people.AllowCrossOrigin(path)
+		}
+	}
 }
