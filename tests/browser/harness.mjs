@@ -94,7 +94,8 @@ export async function startSocle({ before } = {}) {
   });
   const bound = await ready(socle, dataDir, Date.now() + 120_000);
   const web = Number(bound.web.match(/:(\d+)$/)[1]);
-  // demoAccount is a line of <data-dir>/demo-accounts.txt: e-mail, password, second-factor key.
+  // demoAccount is a line of <data-dir>/demo-accounts.txt: e-mail, password, then a
+  // second-factor key (otpauth://...) and a note (nrn=...) when the account has them.
   const demoAccount = (email) =>
     readFileSync(join(dataDir, 'demo-accounts.txt'), 'utf8').split('\n').find((l) => l.startsWith(email + ' ')).split(' ');
   const browser = await chromium.launch({
@@ -114,9 +115,8 @@ export async function startSocle({ before } = {}) {
     // page opens a laptop-sized page; the development CA is not in the browser's store.
     // audited: the page may take axe-core's script, which the pages' Content-Security-Policy
     // would refuse (for the accessibility tests only).
-    async page(locale, { audited = false } = {}) {
-      const context = await browser.newContext({ locale, viewport: { width: 1366, height: 768 }, ignoreHTTPSErrors: true,
-        bypassCSP: audited });
+    async page(locale, { audited = false, viewport = { width: 1366, height: 768 } } = {}) {
+      const context = await browser.newContext({ locale, viewport, ignoreHTTPSErrors: true, bypassCSP: audited });
       contexts.push(context);
       return context.newPage();
     },
@@ -131,7 +131,7 @@ export async function startSocle({ before } = {}) {
     },
     // secondFactor returns a demo administrator's otpauth:// URI, undefined for others.
     secondFactor(email) {
-      return demoAccount(email)[2];
+      return demoAccount(email).find((f) => f.startsWith('otpauth://'));
     },
     async stop() {
       await browser.close();
