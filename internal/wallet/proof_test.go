@@ -54,15 +54,23 @@ func TestAProofIsRefusedWhenItDoesNotHold(t *testing.T) {
 		want error
 		says string
 	}{
-		"another typ": {func(h jws.Headers, _ jwt.Token) (any, jwa.SignatureAlgorithm) { h.Set(jws.TypeKey, "JWT"); return nil, jwa.ES256() }, errInvalidProof, "typ"},
-		"no jwk":      {func(h jws.Headers, _ jwt.Token) (any, jwa.SignatureAlgorithm) { h.Remove(jws.JWKKey); return nil, jwa.ES256() }, errInvalidProof, "no jwk"},
+		"another typ": {func(h jws.Headers, _ jwt.Token) (any, jwa.SignatureAlgorithm) {
+			h.Set(jws.TypeKey, "JWT")
+			return nil, jwa.ES256()
+		}, errInvalidProof, "typ"},
+		"no jwk": {func(h jws.Headers, _ jwt.Token) (any, jwa.SignatureAlgorithm) {
+			h.Remove(jws.JWKKey)
+			return nil, jwa.ES256()
+		}, errInvalidProof, "no jwk"},
 		"a private key in jwk": {func(h jws.Headers, _ jwt.Token) (any, jwa.SignatureAlgorithm) {
 			k, _ := jwk.Import(other)
 			h.Set(jws.JWKKey, k)
 			return other, jwa.ES256()
 		}, errInvalidProof, "private"},
 		"signed by another key": {func(jws.Headers, jwt.Token) (any, jwa.SignatureAlgorithm) { return other, jwa.ES256() }, errInvalidProof, ""},
-		"HS256": {func(jws.Headers, jwt.Token) (any, jwa.SignatureAlgorithm) { return []byte("0123456789abcdef0123456789abcdef"), jwa.HS256() }, errInvalidProof, "alg"},
+		"HS256": {func(jws.Headers, jwt.Token) (any, jwa.SignatureAlgorithm) {
+			return []byte("0123456789abcdef0123456789abcdef"), jwa.HS256()
+		}, errInvalidProof, "alg"},
 		"another audience": {func(_ jws.Headers, tok jwt.Token) (any, jwa.SignatureAlgorithm) {
 			tok.Set(jwt.AudienceKey, []string{"https://elsewhere.example"})
 			return nil, jwa.ES256()
@@ -71,7 +79,10 @@ func TestAProofIsRefusedWhenItDoesNotHold(t *testing.T) {
 			tok.Set(jwt.IssuedAtKey, time.Now().Add(-time.Hour))
 			return nil, jwa.ES256()
 		}, errInvalidProof, "iat"},
-		"no nonce": {func(_ jws.Headers, tok jwt.Token) (any, jwa.SignatureAlgorithm) { tok.Remove("nonce"); return nil, jwa.ES256() }, errInvalidNonce, "nonce"},
+		"no nonce": {func(_ jws.Headers, tok jwt.Token) (any, jwa.SignatureAlgorithm) {
+			tok.Remove("nonce")
+			return nil, jwa.ES256()
+		}, errInvalidNonce, "nonce"},
 	} {
 		_, err := checkProof(signProof(t, c.edit), testIssuer, time.Now())
 		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.says) {
