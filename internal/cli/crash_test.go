@@ -25,6 +25,7 @@ import (
 	"socle/internal/platform/database/dbtest"
 	"socle/internal/platform/identity"
 	"socle/internal/visio"
+	"socle/internal/wallet"
 )
 
 var binary string
@@ -71,7 +72,7 @@ func serve(t *testing.T, env []string, logs *os.File) *exec.Cmd {
 // mid-load, restarts it, and checks that every message that got a 202 reached its PSAP.
 func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	ctx := context.Background()
-	url := dbtest.NewURL(t, identity.Migrations(), schema.Migrations(), visio.Migrations(), gateway.Migrations())
+	url := dbtest.NewURL(t, identity.Migrations(), schema.Migrations(), visio.Migrations(), gateway.Migrations(), wallet.Migrations())
 	pool, err := database.Open(ctx, url, 4)
 	if err != nil {
 		t.Fatal(err)
