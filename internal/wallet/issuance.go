@@ -72,29 +72,33 @@ func oauthError(rw http.ResponseWriter, err error) {
 	}
 }
 
-// form reads a POSTed form of at most 64 KiB.
-func form(rw http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(rw, r.Body, 64<<10)
-	return r.ParseForm()
-}
-
-// token is the token endpoint (RFC 6749 §3.2, OpenID4VCI 1.0 §6): both grants, DPoP-bound.
-func (w *Wallet) token(rw http.ResponseWriter, r *http.Request) {
+// formEndpoint serves an endpoint of the authorisation server that takes a form: fn answers
+// with a body and its status, or an OAuth error.
+func (w *Wallet) formEndpoint(rw http.ResponseWriter, r *http.Request, fn func(*oauth.Server) (any, int, error)) {
 	srv, err := w.oauth()
 	if err != nil {
 		oauthError(rw, err)
 		return
 	}
-	if err := form(rw, r); err != nil {
+	r.Body = http.MaxBytesReader(rw, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
 		oauthError(rw, &oauth.Error{Code: oauth.CodeInvalidRequest, Description: "the body is not a form of at most 64 KiB"})
 		return
 	}
-	resp, err := srv.TokenEndpoint(r.Context(), r.Header, w.publicURL()+pathToken, r.PostForm)
+	body, status, err := fn(srv)
 	if err != nil {
 		oauthError(rw, err)
 		return
 	}
-	writeJSON(rw, http.StatusOK, resp)
+	writeJSON(rw, status, body)
+}
+
+// token is the token endpoint (RFC 6749 §3.2, OpenID4VCI 1.0 §6): both grants, DPoP-bound.
+func (w *Wallet) token(rw http.ResponseWriter, r *http.Request) {
+	w.formEndpoint(rw, r, func(srv *oauth.Server) (any, int, error) {
+		resp, err := srv.TokenEndpoint(r.Context(), r.Header, w.publicURL()+pathToken, r.PostForm)
+		return resp, http.StatusOK, err
+	})
 }
 
 // nonce is the nonce endpoint (OpenID4VCI 1.0 §7).
@@ -113,21 +117,10 @@ func (w *Wallet) nonce(rw http.ResponseWriter, r *http.Request) {
 // par is the pushed authorisation request endpoint (RFC 9126). Wallets are public clients:
 // the client_id names a registered wallet (wallet.clients), whose redirect URIs it must use.
 func (w *Wallet) par(rw http.ResponseWriter, r *http.Request) {
-	srv, err := w.oauth()
-	if err != nil {
-		oauthError(rw, err)
-		return
-	}
-	if err := form(rw, r); err != nil {
-		oauthError(rw, &oauth.Error{Code: oauth.CodeInvalidRequest, Description: "the body is not a form of at most 64 KiB"})
-		return
-	}
-	resp, err := srv.Push(r.Context(), r.PostForm.Get("client_id"), r.PostForm)
-	if err != nil {
-		oauthError(rw, err)
-		return
-	}
-	writeJSON(rw, http.StatusCreated, resp)
+	w.formEndpoint(rw, r, func(srv *oauth.Server) (any, int, error) {
+		resp, err := srv.Push(r.Context(), r.PostForm.Get("client_id"), r.PostForm)
+		return resp, http.StatusCreated, err
+	})
 }
 
 // consent is an authorisation request the signed-in citizen is asked to approve.
