@@ -32,15 +32,9 @@ func Parse(s string) (*SDJWT, error) {
 	if err != nil {
 		return nil, err
 	}
-	alg, err := hashAlgOf(payload)
+	alg, ds, err := readDisclosures(payload, encoded)
 	if err != nil {
 		return nil, err
-	}
-	ds := make([]*Disclosure, len(encoded))
-	for i, e := range encoded {
-		if ds[i], err = ParseDisclosure(e, alg); err != nil {
-			return nil, err
-		}
 	}
 	claims, _, err := process(payload, ds)
 	if err != nil {

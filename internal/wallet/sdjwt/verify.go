@@ -157,15 +157,9 @@ func (v *Verifier) Verify(ctx context.Context, presentation string, expect Expec
 	if err := v.checkTimes(payload, now); err != nil {
 		return nil, err
 	}
-	alg, err := hashAlgOf(payload)
+	alg, ds, err := readDisclosures(payload, encoded)
 	if err != nil {
 		return nil, err
-	}
-	ds := make([]*Disclosure, len(encoded))
-	for i, e := range encoded {
-		if ds[i], err = ParseDisclosure(e, alg); err != nil {
-			return nil, err
-		}
 	}
 	claims, used, err := process(payload, ds)
 	if err != nil {
@@ -295,4 +289,20 @@ func audienceIs(aud any, want string) bool {
 		return slices.Contains(a, any(want))
 	}
 	return false
+}
+
+// readDisclosures decodes the disclosures of an SD-JWT whose payload names their digests'
+// algorithm (_sd_alg).
+func readDisclosures(payload map[string]any, encoded []string) (string, []*Disclosure, error) {
+	alg, err := hashAlgOf(payload)
+	if err != nil {
+		return "", nil, err
+	}
+	ds := make([]*Disclosure, len(encoded))
+	for i, e := range encoded {
+		if ds[i], err = ParseDisclosure(e, alg); err != nil {
+			return "", nil, err
+		}
+	}
+	return alg, ds, nil
 }
