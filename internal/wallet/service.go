@@ -1,8 +1,8 @@
 // Package wallet is the State side of the citizen's digital identity wallet (MyGov.be's, in
 // seed 004): the documents the authentic sources hold for a citizen, read live through the
 // service platform's gateway, issued to any EU-conformant wallet as verifiable credentials
-// (OpenID4VCI 1.0, HAIP 1.0, SD-JWT VC), verified for relying parties (OpenID4VP 1.0), and
-// the official inbox.
+// (OpenID4VCI 1.0, HAIP 1.0, SD-JWT VC) and revocable. The verifier for relying parties
+// (OpenID4VP 1.0) and the official inbox are still to come (docs/wallet.md).
 package wallet
 
 import (
@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -71,6 +72,8 @@ type Wallet struct {
 	status    statusCache
 	auth      authServer
 	stop      func()
+	srcMu     sync.Mutex
+	src       *sources.Client
 }
 
 // New builds the wallet; Start makes it serve.
@@ -127,9 +130,14 @@ func (w *Wallet) Stop(ctx context.Context) error {
 
 func (w *Wallet) Ready(ctx context.Context) error { return w.pool.Ping(ctx) }
 
-// sources is the client of the authentic sources, made when first needed: the gateway's
-// address is known once the listeners are bound.
+// sources is the client of the authentic sources, made when first needed (the gateway's
+// address is known once the listeners are bound) and kept, with its connections.
 func (w *Wallet) sources() (*sources.Client, error) {
+	w.srcMu.Lock()
+	defer w.srcMu.Unlock()
+	if w.src != nil {
+		return w.src, nil
+	}
 	base := w.cfg.SourcesURL
 	if base == "" {
 		base = w.publicURL()
@@ -142,8 +150,9 @@ func (w *Wallet) sources() (*sources.Client, error) {
 		}
 		key = strings.TrimSpace(string(b))
 	}
-	return &sources.Client{Base: base, Key: key, Population: w.cfg.Population, CivilStatus: w.cfg.CivilStatus,
-		HTTP: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: w.tlsRoots, ForceAttemptHTTP2: true}}}, nil
+	w.src = &sources.Client{Base: base, Key: key, Population: w.cfg.Population, CivilStatus: w.cfg.CivilStatus,
+		HTTP: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: w.tlsRoots, ForceAttemptHTTP2: true}}}
+	return w.src, nil
 }
 
 // issuer is who the credentials say issued them.
