@@ -1,14 +1,13 @@
 // The harness of the browser tests: `socle serve --demo` started from the built binary with
 // its own data directory and ports, and Debian's Chromium driven by playwright-core.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, chmodSync, readFileSync, rmSync, mkdirSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import https from 'node:https';
 import { chromium } from 'playwright-core';
 import * as OTPAuth from 'otpauth';
 
-export const root = new URL('../..', import.meta.url).pathname;
+import { root, serveDemo } from '../socle.mjs';
+
+export { root };
 export const artifacts = join(root, 'artifacts');
 
 const axeSource = readFileSync(join(root, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
@@ -47,52 +46,12 @@ export async function signIn(socle, p, email, next, { beforeCode } = {}) {
   await p.waitForURL(new RegExp(next.replace(/[/.?]/g, '\\$&') + '$'));
 }
 
-// ready waits for socle to say where it listens (<data-dir>/listeners.json: it binds port 0,
-// the system picks) and for /readyz to answer 200, trusting socle's development CA; it
-// returns the listeners' addresses. It fails if socle exits first.
-async function ready(socle, dataDir, deadline) {
-  const caPath = join(dataDir, 'pki', 'ca.crt');
-  const boundPath = join(dataDir, 'listeners.json');
-  while (Date.now() < deadline) {
-    if (socle.exitCode !== null) throw new Error(`socle exited (${socle.exitCode}) before it was ready`);
-    if (existsSync(boundPath) && existsSync(caPath)) {
-      const bound = JSON.parse(readFileSync(boundPath, 'utf8'));
-      const [host, port] = [bound.ops.replace(/:\d+$/, ''), Number(bound.ops.match(/:(\d+)$/)[1])];
-      const ok = await new Promise((resolve) => {
-        https.get({ host, port, path: '/readyz', ca: readFileSync(caPath), servername: 'localhost' },
-          (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
-      });
-      if (ok) return bound;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('socle did not become ready');
-}
-
 // startSocle runs socle with the demo data and a browser; stop() ends both. before, if
 // given, is awaited with the data directory before socle starts, and returns more
 // environment for it.
 export async function startSocle({ before } = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'socle-browser-'));
-  chmodSync(dataDir, 0o711); // the private cluster's system user must reach its directory
   mkdirSync(artifacts, { recursive: true });
-  const more = before ? await before(dataDir) : {};
-  const socle = spawn(join(root, 'bin', 'socle'), ['serve', '--demo'], {
-    env: {
-      ...process.env,
-      SOCLE_DATA_DIR: dataDir,
-      SOCLE_WEB_ADDR: '127.0.0.1:0',
-      SOCLE_INTERCONNECT_ADDR: '127.0.0.1:0',
-      SOCLE_OPS_ADDR: '127.0.0.1:0',
-      SOCLE_DEMO_PSAP_ADDR: '127.0.0.1:0',
-      SOCLE_DEMO_REGISTRY_ADDR: '127.0.0.1:0', // the gateway's simulated authentic sources
-      SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
-      SOCLE_VISIO_MEDIA_LOOPBACK: 'true', // WebRTC between the browser and the SFU over 127.0.0.1
-      ...more,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const bound = await ready(socle, dataDir, Date.now() + 120_000);
+  const { bound, dataDir, stop } = await serveDemo({ prefix: 'socle-browser-', before });
   const web = Number(bound.web.match(/:(\d+)$/)[1]);
   // demoAccount is a line of <data-dir>/demo-accounts.txt: e-mail, password, then a
   // second-factor key (otpauth://...) and a note (nrn=...) when the account has them.
@@ -135,12 +94,7 @@ export async function startSocle({ before } = {}) {
     },
     async stop() {
       await browser.close();
-      if (socle.exitCode === null) {
-        const exited = new Promise((r) => socle.once('exit', r));
-        socle.kill('SIGTERM'); // socle stops its private PostgreSQL on the way out
-        await exited;
-      }
-      rmSync(dataDir, { recursive: true, force: true });
+      await stop();
     },
   };
 }

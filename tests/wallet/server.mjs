@@ -1,36 +1,13 @@
-// socle for the holder tests: `socle serve --demo` from the built binary, with its own data
-// directory and ports, as tests/browser/harness.mjs starts it but without a browser; and
-// `socle wallet offer`, which prints a pre-authorised offer for a demo citizen.
-import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, chmodSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// socle for the holder tests: `socle serve --demo` as tests/socle.mjs starts it, without a
+// browser; `socle wallet offer`, which prints a pre-authorised offer for a demo citizen; and a
+// fetch that trusts socle's development CA only.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import https from 'node:https';
+import { root, binary, serveDemo } from '../socle.mjs';
 
-export const root = new URL('../..', import.meta.url).pathname;
-const binary = join(root, 'bin', 'socle');
-
-// ready waits for socle to say where it listens (<data-dir>/listeners.json) and for /readyz
-// to answer 200, trusting socle's development CA; it returns the listeners' addresses. It
-// fails if socle exits first.
-async function ready(socle, dataDir, deadline) {
-  const caPath = join(dataDir, 'pki', 'ca.crt');
-  const boundPath = join(dataDir, 'listeners.json');
-  while (Date.now() < deadline) {
-    if (socle.exitCode !== null) throw new Error(`socle exited (${socle.exitCode}) before it was ready`);
-    if (existsSync(boundPath) && existsSync(caPath)) {
-      const bound = JSON.parse(readFileSync(boundPath, 'utf8'));
-      const [host, port] = [bound.ops.replace(/:\d+$/, ''), Number(bound.ops.match(/:(\d+)$/)[1])];
-      const ok = await new Promise((resolve) => {
-        https.get({ host, port, path: '/readyz', ca: readFileSync(caPath), servername: 'localhost' },
-          (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
-      });
-      if (ok) return bound;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('socle did not become ready');
-}
+export { root };
 
 // httpsFetch returns a fetch (enough of WHATWG fetch for the @openid4vc clients and the tests)
 // over node:https that trusts only ca. It never follows redirects: a 3xx is returned as it is,
@@ -78,27 +55,7 @@ export function httpsFetch(ca) {
 // the credential issuer's identifier), the data directory, the CA's PEM, the demo accounts,
 // offer() and stop().
 export async function startServer() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'socle-wallet-'));
-  chmodSync(dataDir, 0o711); // the private cluster's system user must reach its directory
-  const env = {
-    ...process.env,
-    SOCLE_DATA_DIR: dataDir,
-    SOCLE_WEB_ADDR: '127.0.0.1:0',
-    SOCLE_INTERCONNECT_ADDR: '127.0.0.1:0',
-    SOCLE_OPS_ADDR: '127.0.0.1:0',
-    SOCLE_DEMO_PSAP_ADDR: '127.0.0.1:0',
-    SOCLE_DEMO_REGISTRY_ADDR: '127.0.0.1:0',
-    SOCLE_LOG_LEVEL: process.env.SOCLE_TEST_LOG_LEVEL || 'warn',
-  };
-  delete env.SOCLE_DATABASE_URL; // the private cluster of the data directory
-  const socle = spawn(binary, ['serve', '--demo'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  let bound;
-  try {
-    bound = await ready(socle, dataDir, Date.now() + 120_000);
-  } catch (err) {
-    if (socle.exitCode === null) socle.kill('SIGTERM');
-    throw err;
-  }
+  const { bound, dataDir, env, stop } = await serveDemo({ prefix: 'socle-wallet-' });
   const web = Number(bound.web.match(/:(\d+)$/)[1]);
   const accounts = readFileSync(join(dataDir, 'demo-accounts.txt'), 'utf8').split('\n').filter(Boolean)
     .map((l) => l.split(' '));
@@ -124,13 +81,6 @@ export async function startServer() {
           });
       });
     },
-    async stop() {
-      if (socle.exitCode === null) {
-        const exited = new Promise((r) => socle.once('exit', r));
-        socle.kill('SIGTERM'); // socle stops its private PostgreSQL on the way out
-        await exited;
-      }
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
