@@ -4,32 +4,18 @@ import (
 	"io/fs"
 	"regexp"
 	"testing"
+
+	"socle/internal/web"
 )
 
 // Every word of the wallet's pages is in French and in English, and every key the templates
 // name has its words.
 func TestEveryMessageIsInFrenchAndEnglish(t *testing.T) {
-	for key := range messages["fr"] {
-		if messages["en"][key] == "" {
-			t.Errorf("%q has no English", key)
-		}
+	keys, err := web.KeysUsed(regexp.MustCompile(`T "([a-z0-9._-]+)"`), []fs.FS{templateFiles})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for key := range messages["en"] {
-		if messages["fr"][key] == "" {
-			t.Errorf("%q has no French", key)
-		}
+	for _, m := range messages.Missing(keys) {
+		t.Error(m)
 	}
-	uses := regexp.MustCompile(`T "([a-z0-9._-]+)"`)
-	fs.WalkDir(templateFiles, ".", func(path string, d fs.DirEntry, err error) error {
-		if d.IsDir() {
-			return nil
-		}
-		b, _ := fs.ReadFile(templateFiles, path)
-		for _, m := range uses.FindAllStringSubmatch(string(b), -1) {
-			if messages["fr"][m[1]] == "" {
-				t.Errorf("%s names %q, which has no words", path, m[1])
-			}
-		}
-		return nil
-	})
 }
