@@ -13,6 +13,6 @@
 //   - c_nonce values for the nonce endpoint (OpenID4VCI 1.0 §7).
 //
 // The package has no HTTP routes and no database: the service persists through the Store
-// interfaces, and the Memory types implement them for tests and single-instance use. Codes
+// interfaces (the wallet service keeps them in PostgreSQL; the tests in memory). Codes
 // and tokens are stored under their SHA-256 hash, never in clear.
 package oauth

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// ServerConfig configures a Server. The stores are required; a Memory fills them all.
+// ServerConfig configures a Server. The stores are required.
 type ServerConfig struct {
 	// Issuer is the credential issuer identifier, accepted in authorization_details
 	// locations (OpenID4VCI 1.0 §5.1.1).
