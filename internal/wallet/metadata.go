@@ -47,8 +47,14 @@ const (
 )
 
 // issuerMetadata is the Credential Issuer Metadata (OpenID4VCI 1.0 §12.2), served at
-// /.well-known/openid-credential-issuer.
+// /.well-known/openid-credential-issuer. It changes only with the public address: it is
+// made at the first request, once the listeners are bound, and kept.
 func (w *Wallet) issuerMetadata(rw http.ResponseWriter, r *http.Request) {
+	w.metadataOnce.Do(func() { w.metadata = w.makeIssuerMetadata() })
+	writeJSON(rw, http.StatusOK, w.metadata)
+}
+
+func (w *Wallet) makeIssuerMetadata() map[string]any {
 	base := w.publicURL()
 	confs := map[string]any{}
 	for _, c := range configurations {
@@ -70,7 +76,7 @@ func (w *Wallet) issuerMetadata(rw http.ResponseWriter, r *http.Request) {
 			"credential_metadata": map[string]any{"display": md.Display, "claims": claims},
 		}
 	}
-	writeJSON(rw, http.StatusOK, map[string]any{
+	return map[string]any{
 		"credential_issuer":                   base,
 		"authorization_servers":               []string{base},
 		"credential_endpoint":                 base + pathCredential,
@@ -79,7 +85,7 @@ func (w *Wallet) issuerMetadata(rw http.ResponseWriter, r *http.Request) {
 		"batch_credential_issuance":           map[string]any{"batch_size": maxBatch},
 		"display":                             []map[string]string{{"name": "socle — Portefeuille numérique", "locale": "fr-BE"}, {"name": "socle — Digital wallet", "locale": "en"}},
 		"credential_configurations_supported": confs,
-	})
+	}
 }
 
 // maxBatch is the most credentials of one configuration a request may ask for (one per key

@@ -74,6 +74,9 @@ type Wallet struct {
 	stop      func()
 	srcMu     sync.Mutex
 	src       *sources.Client
+	// metadata is the issuer's metadata, made once (issuerMetadata).
+	metadataOnce sync.Once
+	metadata     map[string]any
 }
 
 // New builds the wallet; Start makes it serve.

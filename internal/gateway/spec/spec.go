@@ -188,6 +188,9 @@ type Size int64
 
 var sizeUnits = map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30}
 
+// lineRE reads the line yaml.v3 puts at the head of its errors.
+var lineRE = regexp.MustCompile(`^line (\d+): `)
+
 var sizeRE = regexp.MustCompile(`^\s*([0-9]+)\s*([A-Za-z]*)\s*$`)
 
 // ParseSize reads a Size.
@@ -376,7 +379,7 @@ func Parse(n *yaml.Node, read func(path string) ([]byte, error)) (*Gateway, Docs
 	if err := n.Decode(&g); err != nil {
 		line, msg := n.Line, strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
-		if m := regexp.MustCompile(`^line (\d+): `).FindStringSubmatch(msg); m != nil {
+		if m := lineRE.FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = msg[len(m[0]):]
 		}

@@ -198,10 +198,11 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 
 // UserByEmail returns the account of an address (ErrUnknownUser when there is none).
 func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
-	if err := s.mustExist(ctx, email); err != nil {
-		return nil, err
+	u, err := scanUser(s.pool.QueryRow(ctx, selectUsers+`WHERE u.email = $1 GROUP BY u.id`, email))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("identity: %s: %w", email, ErrUnknownUser)
 	}
-	return scanUser(s.pool.QueryRow(ctx, selectUsers+`WHERE u.email = $1 GROUP BY u.id`, email))
+	return u, err
 }
 
 func (s *Store) userByID(ctx context.Context, id int64) (*User, error) {
