@@ -197,10 +197,11 @@ func (g *Gateway) Ready(ctx context.Context) error { return g.pool.Ping(ctx) }
 
 // Organisation implements identity.CertResolver: a consumer's bound certificate names it.
 func (g *Gateway) Organisation(fingerprint string) (identity.Organisation, bool) {
-	name, ok := g.snap.Load().cat.ConsumerOfCertificate(fingerprint)
+	cat := g.snap.Load().cat // one catalogue for both lookups
+	name, ok := cat.ConsumerOfCertificate(fingerprint)
 	if !ok {
 		return identity.Organisation{}, false
 	}
-	c := g.snap.Load().cat.Consumers[name]
+	c := cat.Consumers[name]
 	return identity.Organisation{Kind: "consumer", ID: name, Name: c.Organisation}, true
 }
