@@ -355,6 +355,8 @@ gateway:
 
 func TestEachErrorSaysWhereItCameFromAndUpstreamErrorsPassThroughUnchanged(t *testing.T) {
 	w := newWorld(t)
+	testDone := make(chan struct{})
+	t.Cleanup(func() { close(testDone) })
 	up := w.upstream(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/missing"):
@@ -363,7 +365,13 @@ func TestEachErrorSaysWhereItCameFromAndUpstreamErrorsPassThroughUnchanged(t *te
 			rw.WriteHeader(404)
 			io.WriteString(rw, `{"type":"urn:registre:personne-inconnue","title":"Personne inconnue"}`)
 		case strings.HasSuffix(r.URL.Path, "/slow"):
-			<-r.Context().Done()
+			// It never answers while the test runs: an answer made when its request ends (an
+			// empty 200) must not be what the gateway could be seen forwarding.
+			select {
+			case <-r.Context().Done():
+				http.Error(rw, "the slow upstream's request ended", http.StatusServiceUnavailable)
+			case <-testDone:
+			}
 		default:
 			io.WriteString(rw, "ok")
 		}
@@ -400,7 +408,7 @@ gateway:
 	}
 	res, body = get(t, c, "GET", gw.web.URL+"/apis/population/v1/persons/slow", nil, "X-API-Key", key)
 	if res.StatusCode != 504 || res.Header.Get("X-Socle-Error-Origin") != OriginNetwork || !strings.Contains(body, "upstream-timeout") {
-		t.Fatalf("a slow upstream: %d %s", res.StatusCode, body)
+		t.Fatalf("a slow upstream: %d %v %s", res.StatusCode, res.Header, body)
 	}
 	res, body = get(t, c, "GET", gw.web.URL+"/apis/down/x", nil, "X-API-Key", key)
 	if res.StatusCode != 502 || res.Header.Get("X-Socle-Error-Origin") != OriginNetwork || !strings.Contains(body, "upstream-unreachable") {
