@@ -183,7 +183,14 @@ brackets; flags win over the environment.`)
 		}
 		return ""
 	}
-	env := service.Env{Pool: d.Pool, Bus: b, Metrics: reg, Logger: log, Identity: people, PublicURL: publicURL,
+	var icBound atomic.Pointer[string]
+	interconnectURL := func() string {
+		if a := icBound.Load(); a != nil {
+			return *a
+		}
+		return ""
+	}
+	env := service.Env{Pool: d.Pool, Bus: b, Metrics: reg, Logger: log, Identity: people, PublicURL: publicURL, InterconnectURL: interconnectURL,
 		TLS: service.TLS{ClientCert: tlsFiles.client, ClientCAs: tlsFiles.clientCAs}, DataDir: c.DataDir, Demo: c.Demo, Stdout: stdout}
 	var enabled []service.Definition
 	for _, name := range c.Services {
@@ -248,7 +255,8 @@ brackets; flags win over the environment.`)
 	}
 	// Who calls the interconnect: the organisation of the client certificate, as the services
 	// that register organisations know it.
-	var resolvers []identity.CertResolver
+	// socle's own client certificate is socle: the gateway calling the services it publishes.
+	resolvers := []identity.CertResolver{identity.Self(tlsFiles.client)}
 	for _, s := range services {
 		if r, ok := s.(identity.CertResolver); ok {
 			resolvers = append(resolvers, r)
@@ -270,8 +278,9 @@ brackets; flags win over the environment.`)
 		{Name: "ops", Addr: c.OpsAddr, TLS: opsTLS, Handler: server.OpsHandler(reg, checks), Logger: log},
 	}
 	return serveListeners(ctx, log, listeners, filepath.Join(c.DataDir, ListenersFile), func(bound map[string]string) {
-		u := server.LocalURL(bound["web"])
+		u, ic := server.LocalURL(bound["web"]), server.LocalURL(bound["interconnect"])
 		webBound.Store(&u)
+		icBound.Store(&ic)
 	})
 }
 

@@ -4,11 +4,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +24,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"socle/internal/gateway/catalog"
+	"socle/internal/platform/identity"
 	"socle/internal/platform/pki"
 )
 
@@ -507,4 +511,62 @@ func TestACORSPreflightIsAnsweredWithoutCredentials(t *testing.T) {
 func closeServer(t *testing.T, w *world, url string) {
 	t.Helper()
 	w.closers[url]()
+}
+
+// A service this socle publishes on its own gateway (the wallet's verifier and inbox) is
+// called at socle's interconnect, wherever it is bound, as socle: its client certificate,
+// which identity.Self names, and the consumer and its organisation in headers it may believe.
+func TestAnUpstreamOfThisSocleIsCalledAtItsInterconnectAsSocle(t *testing.T) {
+	w := newWorld(t)
+	gw := w.gateway()
+	var seen struct{ org *identity.Organisation }
+	ic := httptest.NewUnstartedServer(identity.Organisations(func() []identity.CertResolver {
+		return []identity.CertResolver{identity.Self(w.socleCert())}
+	})(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		seen.org = identity.CallerFrom(r.Context()).Org
+		rw.Header().Set("X-Organisation", r.Header.Get("X-Socle-Organisation"))
+		echo("self").ServeHTTP(rw, r)
+	})))
+	ic.TLS = &tls.Config{Certificates: []tls.Certificate{w.cert("socle", pki.Server)}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: w.caPool}
+	ic.StartTLS()
+	t.Cleanup(ic.Close)
+
+	file := `
+gateway:
+  apis:
+    - name: verification
+      kind: rest
+      upstreams: [socle://interconnect/wallet/partners/verifier]
+      auth: [key]
+  plans:
+    - name: bronze
+      quota: {per_second: 0, per_day: 0}
+  consumers:
+    - name: banque-de-demo
+      organisation: Banque de démonstration
+      subscriptions: [{api: verification, plan: bronze}]
+`
+	w.mustApply(file, nil)
+	key := w.key("banque-de-demo")
+	w.until(hasKey(key), gw)
+	c := w.client()
+	// Before socle's interconnect is bound, the call fails as an unreachable upstream would.
+	if res, body := get(t, c, "POST", gw.web.URL+"/apis/verification/v1/requests", nil, "X-API-Key", key); res.StatusCode != 502 {
+		t.Fatalf("before the interconnect is bound: %d %s", res.StatusCode, body)
+	}
+	w.self.Store(&ic.URL)
+	res, body := get(t, c, "POST", gw.web.URL+"/apis/verification/v1/requests", nil, "X-API-Key", key, "X-Socle-Organisation", "forged")
+	m := decode(t, body)
+	if res.StatusCode != 200 || m["path"] != "/wallet/partners/verifier/v1/requests" || m["consumer"] != "banque-de-demo" {
+		t.Fatalf("%d %v", res.StatusCode, m)
+	}
+	if org, _ := url.PathUnescape(res.Header.Get("X-Organisation")); org != "Banque de démonstration" {
+		t.Errorf("X-Socle-Organisation: %q, want the consumer's organisation, percent-encoded", res.Header.Get("X-Organisation"))
+	}
+	if seen.org == nil || seen.org.Kind != identity.KindSocle {
+		t.Errorf("the interconnect saw %+v, want socle itself", seen.org)
+	}
+	if ps := w.apply(strings.Replace(file, "socle://interconnect/", "socle://elsewhere/", 1), nil); len(ps) != 1 || !strings.Contains(ps[0], "socle://interconnect/PATH") {
+		t.Errorf("another host of scheme socle: %v", ps)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,10 @@ type world struct {
 	dir    string
 	// closers stop the upstreams, by URL.
 	closers map[string]func()
+	// self is where the gateways' socle://interconnect/ upstreams are (socle's own
+	// interconnect listener, which a test plays).
+	self  atomic.Pointer[string]
+	socle tls.Certificate
 }
 
 func newWorld(t testing.TB) *world {
@@ -98,8 +103,13 @@ func (w *world) gateway() *instance {
 	w.t.Cleanup(db.Close)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	g, err := New(Config{Retention: 90, KeyOverlap: time.Hour, MaxIdleConn: 64}, service.Env{
-		Pool: db, Metrics: prometheus.NewRegistry(), Logger: logger,
-		TLS: service.TLS{ClientCert: w.cert("socle", pki.Client), ClientCAs: w.caPool}})
+		Pool: db, Metrics: prometheus.NewRegistry(), Logger: logger, InterconnectURL: func() string {
+			if s := w.self.Load(); s != nil {
+				return *s
+			}
+			return ""
+		},
+		TLS: service.TLS{ClientCert: w.socleCert(), ClientCAs: w.caPool}})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -123,6 +133,15 @@ func (w *world) gateway() *instance {
 	i.ic.StartTLS()
 	w.t.Cleanup(i.ic.Close)
 	return i
+}
+
+// socleCert is socle's client certificate, the same for every replica.
+func (w *world) socleCert() tls.Certificate {
+	w.t.Helper()
+	if w.socle.Certificate == nil {
+		w.socle = w.cert("socle", pki.Client)
+	}
+	return w.socle
 }
 
 // gatewayTLS is a gateway's server side.

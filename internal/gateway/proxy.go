@@ -270,6 +270,12 @@ func (g *Gateway) newProxy() *httputil.ReverseProxy {
 			h.Set("X-Request-Id", server.RequestID(pr.In.Context()))
 			h.Set("Traceparent", c.traceparent)
 			h.Set("X-Socle-Consumer", c.consumer)
+			// The consumer's organisation, percent-encoded (RFC 3986: it is UTF-8, a header
+			// is not): who a service published from this socle shows the citizen.
+			h.Del("X-Socle-Organisation")
+			if co := c.snap.cat.Consumers[c.consumer]; co != nil && co.Organisation != "" {
+				h.Set("X-Socle-Organisation", url.PathEscape(co.Organisation))
+			}
 			for _, k := range c.route.api.Headers.Request.Remove {
 				h.Del(k)
 			}
@@ -332,8 +338,13 @@ func (t *transport) RoundTrip(out *http.Request) (*http.Response, error) {
 		}
 		c.tried = append(c.tried, tg)
 		c.target = tg
-		req.URL.Scheme, req.URL.Host, req.Host = tg.url.Scheme, tg.url.Host, tg.url.Host
-		req.URL.Path = tg.url.Path + rest
+		u := tg.where()
+		if u == nil {
+			lastErr = errors.New("socle's interconnect is not bound yet")
+			continue
+		}
+		req.URL.Scheme, req.URL.Host, req.Host = u.Scheme, u.Host, u.Host
+		req.URL.Path = u.Path + rest
 		ctx, cancel := context.WithTimeout(req.Context(), time.Duration(api.Timeout))
 		tg.inflight.Add(1)
 		sent := time.Now()

@@ -108,7 +108,11 @@ func New(cfg Config, env service.Env) (*Gateway, error) {
 		ExpectContinueTimeout: time.Second,
 	}
 	g.client = &http.Client{Transport: base, Timeout: 30 * time.Second}
-	g.targets = newTargets(g.client, env.Logger)
+	self := env.InterconnectURL
+	if self == nil {
+		self = func() string { return "" }
+	}
+	g.targets = newTargets(g.client, env.Logger, self)
 	g.transport = &transport{g: g, base: base}
 	g.proxy = g.newProxy()
 	g.quota = quota.New(env.Pool, loc)

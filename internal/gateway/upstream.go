@@ -17,8 +17,13 @@ import (
 // target is one upstream URL of an API, with its health. Targets outlive catalogue reloads:
 // an API whose upstreams did not change keeps its targets, their health and their counts.
 type target struct {
-	url      *url.URL
-	raw      string
+	url *url.URL
+	raw string
+	// self, for an upstream socle://interconnect/PATH, is where this process's interconnect
+	// is bound (service.Env.InterconnectURL); the target's address is read from it once
+	// bound.
+	self     func() string
+	resolved atomic.Pointer[url.URL]
 	inflight atomic.Int64
 	// failures counts network failures in a row (passive check); down is set after
 	// unhealthy of them, or by the active check, and cleared by a success.
@@ -31,6 +36,28 @@ type target struct {
 // passiveRetry is how long a target marked down by failed calls is left alone before calls
 // try it again (when no active check says it is back first).
 const passiveRetry = 10 * time.Second
+
+// where is the target's address: its URL, or for socle's own interconnect the address it is
+// bound to (nil before it is).
+func (t *target) where() *url.URL {
+	if t.self == nil {
+		return t.url
+	}
+	if u := t.resolved.Load(); u != nil {
+		return u
+	}
+	bound := t.self()
+	if bound == "" {
+		return nil
+	}
+	u, err := url.Parse(bound)
+	if err != nil {
+		return nil
+	}
+	u.Path = t.url.Path
+	t.resolved.Store(u)
+	return u
+}
 
 func (t *target) available(now time.Time) bool {
 	return !t.down.Load() || now.UnixNano()-t.downSince.Load() > int64(passiveRetry)
@@ -106,10 +133,11 @@ type targets struct {
 	checks map[string]*check // by API name
 	client *http.Client
 	logger *slog.Logger
+	self   func() string // service.Env.InterconnectURL
 }
 
-func newTargets(client *http.Client, logger *slog.Logger) *targets {
-	return &targets{byURL: map[string]*target{}, checks: map[string]*check{}, client: client, logger: logger}
+func newTargets(client *http.Client, logger *slog.Logger, self func() string) *targets {
+	return &targets{byURL: map[string]*target{}, checks: map[string]*check{}, client: client, logger: logger, self: self}
 }
 
 // pool builds the pool of an API, reusing the targets of URLs already known.
@@ -126,6 +154,9 @@ func (ts *targets) pool(a spec.API) *pool {
 			u, _ := url.Parse(raw) // checked by spec
 			u.Path = strings.TrimSuffix(u.Path, "/")
 			t = &target{url: u, raw: raw}
+			if u.Scheme == spec.SelfScheme {
+				t.self = ts.self
+			}
 			ts.byURL[raw] = t
 		}
 		p.targets = append(p.targets, t)
@@ -192,7 +223,11 @@ func (ts *targets) run(ctx context.Context, c *check, p *pool, h spec.Health) {
 func (ts *targets) probe(ctx context.Context, t *target, p *pool, path string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.url.String()+path, nil)
+	u := t.where()
+	if u == nil {
+		return // not bound yet
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String()+path, nil)
 	res, err := ts.client.Do(req)
 	if err == nil {
 		res.Body.Close()

@@ -73,6 +73,15 @@ type API struct {
 	line             int
 }
 
+// An upstream socle://interconnect/PATH is a service of this socle itself, published on its
+// gateway (the wallet's verifier and inbox APIs): the gateway calls its own interconnect
+// listener, wherever it is bound, with socle's client certificate, and the service believes
+// the consumer the gateway names (X-Socle-Consumer) because the call comes from socle.
+const (
+	SelfScheme = "socle"
+	SelfHost   = "interconnect"
+)
+
 // Health is an active health check: GET Path on each upstream every Interval; an upstream
 // is out after Unhealthy failures in a row and back after Healthy successes.
 type Health struct {
@@ -548,8 +557,10 @@ func (a API) CheckAPI() Problems {
 	for i, s := range a.Upstreams {
 		u, err := url.Parse(s)
 		switch {
-		case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http":
-			bad(fmt.Sprintf(".upstreams[%d]", i), "%q: an http or https URL", s)
+		case err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http" && u.Scheme != SelfScheme:
+			bad(fmt.Sprintf(".upstreams[%d]", i), "%q: an http or https URL, or socle://interconnect/PATH", s)
+		case u.Scheme == SelfScheme && u.Host != SelfHost:
+			bad(fmt.Sprintf(".upstreams[%d]", i), "%q: socle://interconnect/PATH is the only upstream of scheme socle", s)
 		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 			bad(fmt.Sprintf(".upstreams[%d]", i), "%q: no query, fragment or credentials in an upstream URL", s)
 		case seen[s]:

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"net/http"
 
@@ -67,4 +68,30 @@ func Organisations(resolvers func() []CertResolver) func(http.Handler) http.Hand
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 		})
 	}
+}
+
+// KindSocle is the organisation kind of socle itself: a call made with socle's own client
+// certificate, as the gateway makes when it forwards a consumer's call to a service this
+// socle publishes (upstream socle://interconnect/...). Such a call says which consumer it
+// carries in X-Socle-Consumer, which a handler may believe from socle only.
+const KindSocle = "socle"
+
+// Self resolves socle's own client certificate (cert) to the organisation socle.
+func Self(cert tls.Certificate) CertResolver {
+	s := selfResolver{}
+	if len(cert.Certificate) > 0 {
+		if leaf, err := x509.ParseCertificate(cert.Certificate[0]); err == nil {
+			s.fingerprint = pki.Fingerprint(leaf)
+		}
+	}
+	return s
+}
+
+type selfResolver struct{ fingerprint string }
+
+func (s selfResolver) Organisation(fingerprint string) (Organisation, bool) {
+	if s.fingerprint == "" || fingerprint != s.fingerprint {
+		return Organisation{}, false
+	}
+	return Organisation{Kind: KindSocle, ID: "socle", Name: "socle"}, true
 }

@@ -92,6 +92,11 @@ type Env struct {
 	// (SOCLE_PUBLIC_URL, or where the listener is bound), without a final slash; empty until
 	// the listeners are bound, so a service reads it when it serves, not in New.
 	PublicURL func() string
+	// InterconnectURL is where this process's interconnect listener (mutual TLS) is bound,
+	// https://host:port, as PublicURL is the web's: empty until the listeners are bound. The
+	// gateway calls the services it publishes from this socle there (upstream
+	// socle://interconnect/...).
+	InterconnectURL func() string
 }
 
 // TLS is the platform's certificate material towards other organisations.
