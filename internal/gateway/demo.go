@@ -22,7 +22,8 @@ import (
 )
 
 // The demo's gateway: the simulated authentic sources (socle sim registry) run in-process,
-// published as two APIs, with a consumer, its key, and the people who own and use them.
+// published as two APIs, and the wallet's partner APIs (verifier, inbox) of this socle, with
+// consumers, their keys, and the people who own and use them.
 const (
 	demoDir      = "gateway-demo"
 	demoKeyFile  = "demo-key.txt"
@@ -31,6 +32,12 @@ const (
 	// services do not import each other).
 	walletKeyFile  = "wallet-key.txt"
 	walletConsumer = "portefeuille-citoyen"
+	// A relying party of the wallet's verifier, and an administration that writes to the
+	// citizens' inbox: their keys, for scripts and the tests, as the demo key.
+	verifierKeyFile  = "verifier-key.txt"
+	verifierConsumer = "banque-de-demo"
+	inboxKeyFile     = "inbox-key.txt"
+	inboxConsumer    = "spf-finances-demo"
 )
 
 const demoFile = `# Passerelle de démonstration, écrite par socle serve --demo (make run).
@@ -54,6 +61,22 @@ gateway:
       upstreams: [https://%[1]s/civil-status]
       auth: [key, mtls]
       wsdl: civil-status.wsdl
+    - name: verification
+      title: Vérification d'attestations du portefeuille
+      description: >-
+        Le vérificateur OpenID4VP de socle : un fournisseur de services (banque, commune) demande
+        au citoyen de présenter des attributs de son portefeuille et reçoit ceux qu'il a divulgués.
+      kind: rest
+      upstreams: [socle://interconnect/wallet/partners/verifier]
+      auth: [key, jwt, mtls]
+    - name: ebox
+      title: eBox — messages officiels aux citoyens
+      description: >-
+        Les administrations publient des messages officiels (avec pièces jointes, recommandés
+        ou non) dans la boîte aux lettres du citoyen et suivent leur lecture et leur accusé de réception.
+      kind: rest
+      upstreams: [socle://interconnect/wallet/partners/inbox]
+      auth: [key, jwt, mtls]
   plans:
     - name: bronze
       description: Essais et petites communes
@@ -70,6 +93,14 @@ gateway:
       organisation: Portefeuille numérique des citoyens (service wallet de socle)
       contact: portefeuille@demo.socle.test
       subscriptions: [{api: population, plan: argent}, {api: etat-civil, plan: argent}]
+    - name: banque-de-demo
+      organisation: Banque de démonstration
+      contact: conformite@banque.demo.socle.test
+      subscriptions: [{api: verification, plan: argent}]
+    - name: spf-finances-demo
+      organisation: SPF Finances (démo)
+      contact: ebox@finances.demo.socle.test
+      subscriptions: [{api: ebox, plan: argent}]
 `
 
 func runDemo(ctx context.Context, c service.Config, env service.Env) (stop func(), err error) {
@@ -111,7 +142,8 @@ func runDemo(ctx context.Context, c service.Config, env service.Env) (stop func(
 	if err := applyDemo(ctx, env, filepath.Join(dir, "gateway.yaml")); err != nil {
 		return nil, err
 	}
-	for consumer, file := range map[string]string{demoConsumer: demoKeyFile, walletConsumer: walletKeyFile} {
+	for consumer, file := range map[string]string{demoConsumer: demoKeyFile, walletConsumer: walletKeyFile,
+		verifierConsumer: verifierKeyFile, inboxConsumer: inboxKeyFile} {
 		if err := demoKey(ctx, env, consumer, filepath.Join(dir, file)); err != nil {
 			return nil, err
 		}
