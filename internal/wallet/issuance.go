@@ -43,6 +43,10 @@ func (w *Wallet) oauth() (*oauth.Server, error) {
 		w.auth.srv, w.auth.err = oauth.NewServer(oauth.ServerConfig{Issuer: w.publicURL(), Scopes: scopes(),
 			CredentialConfigurationIDs: scopes(), Clients: st, DPoP: dpop,
 			PAR: st, Codes: st, PreAuth: st, Tokens: st, CNonces: st})
+		if w.auth.err == nil && w.providers != nil {
+			w.attestation, w.auth.err = oauth.NewAttestationVerifier(oauth.AttestationConfig{Audience: w.publicURL(),
+				Providers: w.providers, Replay: st})
+		}
 	})
 	return w.auth.srv, w.auth.err
 }
@@ -96,6 +100,13 @@ func (w *Wallet) formEndpoint(rw http.ResponseWriter, r *http.Request, fn func(*
 // token is the token endpoint (RFC 6749 §3.2, OpenID4VCI 1.0 §6): both grants, DPoP-bound.
 func (w *Wallet) token(rw http.ResponseWriter, r *http.Request) {
 	w.formEndpoint(rw, r, func(srv *oauth.Server) (any, int, error) {
+		client, err := w.authenticateClient(r.Context(), r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if client != "" {
+			r.PostForm.Set("client_id", client)
+		}
 		resp, err := srv.TokenEndpoint(r.Context(), r.Header, w.publicURL()+pathToken, r.PostForm)
 		return resp, http.StatusOK, err
 	})
@@ -114,11 +125,19 @@ func (w *Wallet) nonce(rw http.ResponseWriter, r *http.Request) {
 	oauthError(rw, err)
 }
 
-// par is the pushed authorisation request endpoint (RFC 9126). Wallets are public clients:
-// the client_id names a registered wallet (wallet.clients), whose redirect URIs it must use.
+// par is the pushed authorisation request endpoint (RFC 9126). A wallet is a registered client
+// (wallet.clients), whose redirect URIs it must use, authenticated by its provider's
+// attestation or, as a public client, by its client_id alone (attestation.go).
 func (w *Wallet) par(rw http.ResponseWriter, r *http.Request) {
 	w.formEndpoint(rw, r, func(srv *oauth.Server) (any, int, error) {
-		resp, err := srv.Push(r.Context(), r.PostForm.Get("client_id"), r.PostForm)
+		client, err := w.authenticateClient(r.Context(), r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if r.PostForm.Get("client_id") == "" {
+			r.PostForm.Set("client_id", client)
+		}
+		resp, err := srv.Push(r.Context(), client, r.PostForm)
 		return resp, http.StatusCreated, err
 	})
 }

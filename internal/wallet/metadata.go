@@ -106,7 +106,7 @@ func (w *Wallet) authorizationServerMetadata(rw http.ResponseWriter, r *http.Req
 		"grant_types_supported":                           []string{"authorization_code", "urn:ietf:params:oauth:grant-type:pre-authorized_code"},
 		"code_challenge_methods_supported":                []string{"S256"},
 		"dpop_signing_alg_values_supported":               []string{"ES256"},
-		"token_endpoint_auth_methods_supported":           []string{"none"},
+		"token_endpoint_auth_methods_supported":           w.authMethods(),
 		"pre-authorized_grant_anonymous_access_supported": true,
 		"authorization_details_types_supported":           []string{"openid_credential"},
 		"scopes_supported":                                scopes(),

@@ -25,6 +25,7 @@ import (
 	"socle/internal/platform/pki"
 	"socle/internal/platform/service"
 	"socle/internal/wallet/documents"
+	"socle/internal/wallet/oauth"
 	"socle/internal/wallet/sources"
 	"socle/internal/web"
 )
@@ -38,6 +39,9 @@ type Config struct {
 	Authority   string
 	IssuerCert  string
 	IssuerKey   string
+	// ProviderTrust and ClientAttestation: wallet attestations (attestation.go).
+	ProviderTrust     string
+	ClientAttestation string
 }
 
 // Register declares the wallet's settings.
@@ -49,7 +53,15 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.Authority, "wallet-issuing-authority", "SPF Intérieur — Registre national", "the issuing authority the credentials name (the PID's issuing_authority)")
 	s.String(&c.IssuerCert, "wallet-issuer-cert", "", "PEM certificate chain of the key that signs credentials, leaf first (empty: <data-dir>/pki/wallet-issuer.crt, made from the development CA)")
 	s.String(&c.IssuerKey, "wallet-issuer-key", "", "its private key (PEM, ECDSA P-256)")
+	s.String(&c.ProviderTrust, "wallet-provider-trust", "", "the wallet providers whose attestations socle trusts (HAIP): a PEM bundle of CA certificates, or a JWKS of their keys by kid (empty: none; wallets are public clients)")
+	s.String(&c.ClientAttestation, "wallet-client-attestation", attestationOptional, "optional: a wallet attestation is checked when sent; required: wallets without one are refused at the PAR and token endpoints")
 	s.Check(func() error {
+		if c.ClientAttestation != attestationOptional && c.ClientAttestation != attestationRequired {
+			return fmt.Errorf("SOCLE_WALLET_CLIENT_ATTESTATION: %q: optional or required", c.ClientAttestation)
+		}
+		if c.ClientAttestation == attestationRequired && c.ProviderTrust == "" {
+			return fmt.Errorf("SOCLE_WALLET_CLIENT_ATTESTATION=required needs SOCLE_WALLET_PROVIDER_TRUST")
+		}
 		if (c.IssuerCert == "") != (c.IssuerKey == "") {
 			return fmt.Errorf("SOCLE_WALLET_ISSUER_CERT and SOCLE_WALLET_ISSUER_KEY go together")
 		}
@@ -71,9 +83,12 @@ type Wallet struct {
 	signer    *signer
 	status    statusCache
 	auth      authServer
-	stop      func()
-	srcMu     sync.Mutex
-	src       *sources.Client
+	// attestation checks wallet attestations; nil when no provider is trusted.
+	attestation *oauth.AttestationVerifier
+	providers   oauth.ProviderKeys
+	stop        func()
+	srcMu       sync.Mutex
+	src         *sources.Client
 	// metadata is the issuer's metadata, made once (issuerMetadata).
 	metadataOnce sync.Once
 	metadata     map[string]any
@@ -89,6 +104,13 @@ func New(cfg Config, env service.Env) (*Wallet, error) {
 	// The gateway is trusted as the platform trusts: the system's roots for a production
 	// certificate, socle's CA for the demo's.
 	w.tlsRoots = pki.TrustAny(pki.SystemAnd(env.TLS.ClientCAs)...)
+	if cfg.ProviderTrust != "" {
+		p, err := providerTrust(cfg.ProviderTrust)
+		if err != nil {
+			return nil, err
+		}
+		w.providers = p
+	}
 	return w, nil
 }
 

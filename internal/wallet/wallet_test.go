@@ -39,7 +39,7 @@ type issuerSite struct {
 	uid int64
 }
 
-func newIssuerSite(t *testing.T) *issuerSite {
+func newIssuerSite(t *testing.T, configure ...func(*Config)) *issuerSite {
 	pool := dbtest.New(t, identity.Migrations(), Migrations())
 	dir := t.TempDir()
 	if _, err := pki.Init(dir + "/pki"); err != nil {
@@ -51,7 +51,11 @@ func newIssuerSite(t *testing.T) *issuerSite {
 		t.Fatal(err)
 	}
 	s := &issuerSite{uid: u.ID}
-	w, err := New(Config{Population: "population", CivilStatus: "etat-civil", Authority: "test"}, service.Env{Pool: pool,
+	cfg := Config{Population: "population", CivilStatus: "etat-civil", Authority: "test", ClientAttestation: attestationOptional}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	w, err := New(cfg, service.Env{Pool: pool,
 		Logger: slog.New(slog.DiscardHandler), Identity: people, DataDir: dir, PublicURL: func() string { return s.srv.URL }})
 	if err != nil {
 		t.Fatal(err)
