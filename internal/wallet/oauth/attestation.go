@@ -179,7 +179,7 @@ func (v *AttestationVerifier) Verify(ctx context.Context, attestation, pop strin
 		return v.cfg.Providers(ctx, h)
 	})
 	if err != nil {
-		return "", refusal(CodeInvalidClient, "client attestation: " + err.Error())
+		return "", refusal(CodeInvalidClient, "client attestation: "+err.Error())
 	}
 	var a attestationClaims
 	if err := strictJSON(payload, &a); err != nil {
@@ -202,13 +202,13 @@ func (v *AttestationVerifier) Verify(ctx context.Context, attestation, pop strin
 	}
 	instance, err := publicJWK(a.Cnf.JWK)
 	if err != nil {
-		return "", refusal(CodeInvalidClient, "client attestation: cnf.jwk: " + err.Error())
+		return "", refusal(CodeInvalidClient, "client attestation: cnf.jwk: "+err.Error())
 	}
 
 	var ph AttestationHeader
 	payload, err = v.verifyJWS(pop, ClientAttestationPoPType, &ph, func(AttestationHeader) (jwk.Key, error) { return instance, nil })
 	if err != nil {
-		return "", refusal(CodeInvalidClient, "client attestation PoP: " + err.Error())
+		return "", refusal(CodeInvalidClient, "client attestation PoP: "+err.Error())
 	}
 	var p popClaims
 	if err := strictJSON(payload, &p); err != nil {
