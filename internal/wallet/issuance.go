@@ -372,6 +372,12 @@ func (w *Wallet) document(ctx context.Context, userID int64, kind string, now ti
 			return documents.Document{}, sources.ErrNotFound
 		}
 		return is.NewMarriage(ms[len(ms)-1]), nil
+	case documents.DrivingLicence:
+		l, err := src.DrivingLicence(ctx, nrn)
+		if err != nil {
+			return documents.Document{}, err
+		}
+		return is.NewDrivingLicence(l, now)
 	}
 	return documents.Document{}, fmt.Errorf("no document of kind %q", kind)
 }

@@ -15,6 +15,7 @@ var configurations = []struct{ id, kind string }{
 	{"pid_dc_sd_jwt", documents.PID},
 	{"birth_certificate_dc_sd_jwt", documents.Birth},
 	{"marriage_certificate_dc_sd_jwt", documents.Marriage},
+	{"driving_licence_dc_sd_jwt", documents.DrivingLicence},
 }
 
 func configurationOf(id string) (kind string, ok bool) {
@@ -148,6 +149,9 @@ func exampleDocument(is documents.Issuer, kind string) documents.Document {
 		return is.NewBirth(examplePeople.birth)
 	case documents.Marriage:
 		return is.NewMarriage(examplePeople.marriage)
+	case documents.DrivingLicence:
+		d, _ := is.NewDrivingLicence(examplePeople.licence, examplePeople.now)
+		return d
 	}
 	d, _ := is.NewPID(examplePeople.person, examplePeople.now)
 	return d

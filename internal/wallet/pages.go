@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"socle/internal/platform/identity"
@@ -89,6 +90,24 @@ func (w *Wallet) index(rw http.ResponseWriter, r *http.Request) error {
 		}
 	} else {
 		w.logger.Warn("wallet: civil-status register", "error", err)
+	}
+	// The driving licence, if the citizen holds one that has not expired.
+	l, err := src.DrivingLicence(r.Context(), nrn)
+	if err == nil {
+		_, err = is.NewDrivingLicence(l, time.Now())
+	}
+	switch {
+	case err == nil:
+		var cats []string
+		for _, c := range l.Categories {
+			cats = append(cats, c.Category)
+		}
+		d.Documents = append(d.Documents, held{Kind: documents.DrivingLicence, Title: messages.T(lang, "doc.driving-licence"), Facts: []fact{
+			{messages.T(lang, "fact.categories"), strings.Join(cats, ", ")},
+			{messages.T(lang, "fact.valid"), web.Day(lang, l.ExpiryDate)},
+		}})
+	case !errors.Is(err, sources.ErrNotFound):
+		w.logger.Warn("wallet: driving licence", "error", err)
 	}
 	for i := range d.Documents {
 		d.Documents[i].Configuration = configurationFor(d.Documents[i].Kind)

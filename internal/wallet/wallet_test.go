@@ -185,8 +185,12 @@ func TestTheIssuerDescribesItself(t *testing.T) {
 	confs := md["credential_configurations_supported"].(map[string]any)
 	pid := confs["pid_dc_sd_jwt"].(map[string]any)
 	if md["credential_issuer"] != s.srv.URL || md["credential_endpoint"] != s.srv.URL+pathCredential || pid["vct"] != "urn:eudi:pid:1" ||
-		pid["format"] != "dc+sd-jwt" || len(confs) != 3 {
+		pid["format"] != "dc+sd-jwt" || len(confs) != 4 {
 		t.Fatalf("%v", md)
+	}
+	if dl, _ := confs["driving_licence_dc_sd_jwt"].(map[string]any); dl["vct"] != s.srv.URL+"/wallet/vct/driving-licence" ||
+		len(dl["credential_metadata"].(map[string]any)["claims"].([]any)) != 12 {
+		t.Fatalf("the driving licence's configuration: %v", dl)
 	}
 	res, _ = s.srv.Client().Get(s.srv.URL + "/wallet/vct/birth-certificate")
 	var tm map[string]any
