@@ -162,8 +162,8 @@ func (w *Wallet) authorize(rw http.ResponseWriter, r *http.Request) error {
 	lang := web.Lang(r)
 	var docs []string
 	for _, id := range requested(req) {
-		if kind, ok := configurationOf(id); ok {
-			docs = append(docs, messages.T(lang, "doc."+kind))
+		if _, ok := configurationOf(id); ok {
+			docs = append(docs, messages.T(lang, "conf."+id))
 		}
 	}
 	rw.Header().Set("Cache-Control", "no-store")

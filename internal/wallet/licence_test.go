@@ -105,3 +105,15 @@ func TestTheDrivingLicenceDocumentIsReadLive(t *testing.T) {
 		t.Fatalf("Emma's licence: %v, want none", err)
 	}
 }
+
+// Every configuration has its name in both languages: the offer's page and the consent page
+// title the documents by it.
+func TestEveryConfigurationIsNamed(t *testing.T) {
+	var keys []string
+	for _, c := range configurations {
+		keys = append(keys, "conf."+c.id)
+	}
+	for _, m := range messages.Missing(keys) {
+		t.Error(m)
+	}
+}
