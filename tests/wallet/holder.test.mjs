@@ -1,5 +1,5 @@
 // An independent OpenID4VCI holder: socle's wallet service issues SD-JWT VC credentials
-// (OpenID4VCI 1.0, HAIP 1.0), and this holder, built only from npm packages (@openid4vc/*,
+// (OpenID4VCI 1.0, HAIP 1.0) — the PID, certificates, a driving licence — and this holder, built only from npm packages (@openid4vc/*,
 // @sd-jwt/*, jose) and node's own crypto, obtains them over loopback — pre-authorised with a
 // transaction code, and with the authorisation code (PAR, PKCE S256, DPoP) — then verifies
 // them: the issuer's signature with the x5c leaf, that leaf chained to socle's CA, the type,
@@ -21,6 +21,7 @@ import { startServer, httpsFetch } from './server.mjs';
 const SOPHIE = { email: 'sophie.lambert@demo.socle.test', nrn: '85031412401' };
 const PID = 'pid_dc_sd_jwt';
 const BIRTH = 'birth_certificate_dc_sd_jwt';
+const LICENCE = 'driving_licence_dc_sd_jwt';
 const CLIENT_ID = 'socle-node-holder';
 const REDIRECT_URI = 'http://127.0.0.1/cb'; // never followed: the holder reads the 303's Location
 
@@ -300,6 +301,35 @@ test('2. pre-authorised issuance of the birth certificate, verified as an SD-JWT
   assert.ok(claims.given_name, 'given_name is disclosed');
 });
 
+// The driving licence's claims are ISO/IEC 18013-5's mDL data elements; Sophie's licence is
+// the simulated central file's (socle sim registry): AM and B, with glasses (code 01.06).
+function assertSophiesLicence(claims) {
+  assert.equal(claims.vct, socle.publicURL + '/wallet/vct/driving-licence');
+  assert.equal(claims.family_name, 'Lambert');
+  assert.equal(claims.birth_date, '1985-03-14');
+  assert.equal(claims.document_number, '9204513287');
+  assert.equal(claims.issuing_country, 'BE');
+  assert.equal(claims.un_distinguishing_sign, 'B');
+  assert.equal(claims.expiry_date, '2031-04-12');
+  const b = claims.driving_privileges?.find((p) => p.vehicle_category_code === 'B');
+  assert.ok(b, `category B among the driving_privileges: ${JSON.stringify(claims.driving_privileges)}`);
+  assert.equal(b.issue_date, '2004-06-03');
+  assert.deepEqual(b.codes, [{ code: '01.06' }]);
+}
+
+test('2b. pre-authorised issuance of the driving licence, verified as an SD-JWT VC with its Type Metadata', async () => {
+  const { claims } = await preAuthorised('driving-licence', LICENCE);
+  assertSophiesLicence(claims);
+  const metadata = await step('type metadata at the vct', async () => {
+    const res = await fetch(claims.vct);
+    assert.equal(res.status, 200, `GET ${claims.vct}`);
+    return res.json();
+  });
+  assert.equal(metadata.vct, claims.vct, 'the Type Metadata is of the vct');
+  assert.ok(metadata.display.some((d) => d.locale === 'fr-BE' && d.name === 'Permis de conduire'), 'a French name');
+  assert.ok(metadata.claims.some((c) => c.path[0] === 'driving_privileges' && c.sd === 'allowed'), 'driving_privileges, disclosable');
+});
+
 test('3. refusals: a wrong transaction code, a second redemption, a proof with a wrong nonce', async () => {
   const issuerMetadata = await step('issuer metadata', () => client.resolveIssuerMetadata(socle.publicURL));
 
@@ -335,7 +365,7 @@ test('3. refusals: a wrong transaction code, a second redemption, a proof with a
     }), ['invalid_nonce', 'invalid_proof']));
 });
 
-test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s consent, DPoP', async () => {
+test('4. authorisation-code issuance of the PID and the driving licence: PAR, PKCE S256, the citizen\'s consent, DPoP', async () => {
   const issuerMetadata = await step('issuer metadata', () => client.resolveIssuerMetadata(socle.publicURL));
   const as = issuerMetadata.authorizationServers[0];
   assert.equal(as.require_pushed_authorization_requests, true, 'PAR is required');
@@ -345,7 +375,7 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
   // A wallet-initiated request: the offer names the configuration and the authorisation code grant.
   const credentialOffer = {
     credential_issuer: issuerMetadata.credentialIssuer.credential_issuer,
-    credential_configuration_ids: [PID],
+    credential_configuration_ids: [PID, LICENCE],
     grants: { authorization_code: {} },
   };
   const dpopKey = await newKey();
@@ -355,7 +385,9 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
   const authorization = await step('PAR', () => oauth2Client.createAuthorizationRequestUrl({
     authorizationServerMetadata: as, clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state, dpop: { signer: dpopKey },
     resource: issuerMetadata.credentialIssuer.credential_issuer,
-    additionalRequestPayload: { authorization_details: [{ type: 'openid_credential', credential_configuration_id: PID }] },
+    additionalRequestPayload: {
+      authorization_details: [PID, LICENCE].map((id) => ({ type: 'openid_credential', credential_configuration_id: id })),
+    },
   }));
   assert.ok(authorization.pkce?.codeVerifier, 'PKCE was used');
   const authorizeURL = new URL(authorization.authorizationRequestUrl);
@@ -367,6 +399,7 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
     const res = await fetch(authorizeURL, { headers: { Cookie: cookie } });
     const html = await res.text();
     assert.equal(res.status, 200, `GET ${authorizeURL.pathname}: ${res.status} ${html.slice(0, 300)}`);
+    assert.match(html, /Permis de conduire|Driving licence/, 'the consent page names the driving licence');
     // The button that confirms: not a sign-out, not a refusal; one that says it allows, or
     // else the only one left.
     const deny = /deny|refus|reject|cancel|annul|ne pas|do not|don't|logout|sign-?out|déconnexion/i;
@@ -403,6 +436,11 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
   assert.equal(claims.family_name, 'Lambert');
   assert.equal(claims.birthdate, '1985-03-14');
   assert.equal(claims.address?.locality, 'Namur');
+  // The same token grants the driving licence, the second configuration of the request.
+  const licence = await step('driving licence', () => obtainCredential({
+    issuerMetadata, configurationId: LICENCE, accessToken: token.accessTokenResponse.access_token, dpop: token.dpop, clientId: CLIENT_ID,
+  }));
+  assertSophiesLicence(licence.claims);
 
   await step('the code cannot be redeemed twice', () => rejectsWith(() => client.retrieveAuthorizationCodeAccessTokenFromOffer({
     credentialOffer, issuerMetadata, authorizationCode: code, pkceCodeVerifier: authorization.pkce.codeVerifier,
