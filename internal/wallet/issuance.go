@@ -16,6 +16,7 @@ import (
 
 	"socle/internal/platform/identity"
 	"socle/internal/wallet/documents"
+	"socle/internal/wallet/mdoc"
 	"socle/internal/wallet/oauth"
 	"socle/internal/wallet/sdjwt"
 	"socle/internal/wallet/sources"
@@ -388,12 +389,16 @@ func (w *Wallet) issue(ctx context.Context, userID int64, conf string, doc docum
 	is := sdjwt.Issuer{Key: w.signer.priv, Alg: "ES256", KeyID: w.signer.kid, Chain: w.signer.chain, Decoys: 2}
 	var out []map[string]string
 	notification := ""
+	typ := doc.VCT // what the credential says it is: its vct, or an mdoc's doctype
+	if formatOf(conf) == formatMDoc {
+		typ, _, _ = doc.MDoc()
+	}
 	for _, p := range proofs {
 		jkt, err := oauth.Thumbprint(p.jwk)
 		if err != nil {
 			return nil, "", err
 		}
-		rec, err := issuedStore{w.pool}.record(ctx, issuedCredential{UserID: userID, Configuration: conf, VCT: doc.VCT,
+		rec, err := issuedStore{w.pool}.record(ctx, issuedCredential{UserID: userID, Configuration: conf, VCT: typ,
 			ExpiresAt: now.Add(doc.Validity)}, jkt)
 		if err != nil {
 			return nil, "", err
@@ -401,9 +406,14 @@ func (w *Wallet) issue(ctx context.Context, userID int64, conf string, doc docum
 		if notification == "" {
 			notification = rec.NotificationID
 		}
-		cred, err := is.IssueVC(sdjwt.VC{VCT: doc.VCT, Issuer: w.publicURL(), IssuedAt: now, Expiry: now.Add(doc.Validity),
-			HolderKey: p.key, Status: &sdjwt.StatusListRef{Index: rec.StatusIndex, URI: w.statusURI(rec.StatusList)},
-			Claims: doc.Claims, Disclosable: doc.Disclosable})
+		var cred string
+		if formatOf(conf) == formatMDoc {
+			cred, err = w.issueMDoc(doc, p.key, mdoc.StatusRef{Index: rec.StatusIndex, URI: w.statusURI(rec.StatusList)}, now)
+		} else {
+			cred, err = is.IssueVC(sdjwt.VC{VCT: doc.VCT, Issuer: w.publicURL(), IssuedAt: now, Expiry: now.Add(doc.Validity),
+				HolderKey: p.key, Status: &sdjwt.StatusListRef{Index: rec.StatusIndex, URI: w.statusURI(rec.StatusList)},
+				Claims: doc.Claims, Disclosable: doc.Disclosable})
+		}
 		if err != nil {
 			return nil, "", err
 		}

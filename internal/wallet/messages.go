@@ -30,6 +30,7 @@ var messages = web.Catalog{
 		// The driving licence.
 		"doc.driving-licence": "Permis de conduire", "conf.driving_licence_dc_sd_jwt": "Permis de conduire",
 		"fact.categories": "Catégories", "fact.valid": "Valable jusqu'au",
+		"conf.driving_licence_mso_mdoc": "Permis de conduire (mdoc, ISO/IEC 18013-5)",
 	},
 	"en": {
 		"index.title": "My documents", "index.lead": "The documents the State's authentic sources hold for you, read just now. Add them to the wallet app of your phone.",
@@ -57,5 +58,6 @@ var messages = web.Catalog{
 		// The driving licence.
 		"doc.driving-licence": "Driving licence", "conf.driving_licence_dc_sd_jwt": "Driving licence",
 		"fact.categories": "Categories", "fact.valid": "Valid until",
+		"conf.driving_licence_mso_mdoc": "Driving licence (mdoc, ISO/IEC 18013-5)",
 	},
 }

@@ -2,9 +2,11 @@ package documents
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"socle/internal/wallet/mdoc"
 	"socle/internal/wallet/sources"
 )
 
@@ -63,4 +65,35 @@ func (is Issuer) NewDrivingLicence(l sources.DrivingLicence, now time.Time) (Doc
 	d := Document{Kind: DrivingLicence, VCT: is.VCT(DrivingLicence), Claims: c, Validity: min(CertificateValidity, expiry.Sub(now))}
 	d.Disclosable = disclosable(c, "issue_date", "expiry_date", "issuing_country", "issuing_authority", "un_distinguishing_sign")
 	return d, nil
+}
+
+// fullDates are the mDL's elements written as full-date in CBOR (ISO/IEC 18013-5 §7.2.1,
+// §7.2.4): in JSON they are "YYYY-MM-DD" strings.
+var fullDates = []string{"birth_date", "issue_date", "expiry_date"}
+
+// MDoc is a driving licence's claims as the elements of an mdoc of doctype
+// org.iso.18013.5.1.mDL, in its namespace org.iso.18013.5.1, with the dates as full-dates.
+func (d Document) MDoc() (docType string, nameSpaces map[string]map[string]any, err error) {
+	if d.Kind != DrivingLicence {
+		return "", nil, fmt.Errorf("no mdoc of a %s", d.Kind)
+	}
+	dated := func(m map[string]any) map[string]any {
+		out := make(map[string]any, len(m))
+		for k, v := range m {
+			if s, ok := v.(string); ok && slices.Contains(fullDates, k) {
+				v = mdoc.FullDate(s)
+			}
+			out[k] = v
+		}
+		return out
+	}
+	elements := dated(d.Claims)
+	if ps, ok := elements["driving_privileges"].([]any); ok {
+		privileges := make([]any, len(ps))
+		for i, p := range ps {
+			privileges[i] = dated(p.(map[string]any))
+		}
+		elements["driving_privileges"] = privileges
+	}
+	return mdoc.DocTypeMDL, map[string]map[string]any{mdoc.NameSpaceMDL: elements}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"socle/internal/wallet/mdoc"
 	"socle/internal/wallet/sources"
 )
 
@@ -89,5 +90,31 @@ func TestADrivingLicenceCredentialEndsWithTheLicence(t *testing.T) {
 		if _, err := issuer.NewDrivingLicence(l, c.now); err == nil || !strings.Contains(err.Error(), c.reason) {
 			t.Errorf("%v, want an error saying %q", err, c.reason)
 		}
+	}
+}
+
+// As an mdoc, the licence's elements are its claims, in the mDL's namespace, with the dates
+// as full-dates; no other document is an mdoc.
+func TestTheDrivingLicenceAsAnMDoc(t *testing.T) {
+	d, err := issuer.NewDrivingLicence(sophiesLicence, time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docType, ns, err := d.MDoc()
+	if err != nil || docType != mdoc.DocTypeMDL || len(ns) != 1 {
+		t.Fatalf("%s %v %v", docType, ns, err)
+	}
+	el := ns[mdoc.NameSpaceMDL]
+	b := el["driving_privileges"].([]any)[1].(map[string]any)
+	if len(el) != len(d.Claims) || el["birth_date"] != mdoc.FullDate("1985-03-14") || el["expiry_date"] != mdoc.FullDate("2031-04-12") ||
+		el["family_name"] != "Lambert" || b["issue_date"] != mdoc.FullDate("2004-06-03") || b["vehicle_category_code"] != "B" {
+		t.Fatalf("elements %v", el)
+	}
+	if d.Claims["birth_date"] != "1985-03-14" {
+		t.Fatal("making the mdoc changed the SD-JWT VC's claims")
+	}
+	pid, _ := issuer.NewPID(sophie, time.Now())
+	if _, _, err := pid.MDoc(); err == nil {
+		t.Fatal("the PID as an mdoc")
 	}
 }
