@@ -16,12 +16,14 @@ import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest } from '@sd-jwt/crypto-nodejs';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
 import { CompactSign, exportJWK, generateKeyPair, decodeProtectedHeader, decodeJwt, calculateJwkThumbprint } from 'jose';
+import { parseIssuerSigned, Verifier as MdocVerifier, COSEKey, DateOnly } from '@animo-id/mdoc';
 import { startServer, httpsFetch } from './server.mjs';
 
 const SOPHIE = { email: 'sophie.lambert@demo.socle.test', nrn: '85031412401' };
 const PID = 'pid_dc_sd_jwt';
 const BIRTH = 'birth_certificate_dc_sd_jwt';
 const LICENCE = 'driving_licence_dc_sd_jwt';
+const LICENCE_MDOC = 'driving_licence_mso_mdoc';
 const CLIENT_ID = 'socle-node-holder';
 const REDIRECT_URI = 'http://127.0.0.1/cb'; // never followed: the holder reads the 303's Location
 
@@ -241,7 +243,7 @@ async function postForm(form, base, cookie, button) {
 // obtainCredential asks for a credential with a fresh holder key bound to it: nonce, proof,
 // credential request with the DPoP-bound token; it verifies the credential and acknowledges
 // it (notification credential_accepted).
-async function obtainCredential({ issuerMetadata, configurationId, accessToken, dpop, clientId }) {
+async function obtainCredential({ issuerMetadata, configurationId, accessToken, dpop, clientId, verify = verifyCredential }) {
   const { c_nonce: nonce } = await step('nonce', () => client.requestNonce({ issuerMetadata }));
   assert.ok(nonce, 'the nonce endpoint gives a c_nonce');
   const holder = await newKey();
@@ -254,9 +256,9 @@ async function obtainCredential({ issuerMetadata, configurationId, accessToken, 
   const body = response.credentialResponse;
   assert.equal(body.credentials?.length, 1, 'one credential for one proof');
   const compact = body.credentials[0].credential;
-  assert.equal(typeof compact, 'string', 'the credential is a compact SD-JWT');
-  const verified = await step('verify the SD-JWT VC', () =>
-    verifyCredential(compact, { issuerMetadata, configurationId, holderJwk: holder.publicJwk }));
+  assert.equal(typeof compact, 'string', 'the credential is a string (a compact SD-JWT, or a base64url mdoc)');
+  const verified = await step(`verify the ${verify.name === 'verifyMdoc' ? 'mdoc' : 'SD-JWT VC'}`, () =>
+    verify(compact, { issuerMetadata, configurationId, holderJwk: holder.publicJwk }));
   if (body.notification_id) {
     await step('notification', () => client.sendNotification({
       issuerMetadata, accessToken, dpop: response.dpop ?? dpop,
@@ -266,9 +268,10 @@ async function obtainCredential({ issuerMetadata, configurationId, accessToken, 
   return { compact, holder, ...verified };
 }
 
-// preAuthorised runs the pre-authorised code flow for a new offer of document to Sophie.
-async function preAuthorised(document, configurationId) {
-  const offer = await step('socle wallet offer', () => socle.offer(SOPHIE.nrn, document));
+// preAuthorised runs the pre-authorised code flow for a new offer of document to Sophie (in
+// format, if given), and verifies the credential with verify.
+async function preAuthorised(document, configurationId, { format, verify } = {}) {
+  const offer = await step('socle wallet offer', () => socle.offer(SOPHIE.nrn, document, format));
   assert.match(offer.uri, /^openid-credential-offer:\/\/\?credential_offer_uri=/, 'the offer is by reference');
   assert.match(offer.txCode, /^\d{6}$/, 'the transaction code has six digits');
   const credentialOffer = await step('resolve the offer', () => client.resolveCredentialOffer(offer.uri));
@@ -281,7 +284,7 @@ async function preAuthorised(document, configurationId) {
   }));
   assert.equal(token.accessTokenResponse.token_type, 'DPoP', 'the access token is DPoP-bound');
   const credential = await obtainCredential({
-    issuerMetadata, configurationId, accessToken: token.accessTokenResponse.access_token, dpop: token.dpop,
+    issuerMetadata, configurationId, accessToken: token.accessTokenResponse.access_token, dpop: token.dpop, verify,
   });
   return { issuerMetadata, ...credential };
 }
@@ -328,6 +331,95 @@ test('2b. pre-authorised issuance of the driving licence, verified as an SD-JWT 
   assert.equal(metadata.vct, claims.vct, 'the Type Metadata is of the vct');
   assert.ok(metadata.display.some((d) => d.locale === 'fr-BE' && d.name === 'Permis de conduire'), 'a French name');
   assert.ok(metadata.claims.some((c) => c.path[0] === 'driving_privileges' && c.sd === 'allowed'), 'driving_privileges, disclosable');
+});
+
+// The mdoc verifier's context (@animo-id/mdoc): node's crypto, and the certificate checks
+// of the SD-JWT VCs — the x5chain chained to socle's CA.
+const mdocContext = {
+  crypto: {
+    random: (n) => new Uint8Array(randomBytes(n)),
+    digest: ({ digestAlgorithm, bytes }) => {
+      const name = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' }[digestAlgorithm];
+      if (!name) throw new Error(`digest ${digestAlgorithm} not supported`);
+      return new Uint8Array(createHash(name).update(bytes).digest());
+    },
+    calculateEphemeralMacKeyJwk: () => { throw new Error('the holder does not present here: no MAC key'); },
+  },
+  cose: {
+    sign1: {
+      sign: () => { throw new Error('the holder verifies, it does not sign'); },
+      verify: ({ sign1, jwk }) => {
+        const { data, signature, alg } = sign1.getRawVerificationData();
+        assert.equal(alg, 'ES256', 'the issuer signs the MSO with ES256');
+        return verifySignature('sha256', data, { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, signature);
+      },
+    },
+    mac0: {
+      sign: () => { throw new Error('no MAC here'); },
+      verify: () => { throw new Error('no MAC here'); },
+    },
+  },
+  x509: {
+    getIssuerNameField: ({ certificate, field }) => new X509Certificate(Buffer.from(certificate)).subject.split('\n')
+      .filter((l) => l.startsWith(field + '=')).map((l) => l.slice(field.length + 1)),
+    getPublicKey: ({ certificate }) => new X509Certificate(Buffer.from(certificate)).publicKey.export({ format: 'jwk' }),
+    validateCertificateChain: ({ x5chain }) => {
+      certificateChainsToCA(x5chain.map((der) => Buffer.from(der).toString('base64')));
+    },
+    getCertificateData: ({ certificate }) => {
+      const c = new X509Certificate(Buffer.from(certificate));
+      return { issuerName: c.issuer, subjectName: c.subject, serialNumber: c.serialNumber, thumbprint: c.fingerprint256,
+        notBefore: new Date(c.validFrom), notAfter: new Date(c.validTo), pem: c.toString() };
+    },
+  },
+};
+
+// plain turns the mdoc library's decoded values (Maps, full-dates) into plain JSON values.
+function plain(v) {
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, e]) => [k, plain(e)]));
+  if (Array.isArray(v)) return v.map(plain);
+  if (v instanceof DateOnly) return v.toISOString();
+  return v;
+}
+
+// verifyMdoc verifies an mso_mdoc credential (ISO/IEC 18013-5 IssuerSigned, base64url) with
+// @animo-id/mdoc: the issuer's COSE_Sign1 by its x5chain, chained to socle's CA, the MSO's
+// validity, every element's digest; the device key is the holder's. It returns the mDL
+// namespace's elements and the MSO.
+async function verifyMdoc(encoded, { issuerMetadata, configurationId, holderJwk }) {
+  assert.match(encoded, /^[A-Za-z0-9_-]+$/, 'an mdoc credential is base64url');
+  const doctype = issuerMetadata.credentialIssuer.credential_configurations_supported[configurationId].doctype;
+  const doc = parseIssuerSigned(new Uint8Array(Buffer.from(encoded, 'base64url')), doctype);
+  assert.equal(doc.docType, 'org.iso.18013.5.1.mDL');
+  const verifier = new MdocVerifier();
+  // Every check must pass (the library's default callback throws on a failed one); the
+  // passed ones are counted, so that a verifier that checks nothing fails here.
+  const passed = [];
+  const onCheckG = (c) => {
+    if (c.status === 'FAILED') throw new Error(`mdoc check failed: ${c.check}${c.reason ? ` (${c.reason})` : ''}`);
+    passed.push(c.check);
+  };
+  const { issuerAuth } = doc.issuerSigned;
+  await verifier.verifyIssuerSignature({ trustedCertificates: [ca.raw], issuerAuth, disableCertificateChainValidation: false, onCheckG }, mdocContext);
+  await verifier.verifyData({ mdoc: doc, onCheckG }, mdocContext);
+  for (const check of ['Issuer certificate must be valid', 'Issuer signature must be valid', 'The MSO must be valid at the time of verification']) {
+    assert.ok(passed.includes(check), `the verifier checked "${check}" (it checked: ${passed.join('; ')})`);
+  }
+  assert.ok(passed.some((c) => /digest/i.test(c)), `the verifier checked the elements' digests (it checked: ${passed.join('; ')})`);
+  const mso = issuerAuth.decodedPayload;
+  const deviceJwk = COSEKey.import(mso.deviceKeyInfo.deviceKey).toJWK();
+  assert.equal(await calculateJwkThumbprint(deviceJwk), await calculateJwkThumbprint(holderJwk), 'the device key is the holder\'s key of the proof');
+  return { claims: plain(doc.getIssuerNameSpace('org.iso.18013.5.1')), mso };
+}
+
+test('2c. pre-authorised issuance of the driving licence as an mdoc (ISO/IEC 18013-5), verified with @animo-id/mdoc', async () => {
+  const { claims, mso, issuerMetadata } = await preAuthorised('driving-licence', LICENCE_MDOC, { format: 'mso_mdoc', verify: verifyMdoc });
+  const conf = issuerMetadata.credentialIssuer.credential_configurations_supported[LICENCE_MDOC];
+  assert.equal(conf.format, 'mso_mdoc');
+  assert.equal(mso.docType, conf.doctype);
+  assert.ok(mso.validityInfo.validUntil > new Date(), 'valid now');
+  assertSophiesLicence({ ...claims, vct: socle.publicURL + '/wallet/vct/driving-licence' });
+  assert.equal(claims.age_over_18, true);
 });
 
 test('3. refusals: a wrong transaction code, a second redemption, a proof with a wrong nonce', async () => {
