@@ -1,6 +1,7 @@
 // An independent OpenID4VCI holder: socle's wallet service issues SD-JWT VC credentials
-// (OpenID4VCI 1.0, HAIP 1.0) — the PID, certificates, a driving licence — and this holder, built only from npm packages (@openid4vc/*,
-// @sd-jwt/*, jose) and node's own crypto, obtains them over loopback — pre-authorised with a
+// (OpenID4VCI 1.0, HAIP 1.0) — the PID, certificates, a driving licence, which is an mdoc
+// too — and this holder, built only from npm packages (@openid4vc/*, @sd-jwt/*, jose,
+// @animo-id/mdoc) and node's own crypto, obtains them over loopback — pre-authorised with a
 // transaction code, and with the authorisation code (PAR, PKCE S256, DPoP) — then verifies
 // them: the issuer's signature with the x5c leaf, that leaf chained to socle's CA, the type,
 // the disclosed claims, the holder binding and the status in the Token Status List. No Go
