@@ -29,7 +29,7 @@ var messages = web.Catalog{
 		"authorize.expired": "Cette demande a expiré ou a déjà reçu une réponse : recommencez depuis l'application de portefeuille.",
 		// The driving licence.
 		"doc.driving-licence": "Permis de conduire", "conf.driving_licence_dc_sd_jwt": "Permis de conduire",
-		"fact.categories": "Catégories", "fact.valid": "Valable jusqu'au",
+		"fact.categories": "Catégories", "fact.valid": "Expire le",
 		"conf.driving_licence_mso_mdoc": "Permis de conduire (mdoc, ISO/IEC 18013-5)",
 	},
 	"en": {
@@ -57,7 +57,7 @@ var messages = web.Catalog{
 		"authorize.expired": "This request expired or was already answered: start again from the wallet app.",
 		// The driving licence.
 		"doc.driving-licence": "Driving licence", "conf.driving_licence_dc_sd_jwt": "Driving licence",
-		"fact.categories": "Categories", "fact.valid": "Valid until",
+		"fact.categories": "Categories", "fact.valid": "Expires on",
 		"conf.driving_licence_mso_mdoc": "Driving licence (mdoc, ISO/IEC 18013-5)",
 	},
 }
