@@ -109,7 +109,7 @@ func (g *gen) licences(seed int64) {
 		numbers[d.number] = true
 	}
 	for _, p := range g.r.persons {
-		if _, demo := g.r.licences[p.NRN]; demo || p.NRN == NRNEmmaRenard || p.DateOfDeath != "" {
+		if _, demo := g.r.licences[p.NRN]; demo || p.DateOfDeath != "" {
 			continue
 		}
 		birth, _ := time.Parse(day, p.BirthDate)
