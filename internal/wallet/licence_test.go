@@ -77,14 +77,15 @@ func TestTheDrivingLicenceIsListedWhenTheCitizenHoldsOne(t *testing.T) {
 	s.withRegisters(t)
 	_, thomas := s.citizen(t, "thomas.renard@demo.socle.test", registrysim.NRNThomasRenard)
 	html := s.page(t, "/wallet/?lang=en", thomas)
-	for _, want := range []string{`id="doc-driving-licence"`, "Driving licence", "AM, A2, A, B, BE", "/wallet/offers/new/driving_licence_dc_sd_jwt", `id="doc-pid"`} {
+	for _, want := range []string{`id="doc-driving-licence"`, "Driving licence", "AM, A2, A, B, BE", "/wallet/offers/new/driving_licence_dc_sd_jwt",
+		"/wallet/offers/new/driving_licence_mso_mdoc", "Driving licence (mdoc, ISO/IEC 18013-5)", `id="doc-pid"`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("Thomas's page has no %q", want)
 		}
 	}
 	_, emma := s.citizen(t, "emma.renard@demo.socle.test", registrysim.NRNEmmaRenard)
 	html = s.page(t, "/wallet/", emma)
-	if strings.Contains(html, "doc-driving-licence") || strings.Contains(html, "driving_licence_dc_sd_jwt") || !strings.Contains(html, `id="doc-pid"`) {
+	if strings.Contains(html, "doc-driving-licence") || strings.Contains(html, "driving_licence_") || !strings.Contains(html, `id="doc-pid"`) {
 		t.Errorf("Emma's page lists a driving licence, or not her identity:\n%s", html)
 	}
 }

@@ -35,6 +35,7 @@ func (w *Wallet) render(rw http.ResponseWriter, r *http.Request, status int, nam
 type held struct {
 	Kind          string
 	Configuration string
+	Others        []string // the configurations of its other formats (the licence's mdoc)
 	Title         string
 	Facts         []fact // what the document says, in short
 }
@@ -111,6 +112,11 @@ func (w *Wallet) index(rw http.ResponseWriter, r *http.Request) error {
 	}
 	for i := range d.Documents {
 		d.Documents[i].Configuration = configurationFor(d.Documents[i].Kind)
+		for _, c := range configurations {
+			if c.kind == d.Documents[i].Kind && c.id != d.Documents[i].Configuration {
+				d.Documents[i].Others = append(d.Documents[i].Others, c.id)
+			}
+		}
 	}
 	w.render(rw, r, http.StatusOK, "index.html", "index.title", d)
 	return nil

@@ -24,6 +24,7 @@ test('a citizen sees their documents and gets an offer of one as a credential', 
   assert.match(main, /85031412401/);
   assert.match(main, /Rue de Fer 25, 5000 Namur/);
   assert.match(await p.textContent('#doc-driving-licence'), /AM, B/);
+  await p.locator('#doc-driving-licence').getByRole('button', { name: /mdoc, ISO\/IEC 18013-5/ }).waitFor();
   for (const doc of ['Identité', 'Acte de naissance', 'Acte de mariage', 'Permis de conduire']) {
     await p.getByRole('heading', { name: new RegExp(doc) }).waitFor();
   }
