@@ -22,7 +22,7 @@ import (
 )
 
 // The demo's gateway: the simulated authentic sources (socle sim registry) run in-process,
-// published as two APIs, and the wallet's partner APIs (verifier, inbox) of this socle, with
+// published as three APIs, and the wallet's partner APIs (verifier, inbox) of this socle, with
 // consumers, their keys, and the people who own and use them.
 const (
 	demoDir      = "gateway-demo"
@@ -41,8 +41,9 @@ const (
 )
 
 const demoFile = `# Passerelle de démonstration, écrite par socle serve --demo (make run).
-# Demo gateway: the simulated population register (REST) and civil-status register (SOAP)
-# of socle sim registry, published for a demo consumer. Apply your own with socle apply -f.
+# Demo gateway: the simulated population register and driving licences (REST) and
+# civil-status register (SOAP) of socle sim registry, published for a demo consumer. Apply
+# your own with socle apply -f.
 gateway:
   apis:
     - name: population
@@ -61,6 +62,14 @@ gateway:
       upstreams: [https://%[1]s/civil-status]
       auth: [key, mtls]
       wsdl: civil-status.wsdl
+    - name: permis-de-conduire
+      title: Permis de conduire
+      description: Permis de conduire du fichier central simulé du SPF Mobilité et Transports (REST, OpenAPI 3.1).
+      kind: rest
+      upstreams: [https://%[1]s/driving-licences]
+      auth: [key, jwt, mtls]
+      openapi: driving-licences.yaml
+      health: {path: /healthz, interval: 10s}
     - name: verification
       title: Vérification d'attestations du portefeuille
       description: >-
@@ -88,11 +97,11 @@ gateway:
     - name: commune-de-demo
       organisation: Commune de démonstration
       contact: informatique@demo.socle.test
-      subscriptions: [{api: population, plan: bronze}, {api: etat-civil, plan: bronze}]
+      subscriptions: [{api: population, plan: bronze}, {api: etat-civil, plan: bronze}, {api: permis-de-conduire, plan: bronze}]
     - name: portefeuille-citoyen
       organisation: Portefeuille numérique des citoyens (service wallet de socle)
       contact: portefeuille@demo.socle.test
-      subscriptions: [{api: population, plan: argent}, {api: etat-civil, plan: argent}]
+      subscriptions: [{api: population, plan: argent}, {api: etat-civil, plan: argent}, {api: permis-de-conduire, plan: argent}]
     - name: banque-de-demo
       organisation: Banque de démonstration
       contact: conformite@banque.demo.socle.test
@@ -131,9 +140,10 @@ func runDemo(ctx context.Context, c service.Config, env service.Env) (stop func(
 	}
 	host := strings.TrimPrefix(sim.URL(), "https://")
 	for name, body := range map[string][]byte{
-		"gateway.yaml":      []byte(fmt.Sprintf(demoFile, host)),
-		"population.yaml":   registrysim.OpenAPI(),
-		"civil-status.wsdl": registrysim.WSDL(),
+		"gateway.yaml":          []byte(fmt.Sprintf(demoFile, host)),
+		"population.yaml":       registrysim.OpenAPI(),
+		"civil-status.wsdl":     registrysim.WSDL(),
+		"driving-licences.yaml": registrysim.LicencesOpenAPI(),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
 			return nil, err

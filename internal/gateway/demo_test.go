@@ -13,5 +13,6 @@ func TestTheDemoFileApplies(t *testing.T) {
 	w := newWorld(t)
 	text := fmt.Sprintf(demoFile, "127.0.0.1:9101")
 	// The OpenAPI and WSDL documents it names are the simulator's, written beside it.
-	w.mustApply(text, map[string]string{"population.yaml": string(registrysim.OpenAPI()), "civil-status.wsdl": string(registrysim.WSDL())})
+	w.mustApply(text, map[string]string{"population.yaml": string(registrysim.OpenAPI()), "civil-status.wsdl": string(registrysim.WSDL()),
+		"driving-licences.yaml": string(registrysim.LicencesOpenAPI())})
 }

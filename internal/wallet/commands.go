@@ -18,7 +18,7 @@ func commands() []service.Command {
 		Description: "Offers a citizen's document as a credential, from scripts and for operators.",
 		Subcommands: []service.Command{{
 			Name: "offer", Summary: "print a credential offer of a citizen's document, and its transaction code",
-			Synopsis: "--citizen NATIONAL_NUMBER --document pid|birth-certificate|marriage-certificate [flags]", Database: true, Run: runOffer,
+			Synopsis: "--citizen NATIONAL_NUMBER --document pid|birth-certificate|marriage-certificate|driving-licence [--format dc+sd-jwt|mso_mdoc] [flags]", Database: true, Run: runOffer,
 			Example: "socle wallet offer --citizen 85031412401 --document pid",
 			Description: `
 Makes a credential offer (OpenID4VCI 1.0 §4.1) of a citizen's document, as the citizen's page
@@ -30,17 +30,20 @@ minutes. The citizen is the account linked to the national number (wallet.citize
 func runOffer(ctx context.Context, args []string, env service.CommandEnv) error {
 	fs := env.Flags()
 	citizen := fs.String("citizen", "", "the citizen's national register number (11 digits)")
-	document := fs.String("document", documents.PID, "the document: pid, birth-certificate, marriage-certificate")
+	document := fs.String("document", documents.PID, "the document: pid, birth-certificate, marriage-certificate, driving-licence")
+	format := fs.String("format", formatSDJWT, "the credential's format: dc+sd-jwt, or mso_mdoc (ISO/IEC 18013-5) for the driving licence")
 	public := fs.String("public-url", "", "socle's public address (empty: SOCLE_PUBLIC_URL, or the web listener of the socle running on -data-dir)")
 	if err := env.Parse(args); err != nil {
 		return err
 	}
-	conf := configurationFor(*document)
+	conf := configurationIn(*document, *format)
 	switch {
 	case len(*citizen) != 11:
 		return service.Usagef("--citizen: want a national register number of 11 digits")
+	case configurationFor(*document) == "":
+		return service.Usagef("--document %q: pid, birth-certificate, marriage-certificate or driving-licence", *document)
 	case conf == "":
-		return service.Usagef("--document %q: pid, birth-certificate or marriage-certificate", *document)
+		return service.Usagef("--format %q: %s is issued as dc+sd-jwt, and the driving licence as mso_mdoc too", *format, *document)
 	}
 	base := *public
 	if base == "" {

@@ -12,6 +12,7 @@ var examplePeople = struct {
 	person   sources.Person
 	birth    sources.BirthCertificate
 	marriage sources.MarriageCertificate
+	licence  sources.DrivingLicence
 	now      time.Time
 }{
 	person: sources.Person{NRN: "00000000000", GivenNames: []string{"-"}, FamilyName: "-", Gender: "female", BirthDate: "1970-01-01",
@@ -20,5 +21,7 @@ var examplePeople = struct {
 	birth: sources.BirthCertificate{Named: sources.Named{NRN: "-", GivenNames: []string{"-"}, FamilyName: "-"}, BirthDate: "1970-01-01",
 		Father: &sources.Named{}, Mother: &sources.Named{}},
 	marriage: sources.MarriageCertificate{Date: "1970-01-01", Spouses: []sources.Named{{}, {}}, EndDate: "-", EndReason: "-"},
-	now:      time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+	licence: sources.DrivingLicence{GivenNames: []string{"-"}, BirthDate: "1970-01-01", ExpiryDate: "2010-01-01", IssuingCountry: "BE",
+		Categories: []sources.LicenceCategory{{Restrictions: []string{"-"}}}},
+	now: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
 }

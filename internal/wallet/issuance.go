@@ -16,6 +16,7 @@ import (
 
 	"socle/internal/platform/identity"
 	"socle/internal/wallet/documents"
+	"socle/internal/wallet/mdoc"
 	"socle/internal/wallet/oauth"
 	"socle/internal/wallet/sdjwt"
 	"socle/internal/wallet/sources"
@@ -181,8 +182,8 @@ func (w *Wallet) authorize(rw http.ResponseWriter, r *http.Request) error {
 	lang := web.Lang(r)
 	var docs []string
 	for _, id := range requested(req) {
-		if kind, ok := configurationOf(id); ok {
-			docs = append(docs, messages.T(lang, "doc."+kind))
+		if _, ok := configurationOf(id); ok {
+			docs = append(docs, messages.T(lang, "conf."+id))
 		}
 	}
 	rw.Header().Set("Cache-Control", "no-store")
@@ -391,6 +392,12 @@ func (w *Wallet) document(ctx context.Context, userID int64, kind string, now ti
 			return documents.Document{}, sources.ErrNotFound
 		}
 		return is.NewMarriage(ms[len(ms)-1]), nil
+	case documents.DrivingLicence:
+		l, err := src.DrivingLicence(ctx, nrn)
+		if err != nil {
+			return documents.Document{}, err
+		}
+		return is.NewDrivingLicence(l, now)
 	}
 	return documents.Document{}, fmt.Errorf("no document of kind %q", kind)
 }
@@ -401,12 +408,16 @@ func (w *Wallet) issue(ctx context.Context, userID int64, conf string, doc docum
 	is := sdjwt.Issuer{Key: w.signer.priv, Alg: "ES256", KeyID: w.signer.kid, Chain: w.signer.chain, Decoys: 2}
 	var out []map[string]string
 	notification := ""
+	typ := doc.VCT // what the credential says it is: its vct, or an mdoc's doctype
+	if formatOf(conf) == formatMDoc {
+		typ, _, _ = doc.MDoc()
+	}
 	for _, p := range proofs {
 		jkt, err := oauth.Thumbprint(p.jwk)
 		if err != nil {
 			return nil, "", err
 		}
-		rec, err := issuedStore{w.pool}.record(ctx, issuedCredential{UserID: userID, Configuration: conf, VCT: doc.VCT,
+		rec, err := issuedStore{w.pool}.record(ctx, issuedCredential{UserID: userID, Configuration: conf, VCT: typ,
 			ExpiresAt: now.Add(doc.Validity)}, jkt)
 		if err != nil {
 			return nil, "", err
@@ -414,9 +425,14 @@ func (w *Wallet) issue(ctx context.Context, userID int64, conf string, doc docum
 		if notification == "" {
 			notification = rec.NotificationID
 		}
-		cred, err := is.IssueVC(sdjwt.VC{VCT: doc.VCT, Issuer: w.publicURL(), IssuedAt: now, Expiry: now.Add(doc.Validity),
-			HolderKey: p.key, Status: &sdjwt.StatusListRef{Index: rec.StatusIndex, URI: w.statusURI(rec.StatusList)},
-			Claims: doc.Claims, Disclosable: doc.Disclosable})
+		var cred string
+		if formatOf(conf) == formatMDoc {
+			cred, err = w.issueMDoc(doc, p.key, mdoc.StatusRef{Index: rec.StatusIndex, URI: w.statusURI(rec.StatusList)}, now)
+		} else {
+			cred, err = is.IssueVC(sdjwt.VC{VCT: doc.VCT, Issuer: w.publicURL(), IssuedAt: now, Expiry: now.Add(doc.Validity),
+				HolderKey: p.key, Status: &sdjwt.StatusListRef{Index: rec.StatusIndex, URI: w.statusURI(rec.StatusList)},
+				Claims: doc.Claims, Disclosable: doc.Disclosable})
+		}
 		if err != nil {
 			return nil, "", err
 		}

@@ -46,7 +46,7 @@ func loadSigner(cfg Config, dataDir string) (*signer, error) {
 	if dev {
 		if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
 			if _, err := pki.EnsureIssued(filepath.Dir(certFile), "wallet-issuer", pki.Request{
-				Name: "socle wallet issuer", Organization: "socle (development)", Usage: pki.Signing}); err != nil {
+				Name: "socle wallet issuer", Organization: "socle (development)", Country: "BE", Usage: pki.Signing}); err != nil {
 				return nil, fmt.Errorf("wallet: issuer key: %w", err)
 			}
 		}

@@ -27,6 +27,10 @@ var messages = web.Catalog{
 		"authorize.title": "Autoriser votre portefeuille", "authorize.lead": "L'application de portefeuille « %s » demande à recevoir :",
 		"authorize.approve": "Autoriser", "authorize.deny": "Refuser", "authorize.error": "Demande d'autorisation refusée",
 		"authorize.expired": "Cette demande a expiré ou a déjà reçu une réponse : recommencez depuis l'application de portefeuille.",
+		// The driving licence.
+		"doc.driving-licence": "Permis de conduire", "conf.driving_licence_dc_sd_jwt": "Permis de conduire",
+		"fact.categories": "Catégories", "fact.valid": "Expire le",
+		"conf.driving_licence_mso_mdoc": "Permis de conduire (mdoc, ISO/IEC 18013-5)",
 	},
 	"en": {
 		"index.title": "My documents", "index.lead": "The documents the State's authentic sources hold for you, read just now. Add them to the wallet app of your phone.",
@@ -51,5 +55,9 @@ var messages = web.Catalog{
 		"authorize.title": "Authorise your wallet", "authorize.lead": "The wallet app \"%s\" asks to receive:",
 		"authorize.approve": "Authorise", "authorize.deny": "Refuse", "authorize.error": "Authorisation request refused",
 		"authorize.expired": "This request expired or was already answered: start again from the wallet app.",
+		// The driving licence.
+		"doc.driving-licence": "Driving licence", "conf.driving_licence_dc_sd_jwt": "Driving licence",
+		"fact.categories": "Categories", "fact.valid": "Expires on",
+		"conf.driving_licence_mso_mdoc": "Driving licence (mdoc, ISO/IEC 18013-5)",
 	},
 }

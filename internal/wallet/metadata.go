@@ -10,12 +10,21 @@ import (
 )
 
 // The configurations of the credentials the wallet issues (OpenID4VCI 1.0 §12.2.4): one per
-// kind of document, all SD-JWT VCs bound to a key of the holder's wallet.
-var configurations = []struct{ id, kind string }{
-	{"pid_dc_sd_jwt", documents.PID},
-	{"birth_certificate_dc_sd_jwt", documents.Birth},
-	{"marriage_certificate_dc_sd_jwt", documents.Marriage},
+// kind of document and format, all bound to a key of the holder's wallet. Every kind is an
+// SD-JWT VC; the driving licence is an mdoc too, the format of ISO/IEC 18013-5's mDL readers.
+var configurations = []struct{ id, kind, format string }{
+	{"pid_dc_sd_jwt", documents.PID, formatSDJWT},
+	{"birth_certificate_dc_sd_jwt", documents.Birth, formatSDJWT},
+	{"marriage_certificate_dc_sd_jwt", documents.Marriage, formatSDJWT},
+	{"driving_licence_dc_sd_jwt", documents.DrivingLicence, formatSDJWT},
+	{"driving_licence_mso_mdoc", documents.DrivingLicence, formatMDoc},
 }
+
+// Credential formats (OpenID4VCI 1.0 Appendix A).
+const (
+	formatSDJWT = "dc+sd-jwt"
+	formatMDoc  = "mso_mdoc"
+)
 
 func configurationOf(id string) (kind string, ok bool) {
 	for _, c := range configurations {
@@ -26,10 +35,24 @@ func configurationOf(id string) (kind string, ok bool) {
 	return "", false
 }
 
-func configurationFor(kind string) string {
+// configurationFor is the SD-JWT VC configuration of a kind of document.
+func configurationFor(kind string) string { return configurationIn(kind, formatSDJWT) }
+
+// configurationIn is the configuration of a kind of document in a format.
+func configurationIn(kind, format string) string {
 	for _, c := range configurations {
-		if c.kind == kind {
+		if c.kind == kind && c.format == format {
 			return c.id
+		}
+	}
+	return ""
+}
+
+// formatOf is a configuration's format.
+func formatOf(id string) string {
+	for _, c := range configurations {
+		if c.id == id {
+			return c.format
 		}
 	}
 	return ""
@@ -64,17 +87,32 @@ func (w *Wallet) makeIssuerMetadata() map[string]any {
 		for _, cl := range md.Claims {
 			claims = append(claims, map[string]any{"path": cl.Path, "display": cl.Display})
 		}
-		confs[c.id] = map[string]any{
-			"format": "dc+sd-jwt",
-			"vct":    d.VCT,
+		conf := map[string]any{
+			"format": c.format,
 			"scope":  c.id,
-			"cryptographic_binding_methods_supported": []string{"jwk"},
-			"credential_signing_alg_values_supported": []string{"ES256"},
 			"proof_types_supported": map[string]any{
 				"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"ES256"}},
 			},
 			"credential_metadata": map[string]any{"display": md.Display, "claims": claims},
 		}
+		if c.format == formatMDoc {
+			// Appendix A.2.2: the doctype; the device key as a COSE_Key; COSE algorithm
+			// identifiers (-7, ES256); claims by namespace and element (Appendix B.2).
+			docType, nameSpaces, _ := d.MDoc()
+			conf["doctype"] = docType
+			conf["cryptographic_binding_methods_supported"] = []string{"cose_key"}
+			conf["credential_signing_alg_values_supported"] = []int{-7}
+			for _, cl := range claims {
+				for ns := range nameSpaces {
+					cl["path"] = append([]any{ns}, cl["path"].([]any)...)
+				}
+			}
+		} else {
+			conf["vct"] = d.VCT
+			conf["cryptographic_binding_methods_supported"] = []string{"jwk"}
+			conf["credential_signing_alg_values_supported"] = []string{"ES256"}
+		}
+		confs[c.id] = conf
 	}
 	return map[string]any{
 		"credential_issuer":                   base,
@@ -148,6 +186,9 @@ func exampleDocument(is documents.Issuer, kind string) documents.Document {
 		return is.NewBirth(examplePeople.birth)
 	case documents.Marriage:
 		return is.NewMarriage(examplePeople.marriage)
+	case documents.DrivingLicence:
+		d, _ := is.NewDrivingLicence(examplePeople.licence, examplePeople.now)
+		return d
 	}
 	d, _ := is.NewPID(examplePeople.person, examplePeople.now)
 	return d

@@ -130,7 +130,7 @@ type offerPage struct {
 func (w *Wallet) makeOffer(rw http.ResponseWriter, r *http.Request) error {
 	u, _ := identity.UserFrom(r.Context())
 	conf := r.PathValue("configuration")
-	kind, ok := configurationOf(conf)
+	_, ok := configurationOf(conf)
 	if !ok {
 		return web.NotFound()
 	}
@@ -148,7 +148,7 @@ func (w *Wallet) makeOffer(rw http.ResponseWriter, r *http.Request) error {
 	}
 	w.logger.Info("wallet: offer made", "user", u.ID, "configuration", conf)
 	rw.Header().Set("Cache-Control", "no-store")
-	w.render(rw, r, http.StatusCreated, "offer.html", "offer.title", offerPage{Title: messages.T(web.Lang(r), "doc."+kind),
+	w.render(rw, r, http.StatusCreated, "offer.html", "offer.title", offerPage{Title: messages.T(web.Lang(r), "conf."+conf),
 		ByReference: byRef, ByValue: template.URL(byValue), QR: template.URL(img), TxCode: tx, ExpiresAt: of.ExpiresAt})
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"socle/internal/platform/identity"
@@ -34,6 +35,7 @@ func (w *Wallet) render(rw http.ResponseWriter, r *http.Request, status int, nam
 type held struct {
 	Kind          string
 	Configuration string
+	Others        []string // the configurations of its other formats (the licence's mdoc)
 	Title         string
 	Facts         []fact // what the document says, in short
 }
@@ -90,8 +92,31 @@ func (w *Wallet) index(rw http.ResponseWriter, r *http.Request) error {
 	} else {
 		w.logger.Warn("wallet: civil-status register", "error", err)
 	}
+	// The driving licence, if the citizen holds one that has not expired.
+	l, err := src.DrivingLicence(r.Context(), nrn)
+	if err == nil {
+		_, err = is.NewDrivingLicence(l, time.Now())
+	}
+	switch {
+	case err == nil:
+		var cats []string
+		for _, c := range l.Categories {
+			cats = append(cats, c.Category)
+		}
+		d.Documents = append(d.Documents, held{Kind: documents.DrivingLicence, Title: messages.T(lang, "doc.driving-licence"), Facts: []fact{
+			{messages.T(lang, "fact.categories"), strings.Join(cats, ", ")},
+			{messages.T(lang, "fact.valid"), web.Day(lang, l.ExpiryDate)},
+		}})
+	case !errors.Is(err, sources.ErrNotFound):
+		w.logger.Warn("wallet: driving licence", "error", err)
+	}
 	for i := range d.Documents {
 		d.Documents[i].Configuration = configurationFor(d.Documents[i].Kind)
+		for _, c := range configurations {
+			if c.kind == d.Documents[i].Kind && c.id != d.Documents[i].Configuration {
+				d.Documents[i].Others = append(d.Documents[i].Others, c.id)
+			}
+		}
 	}
 	w.render(rw, r, http.StatusOK, "index.html", "index.title", d)
 	return nil

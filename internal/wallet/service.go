@@ -42,6 +42,8 @@ type Config struct {
 	// ProviderTrust and ClientAttestation: wallet attestations (attestation.go).
 	ProviderTrust     string
 	ClientAttestation string
+
+	DrivingLicences string // the central file of driving licences' API on the gateway
 }
 
 // Register declares the wallet's settings.
@@ -50,6 +52,7 @@ func (c *Config) Register(s *config.Set) {
 	s.Secret(&c.SourcesKey, "wallet-sources-key", "the wallet's consumer key at that gateway (empty in the demo: the key the gateway's demo wrote)")
 	s.String(&c.Population, "wallet-population-api", "population", "the population register's API on the gateway")
 	s.String(&c.CivilStatus, "wallet-civil-status-api", "etat-civil", "the civil-status register's API on the gateway")
+	s.String(&c.DrivingLicences, "wallet-driving-licence-api", "permis-de-conduire", "the central file of driving licences' API on the gateway")
 	s.String(&c.Authority, "wallet-issuing-authority", "SPF Intérieur — Registre national", "the issuing authority the credentials name (the PID's issuing_authority)")
 	s.String(&c.IssuerCert, "wallet-issuer-cert", "", "PEM certificate chain of the key that signs credentials, leaf first (empty: <data-dir>/pki/wallet-issuer.crt, made from the development CA)")
 	s.String(&c.IssuerKey, "wallet-issuer-key", "", "its private key (PEM, ECDSA P-256)")
@@ -175,7 +178,7 @@ func (w *Wallet) sources() (*sources.Client, error) {
 		}
 		key = strings.TrimSpace(string(b))
 	}
-	w.src = &sources.Client{Base: base, Key: key, Population: w.cfg.Population, CivilStatus: w.cfg.CivilStatus,
+	w.src = &sources.Client{Base: base, Key: key, Population: w.cfg.Population, CivilStatus: w.cfg.CivilStatus, DrivingLicences: w.cfg.DrivingLicences,
 		HTTP: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: w.tlsRoots, ForceAttemptHTTP2: true}}}
 	return w.src, nil
 }

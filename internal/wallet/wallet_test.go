@@ -189,8 +189,17 @@ func TestTheIssuerDescribesItself(t *testing.T) {
 	confs := md["credential_configurations_supported"].(map[string]any)
 	pid := confs["pid_dc_sd_jwt"].(map[string]any)
 	if md["credential_issuer"] != s.srv.URL || md["credential_endpoint"] != s.srv.URL+pathCredential || pid["vct"] != "urn:eudi:pid:1" ||
-		pid["format"] != "dc+sd-jwt" || len(confs) != 3 {
+		pid["format"] != "dc+sd-jwt" || len(confs) != 5 {
 		t.Fatalf("%v", md)
+	}
+	mdl, _ := confs["driving_licence_mso_mdoc"].(map[string]any)
+	if mdl["format"] != "mso_mdoc" || mdl["doctype"] != "org.iso.18013.5.1.mDL" || mdl["vct"] != nil ||
+		mdl["credential_metadata"].(map[string]any)["claims"].([]any)[0].(map[string]any)["path"].([]any)[0] != "org.iso.18013.5.1" {
+		t.Fatalf("the driving licence as an mdoc: %v", mdl)
+	}
+	if dl, _ := confs["driving_licence_dc_sd_jwt"].(map[string]any); dl["vct"] != s.srv.URL+"/wallet/vct/driving-licence" ||
+		len(dl["credential_metadata"].(map[string]any)["claims"].([]any)) != 12 {
+		t.Fatalf("the driving licence's configuration: %v", dl)
 	}
 	res, _ = s.srv.Client().Get(s.srv.URL + "/wallet/vct/birth-certificate")
 	var tm map[string]any

@@ -17,12 +17,15 @@ test('a citizen sees their documents and gets an offer of one as a credential', 
   const p = await socle.page('fr-FR', { audited: true, viewport: { width: 360, height: 740 } });
   await signIn(socle, p, 'sophie.lambert@demo.socle.test', '/wallet/');
   await p.getByRole('heading', { name: 'Mes documents' }).waitFor();
-  // Read live from the population and civil-status registers, through the gateway.
+  // Read live from the population and civil-status registers and the central file of
+  // driving licences, through the gateway.
   const main = await p.textContent('main');
   assert.match(main, /Sophie Marie Lambert/);
   assert.match(main, /85031412401/);
   assert.match(main, /Rue de Fer 25, 5000 Namur/);
-  for (const doc of ['Identité', 'Acte de naissance', 'Acte de mariage']) {
+  assert.match(await p.textContent('#doc-driving-licence'), /AM, B/);
+  await p.locator('#doc-driving-licence').getByRole('button', { name: /mdoc, ISO\/IEC 18013-5/ }).waitFor();
+  for (const doc of ['Identité', 'Acte de naissance', 'Acte de mariage', 'Permis de conduire']) {
     await p.getByRole('heading', { name: new RegExp(doc) }).waitFor();
   }
   assert.deepEqual(await audit(p), []);

@@ -1,6 +1,7 @@
 // An independent OpenID4VCI holder: socle's wallet service issues SD-JWT VC credentials
-// (OpenID4VCI 1.0, HAIP 1.0), and this holder, built only from npm packages (@openid4vc/*,
-// @sd-jwt/*, jose) and node's own crypto, obtains them over loopback — pre-authorised with a
+// (OpenID4VCI 1.0, HAIP 1.0) — the PID, certificates, a driving licence, which is an mdoc
+// too — and this holder, built only from npm packages (@openid4vc/*, @sd-jwt/*, jose,
+// @animo-id/mdoc) and node's own crypto, obtains them over loopback — pre-authorised with a
 // transaction code, and with the authorisation code (PAR, PKCE S256, DPoP) — then verifies
 // them: the issuer's signature with the x5c leaf, that leaf chained to socle's CA, the type,
 // the disclosed claims, the holder binding and the status in the Token Status List. No Go
@@ -16,11 +17,14 @@ import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest } from '@sd-jwt/crypto-nodejs';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
 import { CompactSign, exportJWK, generateKeyPair, decodeProtectedHeader, decodeJwt, calculateJwkThumbprint } from 'jose';
+import { parseIssuerSigned, Verifier as MdocVerifier, COSEKey, DateOnly } from '@animo-id/mdoc';
 import { startServer, httpsFetch } from './server.mjs';
 
 const SOPHIE = { email: 'sophie.lambert@demo.socle.test', nrn: '85031412401' };
 const PID = 'pid_dc_sd_jwt';
 const BIRTH = 'birth_certificate_dc_sd_jwt';
+const LICENCE = 'driving_licence_dc_sd_jwt';
+const LICENCE_MDOC = 'driving_licence_mso_mdoc';
 const CLIENT_ID = 'socle-node-holder';
 const REDIRECT_URI = 'http://127.0.0.1/cb'; // never followed: the holder reads the 303's Location
 
@@ -240,7 +244,7 @@ async function postForm(form, base, cookie, button) {
 // obtainCredential asks for a credential with a fresh holder key bound to it: nonce, proof,
 // credential request with the DPoP-bound token; it verifies the credential and acknowledges
 // it (notification credential_accepted).
-async function obtainCredential({ issuerMetadata, configurationId, accessToken, dpop, clientId }) {
+async function obtainCredential({ issuerMetadata, configurationId, accessToken, dpop, clientId, verify = verifyCredential }) {
   const { c_nonce: nonce } = await step('nonce', () => client.requestNonce({ issuerMetadata }));
   assert.ok(nonce, 'the nonce endpoint gives a c_nonce');
   const holder = await newKey();
@@ -253,9 +257,9 @@ async function obtainCredential({ issuerMetadata, configurationId, accessToken, 
   const body = response.credentialResponse;
   assert.equal(body.credentials?.length, 1, 'one credential for one proof');
   const compact = body.credentials[0].credential;
-  assert.equal(typeof compact, 'string', 'the credential is a compact SD-JWT');
-  const verified = await step('verify the SD-JWT VC', () =>
-    verifyCredential(compact, { issuerMetadata, configurationId, holderJwk: holder.publicJwk }));
+  assert.equal(typeof compact, 'string', 'the credential is a string (a compact SD-JWT, or a base64url mdoc)');
+  const verified = await step(`verify the ${verify.name === 'verifyMdoc' ? 'mdoc' : 'SD-JWT VC'}`, () =>
+    verify(compact, { issuerMetadata, configurationId, holderJwk: holder.publicJwk }));
   if (body.notification_id) {
     await step('notification', () => client.sendNotification({
       issuerMetadata, accessToken, dpop: response.dpop ?? dpop,
@@ -265,9 +269,10 @@ async function obtainCredential({ issuerMetadata, configurationId, accessToken, 
   return { compact, holder, ...verified };
 }
 
-// preAuthorised runs the pre-authorised code flow for a new offer of document to Sophie.
-async function preAuthorised(document, configurationId) {
-  const offer = await step('socle wallet offer', () => socle.offer(SOPHIE.nrn, document));
+// preAuthorised runs the pre-authorised code flow for a new offer of document to Sophie (in
+// format, if given), and verifies the credential with verify.
+async function preAuthorised(document, configurationId, { format, verify } = {}) {
+  const offer = await step('socle wallet offer', () => socle.offer(SOPHIE.nrn, document, format));
   assert.match(offer.uri, /^openid-credential-offer:\/\/\?credential_offer_uri=/, 'the offer is by reference');
   assert.match(offer.txCode, /^\d{6}$/, 'the transaction code has six digits');
   const credentialOffer = await step('resolve the offer', () => client.resolveCredentialOffer(offer.uri));
@@ -280,7 +285,7 @@ async function preAuthorised(document, configurationId) {
   }));
   assert.equal(token.accessTokenResponse.token_type, 'DPoP', 'the access token is DPoP-bound');
   const credential = await obtainCredential({
-    issuerMetadata, configurationId, accessToken: token.accessTokenResponse.access_token, dpop: token.dpop,
+    issuerMetadata, configurationId, accessToken: token.accessTokenResponse.access_token, dpop: token.dpop, verify,
   });
   return { issuerMetadata, ...credential };
 }
@@ -298,6 +303,124 @@ test('2. pre-authorised issuance of the birth certificate, verified as an SD-JWT
   assert.equal(claims.family_name, 'Lambert');
   assert.equal(claims.birthdate, '1985-03-14');
   assert.ok(claims.given_name, 'given_name is disclosed');
+});
+
+// The driving licence's claims are ISO/IEC 18013-5's mDL data elements; Sophie's licence is
+// the simulated central file's (socle sim registry): AM and B, with glasses (code 01.06).
+function assertSophiesLicence(claims) {
+  assert.equal(claims.vct, socle.publicURL + '/wallet/vct/driving-licence');
+  assert.equal(claims.family_name, 'Lambert');
+  assert.equal(claims.birth_date, '1985-03-14');
+  assert.equal(claims.document_number, '9204513287');
+  assert.equal(claims.issuing_country, 'BE');
+  assert.equal(claims.un_distinguishing_sign, 'B');
+  assert.equal(claims.expiry_date, '2031-04-12');
+  const b = claims.driving_privileges?.find((p) => p.vehicle_category_code === 'B');
+  assert.ok(b, `category B among the driving_privileges: ${JSON.stringify(claims.driving_privileges)}`);
+  assert.equal(b.issue_date, '2004-06-03');
+  assert.deepEqual(b.codes, [{ code: '01.06' }]);
+}
+
+test('2b. pre-authorised issuance of the driving licence, verified as an SD-JWT VC with its Type Metadata', async () => {
+  const { claims } = await preAuthorised('driving-licence', LICENCE);
+  assertSophiesLicence(claims);
+  const metadata = await step('type metadata at the vct', async () => {
+    const res = await fetch(claims.vct);
+    assert.equal(res.status, 200, `GET ${claims.vct}`);
+    return res.json();
+  });
+  assert.equal(metadata.vct, claims.vct, 'the Type Metadata is of the vct');
+  assert.ok(metadata.display.some((d) => d.locale === 'fr-BE' && d.name === 'Permis de conduire'), 'a French name');
+  assert.ok(metadata.claims.some((c) => c.path[0] === 'driving_privileges' && c.sd === 'allowed'), 'driving_privileges, disclosable');
+});
+
+// The mdoc verifier's context (@animo-id/mdoc): node's crypto, and the certificate checks
+// of the SD-JWT VCs — the x5chain chained to socle's CA.
+const mdocContext = {
+  crypto: {
+    random: (n) => new Uint8Array(randomBytes(n)),
+    digest: ({ digestAlgorithm, bytes }) => {
+      const name = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' }[digestAlgorithm];
+      if (!name) throw new Error(`digest ${digestAlgorithm} not supported`);
+      return new Uint8Array(createHash(name).update(bytes).digest());
+    },
+    calculateEphemeralMacKeyJwk: () => { throw new Error('the holder does not present here: no MAC key'); },
+  },
+  cose: {
+    sign1: {
+      sign: () => { throw new Error('the holder verifies, it does not sign'); },
+      verify: ({ sign1, jwk }) => {
+        const { data, signature, alg } = sign1.getRawVerificationData();
+        assert.equal(alg, 'ES256', 'the issuer signs the MSO with ES256');
+        return verifySignature('sha256', data, { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, signature);
+      },
+    },
+    mac0: {
+      sign: () => { throw new Error('no MAC here'); },
+      verify: () => { throw new Error('no MAC here'); },
+    },
+  },
+  x509: {
+    getIssuerNameField: ({ certificate, field }) => new X509Certificate(Buffer.from(certificate)).subject.split('\n')
+      .filter((l) => l.startsWith(field + '=')).map((l) => l.slice(field.length + 1)),
+    getPublicKey: ({ certificate }) => new X509Certificate(Buffer.from(certificate)).publicKey.export({ format: 'jwk' }),
+    validateCertificateChain: ({ x5chain }) => {
+      certificateChainsToCA(x5chain.map((der) => Buffer.from(der).toString('base64')));
+    },
+    getCertificateData: ({ certificate }) => {
+      const c = new X509Certificate(Buffer.from(certificate));
+      return { issuerName: c.issuer, subjectName: c.subject, serialNumber: c.serialNumber, thumbprint: c.fingerprint256,
+        notBefore: new Date(c.validFrom), notAfter: new Date(c.validTo), pem: c.toString() };
+    },
+  },
+};
+
+// plain turns the mdoc library's decoded values (Maps, full-dates) into plain JSON values.
+function plain(v) {
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, e]) => [k, plain(e)]));
+  if (Array.isArray(v)) return v.map(plain);
+  if (v instanceof DateOnly) return v.toISOString();
+  return v;
+}
+
+// verifyMdoc verifies an mso_mdoc credential (ISO/IEC 18013-5 IssuerSigned, base64url) with
+// @animo-id/mdoc: the issuer's COSE_Sign1 by its x5chain, chained to socle's CA, the MSO's
+// validity, every element's digest; the device key is the holder's. It returns the mDL
+// namespace's elements and the MSO.
+async function verifyMdoc(encoded, { issuerMetadata, configurationId, holderJwk }) {
+  assert.match(encoded, /^[A-Za-z0-9_-]+$/, 'an mdoc credential is base64url');
+  const doctype = issuerMetadata.credentialIssuer.credential_configurations_supported[configurationId].doctype;
+  const doc = parseIssuerSigned(new Uint8Array(Buffer.from(encoded, 'base64url')), doctype);
+  assert.equal(doc.docType, 'org.iso.18013.5.1.mDL');
+  const verifier = new MdocVerifier();
+  // Every check must pass (the library's default callback throws on a failed one); the
+  // passed ones are counted, so that a verifier that checks nothing fails here.
+  const passed = [];
+  const onCheckG = (c) => {
+    if (c.status === 'FAILED') throw new Error(`mdoc check failed: ${c.check}${c.reason ? ` (${c.reason})` : ''}`);
+    passed.push(c.check);
+  };
+  const { issuerAuth } = doc.issuerSigned;
+  await verifier.verifyIssuerSignature({ trustedCertificates: [ca.raw], issuerAuth, disableCertificateChainValidation: false, onCheckG }, mdocContext);
+  await verifier.verifyData({ mdoc: doc, onCheckG }, mdocContext);
+  for (const check of ['Issuer certificate must be valid', 'Issuer signature must be valid', 'The MSO must be valid at the time of verification']) {
+    assert.ok(passed.includes(check), `the verifier checked "${check}" (it checked: ${passed.join('; ')})`);
+  }
+  assert.ok(passed.some((c) => /digest/i.test(c)), `the verifier checked the elements' digests (it checked: ${passed.join('; ')})`);
+  const mso = issuerAuth.decodedPayload;
+  const deviceJwk = COSEKey.import(mso.deviceKeyInfo.deviceKey).toJWK();
+  assert.equal(await calculateJwkThumbprint(deviceJwk), await calculateJwkThumbprint(holderJwk), 'the device key is the holder\'s key of the proof');
+  return { claims: plain(doc.getIssuerNameSpace('org.iso.18013.5.1')), mso };
+}
+
+test('2c. pre-authorised issuance of the driving licence as an mdoc (ISO/IEC 18013-5), verified with @animo-id/mdoc', async () => {
+  const { claims, mso, issuerMetadata } = await preAuthorised('driving-licence', LICENCE_MDOC, { format: 'mso_mdoc', verify: verifyMdoc });
+  const conf = issuerMetadata.credentialIssuer.credential_configurations_supported[LICENCE_MDOC];
+  assert.equal(conf.format, 'mso_mdoc');
+  assert.equal(mso.docType, conf.doctype);
+  assert.ok(mso.validityInfo.validUntil > new Date(), 'valid now');
+  assertSophiesLicence({ ...claims, vct: socle.publicURL + '/wallet/vct/driving-licence' });
+  assert.equal(claims.age_over_18, true);
 });
 
 test('3. refusals: a wrong transaction code, a second redemption, a proof with a wrong nonce', async () => {
@@ -335,7 +458,7 @@ test('3. refusals: a wrong transaction code, a second redemption, a proof with a
     }), ['invalid_nonce', 'invalid_proof']));
 });
 
-test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s consent, DPoP', async () => {
+test('4. authorisation-code issuance of the PID and the driving licence: PAR, PKCE S256, the citizen\'s consent, DPoP', async () => {
   const issuerMetadata = await step('issuer metadata', () => client.resolveIssuerMetadata(socle.publicURL));
   const as = issuerMetadata.authorizationServers[0];
   assert.equal(as.require_pushed_authorization_requests, true, 'PAR is required');
@@ -345,7 +468,7 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
   // A wallet-initiated request: the offer names the configuration and the authorisation code grant.
   const credentialOffer = {
     credential_issuer: issuerMetadata.credentialIssuer.credential_issuer,
-    credential_configuration_ids: [PID],
+    credential_configuration_ids: [PID, LICENCE],
     grants: { authorization_code: {} },
   };
   const dpopKey = await newKey();
@@ -355,7 +478,9 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
   const authorization = await step('PAR', () => oauth2Client.createAuthorizationRequestUrl({
     authorizationServerMetadata: as, clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state, dpop: { signer: dpopKey },
     resource: issuerMetadata.credentialIssuer.credential_issuer,
-    additionalRequestPayload: { authorization_details: [{ type: 'openid_credential', credential_configuration_id: PID }] },
+    additionalRequestPayload: {
+      authorization_details: [PID, LICENCE].map((id) => ({ type: 'openid_credential', credential_configuration_id: id })),
+    },
   }));
   assert.ok(authorization.pkce?.codeVerifier, 'PKCE was used');
   const authorizeURL = new URL(authorization.authorizationRequestUrl);
@@ -367,6 +492,7 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
     const res = await fetch(authorizeURL, { headers: { Cookie: cookie } });
     const html = await res.text();
     assert.equal(res.status, 200, `GET ${authorizeURL.pathname}: ${res.status} ${html.slice(0, 300)}`);
+    assert.match(html, /Permis de conduire|Driving licence/, 'the consent page names the driving licence');
     // The button that confirms: not a sign-out, not a refusal; one that says it allows, or
     // else the only one left.
     const deny = /deny|refus|reject|cancel|annul|ne pas|do not|don't|logout|sign-?out|déconnexion/i;
@@ -403,6 +529,11 @@ test('4. authorisation-code issuance of the PID: PAR, PKCE S256, the citizen\'s 
   assert.equal(claims.family_name, 'Lambert');
   assert.equal(claims.birthdate, '1985-03-14');
   assert.equal(claims.address?.locality, 'Namur');
+  // The same token grants the driving licence, the second configuration of the request.
+  const licence = await step('driving licence', () => obtainCredential({
+    issuerMetadata, configurationId: LICENCE, accessToken: token.accessTokenResponse.access_token, dpop: token.dpop, clientId: CLIENT_ID,
+  }));
+  assertSophiesLicence(licence.claims);
 
   await step('the code cannot be redeemed twice', () => rejectsWith(() => client.retrieveAuthorizationCodeAccessTokenFromOffer({
     credentialOffer, issuerMetadata, authorizationCode: code, pkceCodeVerifier: authorization.pkce.codeVerifier,

@@ -70,10 +70,12 @@ export async function startServer() {
       if (!a) throw new Error(`no demo account ${email}`);
       return a[1];
     },
-    // offer runs `socle wallet offer` and returns { uri, txCode }.
-    offer(nrn, document) {
+    // offer runs `socle wallet offer` and returns { uri, txCode }; format, if given, is the
+    // credential's (--format).
+    offer(nrn, document, format) {
       return new Promise((resolve, reject) => {
-        execFile(binary, ['wallet', 'offer', '--citizen', nrn, '--document', document, '--data-dir', dataDir],
+        execFile(binary, ['wallet', 'offer', '--citizen', nrn, '--document', document, '--data-dir', dataDir,
+          ...(format ? ['--format', format] : [])],
           { env, timeout: 60_000 }, (err, stdout, stderr) => {
             if (err) return reject(new Error(`socle wallet offer: ${err.message}\n${stderr}`));
             const [uri, txCode] = stdout.trim().split('\n').map((l) => l.trim());

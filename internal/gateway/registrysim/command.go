@@ -15,15 +15,16 @@ import (
 
 // Command is `socle sim registry`, for the gateway's `sim` group.
 func Command() service.Command {
-	return service.Command{Name: "registry", Summary: "simulated Belgian authentic sources: a population register (REST) and a civil-status register (SOAP)",
+	return service.Command{Name: "registry", Summary: "simulated Belgian authentic sources: a population register and driving licences (REST), a civil-status register (SOAP)",
 		Synopsis: "[flags]", Example: "socle sim registry --addr 127.0.0.1:9101 --pki ./var/pki", Run: runRegistry,
 		Description: `
-Runs two simulated authentic sources of the Federal Service Platform on one HTTPS server, for
-the API gateway's demo and tests: the population register, REST/JSON under /population/
-(OpenAPI 3.1 at /population/openapi.yaml), and the civil-status register, SOAP 1.1 and 1.2
-at /civil-status (WSDL at /civil-status?wsdl). The population is fake, the same for the same
--seed; its first five persons are socle's demo persons, 85.03.14-124.01 (Sophie Lambert,
-Namur) first. The server certificate registry-sim.crt is issued in the PKI directory if
+Runs three simulated authentic sources of the Federal Service Platform on one HTTPS server,
+for the API gateway's demo and tests: the population register, REST/JSON under /population/
+(OpenAPI 3.1 at /population/openapi.yaml), the civil-status register, SOAP 1.1 and 1.2 at
+/civil-status (WSDL at /civil-status?wsdl), and the central file of driving licences,
+REST/JSON under /driving-licences/ (OpenAPI 3.1 at /driving-licences/openapi.yaml). The
+population is fake, the same for the same -seed; its first five persons are socle's demo
+persons, 85.03.14-124.01 (Sophie Lambert, Namur) first. The server certificate registry-sim.crt is issued in the PKI directory if
 missing; with -client-ca, clients must present a certificate of that CA. One line is printed
 per request: method, path or SOAP operation, status.`}
 }
@@ -49,8 +50,8 @@ func runRegistry(ctx context.Context, args []string, env service.CommandEnv) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr(), "registry simulator on %s: %s/population/openapi.yaml, %s/civil-status?wsdl (%d persons, seed %d)\n",
-		s.URL(), s.URL(), s.URL(), len(s.Registry.persons), *seed)
+	fmt.Fprintf(env.Stderr(), "registry simulator on %s: %s/population/openapi.yaml, %s/civil-status?wsdl, %s/driving-licences/openapi.yaml (%d persons, seed %d)\n",
+		s.URL(), s.URL(), s.URL(), s.URL(), len(s.Registry.persons), *seed)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -15,11 +15,11 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 )
 
-// openAPIRouter loads and validates the embedded OpenAPI document.
-func openAPIRouter(t *testing.T) (*openapi3.T, routers.Router) {
+// openAPIRouter loads and validates an embedded OpenAPI document.
+func openAPIRouter(t *testing.T, document []byte) (*openapi3.T, routers.Router) {
 	t.Helper()
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(OpenAPI())
+	doc, err := loader.LoadFromData(document)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func openAPIRouter(t *testing.T) (*openapi3.T, routers.Router) {
 }
 
 func TestOpenAPIDocumentDescribesTheOperations(t *testing.T) {
-	doc, _ := openAPIRouter(t)
+	doc, _ := openAPIRouter(t, OpenAPI())
 	if !doc.IsOpenAPI31OrLater() {
 		t.Errorf("openapi: %s, want 3.1", doc.OpenAPI)
 	}
@@ -67,7 +67,7 @@ func TestOpenAPIDocumentDescribesTheOperations(t *testing.T) {
 // TestPopulationAnswersAsDocumented: every answer, found or refused, is the one the OpenAPI
 // document describes, down to its schema.
 func TestPopulationAnswersAsDocumented(t *testing.T) {
-	_, router := openAPIRouter(t)
+	_, router := openAPIRouter(t, OpenAPI())
 	s, c := start(t, nil)
 	dead := ""
 	for _, p := range s.Registry.Persons() {
@@ -125,26 +125,33 @@ func TestPopulationAnswersAsDocumented(t *testing.T) {
 			if res.StatusCode != tc.status {
 				t.Fatalf("%s: %s", res.Status, body)
 			}
-			route, params, err := router.FindRoute(req)
-			if err != nil {
-				t.Fatalf("no operation of the document: %v", err)
-			}
-			in := &openapi3filter.ResponseValidationInput{
-				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-				Status:                 res.StatusCode,
-				Header:                 res.Header,
-				Options:                &openapi3filter.Options{IncludeResponseStatus: true},
-			}
-			in.SetBodyBytes(body)
-			if err := openapi3filter.ValidateResponse(t.Context(), in); err != nil {
-				t.Fatalf("the answer is not as documented: %v\n%s", err, body)
-			}
+			asDocumented(t, router, req, res, body)
 			var b map[string]any
 			if err := json.Unmarshal(body, &b); err != nil {
 				t.Fatal(err)
 			}
 			tc.check(t, b)
 		})
+	}
+}
+
+// asDocumented checks that an answer is one the document of router describes for its
+// request, down to its schema.
+func asDocumented(t *testing.T, router routers.Router, req *http.Request, res *http.Response, body []byte) {
+	t.Helper()
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("no operation of the document: %v", err)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(t.Context(), in); err != nil {
+		t.Fatalf("the answer is not as documented: %v\n%s", err, body)
 	}
 }
 

@@ -96,7 +96,7 @@ type Event struct {
 	Related string // the spouse, for a marriage or a divorce
 }
 
-// Registry is the simulated population: persons, households, marriages. It is read-only
+// Registry is the simulated population: persons, households, marriages, driving licences. It is read-only
 // once made, so safe for concurrent use.
 type Registry struct {
 	persons    []Person
@@ -104,6 +104,7 @@ type Registry struct {
 	index      map[string]int
 	households []household
 	marriages  []Marriage
+	licences   map[string]DrivingLicence // by NRN
 }
 
 // facts are what the register knows of a person besides their Person.
@@ -139,6 +140,7 @@ func NewRegistry(seed int64, persons int) *Registry {
 	for len(g.r.persons) < g.n {
 		g.household()
 	}
+	g.licences(seed)
 	return g.r
 }
 

@@ -19,6 +19,9 @@ import (
 //go:embed openapi.yaml
 var openAPI []byte
 
+//go:embed driving-licences.yaml
+var licencesOpenAPI []byte
+
 //go:embed civil-status.wsdl
 var wsdl []byte
 
@@ -29,16 +32,21 @@ const wsdlAddress = "https://localhost:9101/civil-status"
 // OpenAPI returns the population register's OpenAPI 3.1 document, as embedded.
 func OpenAPI() []byte { return bytes.Clone(openAPI) }
 
+// LicencesOpenAPI returns the central file of driving licences' OpenAPI 3.1 document, as
+// embedded.
+func LicencesOpenAPI() []byte { return bytes.Clone(licencesOpenAPI) }
+
 // WSDL returns the civil-status register's WSDL 1.1 document, as embedded: its addresses are
 // https://localhost:9101/civil-status until a server writes its own.
 func WSDL() []byte { return bytes.Clone(wsdl) }
 
-// Handler serves both registers of reg: /population/ (REST), /civil-status (SOAP) and
-// /healthz.
+// Handler serves the registers of reg: /population/ and /driving-licences/ (REST),
+// /civil-status (SOAP) and /healthz.
 func Handler(reg *Registry) http.Handler {
 	mux := http.NewServeMux()
 	population{reg}.routes(mux)
 	civilStatus{reg}.routes(mux)
+	drivingLicences{reg}.routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

@@ -50,6 +50,7 @@ type Request struct {
 	Name         string // subject common name
 	Organization string
 	Units        []string // subject organizational units (a network, "208-01", for an operator)
+	Country      string   // subject countryName, ISO 3166-1 alpha-2 (an mdoc issuer's: ISO/IEC 18013-5 Annex B.1.4)
 	DNSNames     []string
 	IPs          []net.IP
 	Usage        Usage
@@ -187,6 +188,9 @@ func (ca *CA) sign(r Request, pub crypto.PublicKey) (*x509.Certificate, []byte, 
 	subject := pkix.Name{CommonName: r.Name, OrganizationalUnit: r.Units}
 	if r.Organization != "" {
 		subject.Organization = []string{r.Organization}
+	}
+	if r.Country != "" {
+		subject.Country = []string{r.Country}
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:   serial(),

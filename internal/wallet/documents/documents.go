@@ -8,6 +8,12 @@
 // given_name, birthdate, place_of_birth, nationalities, address.*), and its private names
 // (personal_administrative_number, sex, issuing_authority, issuing_country, date_of_issuance,
 // date_of_expiry, age_equal_or_over.NN, age_in_years, age_birth_year).
+//
+// The driving licence, from the central file of driving licences, names its claims as
+// ISO/IEC 18013-5's mobile driving licence names its data elements (§7.2.1: family_name,
+// given_name, birth_date, issue_date, expiry_date, issuing_country, issuing_authority,
+// document_number, driving_privileges, un_distinguishing_sign...), so that a verifier of
+// mDLs reads it without a mapping of socle's.
 package documents
 
 import (
@@ -22,9 +28,10 @@ import (
 
 // Kinds of document.
 const (
-	PID      = "pid"
-	Birth    = "birth-certificate"
-	Marriage = "marriage-certificate"
+	PID            = "pid"
+	Birth          = "birth-certificate"
+	Marriage       = "marriage-certificate"
+	DrivingLicence = "driving-licence"
 )
 
 // VCTPID is the PID's type (PID Rulebook §4.2).

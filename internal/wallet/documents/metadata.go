@@ -40,6 +40,8 @@ var typeNames = map[string][2]label{
 	PID:      {{"Identité (PID)", "Identity (PID)"}, {"Données d'identification de la personne, du registre national", "Person identification data, from the national register"}},
 	Birth:    {{"Acte de naissance", "Birth certificate"}, {"Extrait du registre de l'état civil", "Extract of the civil-status register"}},
 	Marriage: {{"Acte de mariage", "Marriage certificate"}, {"Extrait du registre de l'état civil", "Extract of the civil-status register"}},
+	DrivingLicence: {{"Permis de conduire", "Driving licence"}, {"Extrait du fichier central des permis de conduire (SPF Mobilité et Transports)",
+		"Extract of the central file of driving licences (FPS Mobility and Transport)"}},
 }
 
 var claimLabels = map[string]label{
@@ -52,6 +54,11 @@ var claimLabels = map[string]label{
 	"date_of_expiry": {"Date d'expiration", "Date of expiry"}, "father": {"Père", "Father"}, "mother": {"Mère", "Mother"},
 	"date_of_marriage": {"Date du mariage", "Date of marriage"}, "place_of_marriage": {"Lieu du mariage", "Place of marriage"},
 	"spouses": {"Époux", "Spouses"}, "date_of_end": {"Fin du mariage", "End of marriage"}, "reason_of_end": {"Motif de la fin", "Reason of the end"},
+	// The driving licence's, ISO/IEC 18013-5's data elements.
+	"birth_date": {"Date de naissance", "Date of birth"}, "birth_place": {"Lieu de naissance", "Place of birth"},
+	"age_over_18": {"18 ans ou plus", "Aged 18 or over"}, "document_number": {"Numéro du permis", "Licence number"},
+	"driving_privileges": {"Catégories", "Categories"}, "issue_date": {"Date de délivrance", "Date of issue"},
+	"expiry_date": {"Date d'expiration", "Date of expiry"}, "un_distinguishing_sign": {"Signe distinctif (ONU)", "UN distinguishing sign"},
 }
 
 // Metadata is the Type Metadata of a document of kind, whose claims are those of d.

@@ -1,6 +1,6 @@
 // Package sources is how the wallet reads a citizen's records from the authentic sources: the
-// population register (REST) and the civil-status register (SOAP), both through the API
-// gateway's published APIs, as any consumer of the service platform does — with the wallet's
+// population register and the central file of driving licences (REST), and the civil-status
+// register (SOAP), all through the API gateway's published APIs, as any consumer of the service platform does — with the wallet's
 // own consumer key, never by reaching the registers directly. The wallet imports nothing of
 // the gateway: the contract is the published APIs (docs/gateway.md).
 package sources
@@ -24,9 +24,9 @@ type Client struct {
 	Base string
 	// Key is the wallet's consumer key at the gateway.
 	Key string
-	// Population and CivilStatus are the APIs' names on the gateway.
-	Population, CivilStatus string
-	HTTP                    *http.Client
+	// Population, CivilStatus and DrivingLicences are the APIs' names on the gateway.
+	Population, CivilStatus, DrivingLicences string
+	HTTP                                     *http.Client
 }
 
 // maxAnswer bounds what a source may answer: a record is a few kilobytes.
@@ -96,13 +96,7 @@ type MarriageCertificate struct {
 // Person reads a citizen from the population register.
 func (c *Client) Person(ctx context.Context, nrn string) (Person, error) {
 	var p Person
-	u := c.Base + "/apis/" + c.Population + "/v1/persons/" + url.PathEscape(nrn)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return p, err
-	}
-	req.Header.Set("Accept", "application/json")
-	body, err := c.do(req, c.Population)
+	body, err := c.get(ctx, c.Population, "/v1/persons/"+url.PathEscape(nrn))
 	if err != nil {
 		return p, err
 	}
@@ -113,6 +107,16 @@ func (c *Client) Person(ctx context.Context, nrn string) (Person, error) {
 		return p, fmt.Errorf("population register: asked for %s, answered %s", nrn, p.NRN)
 	}
 	return p, nil
+}
+
+// get reads a resource of a REST API of the gateway.
+func (c *Client) get(ctx context.Context, api, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/apis/"+api+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	return c.do(req, api)
 }
 
 // BirthCertificate reads a citizen's birth certificate from the civil-status register.

@@ -19,7 +19,8 @@ func gateway(t *testing.T) *Client {
 	reg := registrysim.Handler(registrysim.NewRegistry(0, 0))
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Path = strings.NewReplacer("/apis/population", "/population", "/apis/etat-civil", "/civil-status").Replace(pr.In.URL.Path)
+			pr.Out.URL.Path = strings.NewReplacer("/apis/population", "/population", "/apis/etat-civil", "/civil-status",
+				"/apis/permis-de-conduire", "/driving-licences").Replace(pr.In.URL.Path)
 		},
 		Transport: handlerTransport{reg},
 		ModifyResponse: func(res *http.Response) error {
@@ -40,7 +41,8 @@ func gateway(t *testing.T) *Client {
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(s.Close)
-	return &Client{Base: s.URL, Key: "la-cle", Population: "population", CivilStatus: "etat-civil", HTTP: s.Client()}
+	return &Client{Base: s.URL, Key: "la-cle", Population: "population", CivilStatus: "etat-civil", DrivingLicences: "permis-de-conduire",
+		HTTP: s.Client()}
 }
 
 // handlerTransport serves requests with a handler, in-process.
