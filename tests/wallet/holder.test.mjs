@@ -2,7 +2,7 @@
 // (OpenID4VCI 1.0, HAIP 1.0) — the PID, certificates, a driving licence, which is an mdoc
 // too — and this holder, built only from npm packages (@openid4vc/*, @sd-jwt/*, jose,
 // @animo-id/mdoc) and node's own crypto, obtains them over loopback — pre-authorised with a
-// transaction code, and with the authorisation code (PAR, PKCE S256, DPoP) — then verifies
+// transaction code, and with the authorisation code (PAR, PKCE S256, DPoP, a wallet attestation) — then verifies
 // them: the issuer's signature with the x5c leaf, that leaf chained to socle's CA, the type,
 // the disclosed claims, the holder binding and the status in the Token Status List. No Go
 // code of socle's runs on this side; socle is the built binary, `socle serve --demo`.
@@ -10,9 +10,11 @@
 // Every step names itself in its failure: "step <name>: ...".
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { X509Certificate, createHash, randomBytes, verify as verifySignature, createPublicKey } from 'node:crypto';
 import { Openid4vciClient } from '@openid4vc/openid4vci';
-import { Oauth2Client, clientAuthenticationNone } from '@openid4vc/oauth2';
+import { Oauth2Client, clientAuthenticationNone, clientAuthenticationClientAttestationJwt, createClientAttestationJwt } from '@openid4vc/oauth2';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest } from '@sd-jwt/crypto-nodejs';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
@@ -32,8 +34,19 @@ let socle; // the server, from startServer
 let fetch; // a fetch trusting socle's CA only
 let ca; // socle's CA, the trust anchor of the credentials' x5c
 
+// The wallet provider: it attests the holder's wallet instance (HAIP 1.0 §4.3), and socle
+// trusts it by its key (SOCLE_WALLET_PROVIDER_TRUST, a JWKS).
+let provider;
+
 before(async () => {
-  socle = await startServer();
+  provider = await newKey();
+  socle = await startServer({
+    before: (dataDir) => {
+      const trust = join(dataDir, 'wallet-providers.jwks');
+      writeFileSync(trust, JSON.stringify({ keys: [{ ...provider.publicJwk, kid: 'holder-test-provider' }] }));
+      return { SOCLE_WALLET_PROVIDER_TRUST: trust };
+    },
+  });
   fetch = httpsFetch(socle.ca);
   ca = new X509Certificate(socle.ca);
 });
@@ -458,9 +471,23 @@ test('3. refusals: a wrong transaction code, a second redemption, a proof with a
     }), ['invalid_nonce', 'invalid_proof']));
 });
 
-test('4. authorisation-code issuance of the PID and the driving licence: PAR, PKCE S256, the citizen\'s consent, DPoP', async () => {
+// attestedClients are the OpenID4VCI and OAuth 2.0 clients of a wallet instance its provider
+// attested: its PAR and token requests carry OAuth-Client-Attestation and its PoP.
+async function attestedClients() {
+  const instance = await newKey();
+  const clientAttestationJwt = await createClientAttestationJwt({
+    callbacks, signer: provider, issuer: 'https://wallet-provider.socle.test', clientId: CLIENT_ID,
+    issuedAt: new Date(), expiresAt: new Date(Date.now() + 3600_000), confirmation: { jwk: instance.publicJwk },
+  });
+  const attested = { ...callbacks, clientAuthentication: clientAuthenticationClientAttestationJwt({ clientAttestationJwt, callbacks }) };
+  return { client: new Openid4vciClient({ callbacks: attested }), oauth2Client: new Oauth2Client({ callbacks: attested }) };
+}
+
+test('4. authorisation-code issuance of the PID and the driving licence: an attested wallet, PAR, PKCE S256, the citizen\'s consent, DPoP', async () => {
   const issuerMetadata = await step('issuer metadata', () => client.resolveIssuerMetadata(socle.publicURL));
   const as = issuerMetadata.authorizationServers[0];
+  assert.ok(as.token_endpoint_auth_methods_supported?.includes('attest_jwt_client_auth'), 'wallet attestations are accepted');
+  const attested = await attestedClients();
   assert.equal(as.require_pushed_authorization_requests, true, 'PAR is required');
   assert.ok(as.code_challenge_methods_supported?.includes('S256'), 'PKCE S256');
   assert.ok(as.dpop_signing_alg_values_supported?.includes('ES256'), 'DPoP ES256');
@@ -475,7 +502,7 @@ test('4. authorisation-code issuance of the PID and the driving licence: PAR, PK
   const state = randomBytes(16).toString('base64url');
   // Openid4vciClient.createAuthorizationRequestUrlFromOffer (0.4.6) drops the state: the
   // OAuth 2.0 client it wraps takes it.
-  const authorization = await step('PAR', () => oauth2Client.createAuthorizationRequestUrl({
+  const authorization = await step('PAR', () => attested.oauth2Client.createAuthorizationRequestUrl({
     authorizationServerMetadata: as, clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state, dpop: { signer: dpopKey },
     resource: issuerMetadata.credentialIssuer.credential_issuer,
     additionalRequestPayload: {
@@ -517,7 +544,7 @@ test('4. authorisation-code issuance of the PID and the driving licence: PAR, PK
     assert.ok(location.searchParams.get('code'), 'an authorisation code');
     return location.searchParams.get('code');
   });
-  const token = await step('token (authorisation code, PKCE, DPoP)', () => client.retrieveAuthorizationCodeAccessTokenFromOffer({
+  const token = await step('token (authorisation code, PKCE, DPoP)', () => attested.client.retrieveAuthorizationCodeAccessTokenFromOffer({
     credentialOffer, issuerMetadata, authorizationCode: code, pkceCodeVerifier: authorization.pkce.codeVerifier,
     redirectUri: REDIRECT_URI, dpop: authorization.dpop ?? { signer: dpopKey },
   }));
@@ -535,7 +562,7 @@ test('4. authorisation-code issuance of the PID and the driving licence: PAR, PK
   }));
   assertSophiesLicence(licence.claims);
 
-  await step('the code cannot be redeemed twice', () => rejectsWith(() => client.retrieveAuthorizationCodeAccessTokenFromOffer({
+  await step('the code cannot be redeemed twice', () => rejectsWith(() => attested.client.retrieveAuthorizationCodeAccessTokenFromOffer({
     credentialOffer, issuerMetadata, authorizationCode: code, pkceCodeVerifier: authorization.pkce.codeVerifier,
     redirectUri: REDIRECT_URI, dpop: token.dpop ?? { signer: dpopKey },
   }), ['invalid_grant']));

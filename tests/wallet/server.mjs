@@ -51,11 +51,11 @@ export function httpsFetch(ca) {
   };
 }
 
-// startServer runs socle with the demo data. It returns the public URL (https://127.0.0.1:PORT,
+// startServer runs socle with the demo data (before, as serveDemo's, adds to its environment). It returns the public URL (https://127.0.0.1:PORT,
 // the credential issuer's identifier), the data directory, the CA's PEM, the demo accounts,
 // offer() and stop().
-export async function startServer() {
-  const { bound, dataDir, env, stop } = await serveDemo({ prefix: 'socle-wallet-' });
+export async function startServer({ before } = {}) {
+  const { bound, dataDir, env, stop } = await serveDemo({ prefix: 'socle-wallet-', before });
   const web = Number(bound.web.match(/:(\d+)$/)[1]);
   const accounts = readFileSync(join(dataDir, 'demo-accounts.txt'), 'utf8').split('\n').filter(Boolean)
     .map((l) => l.split(' '));

@@ -40,23 +40,43 @@ type ProviderKeys func(ctx context.Context, h AttestationHeader) (jwk.Key, error
 
 // AttestationHeader is what of an attestation's header finds its signer.
 type AttestationHeader struct {
-	Alg string   `json:"alg"`
-	Typ string   `json:"typ"`
-	Kid string   `json:"kid"`
-	X5C []string `json:"x5c"`
+	Alg string          `json:"alg"`
+	Typ string          `json:"typ"`
+	Kid string          `json:"kid"`
+	X5C []string        `json:"x5c"`
+	JWK json.RawMessage `json:"jwk"`
 }
 
-// TrustedJWKS trusts the wallet providers whose public keys are in set, named by kid.
+// TrustedJWKS trusts the wallet providers whose public keys are in set: named by kid, or
+// given whole in the header's jwk (RFC 7515 §4.1.3), then trusted when its RFC 7638
+// thumbprint is one of the set's — the key verified is always the set's.
 func TrustedJWKS(set jwk.Set) ProviderKeys {
 	return func(_ context.Context, h AttestationHeader) (jwk.Key, error) {
-		if h.Kid == "" {
-			return nil, errors.New("the attestation names no kid")
+		switch {
+		case h.Kid != "":
+			k, ok := set.LookupKeyID(h.Kid)
+			if !ok {
+				return nil, fmt.Errorf("kid %q is no trusted wallet provider's", h.Kid)
+			}
+			return k, nil
+		case h.JWK != nil:
+			given, err := publicJWK(h.JWK)
+			if err != nil {
+				return nil, fmt.Errorf("jwk: %w", err)
+			}
+			want, err := Thumbprint(given)
+			if err != nil {
+				return nil, errors.New("jwk has no thumbprint")
+			}
+			for i := range set.Len() {
+				k, _ := set.Key(i)
+				if tp, err := Thumbprint(k); err == nil && tp == want {
+					return k, nil
+				}
+			}
+			return nil, errors.New("the attestation's jwk is no trusted wallet provider's")
 		}
-		k, ok := set.LookupKeyID(h.Kid)
-		if !ok {
-			return nil, fmt.Errorf("kid %q is no trusted wallet provider's", h.Kid)
-		}
-		return k, nil
+		return nil, errors.New("the attestation names its provider's key neither by kid nor by jwk")
 	}
 }
 

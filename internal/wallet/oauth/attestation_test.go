@@ -87,7 +87,7 @@ func TestAnAttestedWalletIsAuthenticatedAsTheAttestationsSubject(t *testing.T) {
 	}
 }
 
-func TestAttestationRefusals(t *testing.T) {
+func TestAttestationChecks(t *testing.T) {
 	c, p, instance := newTestClock(), provider{newWallet(t)}, newWallet(t)
 	stranger, other := provider{newWallet(t)}, newWallet(t)
 	for _, tc := range []struct {
@@ -99,6 +99,12 @@ func TestAttestationRefusals(t *testing.T) {
 		{"signed by an untrusted provider", func() string { return stranger.attest(c, "w", instance, nil) }, nil, "", "signature does not verify"},
 		{"unknown kid", func() string {
 			return p.attest(c, "w", instance, func(h, _ map[string]any) { h["kid"] = "provider-2" })
+		}, nil, "", "no trusted wallet provider"},
+		{"the provider's key given whole", func() string {
+			return p.attest(c, "w", instance, func(h, _ map[string]any) { delete(h, "kid"); h["jwk"] = p.jwk() })
+		}, nil, "", "<accepted>"},
+		{"a stranger's key given whole", func() string {
+			return stranger.attest(c, "w", instance, func(h, _ map[string]any) { delete(h, "kid"); h["jwk"] = stranger.jwk() })
 		}, nil, "", "no trusted wallet provider"},
 		{"wrong typ", func() string {
 			return p.attest(c, "w", instance, func(h, _ map[string]any) { h["typ"] = "jwt" })
@@ -139,7 +145,14 @@ func TestAttestationRefusals(t *testing.T) {
 			if tc.pop != nil {
 				pp = tc.pop()
 			}
-			if _, err := v.Authenticate(context.Background(), headers(att, pp), tc.clientID, false); !isInvalidClient(err, tc.says) {
+			_, err := v.Authenticate(context.Background(), headers(att, pp), tc.clientID, false)
+			if tc.says == "<accepted>" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !isInvalidClient(err, tc.says) {
 				t.Fatalf("want invalid_client saying %q, got %v", tc.says, err)
 			}
 		})
