@@ -379,7 +379,8 @@ func (w *Wallet) document(ctx context.Context, userID int64, kind string, now ti
 // issue signs one SD-JWT VC of doc per proof, each bound to its proof's key and at its own
 // index of the status list, and records them.
 func (w *Wallet) issue(ctx context.Context, userID int64, conf string, doc documents.Document, proofs []proof, now time.Time) ([]map[string]string, string, error) {
-	is := sdjwt.Issuer{Key: w.signer.priv, Alg: "ES256", KeyID: w.signer.kid, Chain: w.signer.chain, Decoys: 2}
+	sg := w.signer()
+	is := sdjwt.Issuer{Key: sg.priv, Alg: "ES256", KeyID: sg.kid, Chain: sg.chain, Decoys: 2}
 	var out []map[string]string
 	notification := ""
 	for _, p := range proofs {
@@ -388,7 +389,7 @@ func (w *Wallet) issue(ctx context.Context, userID int64, conf string, doc docum
 			return nil, "", err
 		}
 		rec, err := issuedStore{w.pool}.record(ctx, issuedCredential{UserID: userID, Configuration: conf, VCT: doc.VCT,
-			ExpiresAt: now.Add(doc.Validity)}, jkt)
+			ExpiresAt: now.Add(doc.Validity)}, jkt, sg.kid)
 		if err != nil {
 			return nil, "", err
 		}

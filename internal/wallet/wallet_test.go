@@ -39,9 +39,15 @@ type issuerSite struct {
 	uid int64
 }
 
-func newIssuerSite(t *testing.T) *issuerSite {
+func newIssuerSite(t *testing.T) *issuerSite { return newIssuerSiteWith(t, Config{}, "") }
+
+// newIssuerSiteWith is newIssuerSite with the issuer's key settings of keys, on the data
+// directory dir (empty: a new one).
+func newIssuerSiteWith(t *testing.T, keys Config, dir string) *issuerSite {
 	pool := dbtest.New(t, identity.Migrations(), Migrations())
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	if _, err := pki.Init(dir + "/pki"); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +57,8 @@ func newIssuerSite(t *testing.T) *issuerSite {
 		t.Fatal(err)
 	}
 	s := &issuerSite{uid: u.ID}
-	w, err := New(Config{Population: "population", CivilStatus: "etat-civil", Authority: "test"}, service.Env{Pool: pool,
+	keys.Population, keys.CivilStatus, keys.Authority = "population", "etat-civil", "test"
+	w, err := New(keys, service.Env{Pool: pool,
 		Logger: slog.New(slog.DiscardHandler), Identity: people, DataDir: dir, PublicURL: func() string { return s.srv.URL }})
 	if err != nil {
 		t.Fatal(err)
