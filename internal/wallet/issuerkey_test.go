@@ -217,3 +217,47 @@ func TestTheTokenSettingsGoTogether(t *testing.T) {
 		}
 	}
 }
+
+func TestAnExpiredCredentialsRecordGoesAfterTheGraceAndFreesItsIndexOnlyThen(t *testing.T) {
+	s := newIssuerSite(t)
+	s.issueOne(t)
+	s.issueOne(t) // unexpired: it stays whatever happens
+	var id string
+	var index int
+	var exp time.Time
+	if err := s.w.pool.QueryRow(t.Context(), `SELECT id, status_index, expires_at FROM wallet.issued ORDER BY issued_at LIMIT 1`).Scan(&id, &index, &exp); err != nil {
+		t.Fatal(err)
+	}
+	s.w.pool.Exec(t.Context(), `UPDATE wallet.issued SET expires_at = $2 WHERE id = $1`, id, time.Now().Add(-time.Hour))
+	exp = time.Now().Add(-time.Hour)
+	taken := func() bool {
+		_, err := s.w.pool.Exec(t.Context(), `INSERT INTO wallet.issued (id, user_id, nrn, configuration, vct, holder_jkt, status_list, status_index,
+			expires_at, notification_id) VALUES (gen_random_uuid(), $1, '85031412401', 'pid_dc_sd_jwt', 'x', 'x', 1, $2, now(), 'probe')`, s.uid, index)
+		if err == nil {
+			s.w.pool.Exec(t.Context(), `DELETE FROM wallet.issued WHERE notification_id = 'probe'`)
+		}
+		return err != nil
+	}
+	store := issuedStore{s.w.pool}
+	// Expired, within the grace: kept, its index still taken.
+	for _, now := range []time.Time{exp.Add(time.Minute), exp.Add(issuedGrace - time.Minute)} {
+		if n, err := store.purge(t.Context(), now); err != nil || n != 0 {
+			t.Fatalf("at %s: %d purged, %v", now, n, err)
+		}
+		if !taken() {
+			t.Fatalf("at %s the index %d of an expired credential in its grace was given again", now, index)
+		}
+	}
+	// Past the grace: gone, and its index free.
+	if n, err := store.purge(t.Context(), exp.Add(issuedGrace+time.Minute)); err != nil || n != 1 {
+		t.Fatalf("past the grace: %d purged, %v", n, err)
+	}
+	var left int
+	s.w.pool.QueryRow(t.Context(), `SELECT count(*) FROM wallet.issued WHERE id = $1`, id).Scan(&left)
+	if left != 0 || taken() {
+		t.Fatalf("the record is still there (%d) or its index taken", left)
+	}
+	if cs, _ := store.ofUser(t.Context(), s.uid); len(cs) != 1 {
+		t.Fatalf("the unexpired credential's record went too: %d left", len(cs))
+	}
+}
