@@ -43,7 +43,7 @@ func newIssuerSite(t *testing.T) *issuerSite { return newIssuerSiteWith(t, Confi
 
 // newIssuerSiteWith is newIssuerSite with the issuer's key settings of keys, on the data
 // directory dir (empty: a new one).
-func newIssuerSiteWith(t *testing.T, keys Config, dir string) *issuerSite {
+func newIssuerSiteWith(t testing.TB, keys Config, dir string) *issuerSite {
 	pool := dbtest.New(t, identity.Migrations(), Migrations())
 	if dir == "" {
 		dir = t.TempDir()
