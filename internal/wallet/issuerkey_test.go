@@ -17,6 +17,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"socle/internal/platform/config"
+	"socle/internal/platform/pki"
 	"socle/internal/wallet/documents"
 	"socle/internal/wallet/sdjwt"
 )
@@ -259,5 +260,43 @@ func TestAnExpiredCredentialsRecordGoesAfterTheGraceAndFreesItsIndexOnlyThen(t *
 	}
 	if cs, _ := store.ofUser(t.Context(), s.uid); len(cs) != 1 {
 		t.Fatalf("the unexpired credential's record went too: %d left", len(cs))
+	}
+}
+
+func TestANewKeyInTheSettingsBecomesCurrentAndOldSettingsDoNotTurnBack(t *testing.T) {
+	s := newIssuerSite(t)
+	first := s.w.signer().kid
+	// An operator's pair (here from the same CA), given by SOCLE_WALLET_ISSUER_CERT/_KEY to
+	// one replica.
+	ca, err := pki.LoadCA(filepath.Join(s.w.dataDir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := ca.Issue(issuerRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := pair.Save(dir, "issuer"); err != nil {
+		t.Fatal(err)
+	}
+	k := &keyring{pool: s.w.pool, dataDir: s.w.dataDir, logger: slog.New(slog.DiscardHandler),
+		cfg: Config{IssuerCert: filepath.Join(dir, "issuer.crt"), IssuerKey: filepath.Join(dir, "issuer.key")}}
+	if err := k.start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	second := k.current.Load().kid
+	if second == first {
+		t.Fatal("the new pair of the settings did not become current")
+	}
+	// The replica still on the default settings follows at its reload, and restarting it
+	// does not turn back to the first key.
+	for _, step := range []func(context.Context) error{s.w.keys.reload, s.w.keys.start} {
+		if err := step(t.Context()); err != nil || s.w.signer().kid != second {
+			t.Fatalf("signing with %s, want %s (%v)", s.w.signer().kid, second, err)
+		}
+	}
+	if s.published(t).Len() != 2 {
+		t.Fatal("the first key is not published any more")
 	}
 }
