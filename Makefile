@@ -32,6 +32,7 @@ bench: deps build bin/caddy
 	./$(BIN) bench visio
 	./$(BIN) bench gateway -caddy bin/caddy
 	./$(BIN) bench wallet
+	./$(BIN) bench wallet -softhsm
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/ \
 		./internal/emergency/porting/ ./internal/platform/audit/ ./internal/gateway/analytics/ ./internal/platform/xmlsafe/
 

@@ -9,11 +9,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,7 +53,8 @@ the credential endpoint (DPoP-bound token), which reads the person from a popula
 on loopback, signs the SD-JWT VC with the issuer's key, and records it at a random index of
 the status list. In the same run, with the same key and the same payloads: the service's
 issuance function alone (signing and recording, no HTTP), and the bare signing (sdjwt, no
-HTTP, no database). Prints credentials per second, p50 and p99 of each, and the ratios to
+HTTP, no database). With -softhsm, the issuer's key is in a SoftHSM2 token made for the run
+(PKCS#11), as an HSM would hold it. Prints credentials per second, p50 and p99 of each, and the ratios to
 bare signing; then presentations verified per second (each credential presented with a
 KB-JWT, verified against socle's CA through its x5c).`}}}
 }
@@ -59,6 +63,7 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 	fs := env.Flags()
 	holders := fs.Int("holders", 300, "wallets, one credential each, per phase")
 	conc := fs.Int("concurrency", 8, "wallets served at a time")
+	hsm := fs.Bool("softhsm", false, "the issuer's key in a SoftHSM2 token made for the run (PKCS#11), not in a file")
 	if err := env.Parse(args); err != nil {
 		return err
 	}
@@ -77,7 +82,15 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	w, err := New(Config{Population: "population", CivilStatus: "etat-civil", Authority: "socle bench"}, service.Env{Pool: pool,
+	cfg := Config{Population: "population", CivilStatus: "etat-civil", Authority: "socle bench"}
+	keyIn := "a file"
+	if *hsm {
+		if err := softHSMToken(ctx, filepath.Join(env.DataDir(), "softhsm"), &cfg); err != nil {
+			return err
+		}
+		keyIn = "a SoftHSM2 token, PKCS#11"
+	}
+	w, err := New(cfg, service.Env{Pool: pool,
 		Logger: env.Logger(), Identity: identity.New(pool, env.Logger()), DataDir: env.DataDir(), PublicURL: func() string { return base }})
 	if err != nil {
 		return err
@@ -121,7 +134,7 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 		return verified.err
 	}
 	out := env.Stdout()
-	fmt.Fprintf(out, "socle bench wallet: %d holders, %d at a time, one PID each, ES256 (issuer key %s)\n\n", *holders, *conc, w.signer().kid)
+	fmt.Fprintf(out, "socle bench wallet: %d holders, %d at a time, one PID each, ES256 (issuer key %s, in %s)\n\n", *holders, *conc, w.signer().kid, keyIn)
 	fmt.Fprintf(out, "%-44s %12s %10s %10s\n", "path", "credentials/s", "p50", "p99")
 	for _, r := range []struct {
 		name string
@@ -135,6 +148,37 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 	fmt.Fprintf(out, "       the issuance function at %.1f %% (%.1f×), p99 %.1f×\n",
 		100*direct.rate()/bare.rate(), bare.rate()/direct.rate(), ratio(direct.p(0.99), bare.p(0.99)))
 	fmt.Fprintf(out, "presentations verified: %.0f/s, p99 %s (%s)\n\n", verified.rate(), verified.p(0.99).Round(time.Microsecond), verifierName())
+	return nil
+}
+
+// softHSMToken makes a SoftHSM2 token under dir for the run, and points cfg at it: the
+// issuer's key is made in it when the wallet starts.
+func softHSMToken(ctx context.Context, dir string, cfg *Config) error {
+	module := ""
+	for _, p := range []string{os.Getenv("SOFTHSM2_MODULE"), "/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"} {
+		if _, err := os.Stat(p); p != "" && err == nil {
+			module = p
+			break
+		}
+	}
+	if module == "" {
+		return errors.New("-softhsm: SoftHSM2 is not installed (apt-get install softhsm2; make deps does it), or set SOFTHSM2_MODULE")
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tokens"), 0o700); err != nil {
+		return err
+	}
+	conf := filepath.Join(dir, "softhsm2.conf")
+	if err := os.WriteFile(conf, []byte("directories.tokendir = "+filepath.Join(dir, "tokens")+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
+		return err
+	}
+	// The module reads its configuration from the environment when it is loaded.
+	os.Setenv("SOFTHSM2_CONF", conf)
+	pin := randomToken(12)
+	if out, err := exec.CommandContext(ctx, "softhsm2-util", "--init-token", "--free", "--label", "socle-bench", "--pin", pin,
+		"--so-pin", randomToken(12)).CombinedOutput(); err != nil {
+		return fmt.Errorf("-softhsm: softhsm2-util: %v: %s", err, out)
+	}
+	cfg.PKCS11Module, cfg.PKCS11Token, cfg.PKCS11PIN, cfg.PKCS11Key = module, "socle-bench", pin, "socle-wallet-issuer"
 	return nil
 }
 

@@ -36,11 +36,12 @@ func openHSM(cfg Config) (token, error) {
 
 // find is the key pair of label, nil if the token has none.
 func (t pkcs11Token) find(label string) (crypto.Signer, error) {
-	s, err := t.ctx.FindKeyPair(nil, []byte(label))
-	if s == nil || err != nil {
+	// FindKeyPairs, not FindKeyPair, which makes "none" an error like any other.
+	ss, err := t.ctx.FindKeyPairs(nil, []byte(label))
+	if len(ss) == 0 || err != nil {
 		return nil, err
 	}
-	return s, nil
+	return ss[0], nil
 }
 
 // generate makes a P-256 key pair of label in the token; its private half never leaves it.

@@ -120,3 +120,21 @@ func TestAMissingModuleIsNamedAndThePINIsNot(t *testing.T) {
 		t.Errorf("a wrong PIN: %v", err)
 	}
 }
+
+func TestTheIssuerKeyIsMadeInTheTokenWhenMissing(t *testing.T) {
+	module := softHSM(t)
+	initToken(t)
+	s := newIssuerSiteWith(t, Config{PKCS11Module: module, PKCS11Token: "socle-test", PKCS11PIN: "4321", PKCS11Key: "made-here"}, "")
+	hsm, err := crypto11.Configure(&crypto11.Config{Path: module, TokenLabel: "socle-test", Pin: "4321"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hsm.Close()
+	key, err := hsm.FindKeyPair(nil, []byte("made-here"))
+	if err != nil || !key.Public().(*ecdsa.PublicKey).Equal(s.w.signer().chain[0].PublicKey) {
+		t.Fatalf("the key signing is not the token's made-here: %v", err)
+	}
+	if _, err := verifyByMetadata(t, s.published(t), s.issueOne(t)); err != nil {
+		t.Fatal(err)
+	}
+}
