@@ -127,7 +127,7 @@ func (k *keyring) start(ctx context.Context) error {
 		}
 		k.hsm = hsm
 	}
-	src, ref, s, err := k.configured()
+	src, ref, s, err := k.configured(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (k *keyring) start(ctx context.Context) error {
 // configured is the key the settings name: the pair of files (by default the development
 // one, made from socle's CA under the data directory when missing), or the token's key of
 // label SOCLE_WALLET_PKCS11_KEY (made in the token when missing).
-func (k *keyring) configured() (src, ref string, s *signer, err error) {
+func (k *keyring) configured(ctx context.Context) (src, ref string, s *signer, err error) {
 	if k.cfg.pkcs11() {
 		priv, err := k.hsm.find(k.cfg.PKCS11Key)
 		if err != nil {
@@ -152,7 +152,12 @@ func (k *keyring) configured() (src, ref string, s *signer, err error) {
 				return "", "", nil, fmt.Errorf("wallet: PKCS#11 key %q: %w", k.cfg.PKCS11Key, err)
 			}
 		}
-		chain, err := k.certify(priv, k.cfg.IssuerCert)
+		// The certificate socle's CA gave this key before, if any: a new one at every start
+		// would make a new kid, a rotation each time.
+		chain, err := k.knownChain(ctx, k.cfg.PKCS11Key, priv)
+		if err == nil && (chain == nil || k.cfg.IssuerCert != "") {
+			chain, err = k.certify(priv, k.cfg.IssuerCert)
+		}
 		if err != nil {
 			return "", "", nil, err
 		}
@@ -169,6 +174,28 @@ func (k *keyring) configured() (src, ref string, s *signer, err error) {
 	}
 	s, err = loadFilePair(certFile, keyFile, k.dataDir)
 	return sourceFile, keyFile, s, err
+}
+
+// knownChain is the chain the registry holds for the token's key of label, nil if none.
+func (k *keyring) knownChain(ctx context.Context, label string, priv crypto.Signer) ([]*x509.Certificate, error) {
+	rows, err := k.pool.Query(ctx, `SELECT chain_pem FROM wallet.issuer_keys WHERE source = $1 AND ref = $2 ORDER BY created_at DESC`,
+		sourcePKCS11, label)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: the issuer's keys: %w", err)
+	}
+	chains, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("wallet: the issuer's keys: %w", err)
+	}
+	for _, c := range chains {
+		// A token emptied and filled again holds another key under the same label.
+		if chain, err := pki.ParseCertificates([]byte(c)); err == nil && len(chain) > 0 {
+			if pub, ok := priv.Public().(*ecdsa.PublicKey); ok && pub.Equal(chain[0].PublicKey) {
+				return chain, nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 func issuerRequest() pki.Request {

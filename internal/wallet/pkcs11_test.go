@@ -85,6 +85,15 @@ func TestTheIssuerKeyInAPKCS11Token(t *testing.T) {
 	if k, err := verifyByMetadata(t, s.published(t), cred); err != nil || k != kid {
 		t.Fatalf("by the metadata: %q %v", k, err)
 	}
+	// A restart (or another replica starting) keeps the key and its certificate: no new kid.
+	if err := s.w.keys.start(t.Context()); err != nil || s.w.signer().kid != kid {
+		t.Fatalf("restarted: signing with %s, want %s (%v)", s.w.signer().kid, kid, err)
+	}
+	var keys int
+	s.w.pool.QueryRow(t.Context(), `SELECT count(*) FROM wallet.issuer_keys`).Scan(&keys)
+	if keys != 1 {
+		t.Fatalf("%d keys in the registry after a restart, want 1", keys)
+	}
 
 	// A rotation makes a new key in the token, which signs from then on.
 	nk, err := s.w.keys.rotate(t.Context(), "", "")
