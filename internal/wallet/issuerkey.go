@@ -154,7 +154,7 @@ func (k *keyring) configured(ctx context.Context) (src, ref string, s *signer, e
 		}
 		// The certificate socle's CA gave this key before, if any: a new one at every start
 		// would make a new kid, a rotation each time.
-		chain, err := k.knownChain(ctx, k.cfg.PKCS11Key, priv)
+		chain, err := knownChain(ctx, k.pool, k.cfg.PKCS11Key, priv)
 		if err == nil && (chain == nil || k.cfg.IssuerCert != "") {
 			chain, err = k.certify(priv, k.cfg.IssuerCert)
 		}
@@ -177,8 +177,10 @@ func (k *keyring) configured(ctx context.Context) (src, ref string, s *signer, e
 }
 
 // knownChain is the chain the registry holds for the token's key of label, nil if none.
-func (k *keyring) knownChain(ctx context.Context, label string, priv crypto.Signer) ([]*x509.Certificate, error) {
-	rows, err := k.pool.Query(ctx, `SELECT chain_pem FROM wallet.issuer_keys WHERE source = $1 AND ref = $2 ORDER BY created_at DESC`,
+func knownChain(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, label string, priv crypto.Signer) ([]*x509.Certificate, error) {
+	rows, err := db.Query(ctx, `SELECT chain_pem FROM wallet.issuer_keys WHERE source = $1 AND ref = $2 ORDER BY created_at DESC`,
 		sourcePKCS11, label)
 	if err != nil {
 		return nil, fmt.Errorf("wallet: the issuer's keys: %w", err)
@@ -286,6 +288,15 @@ func (k *keyring) register(ctx context.Context, s *signer, src, ref string, rota
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM wallet.issuer_keys WHERE kid = $1),
 			EXISTS (SELECT 1 FROM wallet.issuer_keys WHERE retired_at IS NULL)`, s.kid).Scan(&known, &anyCurrent); err != nil {
 			return err
+		}
+		if !known && !rotate && src == sourcePKCS11 {
+			// Two replicas starting at once each had socle's CA certify the token's key:
+			// the first one's certificate stands.
+			chain, err := knownChain(ctx, tx, ref, s.priv)
+			if err != nil {
+				return err
+			}
+			known = chain != nil
 		}
 		if known && !rotate {
 			return nil

@@ -94,6 +94,23 @@ func TestTheIssuerKeyInAPKCS11Token(t *testing.T) {
 	if keys != 1 {
 		t.Fatalf("%d keys in the registry after a restart, want 1", keys)
 	}
+	// Two replicas starting at once each have the CA certify the key: the second's
+	// certificate does not rotate.
+	chain, err := s.w.keys.certify(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin, err := newSigner(key, chain)
+	if err != nil || twin.kid == kid {
+		t.Fatalf("%v", err)
+	}
+	if err := s.w.keys.register(t.Context(), twin, sourcePKCS11, "issuer", false); err != nil {
+		t.Fatal(err)
+	}
+	s.w.pool.QueryRow(t.Context(), `SELECT count(*) FROM wallet.issuer_keys`).Scan(&keys)
+	if keys != 1 {
+		t.Fatalf("%d keys in the registry after a twin start, want 1", keys)
+	}
 
 	// A rotation makes a new key in the token, which signs from then on.
 	nk, err := s.w.keys.rotate(t.Context(), "", "")
