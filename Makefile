@@ -31,6 +31,8 @@ bench: deps build bin/caddy
 	./$(BIN) bench held
 	./$(BIN) bench visio
 	./$(BIN) bench gateway -caddy bin/caddy
+	./$(BIN) bench wallet
+	./$(BIN) bench wallet -softhsm
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/ \
 		./internal/emergency/porting/ ./internal/platform/audit/ ./internal/gateway/analytics/ ./internal/platform/xmlsafe/
 
@@ -68,8 +70,8 @@ portal-vendor:
 	  cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(PORTAL_VENDOR)/; \
 	else echo "swagger-ui-dist is not installed (npm ci): the portal will list operations without its viewer"; fi
 
-## deps: what the machine needs: Go (present on these machines), PostgreSQL's server binaries
-## and a C compiler for the race detector
+## deps: what the machine needs: Go (present on these machines), PostgreSQL's server binaries,
+## a C compiler for the race detector and PKCS#11 (cgo), and SoftHSM2
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 or later is required"; exit 1; }
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
@@ -78,6 +80,9 @@ deps:
 	fi
 	@command -v gcc >/dev/null || { echo "installing gcc for the race detector (cgo)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+	@# SoftHSM2: the PKCS#11 token of the wallet issuer's key tests (internal/wallet).
+	@command -v softhsm2-util >/dev/null || { echo "installing SoftHSM2 for the PKCS#11 tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; }
 	@$(GO) mod download
 
 ## browser-deps: Debian's Chromium and the pinned playwright-core that drives it

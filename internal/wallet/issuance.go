@@ -405,7 +405,8 @@ func (w *Wallet) document(ctx context.Context, userID int64, kind string, now ti
 // issue signs one SD-JWT VC of doc per proof, each bound to its proof's key and at its own
 // index of the status list, and records them.
 func (w *Wallet) issue(ctx context.Context, userID int64, conf string, doc documents.Document, proofs []proof, now time.Time) ([]map[string]string, string, error) {
-	is := sdjwt.Issuer{Key: w.signer.priv, Alg: "ES256", KeyID: w.signer.kid, Chain: w.signer.chain, Decoys: 2}
+	sg := w.signer()
+	is := sdjwt.Issuer{Key: sg.priv, Alg: "ES256", KeyID: sg.kid, Chain: sg.chain, Decoys: 2}
 	var out []map[string]string
 	notification := ""
 	typ := doc.VCT // what the credential says it is: its vct, or an mdoc's doctype
@@ -418,7 +419,7 @@ func (w *Wallet) issue(ctx context.Context, userID int64, conf string, doc docum
 			return nil, "", err
 		}
 		rec, err := issuedStore{w.pool}.record(ctx, issuedCredential{UserID: userID, Configuration: conf, VCT: typ,
-			ExpiresAt: now.Add(doc.Validity)}, jkt)
+			ExpiresAt: now.Add(doc.Validity)}, jkt, sg.kid)
 		if err != nil {
 			return nil, "", err
 		}
@@ -427,7 +428,7 @@ func (w *Wallet) issue(ctx context.Context, userID int64, conf string, doc docum
 		}
 		var cred string
 		if formatOf(conf) == formatMDoc {
-			cred, err = w.issueMDoc(doc, p.key, mdoc.StatusRef{Index: rec.StatusIndex, URI: w.statusURI(rec.StatusList)}, now)
+			cred, err = w.issueMDoc(sg, doc, p.key, mdoc.StatusRef{Index: rec.StatusIndex, URI: w.statusURI(rec.StatusList)}, now)
 		} else {
 			cred, err = is.IssueVC(sdjwt.VC{VCT: doc.VCT, Issuer: w.publicURL(), IssuedAt: now, Expiry: now.Add(doc.Validity),
 				HolderKey: p.key, Status: &sdjwt.StatusListRef{Index: rec.StatusIndex, URI: w.statusURI(rec.StatusList)},

@@ -35,10 +35,10 @@ type issuedCredential struct {
 // statusList is the one list credentials are placed in.
 const statusList = 1
 
-// record keeps a credential about to be issued, at an index of the status list drawn at
+// record keeps a credential about to be issued by the key kid, at an index of the status list drawn at
 // random among the free ones: an index says nothing of when or to whom a credential was
 // issued (Token Status List, privacy considerations: unlinkability).
-func (s issuedStore) record(ctx context.Context, c issuedCredential, holderJKT string) (issuedCredential, error) {
+func (s issuedStore) record(ctx context.Context, c issuedCredential, holderJKT, kid string) (issuedCredential, error) {
 	var size int
 	if err := s.pool.QueryRow(ctx, `SELECT size FROM wallet.status_lists WHERE id = $1`, statusList).Scan(&size); err != nil {
 		return c, fmt.Errorf("wallet: status list: %w", err)
@@ -48,8 +48,8 @@ func (s issuedStore) record(ctx context.Context, c issuedCredential, holderJKT s
 		n, _ := rand.Int(rand.Reader, big.NewInt(int64(size)))
 		c.StatusIndex = int(n.Int64())
 		_, err := s.pool.Exec(ctx, `INSERT INTO wallet.issued (id, user_id, nrn, configuration, vct, holder_jkt, status_list, status_index,
-			expires_at, notification_id) SELECT $1, $2, nrn, $3, $4, $5, $6, $7, $8, $9 FROM wallet.citizens WHERE user_id = $2`,
-			c.ID, c.UserID, c.Configuration, c.VCT, holderJKT, c.StatusList, c.StatusIndex, c.ExpiresAt, c.NotificationID)
+			expires_at, notification_id, kid) SELECT $1, $2, nrn, $3, $4, $5, $6, $7, $8, $9, $10 FROM wallet.citizens WHERE user_id = $2`,
+			c.ID, c.UserID, c.Configuration, c.VCT, holderJKT, c.StatusList, c.StatusIndex, c.ExpiresAt, c.NotificationID, kid)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 			continue // the index is taken: draw again
@@ -113,4 +113,22 @@ func (s issuedStore) notify(ctx context.Context, notificationID, event string) e
 		return errNoCredential
 	}
 	return nil
+}
+
+// issuedGrace is how long the record of an expired credential is kept. Its index of the
+// status list is freed with it, and must not be given to another credential while the
+// expired one may still be presented, nor while a status list token showing its bit may
+// still be cached: past exp, a verifier tolerates a little clock skew (a minute for socle's,
+// sdjwt.Verifier), and a token lives statusValidity. Twice that covers both.
+const issuedGrace = 2 * statusValidity
+
+// purge deletes the records of the credentials expired for issuedGrace at now: they name a
+// citizen, and are of no use once nobody can present the credential (personal data kept no
+// longer than needed). It returns how many went.
+func (s issuedStore) purge(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM wallet.issued WHERE expires_at < $1`, now.Add(-issuedGrace))
+	if err != nil {
+		return 0, fmt.Errorf("wallet: purge issued credentials: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }

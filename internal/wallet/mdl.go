@@ -10,10 +10,10 @@ import (
 	"socle/internal/wallet/mdoc"
 )
 
-// issueMDoc signs doc as an mdoc (ISO/IEC 18013-5) whose device key is the holder's, with
+// issueMDoc signs doc with sg, the key issue holds for the whole batch, as an mdoc (ISO/IEC 18013-5) whose device key is the holder's, with
 // the issuer's key and certificate chain and the credential's entry in the status list: the
 // credential of format mso_mdoc, base64url-encoded (OpenID4VCI 1.0 Appendix A.2.4).
-func (w *Wallet) issueMDoc(doc documents.Document, holder crypto.PublicKey, status mdoc.StatusRef, now time.Time) (string, error) {
+func (w *Wallet) issueMDoc(sg *signer, doc documents.Document, holder crypto.PublicKey, status mdoc.StatusRef, now time.Time) (string, error) {
 	docType, nameSpaces, err := doc.MDoc()
 	if err != nil {
 		return "", err
@@ -22,7 +22,7 @@ func (w *Wallet) issueMDoc(doc documents.Document, holder crypto.PublicKey, stat
 	if !ok {
 		return "", fmt.Errorf("wallet: an mdoc's device key must be ECDSA, not %T", holder)
 	}
-	b, err := mdoc.Issuer{Key: w.signer.priv, Chain: w.signer.chain}.Issue(mdoc.Document{DocType: docType, NameSpaces: nameSpaces,
+	b, err := mdoc.Issuer{Key: sg.priv, Chain: sg.chain}.Issue(mdoc.Document{DocType: docType, NameSpaces: nameSpaces,
 		DeviceKey: key, Signed: now, ValidUntil: now.Add(doc.Validity), Status: &status})
 	if err != nil {
 		return "", err

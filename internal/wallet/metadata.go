@@ -162,8 +162,12 @@ func scopes() []string {
 // jwtVCIssuerMetadata is SD-JWT VC's issuer metadata (draft-ietf-oauth-sd-jwt-vc-26 §5):
 // the issuer's public keys, for verifiers that do not use the x5c chain.
 func (w *Wallet) jwtVCIssuerMetadata(rw http.ResponseWriter, r *http.Request) {
+	// Every key a verifier may meet: the current one, and the retired ones while what they
+	// signed is valid (issuerkey.go), each by its kid.
 	set := jwk.NewSet()
-	set.AddKey(w.signer.pub)
+	for _, k := range *w.keys.published.Load() {
+		set.AddKey(k)
+	}
 	writeJSON(rw, http.StatusOK, map[string]any{"issuer": w.publicURL(), "jwks": set})
 }
 

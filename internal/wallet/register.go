@@ -24,7 +24,7 @@ func init() {
 			},
 			Links: []web.Link{{Path: "/wallet/", Text: web.Text{FR: "Mes documents — connexion requise", EN: "My documents — sign-in required"}}},
 		},
-		Commands: commands(),
+		Commands: append(commands(), benchCommand()),
 		Demo:     runDemo,
 		New: func(c service.Config, env service.Env) (service.Service, error) {
 			return New(*c.(*Config), env)

@@ -44,6 +44,8 @@ type Config struct {
 	ClientAttestation string
 
 	DrivingLicences string // the central file of driving licences' API on the gateway
+	// The issuer's keys in a PKCS#11 token (issuerkey.go).
+	PKCS11Module, PKCS11Token, PKCS11PIN, PKCS11Key string
 }
 
 // Register declares the wallet's settings.
@@ -58,15 +60,22 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.IssuerKey, "wallet-issuer-key", "", "its private key (PEM, ECDSA P-256)")
 	s.String(&c.ProviderTrust, "wallet-provider-trust", "", "the wallet providers whose attestations socle trusts (HAIP): a PEM bundle of CA certificates, or a JWKS of their keys by kid (empty: none; wallets are public clients)")
 	s.String(&c.ClientAttestation, "wallet-client-attestation", attestationOptional, "optional: a wallet attestation is checked when sent; required: wallets without one are refused at the PAR and token endpoints")
+	s.String(&c.PKCS11Module, "wallet-pkcs11-module", "", "the PKCS#11 module (.so) of the token holding the issuer's keys (empty: key files); with it, SOCLE_WALLET_ISSUER_CERT alone is the key's certificate, or socle's CA issues one")
+	s.String(&c.PKCS11Token, "wallet-pkcs11-token", "", "the label of that token")
+	s.Secret(&c.PKCS11PIN, "wallet-pkcs11-pin", "the token's user PIN")
+	s.String(&c.PKCS11Key, "wallet-pkcs11-key", "socle-wallet-issuer", "the label of the issuer's key in the token (made there when missing; rotations add -DATE)")
 	s.Check(func() error {
-		if c.ClientAttestation != attestationOptional && c.ClientAttestation != attestationRequired {
-			return fmt.Errorf("SOCLE_WALLET_CLIENT_ATTESTATION: %q: optional or required", c.ClientAttestation)
-		}
-		if c.ClientAttestation == attestationRequired && c.ProviderTrust == "" {
-			return fmt.Errorf("SOCLE_WALLET_CLIENT_ATTESTATION=required needs SOCLE_WALLET_PROVIDER_TRUST")
-		}
-		if (c.IssuerCert == "") != (c.IssuerKey == "") {
+		switch {
+		case c.PKCS11Module != "" && (c.PKCS11Token == "" || c.PKCS11Key == ""):
+			return fmt.Errorf("SOCLE_WALLET_PKCS11_MODULE needs SOCLE_WALLET_PKCS11_TOKEN and SOCLE_WALLET_PKCS11_KEY")
+		case c.PKCS11Module != "" && c.IssuerKey != "":
+			return fmt.Errorf("SOCLE_WALLET_ISSUER_KEY: the key is in the PKCS#11 token; give its certificate alone")
+		case c.PKCS11Module == "" && (c.IssuerCert == "") != (c.IssuerKey == ""):
 			return fmt.Errorf("SOCLE_WALLET_ISSUER_CERT and SOCLE_WALLET_ISSUER_KEY go together")
+		case c.ClientAttestation != attestationOptional && c.ClientAttestation != attestationRequired:
+			return fmt.Errorf("SOCLE_WALLET_CLIENT_ATTESTATION: %q: optional or required", c.ClientAttestation)
+		case c.ClientAttestation == attestationRequired && c.ProviderTrust == "":
+			return fmt.Errorf("SOCLE_WALLET_CLIENT_ATTESTATION=required needs SOCLE_WALLET_PROVIDER_TRUST")
 		}
 		return nil
 	})
@@ -83,7 +92,7 @@ type Wallet struct {
 	citizens  citizens
 	tlsRoots  *tls.Config
 	site      *web.Site
-	signer    *signer
+	keys      *keyring
 	status    statusCache
 	auth      authServer
 	// attestation checks wallet attestations; nil when no provider is trusted.
@@ -119,32 +128,44 @@ func New(cfg Config, env service.Env) (*Wallet, error) {
 
 func (w *Wallet) Name() string { return "wallet" }
 
-// Start loads the issuer's key (making the development one if need be), and purges the
-// authorisation server's expired state every minute.
+// Start loads the issuer's keys (making the development one if need be) and reads their
+// registry again every keyReload; every minute it purges the authorisation server's expired
+// state and the expired credentials' records.
 func (w *Wallet) Start(ctx context.Context) error {
-	s, err := loadSigner(w.cfg, w.dataDir)
-	if err != nil {
+	w.keys = &keyring{pool: w.pool, cfg: w.cfg, dataDir: w.dataDir, logger: w.logger}
+	if err := w.keys.start(ctx); err != nil {
+		w.keys.close()
 		return err
 	}
-	w.signer = s
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
+		keys := time.NewTicker(keyReload)
+		defer keys.Stop()
 		for {
 			select {
 			case <-bg.Done():
 				return
+			case <-keys.C:
+				if err := w.keys.reload(bg); err != nil {
+					w.logger.Warn("wallet: issuer keys", "error", err)
+				}
 			case <-t.C:
 				if err := (stateStore{w.pool}).purge(bg); err != nil {
 					w.logger.Warn("wallet: purge", "error", err)
 				}
+				if n, err := (issuedStore{w.pool}).purge(bg, time.Now()); err != nil {
+					w.logger.Warn("wallet: purge", "error", err)
+				} else if n > 0 {
+					w.logger.Info("wallet: expired credentials' records purged", "count", n)
+				}
 			}
 		}
 	}()
-	w.stop = func() { cancel(); <-done }
+	w.stop = func() { cancel(); <-done; w.keys.close() }
 	return nil
 }
 

@@ -45,7 +45,10 @@ func (w *Wallet) serveStatus(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slices.Sort(revoked)
+	// The token is signed by the current key: a rotation signs it again.
+	sg := w.signer()
 	h := sha256.New()
+	h.Write([]byte(sg.kid))
 	binary.Write(h, binary.BigEndian, int64(size))
 	for _, i := range revoked {
 		binary.Write(h, binary.BigEndian, int64(i))
@@ -66,7 +69,7 @@ func (w *Wallet) serveStatus(rw http.ResponseWriter, r *http.Request) {
 		var tok []byte
 		if err == nil {
 			t := statuslist.Token{Subject: w.statusURI(list), IssuedAt: now, Expiry: now.Add(statusValidity), TTL: statusTTL, List: l}
-			tok, err = t.Sign(statuslist.Signer{Alg: w.signer.alg, Key: w.signer.priv, KeyID: w.signer.kid, Certs: w.signer.chain})
+			tok, err = t.Sign(statuslist.Signer{Alg: sg.alg, Key: sg.priv, KeyID: sg.kid, Certs: sg.chain})
 		}
 		if err != nil {
 			w.logger.Error("wallet: status list", "error", err)

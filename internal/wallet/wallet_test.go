@@ -39,9 +39,22 @@ type issuerSite struct {
 	uid int64
 }
 
+// newIssuerSite is the wallet with the settings configure changes.
 func newIssuerSite(t *testing.T, configure ...func(*Config)) *issuerSite {
+	var cfg Config
+	for _, c := range configure {
+		c(&cfg)
+	}
+	return newIssuerSiteWith(t, cfg, "")
+}
+
+// newIssuerSiteWith is newIssuerSite with the settings cfg (the issuer's key, say), on the
+// data directory dir (empty: a new one).
+func newIssuerSiteWith(t testing.TB, cfg Config, dir string) *issuerSite {
 	pool := dbtest.New(t, identity.Migrations(), Migrations())
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	if _, err := pki.Init(dir + "/pki"); err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +64,9 @@ func newIssuerSite(t *testing.T, configure ...func(*Config)) *issuerSite {
 		t.Fatal(err)
 	}
 	s := &issuerSite{uid: u.ID}
-	cfg := Config{Population: "population", CivilStatus: "etat-civil", Authority: "test", ClientAttestation: attestationOptional}
-	for _, c := range configure {
-		c(&cfg)
+	cfg.Population, cfg.CivilStatus, cfg.Authority = "population", "etat-civil", "test"
+	if cfg.ClientAttestation == "" {
+		cfg.ClientAttestation = attestationOptional
 	}
 	w, err := New(cfg, service.Env{Pool: pool,
 		Logger: slog.New(slog.DiscardHandler), Identity: people, DataDir: dir, PublicURL: func() string { return s.srv.URL }})

@@ -170,6 +170,12 @@ func (ca *CA) SignCSR(csr *x509.CertificateRequest, r Request) (*x509.Certificat
 	return ca.sign(r, csr.PublicKey)
 }
 
+// Certify signs a certificate r describes for a key held elsewhere (a PKCS#11 token's): the
+// CA learns the public key only.
+func (ca *CA) Certify(pub crypto.PublicKey, r Request) (*x509.Certificate, []byte, error) {
+	return ca.sign(r, pub)
+}
+
 // sign makes the certificate r describes for pub.
 func (ca *CA) sign(r Request, pub crypto.PublicKey) (*x509.Certificate, []byte, error) {
 	if err := checkName(r.Name); err != nil {
