@@ -2,7 +2,7 @@
 // seed 004): the documents the authentic sources hold for a citizen, read live through the
 // service platform's gateway, issued to any EU-conformant wallet as verifiable credentials
 // (OpenID4VCI 1.0, HAIP 1.0, SD-JWT VC) and revocable. The verifier for relying parties
-// (OpenID4VP 1.0) and the official inbox are still to come (docs/wallet.md).
+// (OpenID4VP 1.0) is still to come; the official inbox (eBox) is inbox.go (docs/wallet.md).
 package wallet
 
 import (
@@ -95,7 +95,8 @@ func New(cfg Config, env service.Env) (*Wallet, error) {
 func (w *Wallet) Name() string { return "wallet" }
 
 // Start loads the issuer's key (making the development one if need be), and purges the
-// authorisation server's expired state every minute.
+// authorisation server's expired state, and the inbox's messages past their retention, every
+// minute.
 func (w *Wallet) Start(ctx context.Context) error {
 	s, err := loadSigner(w.cfg, w.dataDir)
 	if err != nil {
@@ -115,6 +116,11 @@ func (w *Wallet) Start(ctx context.Context) error {
 			case <-t.C:
 				if err := (stateStore{w.pool}).purge(bg); err != nil {
 					w.logger.Warn("wallet: purge", "error", err)
+				}
+				if n, err := (inboxStore{w.pool}).purge(bg, time.Now()); err != nil {
+					w.logger.Warn("wallet: inbox: purge", "error", err)
+				} else if n > 0 {
+					w.logger.Info("wallet: inbox: messages past their retention purged", "messages", n)
 				}
 			}
 		}
@@ -164,18 +170,20 @@ func (w *Wallet) issuer() documents.Issuer {
 }
 
 // Routes mounts the citizen's pages.
-func (w *Wallet) Routes(webMux, _ *http.ServeMux) {
+func (w *Wallet) Routes(webMux, icMux *http.ServeMux) {
 	w.site = web.NewSite(web.Text{FR: "Mon portefeuille", EN: "My wallet"}, "/wallet/", templateFiles, template.FuncMap{
 		"join": strings.Join,
 	}, "templates/*.html")
 	w.site.Nav = []web.Link{{Path: "/wallet/", Text: web.Text{FR: "Mes documents", EN: "My documents"}},
-		{Path: "/wallet/issued", Text: web.Text{FR: "Attestations délivrées", EN: "Issued credentials"}}}
+		{Path: "/wallet/issued", Text: web.Text{FR: "Attestations délivrées", EN: "Issued credentials"}},
+		{Path: "/wallet/inbox", Text: web.Text{FR: "Boîte aux lettres", EN: "Inbox"}}}
 	w.site.Logger = w.logger
 	h := func(pattern string, fn web.HandlerFunc) { webMux.Handle(pattern, w.people.Require(w.site.Handle(fn))) }
 	h("GET /wallet/{$}", w.index)
 	h("POST /wallet/offers/new/{configuration}", w.makeOffer)
 	h("GET /wallet/issued", w.issued)
 	h("POST /wallet/issued/{id}/revoke", w.revoke)
+	w.inboxRoutes(icMux, h) // the official inbox: the senders' API, the citizen's pages
 	webMux.HandleFunc("GET /wallet/offers/{id}", w.serveOffer)
 	webMux.HandleFunc("GET /.well-known/openid-credential-issuer", w.issuerMetadata)
 	webMux.HandleFunc("GET /.well-known/oauth-authorization-server", w.authorizationServerMetadata)
