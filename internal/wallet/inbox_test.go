@@ -323,6 +323,9 @@ func TestTheCitizenReadsAndAcknowledgesARegisteredMessage(t *testing.T) {
 		!strings.Contains(list, "Boîte aux lettres (2 non lus)") || !strings.Contains(list, "Recommandé") {
 		t.Fatalf("the list: %d %s", res.StatusCode, list)
 	}
+	if _, en := s.page(t, sophieNRN, "GET", "/wallet/inbox?lang=en"); !strings.Contains(en, "Inbox (2 unread)") || !strings.Contains(en, "Registered") {
+		t.Fatalf("in English: %s", en)
+	}
 	// A registered message shows its content once receipt is acknowledged.
 	res, page := s.page(t, sophieNRN, "GET", "/wallet/inbox/"+id)
 	if res.StatusCode != 200 || strings.Contains(page, "est disponible") || !strings.Contains(page, "Accuser réception") {
@@ -466,4 +469,25 @@ func FuzzParseInboxMessage(f *testing.F) {
 			t.Fatal("the same body, another digest")
 		}
 	})
+}
+
+// A message to a national number no account is linked to yet is kept for its citizen, who
+// finds it on signing in with an account linked to it.
+func TestAMessageToACitizenWithoutAccountWaitsForThem(t *testing.T) {
+	s := newInboxSite(t)
+	m := letter(false)
+	m["citizen"] = "92072121866"
+	if res, st := s.put(t, "spf-finances", "later", m); res.StatusCode != 201 || st["citizen"] != "92072121866" {
+		t.Fatalf("%d %v", res.StatusCode, st)
+	}
+	people := identity.New(s.w.pool, slog.New(slog.DiscardHandler))
+	u, err := people.AddUser(t.Context(), "lotte@demo.socle.test", "Lotte", "correct horse battery staple 42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.w.citizens.link(t.Context(), u.ID, "92072121866")
+	s.tokens["92072121866"], _, _ = people.Login(t.Context(), u)
+	if _, list := s.page(t, "92072121866", "GET", "/wallet/inbox"); strings.Count(list, `id="message-`) != 1 {
+		t.Fatalf("Lotte's inbox: %s", list)
+	}
 }
