@@ -86,6 +86,7 @@ gateway:
       kind: rest
       upstreams: [socle://interconnect/wallet/partners/inbox]
       auth: [key, jwt, mtls]
+      max_request_bytes: 15MiB   # 10 MiB of attachments, in base64, and the text
   plans:
     - name: bronze
       description: Essais et petites communes

@@ -25,6 +25,7 @@ type page struct {
 func (w *Wallet) render(rw http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
 	lang := web.Lang(r)
 	p := page{Page: w.site.Page(r, messages.T(lang, title)), T: func(k string) string { return messages.T(lang, k) }, Data: data}
+	w.unreadInNav(r, &p.Page)
 	if done := r.URL.Query().Get("done"); done != "" {
 		p.Flash = messages.T(lang, "done."+done) // empty for a word the wallet does not know
 	}

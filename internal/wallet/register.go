@@ -67,5 +67,9 @@ func runDemo(ctx context.Context, _ service.Config, env service.Env) (func(), er
 	if err != nil {
 		return nil, err
 	}
+	// Two messages of the demo administration in Sophie Lambert's inbox (docs/wallet.md).
+	if err := demoInbox(ctx, env.Pool); err != nil {
+		return nil, err
+	}
 	return func() {}, nil
 }

@@ -2,7 +2,7 @@
 // seed 004): the documents the authentic sources hold for a citizen, read live through the
 // service platform's gateway, issued to any EU-conformant wallet as verifiable credentials
 // (OpenID4VCI 1.0, HAIP 1.0, SD-JWT VC) and revocable. The verifier for relying parties
-// (OpenID4VP 1.0) and the official inbox are still to come (docs/wallet.md).
+// (OpenID4VP 1.0) is still to come; the official inbox (eBox) is inbox.go (docs/wallet.md).
 package wallet
 
 import (
@@ -130,7 +130,7 @@ func (w *Wallet) Name() string { return "wallet" }
 
 // Start loads the issuer's keys (making the development one if need be) and reads their
 // registry again every keyReload; every minute it purges the authorisation server's expired
-// state and the expired credentials' records.
+// state, the expired credentials' records, and the inbox's messages past their retention.
 func (w *Wallet) Start(ctx context.Context) error {
 	w.keys = &keyring{pool: w.pool, cfg: w.cfg, dataDir: w.dataDir, logger: w.logger}
 	if err := w.keys.start(ctx); err != nil {
@@ -161,6 +161,11 @@ func (w *Wallet) Start(ctx context.Context) error {
 					w.logger.Warn("wallet: purge", "error", err)
 				} else if n > 0 {
 					w.logger.Info("wallet: expired credentials' records purged", "count", n)
+				}
+				if n, err := (inboxStore{w.pool}).purge(bg, time.Now()); err != nil {
+					w.logger.Warn("wallet: inbox: purge", "error", err)
+				} else if n > 0 {
+					w.logger.Info("wallet: inbox: messages past their retention purged", "messages", n)
 				}
 			}
 		}
@@ -210,18 +215,20 @@ func (w *Wallet) issuer() documents.Issuer {
 }
 
 // Routes mounts the citizen's pages.
-func (w *Wallet) Routes(webMux, _ *http.ServeMux) {
+func (w *Wallet) Routes(webMux, icMux *http.ServeMux) {
 	w.site = web.NewSite(web.Text{FR: "Mon portefeuille", EN: "My wallet"}, "/wallet/", templateFiles, template.FuncMap{
 		"join": strings.Join,
 	}, "templates/*.html")
 	w.site.Nav = []web.Link{{Path: "/wallet/", Text: web.Text{FR: "Mes documents", EN: "My documents"}},
-		{Path: "/wallet/issued", Text: web.Text{FR: "Attestations délivrées", EN: "Issued credentials"}}}
+		{Path: "/wallet/issued", Text: web.Text{FR: "Attestations délivrées", EN: "Issued credentials"}},
+		{Path: "/wallet/inbox", Text: web.Text{FR: "Boîte aux lettres", EN: "Inbox"}}}
 	w.site.Logger = w.logger
 	h := func(pattern string, fn web.HandlerFunc) { webMux.Handle(pattern, w.people.Require(w.site.Handle(fn))) }
 	h("GET /wallet/{$}", w.index)
 	h("POST /wallet/offers/new/{configuration}", w.makeOffer)
 	h("GET /wallet/issued", w.issued)
 	h("POST /wallet/issued/{id}/revoke", w.revoke)
+	w.inboxRoutes(icMux, h) // the official inbox: the senders' API, the citizen's pages
 	webMux.HandleFunc("GET /wallet/offers/{id}", w.serveOffer)
 	webMux.HandleFunc("GET /.well-known/openid-credential-issuer", w.issuerMetadata)
 	webMux.HandleFunc("GET /.well-known/oauth-authorization-server", w.authorizationServerMetadata)
