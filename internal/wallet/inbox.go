@@ -17,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"socle/internal/platform/nrn"
 	"socle/internal/platform/problem"
 	"socle/internal/web"
 )
@@ -120,10 +121,12 @@ func parseInboxMessage(b []byte) (inboxMessage, *problem.Problem) {
 	}
 	if req.Citizen == "" {
 		bad("citizen", "required: the citizen's national register number")
-	} else if nrn, err := parseNRN(req.Citizen); err != nil {
-		bad("citizen", "%s", err)
+	} else if id, err := nrn.Parse(req.Citizen); err != nil {
+		var e *nrn.Error
+		errors.As(err, &e)
+		bad("citizen", "%s", e.Reason)
 	} else {
-		m.NRN = nrn
+		m.NRN = id
 	}
 	m.Subject = strings.TrimSpace(req.Subject)
 	switch {

@@ -18,6 +18,7 @@ import (
 
 	"socle/internal/platform/database/dbtest"
 	"socle/internal/platform/identity"
+	"socle/internal/platform/nrn"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/service"
 )
@@ -419,21 +420,6 @@ func TestTheDemoPutsTwoMessagesInSophiesInboxOnce(t *testing.T) {
 	}
 }
 
-func TestParseNRN(t *testing.T) {
-	for in, want := range map[string]string{
-		"85031412401": "85031412401", "85.03.14-124.01": "85031412401",
-		"01020915329": "01020915329", // born in 2001: a 2 before the nine digits
-		"00022900145": "00022900145", // 29 February 2000
-		"85031412402": "check digits", "85131412471": "month", "85023012496": "not a date", "01022900166": "not a date",
-		"85031400028": "serial", "8503141240": "11 digits", "85-03-14.124.01": "11 digits", "8503141240a": "11 digits",
-	} {
-		got, err := parseNRN(in)
-		if len(want) == 11 && (err != nil || got != want) || len(want) != 11 && (err == nil || !strings.Contains(err.Error(), want)) {
-			t.Errorf("%s: %q %v, want %s", in, got, err, want)
-		}
-	}
-}
-
 // FuzzParseInboxMessage: whatever the body, the parser answers a message within its bounds
 // or a problem naming fields, and the same body has the same digest.
 func FuzzParseInboxMessage(f *testing.F) {
@@ -451,7 +437,7 @@ func FuzzParseInboxMessage(f *testing.F) {
 			}
 			return
 		}
-		if _, err := parseNRN(m.NRN); err != nil || m.NRN == "" || m.Subject == "" || !inboxLanguages[m.Language] ||
+		if _, err := nrn.Parse(m.NRN); err != nil || m.NRN == "" || m.Subject == "" || !inboxLanguages[m.Language] ||
 			m.RetentionDays < 1 || m.RetentionDays > inboxMaxRetention || len(m.Attachments) > inboxMaxAttachments {
 			t.Fatalf("accepted out of bounds: %+v", m)
 		}

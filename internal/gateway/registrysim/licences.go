@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"socle/internal/platform/nrn"
 	"socle/internal/platform/problem"
 )
 
@@ -241,20 +242,20 @@ func (d drivingLicences) routes(mux *http.ServeMux) {
 }
 
 func (d drivingLicences) licence(w http.ResponseWriter, r *http.Request) {
-	nrn, err := ParseNRN(r.PathValue("nrn"))
+	id, err := nrn.Parse(r.PathValue("nrn"))
 	if err != nil {
 		writeNRNProblem(w, r, err)
 		return
 	}
-	if _, ok := d.reg.Person(nrn); !ok {
+	if _, ok := d.reg.Person(id); !ok {
 		problem.Write(w, r, problem.New("person-not-found", http.StatusNotFound, "Person not found",
-			"no person has the national register number "+FormatNRN(nrn)))
+			"no person has the national register number "+nrn.Format(id)))
 		return
 	}
-	l, ok := d.reg.DrivingLicence(nrn)
+	l, ok := d.reg.DrivingLicence(id)
 	if !ok {
 		problem.Write(w, r, problem.New("no-driving-licence", http.StatusNotFound, "No driving licence",
-			"the person of the national register number "+FormatNRN(nrn)+" holds no driving licence"))
+			"the person of the national register number "+nrn.Format(id)+" holds no driving licence"))
 		return
 	}
 	writeJSON(w, l)

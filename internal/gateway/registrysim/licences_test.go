@@ -155,7 +155,7 @@ func TestEveryLicenceIsPlausible(t *testing.T) {
 			t.Fatalf("%s: dates %s %s", p.NRN, l.IssueDate, l.ExpiryDate)
 		case !expiry.Equal(issued.AddDate(10, 0, 0)) || issued.After(today) || !expiry.After(today):
 			t.Fatalf("%s: a card of %s to %s", p.NRN, l.IssueDate, l.ExpiryDate)
-		case len(l.DocumentNumber) != 10 || !allDigits(l.DocumentNumber) || numbers[l.DocumentNumber]:
+		case len(l.DocumentNumber) != 10 || strings.Trim(l.DocumentNumber, "0123456789") != "" || numbers[l.DocumentNumber]:
 			t.Fatalf("%s: document number %q (twice: %v)", p.NRN, l.DocumentNumber, numbers[l.DocumentNumber])
 		case l.IssuingAuthority != p.Address.Municipality || l.FamilyName != p.FamilyName || l.BirthDate != p.BirthDate ||
 			!slices.Equal(l.GivenNames, p.GivenNames):

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"socle/internal/platform/nrn"
 	"socle/internal/platform/problem"
 )
 
@@ -110,22 +111,22 @@ func (p population) search(w http.ResponseWriter, r *http.Request) {
 
 // lookup finds the person of the request's {nrn}, or writes the problem.
 func (p population) lookup(w http.ResponseWriter, r *http.Request) (Person, bool) {
-	nrn, err := ParseNRN(r.PathValue("nrn"))
+	id, err := nrn.Parse(r.PathValue("nrn"))
 	if err != nil {
 		writeNRNProblem(w, r, err)
 		return Person{}, false
 	}
-	person, ok := p.reg.Person(nrn)
+	person, ok := p.reg.Person(id)
 	if !ok {
 		problem.Write(w, r, problem.New("person-not-found", http.StatusNotFound, "Person not found",
-			"no person has the national register number "+FormatNRN(nrn)))
+			"no person has the national register number "+nrn.Format(id)))
 	}
 	return person, ok
 }
 
 func writeNRNProblem(w http.ResponseWriter, r *http.Request, err error) {
 	title := "Malformed national register number"
-	var e *NRNError
+	var e *nrn.Error
 	if errors.As(err, &e) && e.Checksum {
 		title = "Wrong check digits in the national register number"
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"socle/internal/platform/nrn"
 )
 
 // Defaults of NewRegistry and Options.
@@ -153,8 +155,8 @@ func (r *Registry) Person(nrn string) (Person, bool) {
 	return r.clone(i), true
 }
 
-func (r *Registry) find(nrn string) (int, bool) {
-	d, ok := nrnDigits(nrn)
+func (r *Registry) find(number string) (int, bool) {
+	d, ok := nrn.Digits(number)
 	if !ok {
 		return 0, false
 	}
@@ -416,7 +418,7 @@ func (g *gen) person(lang string, male bool, family string, birth time.Time, at 
 	if male {
 		list, gender, serial = names.men, "male", 1+2*g.rng.IntN(499)
 	}
-	for g.used[MakeNRN(birth, serial)[:9]] { // the next free serial of the same parity
+	for g.used[nrn.Make(birth, serial)[:9]] { // the next free serial of the same parity
 		if serial += 2; serial > 997 {
 			serial = 2 - serial%2
 		}
@@ -427,7 +429,7 @@ func (g *gen) person(lang string, male bool, family string, birth time.Time, at 
 			given = append(given, second)
 		}
 	}
-	p := Person{NRN: MakeNRN(birth, serial), GivenNames: given, FamilyName: family, Gender: gender,
+	p := Person{NRN: nrn.Make(birth, serial), GivenNames: given, FamilyName: family, Gender: gender,
 		BirthDate: birth.Format(day), BirthPlace: at, LanguageCode: lang}
 	if at.Country != "BE" && g.rng.IntN(2) == 0 {
 		p.Nationality = at.Country

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"socle/internal/platform/nrn"
 )
 
 func TestRegistryBeginsWithTheDemoPersons(t *testing.T) {
@@ -54,12 +56,12 @@ func TestEveryPersonIsConsistent(t *testing.T) {
 	}
 	deaths, married, from2000, langs := 0, 0, 0, map[string]int{}
 	for _, p := range all {
-		digits, err := ParseNRN(p.NRN)
+		digits, err := nrn.Parse(p.NRN)
 		if err != nil || digits != p.NRN {
 			t.Fatalf("%s %s: %v", p.NRN, p.FamilyName, err)
 		}
 		// The number says the birth date and, by its serial's parity, the gender.
-		if y, _ := nrnBirthYear(p.NRN); p.BirthDate[2:4]+p.BirthDate[5:7]+p.BirthDate[8:10] != p.NRN[:6] || y != atoi(p.BirthDate[:4]) {
+		if y, _ := nrn.BirthYear(p.NRN); p.BirthDate[2:4]+p.BirthDate[5:7]+p.BirthDate[8:10] != p.NRN[:6] || y != atoi(p.BirthDate[:4]) {
 			t.Errorf("%s: born %s", p.NRN, p.BirthDate)
 		}
 		if male := atoi(p.NRN[6:9])%2 == 1; male != (p.Gender == "male") {

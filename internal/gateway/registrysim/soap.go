@@ -10,6 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"socle/internal/platform/nrn"
 )
 
 // The civil-status register speaks SOAP 1.1 and 1.2, document/literal, at /civil-status.
@@ -90,7 +92,7 @@ func readSOAP(body io.Reader, contentType, soapActionHeader string) (soapRequest
 	if f := checkXML(b); f != nil {
 		return req, f
 	}
-	op, nrn, f := envelope(b, req.version)
+	op, number, f := envelope(b, req.version)
 	if f != nil {
 		return req, f
 	}
@@ -103,11 +105,11 @@ func readSOAP(body io.Reader, contentType, soapActionHeader string) (soapRequest
 		return req, refuse("UnknownOperation", fmt.Sprintf("the action %s does not match the Body's %s", action, op.Local))
 	}
 	req.op = op.Local
-	if nrn == "" {
+	if number == "" {
 		return req, &soapFault{kind: sender, code: "InvalidNrn", field: "nrn", reason: op.Local + " takes an nrn element"}
 	}
-	if req.nrn, err = ParseNRN(strings.TrimSpace(nrn)); err != nil {
-		var e *NRNError
+	if req.nrn, err = nrn.Parse(strings.TrimSpace(number)); err != nil {
+		var e *nrn.Error
 		errors.As(err, &e)
 		return req, &soapFault{kind: sender, code: "InvalidNrn", field: "nrn", reason: e.Reason}
 	}
@@ -290,7 +292,7 @@ func (c civilStatus) call(w http.ResponseWriter, r *http.Request) {
 func (c civilStatus) answer(req soapRequest) (any, *soapFault) {
 	p, ok := c.reg.Person(req.nrn)
 	if !ok {
-		return nil, &soapFault{kind: sender, code: "PersonNotFound", field: "nrn", reason: "no person has the national register number " + FormatNRN(req.nrn)}
+		return nil, &soapFault{kind: sender, code: "PersonNotFound", field: "nrn", reason: "no person has the national register number " + nrn.Format(req.nrn)}
 	}
 	switch req.op {
 	case "GetBirthCertificate":
@@ -315,7 +317,7 @@ func (c civilStatus) answer(req soapRequest) (any, *soapFault) {
 				Spouses: []xPerson{c.person(m.Spouses[0]), c.person(m.Spouses[1])}, EndDate: m.EndDate, EndReason: m.EndReason})
 		}
 		if len(out.Certificates) == 0 {
-			return nil, &soapFault{kind: sender, code: "NoMarriageRecord", field: "nrn", reason: FormatNRN(p.NRN) + " was never married"}
+			return nil, &soapFault{kind: sender, code: "NoMarriageRecord", field: "nrn", reason: nrn.Format(p.NRN) + " was never married"}
 		}
 		return out, nil
 	case "ListCivilStatusEvents":

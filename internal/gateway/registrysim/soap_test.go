@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"socle/internal/platform/nrn"
 )
 
 // The WSDL as far as the tests read it.
@@ -257,7 +259,7 @@ func FuzzReadSOAP(f *testing.F) {
 		if !slices.Contains(Operations, req.op) {
 			t.Fatalf("accepted an operation not in the WSDL: %q", req.op)
 		}
-		if _, err := ParseNRN(req.nrn); err != nil {
+		if _, err := nrn.Parse(req.nrn); err != nil {
 			t.Fatalf("accepted %q: %v", req.nrn, err)
 		}
 	})
