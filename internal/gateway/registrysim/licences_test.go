@@ -2,7 +2,6 @@ package registrysim
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"reflect"
@@ -108,22 +107,7 @@ func TestDrivingLicencesAnswerAsDocumented(t *testing.T) {
 		{"/driving-licences/v1/licences/85133412401", 400, problemOf("nrn", "Malformed national register number")},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+tc.path, nil)
-			res, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.status {
-				t.Fatalf("%s: %s", res.Status, body)
-			}
-			asDocumented(t, router, req, res, body)
-			var b map[string]any
-			if err := json.Unmarshal(body, &b); err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, b)
+			tc.check(t, getAsDocumented(t, c, router, s.URL()+tc.path, tc.status))
 		})
 	}
 }

@@ -115,22 +115,7 @@ func TestPopulationAnswersAsDocumented(t *testing.T) {
 		{"/population/v1/persons?pageSize=101", 400, problemOf("pageSize", "Invalid search")},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+tc.path, nil)
-			res, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.status {
-				t.Fatalf("%s: %s", res.Status, body)
-			}
-			asDocumented(t, router, req, res, body)
-			var b map[string]any
-			if err := json.Unmarshal(body, &b); err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, b)
+			tc.check(t, getAsDocumented(t, c, router, s.URL()+tc.path, tc.status))
 		})
 	}
 }
@@ -153,6 +138,28 @@ func asDocumented(t *testing.T, router routers.Router, req *http.Request, res *h
 	if err := openapi3filter.ValidateResponse(t.Context(), in); err != nil {
 		t.Fatalf("the answer is not as documented: %v\n%s", err, body)
 	}
+}
+
+// getAsDocumented GETs url, wants status, checks that the answer is as the OpenAPI document
+// says, and returns its JSON body.
+func getAsDocumented(t *testing.T, c *http.Client, router routers.Router, url string, status int) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != status {
+		t.Fatalf("%s: %s", res.Status, body)
+	}
+	asDocumented(t, router, req, res, body)
+	var b map[string]any
+	if err := json.Unmarshal(body, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func field(name string, want any) func(*testing.T, map[string]any) {
