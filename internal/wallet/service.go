@@ -38,6 +38,8 @@ type Config struct {
 	Authority   string
 	IssuerCert  string
 	IssuerKey   string
+	// VerifierTrust is a PEM bundle of issuers' roots the verifier trusts beside socle's CA.
+	VerifierTrust string
 }
 
 // Register declares the wallet's settings.
@@ -49,6 +51,7 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.Authority, "wallet-issuing-authority", "SPF Intérieur — Registre national", "the issuing authority the credentials name (the PID's issuing_authority)")
 	s.String(&c.IssuerCert, "wallet-issuer-cert", "", "PEM certificate chain of the key that signs credentials, leaf first (empty: <data-dir>/pki/wallet-issuer.crt, made from the development CA)")
 	s.String(&c.IssuerKey, "wallet-issuer-key", "", "its private key (PEM, ECDSA P-256)")
+	s.String(&c.VerifierTrust, "wallet-verifier-trust", "", "PEM bundle of the roots of credential issuers the verifier trusts, beside socle's CA")
 	s.Check(func() error {
 		if (c.IssuerCert == "") != (c.IssuerKey == "") {
 			return fmt.Errorf("SOCLE_WALLET_ISSUER_CERT and SOCLE_WALLET_ISSUER_KEY go together")
@@ -77,6 +80,7 @@ type Wallet struct {
 	// metadata is the issuer's metadata, made once (issuerMetadata).
 	metadataOnce sync.Once
 	metadata     map[string]any
+	verifier     *verifierState // the OpenID4VP verifier (verifierservice.go)
 }
 
 // New builds the wallet; Start makes it serve.
@@ -102,6 +106,9 @@ func (w *Wallet) Start(ctx context.Context) error {
 		return err
 	}
 	w.signer = s
+	if err := w.startVerifier(); err != nil {
+		return err
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -115,6 +122,9 @@ func (w *Wallet) Start(ctx context.Context) error {
 			case <-t.C:
 				if err := (stateStore{w.pool}).purge(bg); err != nil {
 					w.logger.Warn("wallet: purge", "error", err)
+				}
+				if err := w.purgeVerifier(bg); err != nil {
+					w.logger.Warn("wallet: purge presentation requests", "error", err)
 				}
 			}
 		}
@@ -164,7 +174,8 @@ func (w *Wallet) issuer() documents.Issuer {
 }
 
 // Routes mounts the citizen's pages.
-func (w *Wallet) Routes(webMux, _ *http.ServeMux) {
+func (w *Wallet) Routes(webMux, interconnect *http.ServeMux) {
+	w.verifierRoutes(webMux, interconnect)
 	w.site = web.NewSite(web.Text{FR: "Mon portefeuille", EN: "My wallet"}, "/wallet/", templateFiles, template.FuncMap{
 		"join": strings.Join,
 	}, "templates/*.html")
