@@ -24,7 +24,8 @@ func commands() []service.Command {
 Makes a credential offer (OpenID4VCI 1.0 §4.1) of a citizen's document, as the citizen's page
 does, and prints the offer's URI (by reference) on the first line of standard output and the
 transaction code the wallet will ask for on the second. The offer is good once, for ten
-minutes. The citizen is the account linked to the national number (wallet.citizens).`}}}}
+minutes. The citizen is the account linked to the national number (wallet.citizens).`},
+			verifyRequestCommand}}}
 }
 
 func runOffer(ctx context.Context, args []string, env service.CommandEnv) error {
