@@ -1,8 +1,8 @@
 // Package wallet is the State side of the citizen's digital identity wallet (MyGov.be's, in
 // seed 004): the documents the authentic sources hold for a citizen, read live through the
 // service platform's gateway, issued to any EU-conformant wallet as verifiable credentials
-// (OpenID4VCI 1.0, HAIP 1.0, SD-JWT VC) and revocable. The verifier for relying parties
-// (OpenID4VP 1.0) and the official inbox are still to come (docs/wallet.md).
+// (OpenID4VCI 1.0, HAIP 1.0, SD-JWT VC) and revocable; and verified for relying parties
+// (OpenID4VP 1.0, verifierservice.go). The official inbox is still to come (docs/wallet.md).
 package wallet
 
 import (

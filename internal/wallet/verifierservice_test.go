@@ -280,6 +280,26 @@ func TestVerifierRefusals(t *testing.T) {
 			t.Fatalf("%v", m)
 		}
 	})
+	t.Run("request object by POST", func(t *testing.T) {
+		// OpenID4VP 1.0 §5.10: the wallet posts its nonce, which the signed request carries back.
+		req := s.request(t, "direct_post")
+		u, _ := url.Parse(req["request_uri"].(string))
+		res, err := s.srv.Client().PostForm(u.Query().Get("request_uri"), url.Values{"wallet_nonce": {"wn-42"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		msg, err := jws.Parse(obj)
+		if err != nil {
+			t.Fatal(err, string(obj))
+		}
+		var claims map[string]any
+		json.Unmarshal(msg.Payload(), &claims)
+		if claims["wallet_nonce"] != "wn-42" || claims["response_mode"] != "direct_post" {
+			t.Fatalf("%v", claims)
+		}
+	})
 	t.Run("expired request", func(t *testing.T) {
 		req := s.request(t, "direct_post")
 		s.w.pool.Exec(t.Context(), `UPDATE wallet.presentation_requests SET expires_at = now() - interval '1 second' WHERE id = $1`, req["id"])

@@ -26,8 +26,7 @@ const (
 	AccessDenied             = "access_denied"
 	InvalidRequestURIMethod  = "invalid_request_uri_method"
 	VPFormatsNotSupported    = "vp_formats_not_supported"
-	InvalidPresentation      = "invalid_request" // a presentation that does not verify (§8.6)
-	CredentialNotValidStatus = "access_denied"   // revoked or suspended: the holder may not use it
+	CredentialNotValidStatus = AccessDenied // revoked or suspended: the holder may not use it
 )
 
 func refuse(code, format string, a ...any) *Error {
