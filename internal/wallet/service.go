@@ -40,6 +40,10 @@ type Config struct {
 	IssuerKey   string
 	// VerifierTrust is a PEM bundle of issuers' roots the verifier trusts beside socle's CA.
 	VerifierTrust string
+	// VerifierKey signs request objects; VerifierCA (a directory with ca.crt and ca.key)
+	// issues relying parties' access certificates for it.
+	VerifierKey string
+	VerifierCA  string
 }
 
 // Register declares the wallet's settings.
@@ -52,6 +56,8 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.IssuerCert, "wallet-issuer-cert", "", "PEM certificate chain of the key that signs credentials, leaf first (empty: <data-dir>/pki/wallet-issuer.crt, made from the development CA)")
 	s.String(&c.IssuerKey, "wallet-issuer-key", "", "its private key (PEM, ECDSA P-256)")
 	s.String(&c.VerifierTrust, "wallet-verifier-trust", "", "PEM bundle of the roots of credential issuers the verifier trusts, beside socle's CA")
+	s.String(&c.VerifierKey, "wallet-verifier-key", "", "the verifier's signing key, PEM ECDSA P-256 (empty: <data-dir>/pki/wallet-verifier.key, made from the development CA)")
+	s.String(&c.VerifierCA, "wallet-verifier-ca", "", "directory with ca.crt and ca.key, the CA that issues relying parties' access certificates (empty: <data-dir>/pki)")
 	s.Check(func() error {
 		if (c.IssuerCert == "") != (c.IssuerKey == "") {
 			return fmt.Errorf("SOCLE_WALLET_ISSUER_CERT and SOCLE_WALLET_ISSUER_KEY go together")

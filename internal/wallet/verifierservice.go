@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -54,26 +56,32 @@ type verifierState struct {
 	v     *verifier.Verifier
 }
 
-// startVerifier loads the verifier's signing key (made from the development CA under
-// <data-dir>/pki/ when missing, as the issuer's is), socle's CA that issues relying parties'
-// access certificates, and the issuers it trusts: socle's CA and SOCLE_WALLET_VERIFIER_TRUST.
+// startVerifier loads the verifier's signing key (SOCLE_WALLET_VERIFIER_KEY, or made from the
+// development CA under <data-dir>/pki/ when missing, as the issuer's is), the CA that issues
+// relying parties' access certificates (SOCLE_WALLET_VERIFIER_CA, or socle's development CA),
+// and the issuers it trusts: the root of socle's own issuer chain, socle's development CA, and
+// SOCLE_WALLET_VERIFIER_TRUST.
 func (w *Wallet) startVerifier() error {
 	dir := filepath.Join(w.dataDir, "pki")
-	if _, err := pki.EnsureIssued(dir, "wallet-verifier", pki.Request{Name: "socle wallet verifier",
-		Organization: "socle (development)", Usage: pki.Signing}); err != nil {
-		return fmt.Errorf("wallet: verifier key: %w", err)
+	keyFile := w.cfg.VerifierKey
+	if keyFile == "" {
+		if _, err := pki.EnsureIssued(dir, "wallet-verifier", pki.Request{Name: "socle wallet verifier",
+			Organization: "socle (development)", Usage: pki.Signing}); err != nil {
+			return fmt.Errorf("wallet: verifier key: %w", err)
+		}
+		keyFile = filepath.Join(dir, "wallet-verifier.key")
 	}
-	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "wallet-verifier.crt"), filepath.Join(dir, "wallet-verifier.key"))
+	key, err := loadSigningKey(keyFile)
 	if err != nil {
 		return fmt.Errorf("wallet: verifier key: %w", err)
 	}
-	ca, err := pki.LoadCA(dir)
+	caDir := w.cfg.VerifierCA
+	if caDir == "" {
+		caDir = dir
+	}
+	ca, err := pki.LoadCA(caDir)
 	if err != nil {
 		return fmt.Errorf("wallet: verifier: the CA that issues relying parties' certificates: %w", err)
-	}
-	key, ok := pair.PrivateKey.(crypto.Signer)
-	if !ok {
-		return errors.New("wallet: verifier key: not a signing key")
 	}
 	spki, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
@@ -81,7 +89,12 @@ func (w *Wallet) startVerifier() error {
 	}
 	sum := sha256.Sum256(spki)
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
+	if n := len(w.signer.chain); n > 0 {
+		roots.AddCert(w.signer.chain[n-1]) // socle's own credentials
+	}
+	if dev, err := pki.LoadCertificates(filepath.Join(dir, "ca.crt")); err == nil && len(dev) > 0 {
+		roots.AddCert(dev[0])
+	}
 	if w.cfg.VerifierTrust != "" {
 		b, err := os.ReadFile(w.cfg.VerifierTrust)
 		if err != nil {
@@ -128,6 +141,29 @@ func (w *Wallet) statusChecker(client *http.Client, roots *x509.CertPool) (*stat
 		// verifier's policy).
 		MaxTTL: 10 * time.Second,
 	})
+}
+
+// loadSigningKey reads an ECDSA P-256 private key (PEM, SEC 1 or PKCS #8): HAIP's ES256.
+func loadSigningKey(file string) (crypto.Signer, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block", file)
+	}
+	var k any
+	if k, err = x509.ParseECPrivateKey(block.Bytes); err != nil {
+		if k, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	ec, ok := k.(*ecdsa.PrivateKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("%s: an ECDSA P-256 key is needed (ES256, HAIP 1.0)", file)
+	}
+	return ec, nil
 }
 
 // relyingParty returns the signer of a partner's request objects: its access certificate,

@@ -9,10 +9,12 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -339,4 +341,60 @@ func TestVerifierRefusals(t *testing.T) {
 			t.Fatal(n)
 		}
 	})
+}
+
+func TestTheVerifierKeyFromConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, key any) string {
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := dir + "/" + name
+		if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if k, err := loadSigningKey(write("p256.pem", p256)); err != nil || !k.(*ecdsa.PrivateKey).Equal(p256) {
+		t.Fatal(err)
+	}
+	if _, err := loadSigningKey(write("p384.pem", p384)); err == nil || !strings.Contains(err.Error(), "P-256") {
+		t.Fatal(err)
+	}
+	if _, err := loadSigningKey(dir + "/none.pem"); err == nil {
+		t.Fatal("a missing file accepted")
+	}
+}
+
+func TestALongPollReturnsWhenTheWalletAnswers(t *testing.T) {
+	s := newRPSite(t)
+	cred, _ := s.pid(t)
+	req := s.request(t, "direct_post")
+	// Nothing yet: a short wait ends pending.
+	if _, m := s.api(t, s.gw, "GET", pathVerifierAPI+"/"+req["id"].(string)+"?wait=1", "banque-de-demo", nil); m["status"] != "pending" {
+		t.Fatalf("%v", m)
+	}
+	if code, m := s.api(t, s.gw, "GET", pathVerifierAPI+"/"+req["id"].(string)+"?wait=soon", "banque-de-demo", nil); code != 400 {
+		t.Fatalf("%d %v", code, m)
+	}
+	got := make(chan map[string]any, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", s.ic.URL+pathVerifierAPI+"/"+req["id"].(string)+"?wait=30", nil)
+		req.Header.Set("X-Socle-Consumer", "banque-de-demo")
+		var m map[string]any
+		if res, err := s.gw.Do(req); err == nil {
+			json.NewDecoder(res.Body).Decode(&m)
+			res.Body.Close()
+		}
+		got <- m
+	}()
+	if code, body, _, _ := s.walletAnswer(t, req["request_uri"].(string), cred, ""); code != 200 {
+		t.Fatalf("%d %v", code, body)
+	}
+	if m := <-got; m["status"] != "accepted" || m["result"] == nil {
+		t.Fatalf("%v", m)
+	}
 }
