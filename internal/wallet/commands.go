@@ -26,6 +26,7 @@ does, and prints the offer's URI (by reference) on the first line of standard ou
 transaction code the wallet will ask for on the second. The offer is good once, for ten
 minutes. The citizen is the account linked to the national number (wallet.citizens).`},
 			rotateKeyCommand(),
+			verifyRequestCommand,
 		}}}
 }
 

@@ -1,8 +1,9 @@
 // Package wallet is the State side of the citizen's digital identity wallet (MyGov.be's, in
 // seed 004): the documents the authentic sources hold for a citizen, read live through the
 // service platform's gateway, issued to any EU-conformant wallet as verifiable credentials
-// (OpenID4VCI 1.0, HAIP 1.0, SD-JWT VC) and revocable. The verifier for relying parties
-// (OpenID4VP 1.0) is still to come; the official inbox (eBox) is inbox.go (docs/wallet.md).
+// (OpenID4VCI 1.0, HAIP 1.0, SD-JWT VC, mdoc) and revocable; verified for relying parties
+// (OpenID4VP 1.0, verifierservice.go); and the official inbox (eBox, inbox.go). See
+// docs/wallet.md.
 package wallet
 
 import (
@@ -46,6 +47,12 @@ type Config struct {
 	DrivingLicences string // the central file of driving licences' API on the gateway
 	// The issuer's keys in a PKCS#11 token (issuerkey.go).
 	PKCS11Module, PKCS11Token, PKCS11PIN, PKCS11Key string
+	// VerifierTrust is a PEM bundle of issuers' roots the verifier trusts beside socle's CA.
+	VerifierTrust string
+	// VerifierKey signs request objects; VerifierCA (a directory with ca.crt and ca.key)
+	// issues relying parties' access certificates for it.
+	VerifierKey string
+	VerifierCA  string
 }
 
 // Register declares the wallet's settings.
@@ -64,6 +71,9 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.PKCS11Token, "wallet-pkcs11-token", "", "the label of that token")
 	s.Secret(&c.PKCS11PIN, "wallet-pkcs11-pin", "the token's user PIN")
 	s.String(&c.PKCS11Key, "wallet-pkcs11-key", "socle-wallet-issuer", "the label of the issuer's key in the token (made there when missing; rotations add -DATE)")
+	s.String(&c.VerifierTrust, "wallet-verifier-trust", "", "PEM bundle of the roots of credential issuers the verifier trusts, beside socle's CA")
+	s.String(&c.VerifierKey, "wallet-verifier-key", "", "the verifier's signing key, PEM ECDSA P-256 (empty: <data-dir>/pki/wallet-verifier.key, made from the development CA)")
+	s.String(&c.VerifierCA, "wallet-verifier-ca", "", "directory with ca.crt and ca.key, the CA that issues relying parties' access certificates (empty: <data-dir>/pki)")
 	s.Check(func() error {
 		switch {
 		case c.PKCS11Module != "" && (c.PKCS11Token == "" || c.PKCS11Key == ""):
@@ -104,6 +114,7 @@ type Wallet struct {
 	// metadata is the issuer's metadata, made once (issuerMetadata).
 	metadataOnce sync.Once
 	metadata     map[string]any
+	verifier     *verifierState // the OpenID4VP verifier (verifierservice.go)
 }
 
 // New builds the wallet; Start makes it serve.
@@ -137,6 +148,10 @@ func (w *Wallet) Start(ctx context.Context) error {
 		w.keys.close()
 		return err
 	}
+	if err := w.startVerifier(); err != nil {
+		w.keys.close()
+		return err
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -166,6 +181,9 @@ func (w *Wallet) Start(ctx context.Context) error {
 					w.logger.Warn("wallet: inbox: purge", "error", err)
 				} else if n > 0 {
 					w.logger.Info("wallet: inbox: messages past their retention purged", "messages", n)
+				}
+				if err := w.purgeVerifier(bg); err != nil {
+					w.logger.Warn("wallet: purge presentation requests", "error", err)
 				}
 			}
 		}
@@ -216,6 +234,7 @@ func (w *Wallet) issuer() documents.Issuer {
 
 // Routes mounts the citizen's pages.
 func (w *Wallet) Routes(webMux, icMux *http.ServeMux) {
+	w.verifierRoutes(webMux, icMux)
 	w.site = web.NewSite(web.Text{FR: "Mon portefeuille", EN: "My wallet"}, "/wallet/", templateFiles, template.FuncMap{
 		"join": strings.Join,
 	}, "templates/*.html")

@@ -10,15 +10,17 @@
 // Every step names itself in its failure: "step <name>: ...".
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate, createHash, randomBytes, verify as verifySignature, createPublicKey } from 'node:crypto';
 import { Openid4vciClient } from '@openid4vc/openid4vci';
 import { Oauth2Client, clientAuthenticationNone, clientAuthenticationClientAttestationJwt, createClientAttestationJwt } from '@openid4vc/oauth2';
+import { Openid4vpClient } from '@openid4vc/openid4vp';
+import { DcqlQuery } from 'dcql';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest } from '@sd-jwt/crypto-nodejs';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
-import { CompactSign, exportJWK, generateKeyPair, decodeProtectedHeader, decodeJwt, calculateJwkThumbprint } from 'jose';
+import { CompactSign, CompactEncrypt, importJWK, exportJWK, generateKeyPair, decodeProtectedHeader, decodeJwt, calculateJwkThumbprint } from 'jose';
 import { parseIssuerSigned, Verifier as MdocVerifier, COSEKey, DateOnly } from '@animo-id/mdoc';
 import { startServer, httpsFetch } from './server.mjs';
 
@@ -568,8 +570,11 @@ test('4. authorisation-code issuance of the PID and the driving licence: an atte
   }), ['invalid_grant']));
 });
 
+let revokedPID; // test 5's credential, revoked, with its holder key: test 6 presents it
+
 test('5. a credential the citizen revokes turns INVALID in the status list', async () => {
-  const { compact, claims } = await preAuthorised('pid', PID);
+  const { compact, claims, holder } = await preAuthorised('pid', PID);
+  revokedPID = { compact, holder };
   const statusList = claims.status?.status_list;
   assert.ok(statusList && Number.isInteger(statusList.idx) && statusList.uri, 'the credential has a status.status_list');
   assert.equal(await step('status before revocation', () => statusOf(statusList)), 0, 'VALID before revocation');
@@ -603,7 +608,145 @@ test('5. a credential the citizen revokes turns INVALID in the status list', asy
     assert.rejects(sdJwtVc.verify(compact), /status/i));
 });
 
-// The presentation to socle's verifier (OpenID4VP 1.0 with DCQL, @openid4vc/openid4vp and
-// dcql): socle has no verifier yet. When it has, present family_name and birthdate of the PID
-// with a key-binding JWT, see them accepted, and see a revoked credential refused.
-test.skip('6. presentation of selected claims to socle\'s verifier (OpenID4VP) — socle has no verifier yet');
+// Test 6: socle's verifier (OpenID4VP 1.0 with DCQL), the holder using @openid4vc/openid4vp
+// and dcql, no code of socle's. The test is also the relying party: it asks through the API
+// gateway (API verification, consumer banque-de-demo) and reads the result there.
+
+const vpCallbacks = {
+  ...callbacks,
+  // The request object is signed by its x5c leaf, which must chain to socle's CA
+  // (the access certificate socle's CA gave the relying party).
+  verifyJwt: async (signer, { compact }) => {
+    assert.equal(signer.method, 'x5c', 'the request object is signed with an x5c chain');
+    const leaf = certificateChainsToCA(signer.x5c);
+    const [h, p, s] = compact.split('.');
+    const ok = verifySignature('sha256', Buffer.from(`${h}.${p}`), { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' },
+      Buffer.from(s, 'base64url'));
+    return ok ? { verified: true, signerJwk: leaf.publicKey.export({ format: 'jwk' }) } : { verified: false };
+  },
+  getX509CertificateMetadata: (der) => {
+    const names = new X509Certificate(Buffer.from(der, 'base64')).subjectAltName?.split(', ') ?? [];
+    return {
+      sanDnsNames: names.filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4)),
+      sanUriNames: names.filter((n) => n.startsWith('URI:')).map((n) => n.slice(4)),
+    };
+  },
+  // direct_post.jwt: the response encrypted to the request's ephemeral key (ECDH-ES).
+  encryptJwe: async (encryptor, data) => {
+    const key = await importJWK(encryptor.publicJwk, encryptor.alg);
+    const jwe = new CompactEncrypt(new TextEncoder().encode(data))
+      .setProtectedHeader({ alg: encryptor.alg, enc: encryptor.enc, kid: encryptor.publicJwk.kid });
+    const params = {};
+    if (encryptor.apu) params.apu = Buffer.from(encryptor.apu, 'base64url');
+    if (encryptor.apv) params.apv = Buffer.from(encryptor.apv, 'base64url');
+    jwe.setKeyManagementParameters(params);
+    return { encryptionJwk: encryptor.publicJwk, jwe: await jwe.encrypt(key) };
+  },
+};
+const vpClient = new Openid4vpClient({ callbacks: vpCallbacks });
+
+// relyingParty calls the gateway's verification API with banque-de-demo's key.
+async function relyingParty(method, path, body) {
+  const key = readFileSync(join(socle.dataDir, 'gateway-demo', 'verifier-key.txt'), 'utf8').trim();
+  const res = await fetch(`${socle.publicURL}/apis/verification/v1/requests${path}`, {
+    method,
+    headers: { 'X-API-Key': key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const FAMILY_AND_BIRTH = {
+  credentials: [{
+    id: 'pid', format: 'dc+sd-jwt', meta: { vct_values: ['urn:eudi:pid:1'] },
+    claims: [{ path: ['family_name'] }, { path: ['birthdate'] }],
+  }],
+};
+
+// present runs the holder's side of one presentation of credential, and returns the response
+// endpoint's answer.
+async function present(requestURI, { compact, holder }) {
+  const parsed = vpClient.parseOpenid4vpAuthorizationRequest({ authorizationRequest: requestURI });
+  const resolved = await step('resolve the request (JAR, x509_hash)', () =>
+    vpClient.resolveOpenId4vpAuthorizationRequest({ authorizationRequestPayload: parsed.params }));
+  const request = resolved.authorizationRequestPayload;
+  assert.equal(resolved.client.prefix, 'x509_hash', 'the client identifier prefix');
+  // The library checked it; so does the test, by hand: client_id is x509_hash: and the
+  // base64url SHA-256 of the leaf's DER (OpenID4VP 1.0 §5.9.3), typ as RFC 9101 says.
+  const leafDER = Buffer.from(resolved.client.x5c[0], 'base64');
+  assert.equal(request.client_id, 'x509_hash:' + createHash('sha256').update(leafDER).digest('base64url'));
+  assert.equal(resolved.jar.jwt.header.typ, 'oauth-authz-req+jwt', 'the request object\'s typ');
+  assert.match(new X509Certificate(leafDER).subject, /O=Banque de démonstration/, 'the access certificate names the relying party');
+
+  const query = DcqlQuery.parse(resolved.dcql.query);
+  DcqlQuery.validate(query);
+  const payload = await sdJwtVc.getClaims(compact);
+  const match = DcqlQuery.query(query, [{
+    credential_format: 'dc+sd-jwt', vct: payload.vct, claims: payload, cryptographic_holder_binding: true,
+  }]);
+  assert.ok(match.can_be_satisfied, 'the PID satisfies the query');
+
+  const privateKey = privateKeys.get(await calculateJwkThumbprint(holder.publicJwk));
+  // The key binding JWT is signed with the credential's key (cnf.jwk).
+  const holderSdJwt = new SDJwtVcInstance({
+    hasher: digest,
+    kbSignAlg: 'ES256',
+    kbSigner: async (data) => Buffer.from(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey,
+      new TextEncoder().encode(data))).toString('base64url'),
+  });
+  const presentation = await step('present with key binding', () => holderSdJwt.present(compact,
+    { family_name: true, birthdate: true },
+    { kb: { payload: { iat: Math.floor(Date.now() / 1000), aud: request.client_id, nonce: request.nonce } } }));
+  const jwt = request.response_mode === 'direct_post.jwt';
+  const response = await vpClient.createOpenid4vpAuthorizationResponse({
+    authorizationRequestPayload: request,
+    authorizationResponsePayload: { vp_token: { pid: [presentation] } },
+    jarm: jwt ? {
+      encryption: { nonce: randomBytes(16).toString('base64url') },
+      serverMetadata: {
+        authorization_signing_alg_values_supported: ['ES256'],
+        authorization_encryption_alg_values_supported: ['ECDH-ES'],
+        authorization_encryption_enc_values_supported: ['A128GCM', 'A256GCM'],
+      },
+    } : undefined,
+  });
+  if (jwt) assert.equal(response.jarm.responseJwt.split('.').length, 5, 'the response is a JWE');
+  const submitted = await vpClient.submitOpenid4vpAuthorizationResponse({
+    authorizationRequestPayload: request, authorizationResponsePayload: response.authorizationResponsePayload,
+    jarm: jwt ? { responseJwt: response.jarm.responseJwt } : undefined,
+  });
+  return { status: submitted.response.status, body: await submitted.response.json() };
+}
+
+test('6. presentation of selected claims to socle\'s verifier (OpenID4VP 1.0, DCQL), through the gateway', async () => {
+  assert.ok(revokedPID, 'test 5 ran and revoked a PID');
+  // Test 5 revoked every credential of Sophie's so far: a new PID.
+  const pid = await step('a new PID', () => preAuthorised('pid', PID));
+
+  for (const mode of ['direct_post.jwt', 'direct_post']) {
+    const made = await step(`${mode}: the relying party asks`, () =>
+      relyingParty('POST', '', { dcql_query: FAMILY_AND_BIRTH, response_mode: mode }));
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.match(made.body.request_uri, /^openid4vp:\/\/\?/, 'an openid4vp:// URI to show');
+    const answer = await step(`${mode}: the holder presents`, () => present(made.body.request_uri, pid));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const seen = await step(`${mode}: the relying party reads`, () => relyingParty('GET', `/${made.body.id}?wait=10`));
+    assert.equal(seen.status, 200);
+    assert.equal(seen.body.status, 'accepted', JSON.stringify(seen.body));
+    const [credential] = seen.body.result.credentials.pid;
+    assert.equal(credential.vct, 'urn:eudi:pid:1');
+    assert.equal(credential.status, 'VALID');
+    // Exactly the claims asked: nothing else of the PID.
+    assert.deepEqual(credential.claims, { family_name: 'Lambert', birthdate: '1985-03-14' });
+  }
+
+  const made = await relyingParty('POST', '', { dcql_query: FAMILY_AND_BIRTH });
+  assert.equal(made.status, 201);
+  const answer = await step('the revoked PID is presented', () => present(made.body.request_uri, revokedPID));
+  assert.equal(answer.status, 400);
+  assert.equal(answer.body.error, 'access_denied', JSON.stringify(answer.body));
+  const seen = await relyingParty('GET', `/${made.body.id}`);
+  assert.equal(seen.body.status, 'refused', JSON.stringify(seen.body));
+  assert.match(seen.body.result.error_description, /INVALID/);
+});
