@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -32,10 +33,12 @@ import (
 
 	"socle/internal/platform/identity"
 	"socle/internal/platform/pki"
+	"socle/internal/platform/server"
 	"socle/internal/platform/service"
 	"socle/internal/wallet/documents"
 	"socle/internal/wallet/sdjwt"
 	"socle/internal/wallet/sources"
+	"socle/internal/wallet/verifier"
 )
 
 // `socle bench wallet`: issuance through the credential endpoint, against the bare signing of
@@ -55,8 +58,9 @@ the status list. In the same run, with the same key and the same payloads: the s
 issuance function alone (signing and recording, no HTTP), and the bare signing (sdjwt, no
 HTTP, no database). With -softhsm, the issuer's key is in a SoftHSM2 token made for the run
 (PKCS#11), as an HSM would hold it. Prints credentials per second, p50 and p99 of each, and the ratios to
-bare signing; then presentations verified per second (each credential presented with a
-KB-JWT, verified against socle's CA through its x5c).`}}}
+bare signing; then presentations verified per second by the OpenID4VP verifier (each
+credential presented with a KB-JWT in a direct_post response: x5c to socle's CA, the status
+list, the DCQL query).`}}}
 }
 
 func runBench(ctx context.Context, args []string, env service.CommandEnv) error {
@@ -70,7 +74,22 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 	if *holders < 1 || *holders > 100000 || *conc < 1 || *conc > 256 {
 		return service.Usagef("-holders from 1 to 100000, -concurrency from 1 to 256")
 	}
-	if _, err := pki.Init(filepath.Join(env.DataDir(), "pki")); err != nil {
+	pkiDir := filepath.Join(env.DataDir(), "pki")
+	if _, err := pki.Init(pkiDir); err != nil {
+		return err
+	}
+	// The wallet serves over TLS, as it does in production, with a certificate of socle's
+	// development CA: the status lists the verifier fetches are https, as the draft requires.
+	if _, err := pki.EnsureIssued(pkiDir, "bench-wallet", pki.Request{Name: "localhost", Usage: pki.Server,
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}); err != nil {
+		return err
+	}
+	serverTLS, err := server.ServerTLS(filepath.Join(pkiDir, "bench-wallet.crt"), filepath.Join(pkiDir, "bench-wallet.key"))
+	if err != nil {
+		return err
+	}
+	roots, err := pki.LoadPool(filepath.Join(pkiDir, "ca.crt"))
+	if err != nil {
 		return err
 	}
 	pool, err := env.OpenDB(ctx, int32(*conc)+4)
@@ -81,7 +100,7 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 	if err != nil {
 		return err
 	}
-	base := "http://" + ln.Addr().String()
+	base := "https://" + ln.Addr().String()
 	cfg := Config{Population: "population", CivilStatus: "etat-civil", Authority: "socle bench"}
 	keyIn := "a file"
 	if *hsm {
@@ -105,9 +124,10 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 	// whatever the register's own speed, which is the gateway's bench's.
 	mux.HandleFunc("GET /apis/population/v1/persons/{nrn}", servePerson)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
+	go srv.Serve(tls.NewListener(ln, serverTLS))
 	defer srv.Close()
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2,
+		TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
 	w.src = &sources.Client{Base: base, Key: "bench", Population: "population", CivilStatus: "etat-civil", HTTP: client}
 
 	b := &walletBench{w: w, base: base, client: client}
@@ -147,7 +167,7 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 		100*endpoint.rate()/bare.rate(), bare.rate()/endpoint.rate(), ratio(endpoint.p(0.99), bare.p(0.99)))
 	fmt.Fprintf(out, "       the issuance function at %.1f %% (%.1f×), p99 %.1f×\n",
 		100*direct.rate()/bare.rate(), bare.rate()/direct.rate(), ratio(direct.p(0.99), bare.p(0.99)))
-	fmt.Fprintf(out, "presentations verified: %.0f/s, p99 %s (%s)\n\n", verified.rate(), verified.p(0.99).Round(time.Microsecond), verifierName())
+	fmt.Fprintf(out, "presentations verified: %.0f/s, p99 %s (OpenID4VP verifier: direct_post read, SD-JWT VC, KB-JWT, x5c, status list, DCQL)\n\n", verified.rate(), verified.p(0.99).Round(time.Microsecond))
 	return nil
 }
 
@@ -200,7 +220,9 @@ type walletBench struct {
 	issued sync.Map // holder index → credential, from the endpoint's phase
 
 	verifierOnce sync.Once
-	verifier     *sdjwt.Verifier
+	verifier     *verifier.Verifier
+	verifierErr  error
+	query        *verifier.Query
 }
 
 // benchHolder is a wallet of the bench: its key (DPoP and the credential's), and the offer
@@ -366,39 +388,41 @@ func (b *walletBench) presentations(hs []benchHolder) ([]benchPresentation, erro
 
 const benchVerifierID = "x509_san_dns:verifier.bench.socle.test"
 
-// BenchVerifyPresentation is the hook of the verifier (internal/wallet/verifier, OpenID4VP
-// 1.0, written on its own branch): when it lands, it sets this to verify one presentation
-// as its response endpoint does — the SD-JWT VC, the KB-JWT for its client_id and nonce,
-// the x5c chain to its trust anchors, the status list — and names itself in
-// BenchVerifierName. Until then the bench verifies what sdjwt verifies.
-var (
-	BenchVerifyPresentation func(ctx context.Context, presentation, audience, nonce string) error
-	BenchVerifierName       string
-)
+// benchQuery is the relying party's DCQL query (OpenID4VP 1.0 §6): the PID's names.
+const benchQuery = `{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["urn:eudi:pid:1"]},
+	"claims":[{"path":["given_name"]},{"path":["family_name"]}]}]}`
 
-func verifierName() string {
-	if BenchVerifyPresentation != nil {
-		return BenchVerifierName
-	}
-	return "sdjwt: SD-JWT VC, KB-JWT, x5c to socle's CA; OpenID4VP's verifier not yet hooked in"
-}
-
-// verify verifies a presentation.
+// verify verifies a presentation as the verifier's response endpoint does (verifierservice.go):
+// the direct_post form read, then the SD-JWT VC, its KB-JWT for the client_id and the nonce,
+// the x5c chain to socle's CA, the credential's status in the status list (fetched from the
+// wallet on loopback, then cached as the verifier caches it), and the DCQL query.
 func (b *walletBench) verify(ctx context.Context, p benchPresentation) error {
-	if BenchVerifyPresentation != nil {
-		return BenchVerifyPresentation(ctx, p.sdjwt, benchVerifierID, p.nonce)
-	}
 	b.verifierOnce.Do(func() {
 		roots := x509.NewCertPool()
 		sg := b.w.signer()
 		roots.AddCert(sg.chain[len(sg.chain)-1])
-		b.verifier = &sdjwt.Verifier{IssuerKey: sdjwt.X5CKeyFunc(roots, time.Now), RequireKeyBinding: true}
+		checker, err := b.w.statusChecker(b.client, roots)
+		if err == nil {
+			b.query, err = verifier.ParseQuery([]byte(benchQuery))
+		}
+		b.verifier, b.verifierErr = &verifier.Verifier{Roots: roots, Status: checker}, err
 	})
-	_, vc, err := b.verifier.VerifyVC(ctx, p.sdjwt, sdjwt.Expect{Audience: benchVerifierID, Nonce: p.nonce})
-	if err == nil && vc.Claims["family_name"] != "Banc" {
-		err = fmt.Errorf("wallet bench: presentation %d: family_name %v", p.i, vc.Claims["family_name"])
+	if b.verifierErr != nil {
+		return b.verifierErr
 	}
-	return err
+	vp, _ := json.Marshal(map[string][]string{"pid": {p.sdjwt}})
+	r, err := verifier.ParseResponse(url.Values{"vp_token": {string(vp)}}, verifier.ModeDirectPost, nil)
+	if err != nil {
+		return err
+	}
+	res, err := b.verifier.Verify(ctx, r, verifier.Expect{Query: b.query, ClientID: benchVerifierID, Nonce: p.nonce})
+	if err != nil {
+		return err
+	}
+	if c := res.Credentials["pid"]; len(c) != 1 || c[0].Claims["family_name"] != "Banc" {
+		return fmt.Errorf("wallet bench: presentation %d: disclosed %v", p.i, res.Credentials)
+	}
+	return nil
 }
 
 // figures are one phase's: how many, in how long, and each one's latency.
