@@ -22,6 +22,8 @@ import { digest } from '@sd-jwt/crypto-nodejs';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
 import { CompactSign, CompactEncrypt, importJWK, exportJWK, generateKeyPair, decodeProtectedHeader, decodeJwt, calculateJwkThumbprint } from 'jose';
 import { parseIssuerSigned, Verifier as MdocVerifier, COSEKey, DateOnly } from '@animo-id/mdoc';
+import { spawn } from 'node:child_process';
+import { binary } from '../socle.mjs';
 import { startServer, httpsFetch } from './server.mjs';
 
 const SOPHIE = { email: 'sophie.lambert@demo.socle.test', nrn: '85031412401' };
@@ -749,4 +751,32 @@ test('6. presentation of selected claims to socle\'s verifier (OpenID4VP 1.0, DC
   const seen = await relyingParty('GET', `/${made.body.id}`);
   assert.equal(seen.body.status, 'refused', JSON.stringify(seen.body));
   assert.match(seen.body.result.error_description, /INVALID/);
+});
+
+test('7. socle wallet verify-request: a relying party\'s script through the gateway, answered by the holder', async () => {
+  const pid = await step('a new PID', () => preAuthorised('pid', PID));
+  const file = join(socle.dataDir, 'family-and-birth.json');
+  writeFileSync(file, JSON.stringify(FAMILY_AND_BIRTH, null, 2));
+  const script = spawn(binary, ['wallet', 'verify-request', '--dcql', file], {
+    env: { ...process.env, SOCLE_DATA_DIR: socle.dataDir }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  script.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((resolve) => script.once('exit', resolve));
+  // The request URI is the first line; the script then waits for the answer.
+  const uri = await step('the request URI on the first line', () => new Promise((resolve, reject) => {
+    script.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+    });
+    exited.then((code) => reject(new Error(`the script exited (${code}) before printing a URI: ${err}`)));
+  }));
+  assert.match(uri, /^openid4vp:\/\/\?/);
+  const answer = await step('the holder presents', () => present(uri, pid));
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  assert.equal(await exited, 0, `the script's exit status: ${err}`);
+  const printed = JSON.parse(out.slice(out.indexOf('\n') + 1));
+  assert.deepEqual(printed.credentials.pid[0].claims, { family_name: 'Lambert', birthdate: '1985-03-14' },
+    'the script prints exactly the claims disclosed');
 });
