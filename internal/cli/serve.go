@@ -22,6 +22,7 @@ import (
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
+	"socle/internal/platform/mail"
 	"socle/internal/platform/memory"
 	"socle/internal/platform/pki"
 	"socle/internal/platform/server"
@@ -51,6 +52,7 @@ type serveConfig struct {
 	Demo             bool
 	HeapFloorMiB     int
 	OIDC             identity.OIDCConfig
+	Mail             mail.Config
 	// configs are the registered services' tables, by name.
 	configs map[string]service.Config
 }
@@ -90,6 +92,7 @@ func (c *serveConfig) table() *config.Set {
 	s.Int(&c.HeapFloorMiB, "heap-floor-mib", defaultHeapFloor>>20, 0, 1<<20,
 		"the garbage collector waits for the heap to reach this size (MiB) while live data is small; 0, or GOGC set: Go's default")
 	c.OIDC.Register(s)
+	c.Mail.Register(s)
 	c.configs = map[string]service.Config{}
 	for _, d := range service.All() {
 		cfg := d.NewConfig()
@@ -190,8 +193,21 @@ brackets; flags win over the environment.`)
 		}
 		return ""
 	}
+	// Mail goes through the organisation's relay, its certificate verified against the
+	// system's roots; with --demo and no relay, to the demo's mailbox under the data directory.
+	var mailer mail.Sender = mail.New(c.Mail, nil, log)
+	if c.Demo && c.Mail.Relay == "" {
+		box, err := mail.StartMailbox(filepath.Join(c.DataDir, "mail"), log)
+		if err != nil {
+			return err
+		}
+		defer box.Close()
+		mailer = mail.New(mail.Config{Relay: box.Addr(), TLS: mail.TLSNone, From: c.Mail.From}, nil, log)
+		log.Info("demo mailbox: socle's mail is written to "+filepath.Join(c.DataDir, "mail"), "smtp", box.Addr())
+	}
 	env := service.Env{Pool: d.Pool, Bus: b, Metrics: reg, Logger: log, Identity: people, PublicURL: publicURL, InterconnectURL: interconnectURL,
-		TLS: service.TLS{ClientCert: tlsFiles.client, ClientCAs: tlsFiles.clientCAs}, DataDir: c.DataDir, Demo: c.Demo, Stdout: stdout}
+		Mail: mailer,
+		TLS:  service.TLS{ClientCert: tlsFiles.client, ClientCAs: tlsFiles.clientCAs}, DataDir: c.DataDir, Demo: c.Demo, Stdout: stdout}
 	var enabled []service.Definition
 	for _, name := range c.Services {
 		def, _ := service.Lookup(name) // the table's check refused unknown names

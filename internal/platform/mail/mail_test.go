@@ -6,9 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net"
+	"os"
+	"path/filepath"
 	netmail "net/mail"
 	"strings"
 	"testing"
@@ -132,5 +135,26 @@ func TestTheSettingsAreChecked(t *testing.T) {
 		if tc.says == "" && err != nil || tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says)) {
 			t.Errorf("%v: %v, want %q", tc.env, err, tc.says)
 		}
+	}
+}
+
+func TestTheDemoMailboxKeepsEachMessageAsAnEMLFile(t *testing.T) {
+	dir := t.TempDir()
+	box, err := StartMailbox(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	if err := New(Config{Relay: box.Addr(), TLS: TLSNone, From: "socle <no-reply@socle.test>"}, nil, nil).Send(t.Context(),
+		Message{To: []string{"agent@demo.socle.test"}, Subject: "Sondage", Text: "Répondez avant vendredi."}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	if len(files) != 1 {
+		t.Fatalf("files: %v", files)
+	}
+	b, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(b), "agent@demo.socle.test") {
+		t.Fatalf("%s", b)
 	}
 }

@@ -1,12 +1,20 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"mime"
 	"net"
+	netmail "net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -130,3 +138,25 @@ func (s *sinkSession) Data(r io.Reader) error {
 
 func (s *sinkSession) Reset()        { s.msg = Received{} }
 func (s *sinkSession) Logout() error { return nil }
+
+// StartMailbox is the demo's mailbox: a Sink on loopback that writes each message it takes to
+// dir as an .eml file a mail client opens, and says so in the log. `socle serve --demo` sends
+// socle's mail there when no relay is configured.
+func StartMailbox(dir string, logger *slog.Logger) (*Sink, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("mail: mailbox: %w", err)
+	}
+	var n atomic.Int64
+	return StartSink(SinkOptions{Addr: "127.0.0.1:0", Deliver: func(r Received) error {
+		name := filepath.Join(dir, fmt.Sprintf("%s-%03d.eml", time.Now().UTC().Format("20060102T150405"), n.Add(1)%1000))
+		if err := os.WriteFile(name, r.Data, 0o600); err != nil {
+			return err
+		}
+		subject := ""
+		if m, err := netmail.ReadMessage(bytes.NewReader(r.Data)); err == nil {
+			subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+		}
+		logger.Info("demo mailbox: mail received", "to", strings.Join(r.To, ", "), "subject", subject, "file", name)
+		return nil
+	}})
+}

@@ -56,6 +56,7 @@ import (
 	"socle/internal/platform/config"
 	"socle/internal/platform/database"
 	"socle/internal/platform/identity"
+	"socle/internal/platform/mail"
 	"socle/internal/web"
 )
 
@@ -97,6 +98,9 @@ type Env struct {
 	// gateway calls the services it publishes from this socle there (upstream
 	// socle://interconnect/...).
 	InterconnectURL func() string
+	// Mail sends the platform's mail: through SOCLE_SMTP_RELAY, or with --demo and no relay
+	// to the demo's mailbox (<data-dir>/mail).
+	Mail mail.Sender
 }
 
 // TLS is the platform's certificate material towards other organisations.
