@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
@@ -34,6 +35,7 @@ func userUsage() string {
        socle user disable EMAIL
        socle user enable EMAIL
        socle user totp EMAIL
+       socle user token --email EMAIL [--name NAME] [--days N] [--revoke]
        socle user list
 
 Roles:
@@ -53,10 +55,16 @@ type userCommand struct {
 	description string
 	password    bool // takes --password-file
 	name        bool // takes --name
-	run         func(ctx context.Context, s *identity.Store, args []string, o userOptions) error
+	// flags declares the subcommand's own flags, when it has some.
+	flags func(fs *flag.FlagSet, o *userOptions)
+	run   func(ctx context.Context, s *identity.Store, args []string, o userOptions) error
 }
 
 type userOptions struct {
+	// token's flags
+	email    string
+	days     int
+	revoke   bool
 	name     string
 	password string
 }
@@ -135,6 +143,47 @@ lost their phone. Administrators without a key pair one at their next sign-in.`,
 			fmt.Fprintf(stdout, "user: new second-factor key of %s, sessions ended; give this to its owner only:\n%s\n", a[0], uri)
 			return nil
 		}},
+	"token": {description: `
+Makes a personal access token for the account of --email, and prints it once: scripts and
+other tools send it as Authorization: Bearer TOKEN to act as that person on socle's APIs (the
+transfers' tus endpoint, say). Only its SHA-256 is kept. --name says what it is for; it is
+good for --days days. With --revoke, revokes the account's tokens of that name (all of them
+without --name) instead.`,
+		flags: func(fs *flag.FlagSet, o *userOptions) {
+			fs.StringVar(&o.email, "email", "", "the account's email (required)")
+			fs.StringVar(&o.name, "name", "", "what the token is for (default: \"socle user token\" and the date)")
+			fs.IntVar(&o.days, "days", 90, "how many days the token is good for, 1 to 366")
+			fs.BoolVar(&o.revoke, "revoke", false, "revoke the account's tokens of --name (every one without it)")
+		},
+		run: func(ctx context.Context, s *identity.Store, _ []string, o userOptions) error {
+			if o.email == "" {
+				return usagef("--email is required: the account the token acts for")
+			}
+			if o.days < 1 || o.days > 366 {
+				return usagef("--days %d: from 1 to 366", o.days)
+			}
+			u, err := s.UserByEmail(ctx, o.email)
+			if err != nil {
+				return err
+			}
+			if o.revoke {
+				n, err := s.RevokeTokens(ctx, u.ID, o.name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "user: %d token(s) of %s revoked\n", n, o.email)
+				return nil
+			}
+			if o.name == "" {
+				o.name = "socle user token " + time.Now().UTC().Format("2006-01-02 15:04")
+			}
+			token, err := s.NewToken(ctx, u.ID, o.name, time.Duration(o.days)*24*time.Hour)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, token)
+			return nil
+		}},
 	"list": {description: `
 Lists every account: email, name, whether it is enabled, and its roles as ROLE:SCOPE.`,
 		run: func(ctx context.Context, s *identity.Store, _ []string, _ userOptions) error {
@@ -170,14 +219,14 @@ func runUser(ctx context.Context, args []string) error {
 	if len(args) == 0 || isHelp(args) {
 		fmt.Fprintln(stderr, userUsage())
 		if len(args) == 0 {
-			return usagef("want a subcommand: add, password, grant, revoke, disable, enable, totp or list")
+			return usagef("want a subcommand: add, password, grant, revoke, disable, enable, totp, token or list")
 		}
 		return flag.ErrHelp
 	}
 	sub, uc := args[0], userCommands[args[0]]
 	if uc.run == nil {
 		fmt.Fprintln(stderr, userUsage())
-		return usagef("unknown subcommand %q: want add, password, grant, revoke, disable, enable, totp or list", sub)
+		return usagef("unknown subcommand %q: want add, password, grant, revoke, disable, enable, totp, token or list", sub)
 	}
 	var b base
 	set := config.New()
@@ -197,6 +246,9 @@ func runUser(ctx context.Context, args []string) error {
 	}
 	if uc.password {
 		fs.StringVar(&passwordFile, "password-file", "", "file whose first line is the password, or - to read it from standard input (required)")
+	}
+	if uc.flags != nil {
+		uc.flags(fs, &o)
 	}
 	pos, err := parseInterspersed(fs, set, args[1:])
 	if err != nil {

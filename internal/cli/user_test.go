@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"socle/internal/platform/database/dbtest"
+	"socle/internal/platform/identity"
 )
 
 func TestUserAddGrantRevokeList(t *testing.T) {
@@ -90,5 +91,24 @@ func TestUserErrorsNameTheBadArgument(t *testing.T) {
 	}
 	if code, _, errs := run("user", "revoke", "camille@x.fr", "pdaau.editor", "75"); code != 1 || !strings.Contains(errs, "camille@x.fr has no role pdaau.editor on scope 75") {
 		t.Errorf("revoke what was not granted: %d %s", code, errs)
+	}
+}
+
+func TestUserTokenPrintsATokenOnceAndRevokes(t *testing.T) {
+	t.Setenv("SOCLE_DATABASE_URL", dbtest.NewURL(t))
+	stdin = strings.NewReader("correct horse battery staple\n")
+	defer func() { stdin = os.Stdin }()
+	if code, out, errs := run("user", "add", "camille@x.fr", "--name", "Camille", "--password-file", "-"); code != 0 {
+		t.Fatalf("add: %d %s %s", code, out, errs)
+	}
+	code, out, errs := run("user", "token", "--email", "camille@x.fr", "--name", "dépôt", "--days", "7")
+	if code != 0 || !strings.HasPrefix(strings.TrimSpace(out), identity.TokenPrefix) {
+		t.Fatalf("token: %d %q %s", code, out, errs)
+	}
+	if code, _, errs := run("user", "token", "--email", "camille@x.fr", "--days", "400"); code != 2 || !strings.Contains(errs, "--days 400") {
+		t.Fatalf("--days 400: %d %s", code, errs)
+	}
+	if code, out, errs := run("user", "token", "--email", "camille@x.fr", "--revoke"); code != 0 || !strings.Contains(out, "1 token(s)") {
+		t.Fatalf("revoke: %d %q %s", code, out, errs)
 	}
 }

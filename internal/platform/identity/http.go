@@ -32,12 +32,30 @@ func UserFrom(ctx context.Context) (*User, bool) {
 	return u, ok && u != nil
 }
 
-// Middleware refuses cross-origin state-changing browser requests (CSRF, with
-// http.CrossOriginProtection: 403 problem+json), then puts the user of a valid session
-// cookie, if any, into the request's context. It lets anonymous requests through: Require
+// Middleware puts the person of a personal access token (Authorization: Bearer socle_pat_…)
+// into the request's context, or refuses the token; otherwise it refuses cross-origin
+// state-changing browser requests (CSRF, with http.CrossOriginProtection: 403
+// problem+json), then puts the user of a valid session cookie, if any, into the context. It lets anonymous requests through: Require
 // is what turns them away.
 func (s *Store) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A personal access token (token.go) is the script's own proof, not the browser's:
+		// such a request is not subject to the cross-origin check, and a token socle does not
+		// accept is refused at once rather than treated as anonymous.
+		if token, ok := bearer(r); ok {
+			u, err := s.UserByToken(r.Context(), token)
+			if err != nil {
+				if !errors.Is(err, ErrNoToken) {
+					s.logger.Error("token lookup", "error", err, "path", r.URL.Path)
+				}
+				w.Header().Set("WWW-Authenticate", `Bearer realm="socle", error="invalid_token"`)
+				problem.Write(w, r, problem.New("invalid-token", http.StatusUnauthorized, "Invalid token",
+					"the personal access token is unknown, expired or revoked (socle user token makes one)"))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(WithUser(r.Context(), u)))
+			return
+		}
 		if !s.sameOrigin(w, r) {
 			return
 		}
