@@ -2,10 +2,7 @@ package wallet
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"socle/internal/platform/server"
@@ -50,15 +47,10 @@ func runOffer(ctx context.Context, args []string, env service.CommandEnv) error 
 	}
 	base := *public
 	if base == "" {
-		base = os.Getenv("SOCLE_PUBLIC_URL")
-	}
-	if base == "" {
-		b, err := os.ReadFile(filepath.Join(env.DataDir(), server.ListenersFile))
-		var bound map[string]string
-		if err != nil || json.Unmarshal(b, &bound) != nil || bound["web"] == "" {
-			return fmt.Errorf("no running socle on %s: give --public-url", env.DataDir())
+		var err error
+		if base, err = server.RunningURL(env.DataDir()); err != nil {
+			return fmt.Errorf("%w, or --public-url", err)
 		}
-		base = server.LocalURL(bound["web"])
 	}
 	pool, err := env.OpenDB(ctx, 2)
 	if err != nil {

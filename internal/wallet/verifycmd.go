@@ -69,15 +69,10 @@ func runVerifyRequest(ctx context.Context, args []string, env service.CommandEnv
 	}
 	base := *public
 	if base == "" {
-		base = os.Getenv("SOCLE_PUBLIC_URL")
-	}
-	if base == "" {
-		b, err := os.ReadFile(filepath.Join(env.DataDir(), server.ListenersFile))
-		var bound map[string]string
-		if err != nil || json.Unmarshal(b, &bound) != nil || bound["web"] == "" {
-			return fmt.Errorf("no running socle on %s: give --public-url", env.DataDir())
+		var err error
+		if base, err = server.RunningURL(env.DataDir()); err != nil {
+			return fmt.Errorf("%w, or --public-url", err)
 		}
-		base = server.LocalURL(bound["web"])
 	}
 	// The system's roots, and socle's development CA when there is one.
 	var pools []*x509.CertPool

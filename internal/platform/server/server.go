@@ -9,13 +9,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -191,6 +195,20 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // ports (no race between finding one and binding it), and whoever started socle reads them
 // here. It goes when socle stops.
 const ListenersFile = "listeners.json"
+
+// RunningURL is the public address of the socle running on dataDir, as a command finds it:
+// SOCLE_PUBLIC_URL when set, else its web listener's bound address from ListenersFile.
+func RunningURL(dataDir string) (string, error) {
+	if u := os.Getenv("SOCLE_PUBLIC_URL"); u != "" {
+		return strings.TrimSuffix(u, "/"), nil
+	}
+	b, err := os.ReadFile(filepath.Join(dataDir, ListenersFile))
+	var bound map[string]string
+	if err != nil || json.Unmarshal(b, &bound) != nil || bound["web"] == "" {
+		return "", fmt.Errorf("no running socle on %s (no %s): give its address (SOCLE_PUBLIC_URL)", dataDir, ListenersFile)
+	}
+	return LocalURL(bound["web"]), nil
+}
 
 // LocalURL is the https URL of a bound address, localhost for a listener on every address.
 func LocalURL(addr string) string {
