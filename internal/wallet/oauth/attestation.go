@@ -275,16 +275,8 @@ func (v *AttestationVerifier) verifyJWS(compact, typ string, h *AttestationHeade
 	if len(compact) > 16<<10 {
 		return nil, errors.New("too long")
 	}
-	parts := strings.Split(compact, ".")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return nil, errors.New("not a compact JWS")
-	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(parts[0])
-	if err != nil {
-		return nil, errors.New("header is not base64url")
-	}
-	if err := json.Unmarshal(raw, h); err != nil {
-		return nil, errors.New("header is not a JSON object")
+	if err := protectedHeader(compact, h); err != nil {
+		return nil, err
 	}
 	if !strings.EqualFold(h.Typ, typ) {
 		return nil, fmt.Errorf("typ is not %s", typ)

@@ -225,17 +225,9 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 		return nil, v.refuse("proof too long")
 	}
 	// Point 2: a single well-formed JWS in compact serialisation.
-	parts := strings.Split(proof, ".")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return nil, v.refuse("not a compact JWS")
-	}
-	rawHeader, err := base64.RawURLEncoding.Strict().DecodeString(parts[0])
-	if err != nil {
-		return nil, v.refuse("header is not base64url")
-	}
 	var h dpopHeader
-	if err := strictJSON(rawHeader, &h); err != nil {
-		return nil, v.refuse("header is not a JSON object")
+	if err := protectedHeader(proof, &h); err != nil {
+		return nil, v.refuse(err.Error())
 	}
 	if h.Crit != nil || h.B64 != nil {
 		return nil, v.refuse("crit and b64 are not supported")
@@ -347,6 +339,23 @@ func (v *DPoPVerifier) refuse(description string) *DPoPError {
 	e := invalidProof(description)
 	e.Algs = v.Algorithms()
 	return e
+}
+
+// protectedHeader decodes the protected header of a JWS in compact serialisation (RFC 7515
+// §7.1) into h, refusing anything else; the signature is the caller's to verify.
+func protectedHeader(compact string, h any) error {
+	parts := strings.Split(compact, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return errors.New("not a compact JWS")
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(parts[0])
+	if err != nil {
+		return errors.New("header is not base64url")
+	}
+	if err := strictJSON(raw, h); err != nil {
+		return errors.New("header is not a JSON object")
+	}
+	return nil
 }
 
 // strictJSON decodes one JSON object and nothing after it.
