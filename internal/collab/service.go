@@ -34,6 +34,8 @@ type Collab struct {
 	publicURL func() string
 	dataDir   string
 	stop      []func()
+
+	pp *pollPages // the meeting polls (polls.go)
 }
 
 // New builds the service; Start makes it serve.
@@ -45,7 +47,10 @@ func New(cfg Config, env service.Env) (*Collab, error) {
 func (c *Collab) Name() string { return "collab" }
 
 // Start starts each tool's scheduled work.
-func (c *Collab) Start(ctx context.Context) error { return nil }
+func (c *Collab) Start(ctx context.Context) error {
+	c.startPolls(ctx)
+	return nil
+}
 
 // Stop stops what Start started.
 func (c *Collab) Stop(ctx context.Context) error {
