@@ -12,6 +12,7 @@ func init() {
 		Order:      50,
 		NewConfig:  func() service.Config { return &Config{} },
 		Migrations: []database.Migrations{Migrations()},
+		Demo:       pollDemo, // the polls' demo agents and an open poll (pollsdemo.go)
 		Home: web.Home{
 			Title: web.Text{FR: "Outils collaboratifs des agents", EN: "Collaboration tools for agents"},
 			Summary: web.Text{
