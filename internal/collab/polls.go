@@ -36,6 +36,19 @@ func (c *Collab) pollRoutes(mux *http.ServeMux) {
 		"slotText": slotText, "answerWord": answerWord,
 		"answerKinds": func() []string { return []string{"yes", "maybe", "no"} },
 		"deref":       func(p *int64) int64 { return *p },
+		// The platform's level colours, always beside the words they colour (WCAG 1.4.1).
+		"answerClass": func(a string) string {
+			return map[string]string{"yes": "level-operational", "maybe": "level-degraded", "no": "level-down"}[a]
+		},
+		"heatClass": func(level int) string {
+			switch {
+			case level >= 3:
+				return "level-operational"
+			case level >= 1:
+				return "level-degraded"
+			}
+			return "level-down"
+		},
 	}, "templates/polls/*.html")
 	site.Nav = []web.Link{{Path: "/polls/", Text: web.Text{FR: "Mes sondages", EN: "My polls"}},
 		{Path: "/polls/new", Text: web.Text{FR: "Nouveau sondage", EN: "New poll"}}}
