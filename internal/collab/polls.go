@@ -91,7 +91,11 @@ func (c *Collab) renderPoll(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	if f, ok := data.(interface{ fields() []problem.FieldError }); ok {
 		for _, e := range f.fields() {
-			p.Fields = append(p.Fields, web.FieldProblem{Field: pollWords.T(lang, "field."+e.Field), Message: e.Reason, Target: e.Field})
+			label := "field." + e.Field
+			if strings.HasPrefix(e.Field, "slot-") {
+				label = "col.slot" // an answer's slot: its fieldset is the target
+			}
+			p.Fields = append(p.Fields, web.FieldProblem{Field: pollWords.T(lang, label), Message: e.Reason, Target: e.Field})
 		}
 	}
 	c.pp.site.Render(w, r, status, name, p)
@@ -875,7 +879,17 @@ func (c *Collab) outsiderAnswer(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		// The form comes back as it was sent.
 		d.Errors = errs
+		for i := range d.Slots {
+			d.Slots[i].Answer = answers[d.Slots[i].ID]
+		}
+		if name != nil {
+			d.Name = *name
+		}
+		if email != nil {
+			d.Email = *email
+		}
 		c.renderPoll(w, r, http.StatusUnprocessableEntity, "answer.html", "answer.title", d)
 		return nil
 	}

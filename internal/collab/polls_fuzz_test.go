@@ -3,6 +3,7 @@ package collab
 import (
 	"encoding/base64"
 	"io"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -58,3 +59,29 @@ func FuzzPollInput(f *testing.F) {
 var roomName = regexpMust(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 func regexpMust(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// Whatever an answer's body, readAnswers returns answers for the poll's slots only, each a
+// known word, or field problems — never a panic.
+func FuzzReadAnswers(f *testing.F) {
+	f.Add("application/json", `{"answers":{"1":"yes","2":"maybe"},"name":"Léa","email":"lea@example.org"}`)
+	f.Add("application/json", `{"answers":{"x":"yes","3":"peut-être"},"email":"pas une adresse"}`)
+	f.Add("application/x-www-form-urlencoded", "slot-1=yes&slot-2=no&name=L&email=")
+	f.Add("application/x-www-form-urlencoded", "slot-99=yes&slot-=&%zz")
+	p := &poll{Slots: []slot{{ID: 1}, {ID: 2}}}
+	f.Fuzz(func(t *testing.T, ct, body string) {
+		r := httptest.NewRequest("POST", "/polls/x/answer", strings.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		answers, _, _, errs := readAnswers(httptest.NewRecorder(), r, p)
+		if len(errs) > 0 {
+			return
+		}
+		if len(answers) == 0 {
+			t.Fatal("no answer and no problem")
+		}
+		for id, a := range answers {
+			if (id != 1 && id != 2) || (a != "yes" && a != "maybe" && a != "no") {
+				t.Fatalf("%d=%q", id, a)
+			}
+		}
+	})
+}

@@ -296,6 +296,12 @@ func TestAnswersKeepThePollsLimitsAndItsDeadline(t *testing.T) {
 			t.Fatalf("%d %s", res.StatusCode, b)
 		}
 	}
+	// An outsider's form comes back as sent, with the slot at fault linked.
+	res, b = s.do(t, "", "POST", path(c.Outsiders[0].URL), "slot-"+jsonInt(slots[0])+"=yes&name=L%C3%A9a+G.&email=", "Accept", "text/html")
+	if res.StatusCode != 422 || !bytes.Contains(b, []byte(`href="#slot-`+jsonInt(slots[0])+`"`)) || !bytes.Contains(b, []byte("this slot is full")) ||
+		!bytes.Contains(b, []byte(`value="Léa G."`)) || !bytes.Contains(b, []byte(`id="slot-`+jsonInt(slots[0])+`-yes" name="slot-`+jsonInt(slots[0])+`" value="yes" checked`)) {
+		t.Fatalf("outsider's form: %d %s", res.StatusCode, b)
+	}
 	// Past the deadline, no one answers any more.
 	s.now = s.now.Add(73 * time.Hour)
 	res, b = s.do(t, agents[2].email, "POST", "/polls/"+c.ID+"/answer", answers(map[int64]string{slots[1]: "yes"}))

@@ -91,6 +91,8 @@ test('an agent polls an outsider, who answers without seeing any agent, and gets
   const year = new Date().getFullYear() + 1;
   const agent = await socle.page('fr-FR', { audited: true });
   await signIn(socle, agent, 'claire.martin@demo.socle.test', '/polls/');
+  // The demo's open poll is in her list.
+  await agent.getByRole('table', { name: /Sondages, le plus récent/ }).getByRole('link', { name: 'Réunion de service — bilan du trimestre' }).waitFor();
   await agent.getByRole('link', { name: 'Créer un sondage' }).click();
   await agent.getByRole('heading', { name: 'Nouveau sondage' }).waitFor();
   assert.deepEqual(await audit(agent), []);
