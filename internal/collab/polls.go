@@ -270,9 +270,11 @@ type pollView struct {
 	Zone        string
 	Zones       []string
 	Open        bool
-	Error       string
+	Errors      []problem.FieldError
 	Participant int
 }
+
+func (v *pollView) fields() []problem.FieldError { return v.Errors }
 
 type gridRow struct {
 	Name    string
@@ -538,19 +540,34 @@ func answerProblem(err error) *web.Error {
 }
 
 func (c *Collab) pollAnswer(w http.ResponseWriter, r *http.Request) error {
-	p, me, _, err := c.loadForAgent(r)
+	p, me, owner, err := c.loadForAgent(r)
 	if err != nil {
 		return err
 	}
 	answers, _, _, errs := readAnswers(w, r, p)
-	if len(errs) > 0 {
-		return invalid(errs)
-	}
-	if err := c.pp.store.answer(r.Context(), p.ID, me, answers, nil, nil, c.pp.now()); err != nil {
+	if len(errs) == 0 {
+		err := c.pp.store.answer(r.Context(), p.ID, me, answers, nil, nil, c.pp.now())
 		if e := answerProblem(err); e != nil {
-			return e
+			errs = e.Fields
+			if wantsJSON(r) {
+				return e
+			}
+		} else if err != nil {
+			return err
 		}
-		return err
+	}
+	if len(errs) > 0 {
+		if wantsJSON(r) {
+			return invalid(errs)
+		}
+		// The page comes back with the answer as it was sent and the slot at fault linked.
+		v, err := c.buildView(r, p, me, owner)
+		if err != nil {
+			return err
+		}
+		v.Mine, v.Errors = answers, errs
+		c.renderPoll(w, r, http.StatusUnprocessableEntity, "poll.html", "poll.title", v)
+		return nil
 	}
 	if wantsJSON(r) {
 		w.WriteHeader(http.StatusNoContent)

@@ -296,6 +296,12 @@ func TestAnswersKeepThePollsLimitsAndItsDeadline(t *testing.T) {
 			t.Fatalf("%d %s", res.StatusCode, b)
 		}
 	}
+	// So does an agent's.
+	res, b = s.do(t, agents[2].email, "POST", "/polls/"+c.ID+"/answer", "slot-"+jsonInt(slots[0])+"=yes", "Accept", "text/html")
+	if res.StatusCode != 422 || !bytes.Contains(b, []byte(`href="#slot-`+jsonInt(slots[0])+`"`)) ||
+		!bytes.Contains(b, []byte(`id="slot-`+jsonInt(slots[0])+`-yes" name="slot-`+jsonInt(slots[0])+`" value="yes" checked`)) {
+		t.Fatalf("agent's form: %d %s", res.StatusCode, b)
+	}
 	// An outsider's form comes back as sent, with the slot at fault linked.
 	res, b = s.do(t, "", "POST", path(c.Outsiders[0].URL), "slot-"+jsonInt(slots[0])+"=yes&name=L%C3%A9a+G.&email=", "Accept", "text/html")
 	if res.StatusCode != 422 || !bytes.Contains(b, []byte(`href="#slot-`+jsonInt(slots[0])+`"`)) || !bytes.Contains(b, []byte("this slot is full")) ||
@@ -567,6 +573,31 @@ func TestTheCSVExportIsTheGridWithoutFormulas(t *testing.T) {
 		if strings.Join(recs[i], "|") != strings.Join(want[i], "|") {
 			t.Errorf("row %d: %q, want %q", i, recs[i], want[i])
 		}
+	}
+}
+
+// Polls are deleted, with their participants' names and addresses, 90 days after their
+// deadline; younger ones stay.
+func TestOldPollsArePurged(t *testing.T) {
+	s := newPollSite(t)
+	young := s.create(t, nil)
+	old := &poll{OwnerID: 1, OwnerEmail: agents[0].email, OwnerName: agents[0].name, Title: "Ancien", OutsidersSee: "own",
+		Deadline: s.now.Add(-91 * 24 * time.Hour), Slots: []slot{{Day: "2026-01-01"}}}
+	if _, err := s.c.pp.store.create(t.Context(), old, nil, []invitee{{Name: "Ancienne", Email: "old@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.c.pp.store.purge(t.Context(), s.now.Add(-pollsKept)); err != nil || n != 1 {
+		t.Fatalf("%d %v", n, err)
+	}
+	var left []string
+	rows, _ := s.c.pool.Query(t.Context(), `SELECT DISTINCT poll_id FROM collab.poll_participants`)
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		left = append(left, id)
+	}
+	if len(left) != 1 || left[0] != young.ID {
+		t.Fatalf("participants left: %v", left)
 	}
 }
 
