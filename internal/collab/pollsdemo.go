@@ -58,6 +58,10 @@ func pollDemo(ctx context.Context, _ service.Config, env service.Env) (func(), e
 	if err != nil {
 		return nil, fmt.Errorf("demo poll: %w", err)
 	}
-	env.Logger.Info("collab: demo poll", "poll", p.ID, "outsider_link", env.PublicURL()+"/polls/"+p.ID+"/p/"+links[0].Token)
+	base := ""
+	if env.PublicURL != nil {
+		base = env.PublicURL() // empty if the listeners are not bound yet: the path alone
+	}
+	env.Logger.Info("collab: demo poll", "poll", p.ID, "outsider_link", base+"/polls/"+p.ID+"/p/"+links[0].Token)
 	return func() {}, nil
 }
