@@ -145,8 +145,15 @@ test('an agent polls an outsider, who answers without seeing any agent, and gets
   assert.match(await heat.getByRole('row', { name: new RegExp(`11/03/${year} 14:00`) }).textContent(), /meilleur créneau/);
   assert.deepEqual(await audit(agent), []);
   await agent.screenshot({ path: join(artifacts, 'polls-results.png'), fullPage: true });
-  const chosen = await agent.locator('#slot option', { hasText: `11/03/${year} 14:00` }).getAttribute('value');
-  await agent.getByLabel('Créneau retenu').selectOption(chosen);
+  // The results on a phone: the tables scroll in their regions, the page does not.
+  const pollURL = agent.url();
+  await agent.setViewportSize({ width: 360, height: 740 });
+  assert.ok(await agent.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the results scroll sideways on a phone');
+  await agent.setViewportSize({ width: 1366, height: 768 });
+  assert.equal(agent.url(), pollURL);
+  const pick = agent.getByRole('group', { name: 'Créneau retenu' }).getByRole('radio', { name: new RegExp(`11/03/${year} 14:00`) });
+  assert.ok(await pick.isChecked(), 'the best slot is not the one proposed');
+  await pick.check();
   await agent.getByRole('button', { name: 'Clore et envoyer l\'invitation' }).click();
   await agent.getByRole('status').filter({ hasText: 'Sondage clos' }).waitFor();
 
