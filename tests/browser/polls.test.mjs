@@ -96,6 +96,9 @@ test('an agent polls an outsider, who answers without seeing any agent, and gets
   await agent.getByRole('link', { name: 'Créer un sondage' }).click();
   await agent.getByRole('heading', { name: 'Nouveau sondage' }).waitFor();
   assert.deepEqual(await audit(agent), []);
+  await agent.setViewportSize({ width: 360, height: 740 });
+  assert.ok(await agent.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the form scrolls sideways on a phone');
+  await agent.setViewportSize({ width: 1366, height: 768 });
   await agent.getByLabel('Titre', { exact: true }).fill('Atelier de cadrage');
   await agent.getByLabel('Description', { exact: true }).fill('Cadrage du projet avec le prestataire.');
   await agent.getByLabel('Réunion en visio').check();
