@@ -83,6 +83,8 @@ deps:
 	@# SoftHSM2: the PKCS#11 token of the wallet issuer's key tests (internal/wallet).
 	@command -v softhsm2-util >/dev/null || { echo "installing SoftHSM2 for the PKCS#11 tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; }
+	@/usr/bin/python3 -c 'import icalendar' 2>/dev/null || { echo "installing python3-icalendar, the polls' tests' independent iCalendar reader"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-icalendar >/dev/null; }
 	@$(GO) mod download
 
 ## browser-deps: Debian's Chromium and the pinned playwright-core that drives it

@@ -402,7 +402,7 @@ func calendarPart(t *testing.T, raw []byte) []byte {
 func parseICS(t *testing.T, ics []byte) map[string]string {
 	py := "/usr/bin/python3"
 	if exec.Command(py, "-c", "import icalendar").Run() != nil {
-		t.Skip("Debian's python3-icalendar is not installed (apt-get install python3-icalendar)")
+		t.Fatal("Debian's python3-icalendar is not installed: make deps installs it (apt-get install python3-icalendar)")
 	}
 	cmd := exec.Command(py, "-c", `
 import sys, json, icalendar
