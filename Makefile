@@ -71,7 +71,7 @@ portal-vendor:
 	else echo "swagger-ui-dist is not installed (npm ci): the portal will list operations without its viewer"; fi
 
 ## deps: what the machine needs: Go (present on these machines), PostgreSQL's server binaries,
-## a C compiler for the race detector and PKCS#11 (cgo), and SoftHSM2
+## a C compiler for the race detector and PKCS#11 (cgo), SoftHSM2, and clamav-daemon
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 or later is required"; exit 1; }
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
@@ -83,6 +83,10 @@ deps:
 	@# SoftHSM2: the PKCS#11 token of the wallet issuer's key tests (internal/wallet).
 	@command -v softhsm2-util >/dev/null || { echo "installing SoftHSM2 for the PKCS#11 tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; }
+	@# clamav-daemon: the transfers' virus scan (internal/collab), tested with its own EICAR signature.
+	@{ command -v clamd >/dev/null || test -x /usr/sbin/clamd; } && command -v sigtool >/dev/null || { \
+	  echo "installing clamav-daemon for the transfers' virus scan tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav-daemon clamav >/dev/null; }
 	@$(GO) mod download
 
 ## browser-deps: Debian's Chromium and the pinned playwright-core that drives it
