@@ -20,6 +20,7 @@ import (
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 
 	"socle/internal/platform/config"
+	"socle/internal/web"
 )
 
 // TransferConfig is the large-file transfers' part of collab's configuration.
@@ -109,8 +110,9 @@ type transfers struct {
 	scanner *clamd // nil: no scan
 	proxies []netip.Prefix
 	now     func() time.Time
-	// mailOwner and mailRecipients send the notices; set by the Collab.
-	c *Collab
+	c       *Collab // its mail, public address and people
+	site    *web.Site
+	assets  *web.Assets
 }
 
 // newTransfers prepares the transfers; in the demo, without clamd at the default socket, files

@@ -8,7 +8,7 @@ import (
 
 func TestParseClamdReply(t *testing.T) {
 	for in, want := range map[string]string{
-		"stream: OK\x00":                                "",
+		"stream: OK\x00": "",
 		"stream: Socle.Test.EICAR.UNOFFICIAL FOUND\x00": "Socle.Test.EICAR.UNOFFICIAL",
 	} {
 		if got, err := parseClamdReply(in); err != nil || got != want {
@@ -43,7 +43,7 @@ func TestClientNetwork(t *testing.T) {
 	}{
 		{"192.0.2.77:5000", nil, "192.0.2.0/24"},
 		{"[2001:db8:1:2::5]:443", nil, "2001:db8:1::/48"},
-		{"192.0.2.77:5000", []string{"198.51.100.9"}, "192.0.2.0/24"},        // not a trusted proxy: its header is ignored
+		{"192.0.2.77:5000", []string{"198.51.100.9"}, "192.0.2.0/24"},          // not a trusted proxy: its header is ignored
 		{"10.1.2.3:5000", []string{"203.0.113.5, 10.9.9.9"}, "203.0.113.0/24"}, // the rightmost untrusted hop
 		{"10.1.2.3:5000", []string{"forged, 203.0.113.5"}, "203.0.113.0/24"},
 		{"10.1.2.3:5000", []string{"junk"}, "10.1.2.0/24"},

@@ -502,6 +502,9 @@ func TestQuotaAndAccess(t *testing.T) {
 	r = s.do(t, e.bob, "POST", "/transfers/files/", nil, "Tus-Resumable", "1.0.0", "Upload-Length", "10",
 		"Upload-Metadata", "transfer "+b64(strconv.FormatInt(id, 10))+",filename "+b64("c.bin"))
 	wantStatus(t, r, http.StatusNotFound)
+	if b := wantStatus(t, s.do(t, e.alice, "GET", "/transfers/?lang=en", nil), 200); !strings.Contains(string(b), "a.bin") || !strings.Contains(string(b), "Send files") {
+		t.Fatalf("the agent's page:\n%s", b)
+	}
 	b := wantStatus(t, s.do(t, e.alice, "POST", "/transfers/api/transfers", strings.NewReader(`{"recipients":["not an address"],"expiry_days":31}`),
 		"Content-Type", "application/json"), http.StatusBadRequest)
 	for _, f := range []string{`"recipients[0]"`, `"expiry_days"`} {
@@ -530,7 +533,9 @@ func TestVoucher(t *testing.T) {
 	wantStatus(t, s.do(t, "", "PATCH", path, bytes.NewReader(data), voucherHeader, v.Token, "Tus-Resumable", "1.0.0",
 		"Upload-Offset", "0", "Content-Type", "application/offset+octet-stream"), http.StatusNoContent)
 	wantStatus(t, s.do(t, "", "POST", fmt.Sprintf("/transfers/api/transfers/%d/send", tr.ID), nil, voucherHeader, v.Token), 200)
-	e.box.wait(t, func(m string) bool { return strings.Contains(m, "alice.martin@demo.socle.test") && strings.Contains(m, "voucher") })
+	e.box.wait(t, func(m string) bool {
+		return strings.Contains(m, "alice.martin@demo.socle.test") && strings.Contains(m, "voucher")
+	})
 	if got := wantStatus(t, s.do(t, e.alice, "GET", path, nil), 200); !bytes.Equal(got, data) {
 		t.Fatal("Alice reads another file than the outsider sent")
 	}
