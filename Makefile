@@ -33,6 +33,7 @@ bench: deps build bin/caddy
 	./$(BIN) bench gateway -caddy bin/caddy
 	./$(BIN) bench wallet
 	./$(BIN) bench wallet -softhsm
+	./$(BIN) bench transfer
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/ \
 		./internal/emergency/porting/ ./internal/platform/audit/ ./internal/gateway/analytics/ ./internal/platform/xmlsafe/
 

@@ -12,6 +12,7 @@ func init() {
 		Order:      50,
 		NewConfig:  func() service.Config { return &Config{} },
 		Migrations: []database.Migrations{Migrations()},
+		Commands:   []service.Command{transferBenchCommand()}, // transferbench.go
 		Home: web.Home{
 			Title: web.Text{FR: "Outils collaboratifs des agents", EN: "Collaboration tools for agents"},
 			Summary: web.Text{
