@@ -124,3 +124,35 @@ test(`an agent sends a ${MB} MB file, cut and resumed; the recipient downloads i
   assert.deepEqual(await audit(p), []);
   await p.screenshot({ path: join(artifacts, 'transfers-sender.png'), fullPage: true });
 });
+
+// An outsider sends files to an agent with the one-time voucher the agent made on the page.
+test('an outsider sends a file with an agent\'s upload voucher, once', async () => {
+  const p = await socle.page('en-GB');
+  await signIn(socle, p, agent, '/transfers/?lang=en');
+  await p.getByLabel('Note (for you)').fill('Scans for the file');
+  await p.getByRole('button', { name: 'Make an upload voucher' }).click();
+  const said = await p.locator('#voucher-link').filter({ hasText: /https:\/\// }).textContent();
+  const link = said.match(/https:\/\/\S+/)[0];
+  assert.match(link, /\/transfers\/voucher#[A-Za-z0-9_-]{43}$/);
+
+  const file = join(dir, 'scan.bin');
+  await bigFile(file, 1);
+  const o = await socle.page('fr-FR', { audited: true, viewport: { width: 360, height: 740 } });
+  await o.goto(link);
+  await o.getByRole('heading', { name: 'Déposer des fichiers' }).waitFor();
+  assert.deepEqual(await audit(o), []);
+  await o.getByLabel('Message').fill('Voici les pièces.');
+  await o.getByLabel('Fichiers').setInputFiles(file);
+  await o.getByRole('button', { name: 'Envoyer' }).click();
+  await o.locator('#status', { hasText: 'Envoyé.' }).waitFor();
+  // The voucher served once: sending again from the same link is refused, and the page says why.
+  await o.reload();
+  await o.getByLabel('Fichiers').setInputFiles(file);
+  await o.getByRole('button', { name: 'Envoyer' }).click();
+  await o.locator('#status', { hasText: /Envoi refusé : .*already been used/ }).waitFor();
+
+  await p.reload();
+  const received = p.locator('section.card', { hasText: 'Received with a voucher' });
+  await received.waitFor();
+  assert.match(await received.textContent(), /scan\.bin .* — available/);
+});
