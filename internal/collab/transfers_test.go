@@ -648,3 +648,36 @@ func startClamd(t *testing.T) string {
 		pollPause()
 	}
 }
+
+// TestPasswordProtectedDownload: a transfer with a password serves nothing without it, and
+// serves with it from a header (scripts, ranges) or the download page's form.
+func TestPasswordProtectedDownload(t *testing.T) {
+	e := newEnv(t)
+	s := e.start(t, TransferConfig{})
+	id := s.newTransfer(t, e.alice, `{"recipients":["chloe.durand@example.org"],"password":"sésame ouvre-toi"}`)
+	data := randomBytes(4000)
+	path := s.create(t, e.alice, id, "secret.pdf", len(data))
+	wantStatus(t, s.patch(t, e.alice, path, 0, bytes.NewReader(data)), http.StatusNoContent)
+	wantStatus(t, s.do(t, e.alice, "POST", fmt.Sprintf("/transfers/api/transfers/%d/send", id), nil), 200)
+	link := linkRE.FindString(e.box.wait(t, func(m string) bool { return strings.Contains(m, "chloe.durand") }))
+	var list transferView
+	json.Unmarshal(wantStatus(t, s.do(t, "", "GET", link, nil, "Accept", "application/json"), 200), &list)
+	u := list.Files[0].URL
+	if b := wantStatus(t, s.do(t, "", "GET", u, nil), http.StatusForbidden); !strings.Contains(string(b), `"password"`) {
+		t.Fatalf("without the password: %s", b)
+	}
+	wantStatus(t, s.do(t, "", "GET", u, nil, "X-Transfer-Password", "wrong password"), http.StatusForbidden)
+	r := s.do(t, "", "GET", u, nil, "X-Transfer-Password", "sésame ouvre-toi", "Range", "bytes=0-9")
+	if b := wantStatus(t, r, http.StatusPartialContent); !bytes.Equal(b, data[:10]) {
+		t.Fatal("the range differs")
+	}
+	r = s.do(t, "", "POST", u, strings.NewReader("password=s%C3%A9same+ouvre-toi"), "Content-Type", "application/x-www-form-urlencoded",
+		"Origin", s.srv.URL, "Sec-Fetch-Site", "same-origin")
+	if b := wantStatus(t, r, http.StatusOK); !bytes.Equal(b, data) {
+		t.Fatal("the form's download differs")
+	}
+	// The recipient's page for browsers offers the password form.
+	if b := wantStatus(t, s.do(t, "", "GET", link, nil), 200); !strings.Contains(string(b), `type="password"`) {
+		t.Fatalf("the download page:\n%s", b)
+	}
+}
