@@ -67,6 +67,12 @@ func parseTransferRequest(r io.Reader, contentType string, maxDays, defDays int)
 	if err := dec.Decode(&req); err != nil {
 		return req, []problem.FieldError{{Field: "body", Reason: "not a transfer's JSON: " + err.Error()}}
 	}
+	return checkTransferRequest(req, maxDays, defDays)
+}
+
+// checkTransferRequest normalises the recipients (lower case, once each) and checks the
+// settings.
+func checkTransferRequest(req transferRequest, maxDays, defDays int) (transferRequest, []problem.FieldError) {
 	var errs []problem.FieldError
 	seen := map[string]bool{}
 	var rcpts []string

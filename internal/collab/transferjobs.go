@@ -106,11 +106,7 @@ func (c *Collab) fromMail(ctx context.Context, sender string, recipients []strin
 	if len(files) == 0 {
 		return nil, fmt.Errorf("transfers: no file")
 	}
-	var rcpts []string
-	for _, r := range recipients {
-		rcpts = append(rcpts, `"`+strings.ReplaceAll(r, `"`, ``)+`"`)
-	}
-	req, errs := parseTransferRequest(strings.NewReader(fmt.Sprintf(`{"recipients":[%s]}`, strings.Join(rcpts, ","))), "application/json", maxExpiryDays, t.cfg.ExpiryDays)
+	req, errs := checkTransferRequest(transferRequest{Recipients: recipients}, maxExpiryDays, t.cfg.ExpiryDays)
 	if len(errs) > 0 || len(req.Recipients) == 0 {
 		return nil, fmt.Errorf("transfers: recipients %v: %v", recipients, errs)
 	}

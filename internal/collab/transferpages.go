@@ -82,7 +82,11 @@ func (t *transfers) indexPage(w http.ResponseWriter, r *http.Request) {
 	var ids []int64
 	for rows.Next() {
 		var id int64
-		rows.Scan(&id)
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			t.site.Fail(w, r, err)
+			return
+		}
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
