@@ -77,12 +77,11 @@ func checkTransferRequest(req transferRequest, maxDays, defDays int) (transferRe
 	seen := map[string]bool{}
 	var rcpts []string
 	for i, a := range req.Recipients {
-		addr, err := mail.ParseAddress(strings.TrimSpace(a))
-		if err != nil || len(addr.Address) > 254 {
+		e, ok := normalizeRecipient(a)
+		if !ok {
 			errs = append(errs, problem.FieldError{Field: fmt.Sprintf("recipients[%d]", i), Reason: "not an e-mail address"})
 			continue
 		}
-		e := strings.ToLower(addr.Address)
 		if !seen[e] {
 			seen[e] = true
 			rcpts = append(rcpts, e)
@@ -294,4 +293,13 @@ func (r refusal) Error() string { return r.p.Title + ": " + r.p.Detail }
 
 func refuse(typ string, status int, title, detail string) error {
 	return refusal{problem.New(typ, status, title, detail)}
+}
+
+// normalizeRecipient is the address of a recipient as stored: RFC 5322 addr-spec, lower case.
+func normalizeRecipient(a string) (string, bool) {
+	addr, err := mail.ParseAddress(strings.TrimSpace(a))
+	if err != nil || len(addr.Address) > 254 {
+		return "", false
+	}
+	return strings.ToLower(addr.Address), true
 }

@@ -136,16 +136,16 @@ func (c *Collab) fromMail(ctx context.Context, sender string, recipients []strin
 	if err != nil {
 		return fail(err)
 	}
+	// Keyed by the recipients as the caller spelled them (send's map is by normalised address).
 	links = map[string][]string{}
-	for email, base := range byRecipient {
-		for _, id := range fileIDs {
-			links[email] = append(links[email], fmt.Sprintf("%s/%d", base, id))
-		}
-	}
-	// send's map is by normalised address: give the caller's spelling too.
 	for _, r := range recipients {
-		if l, ok := links[strings.ToLower(strings.TrimSpace(r))]; ok {
-			links[r] = l
+		e, _ := normalizeRecipient(r)
+		base, ok := byRecipient[e]
+		if !ok {
+			continue
+		}
+		for _, id := range fileIDs {
+			links[r] = append(links[r], fmt.Sprintf("%s/%d", base, id))
 		}
 	}
 	return links, nil

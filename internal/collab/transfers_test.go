@@ -547,12 +547,15 @@ func TestFromMail(t *testing.T) {
 	e := newEnv(t)
 	s := e.start(t, TransferConfig{})
 	one, two := randomBytes(70000), randomBytes(12345)
-	links, err := s.c.fromMail(t.Context(), "Alice.Martin@demo.socle.test", []string{"chloe.durand@example.org", "d@example.org"}, "Bonjour",
+	links, err := s.c.fromMail(t.Context(), "Alice.Martin@demo.socle.test", []string{"Chloé <Chloe.Durand@example.org>", "d@example.org"}, "Bonjour",
 		[]mailFile{{Name: "un.bin", Body: bytes.NewReader(one)}, {Name: "deux.bin", ContentType: "text/plain", Body: bytes.NewReader(two)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rc := range []string{"chloe.durand@example.org", "d@example.org"} {
+	if len(links) != 2 {
+		t.Fatalf("links for %d recipients: %v", len(links), links)
+	}
+	for _, rc := range []string{"Chloé <Chloe.Durand@example.org>", "d@example.org"} {
 		if len(links[rc]) != 2 {
 			t.Fatalf("links of %s: %v", rc, links[rc])
 		}
