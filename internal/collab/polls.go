@@ -106,6 +106,7 @@ func wantsJSON(r *http.Request) bool {
 	return ct == "application/json" || strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
+// writeJSON answers v as JSON, never cached: the polls' and the transfers' APIs.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -12,7 +12,8 @@ func init() {
 		Order:      50,
 		NewConfig:  func() service.Config { return &Config{} },
 		Migrations: []database.Migrations{Migrations()},
-		Demo:       pollDemo, // the polls' demo agents and an open poll (pollsdemo.go)
+		Demo:       pollDemo,                                  // the polls' demo agents and an open poll (pollsdemo.go)
+		Commands:   []service.Command{transferBenchCommand()}, // transferbench.go
 		Home: web.Home{
 			Title: web.Text{FR: "Outils collaboratifs des agents", EN: "Collaboration tools for agents"},
 			Summary: web.Text{

@@ -19,10 +19,14 @@ import (
 )
 
 // Config is collab's configuration table.
-type Config struct{}
+type Config struct {
+	Transfers TransferConfig // transfers.go
+}
 
 // Register declares collab's settings.
-func (c *Config) Register(s *config.Set) {}
+func (c *Config) Register(s *config.Set) {
+	c.Transfers.register(s)
+}
 
 // Collab is the collab service.
 type Collab struct {
@@ -35,13 +39,19 @@ type Collab struct {
 	dataDir   string
 	stop      []func()
 
-	pp *pollPages // the meeting polls (polls.go)
+	pp        *pollPages // the meeting polls (polls.go)
+	transfers *transfers // transfers.go
 }
 
 // New builds the service; Start makes it serve.
 func New(cfg Config, env service.Env) (*Collab, error) {
-	return &Collab{cfg: cfg, pool: env.Pool, logger: env.Logger, people: env.Identity, mail: env.Mail,
-		publicURL: env.PublicURL, dataDir: env.DataDir}, nil
+	c := &Collab{cfg: cfg, pool: env.Pool, logger: env.Logger, people: env.Identity, mail: env.Mail,
+		publicURL: env.PublicURL, dataDir: env.DataDir}
+	var err error
+	if c.transfers, err = c.newTransfers(env.Demo); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func (c *Collab) Name() string { return "collab" }
@@ -49,6 +59,11 @@ func (c *Collab) Name() string { return "collab" }
 // Start starts each tool's scheduled work.
 func (c *Collab) Start(ctx context.Context) error {
 	c.startPolls(ctx)
+	stop, err := c.transfers.start(ctx)
+	if err != nil {
+		return err
+	}
+	c.stop = append(c.stop, stop)
 	return nil
 }
 
