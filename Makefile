@@ -5,7 +5,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X socle/internal/cli.version=$(VERSION)
 FUZZTIME ?= 15s
 
-.PHONY: run test build deps browser-deps portal-vendor bench fuzz vet clean
+.PHONY: run test build deps browser-deps portal-vendor transfers-vendor bench fuzz vet clean
 
 ## run: build and run the platform with its embedded defaults and the demo data
 run: deps build
@@ -33,6 +33,7 @@ bench: deps build bin/caddy
 	./$(BIN) bench gateway -caddy bin/caddy
 	./$(BIN) bench wallet
 	./$(BIN) bench wallet -softhsm
+	./$(BIN) bench transfer
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/emergency/geo/ ./internal/emergency/aml/ \
 		./internal/emergency/porting/ ./internal/platform/audit/ ./internal/gateway/analytics/ ./internal/platform/xmlsafe/
 
@@ -44,7 +45,7 @@ fuzz:
 	  done; \
 	done
 
-build: portal-vendor
+build: portal-vendor transfers-vendor
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/socle
 
 ## bin/caddy: Caddy from its Go module, in a module of its own (tools/caddy) so that it stays
@@ -70,8 +71,20 @@ portal-vendor:
 	  cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(PORTAL_VENDOR)/; \
 	else echo "swagger-ui-dist is not installed (npm ci): the portal will list operations without its viewer"; fi
 
+## transfers-vendor: tus-js-client, the transfer pages' resumable upload client, from the npm
+## package pinned in package.json into collab's embedded files (not committed), as portal-vendor
+## does; without it the pages say that sending is unavailable.
+TRANSFERS_VENDOR := internal/collab/static/transfers/vendor
+transfers-vendor: portal-vendor
+	@if [ ! -f node_modules/tus-js-client/dist/tus.min.js ] && command -v npm >/dev/null; then \
+	  npm ci --silent --no-audit --no-fund --ignore-scripts || true; \
+	fi
+	@if [ -f node_modules/tus-js-client/dist/tus.min.js ]; then \
+	  cp node_modules/tus-js-client/dist/tus.min.js $(TRANSFERS_VENDOR)/; \
+	else echo "tus-js-client is not installed (npm ci): the transfer pages cannot upload"; fi
+
 ## deps: what the machine needs: Go (present on these machines), PostgreSQL's server binaries,
-## a C compiler for the race detector and PKCS#11 (cgo), and SoftHSM2
+## a C compiler for the race detector and PKCS#11 (cgo), SoftHSM2, and clamav-daemon
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 or later is required"; exit 1; }
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
@@ -83,6 +96,12 @@ deps:
 	@# SoftHSM2: the PKCS#11 token of the wallet issuer's key tests (internal/wallet).
 	@command -v softhsm2-util >/dev/null || { echo "installing SoftHSM2 for the PKCS#11 tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; }
+	@/usr/bin/python3 -c 'import icalendar' 2>/dev/null || { echo "installing python3-icalendar, the polls' tests' independent iCalendar reader"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-icalendar >/dev/null; }
+	@# clamav-daemon: the transfers' virus scan (internal/collab), tested with its own EICAR signature.
+	@{ command -v clamd >/dev/null || test -x /usr/sbin/clamd; } && command -v sigtool >/dev/null || { \
+	  echo "installing clamav-daemon for the transfers' virus scan tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav-daemon clamav >/dev/null; }
 	@$(GO) mod download
 
 ## browser-deps: Debian's Chromium and the pinned playwright-core that drives it

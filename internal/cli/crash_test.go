@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"socle/internal/cli"
+	"socle/internal/collab"
 	"socle/internal/emergency/aml"
 	"socle/internal/emergency/intake/intaketest"
 	"socle/internal/emergency/schema"
@@ -72,7 +73,7 @@ func serve(t *testing.T, env []string, logs *os.File) *exec.Cmd {
 // mid-load, restarts it, and checks that every message that got a 202 reached its PSAP.
 func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	ctx := context.Background()
-	url := dbtest.NewURL(t, identity.Migrations(), schema.Migrations(), visio.Migrations(), gateway.Migrations(), wallet.Migrations())
+	url := dbtest.NewURL(t, identity.Migrations(), schema.Migrations(), visio.Migrations(), gateway.Migrations(), wallet.Migrations(), collab.Migrations())
 	pool, err := database.Open(ctx, url, 4)
 	if err != nil {
 		t.Fatal(err)

@@ -176,7 +176,7 @@ func TestANewServiceIsOneFolderAndOneLine(t *testing.T) {
 		t.Errorf("socle skeleton -times 0: %d %q", code, errs)
 	}
 	// Its benchmark, in the platform's group, with the benchmarks' options.
-	if code, out, _ := run("-h"); code != 0 || !strings.Contains(out, "  bench      measure a path against its baseline (aml, resolve, held, visio, gateway, wallet, bones)\n") {
+	if code, out, _ := run("-h"); code != 0 || !strings.Contains(out, "  bench      measure a path against its baseline (aml, resolve, held, visio, gateway, wallet, transfer, bones)\n") {
 		t.Errorf("socle -h does not list the skeleton's benchmark:\n%s", out)
 	}
 	code, out, errs = run("bench", "bones", "-h")

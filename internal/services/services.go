@@ -3,6 +3,7 @@
 package services
 
 import (
+	_ "socle/internal/collab"
 	_ "socle/internal/emergency"
 	_ "socle/internal/gateway"
 	_ "socle/internal/visio"

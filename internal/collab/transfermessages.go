@@ -1,0 +1,53 @@
+package collab
+
+import "socle/internal/web"
+
+// transferMessages are the transfer pages' words.
+var transferMessages = web.Catalog{
+	"fr": {
+		"index.title": "Envoyer des fichiers", "index.lead": "Envoyez des fichiers trop lourds pour la messagerie : chaque destinataire reçoit un lien personnel par courriel, et vous voyez qui a téléchargé quoi.",
+		"quota.used": "Espace utilisé :", "quota.max": "fichier de", "form.recipients": "Destinataires",
+		"form.recipients.hint": "Adresses électroniques, séparées par des virgules ou des espaces.",
+		"form.message":         "Message", "form.expiry": "Durée de disponibilité, en jours", "form.password": "Mot de passe (facultatif)",
+		"form.password.hint": "De 8 à 72 caractères, à communiquer aux destinataires par un autre moyen.",
+		"form.receipt":       "Me prévenir par courriel quand un destinataire a tout téléchargé", "form.files": "Fichiers",
+		"form.send": "Envoyer", "form.notus": "L'envoi est indisponible : le client tus n'a pas été intégré à cette version (make build).",
+		"progress.label": "Progression de l'envoi",
+		"js.creating":    "Préparation de l'envoi…", "js.uploading": "Envoi de %s : %s %", "js.retry": "Connexion interrompue : reprise de %s…",
+		"js.sending": "Envoi des liens aux destinataires…", "js.done": "Envoyé.", "js.refused": "Envoi refusé : %s", "js.error": "Erreur : %s",
+		"js.voucher":      "Lien de dépôt à transmettre : %s",
+		"voucher.heading": "Recevoir des fichiers", "voucher.lead": "Créez un bon de dépôt à usage unique : la personne à qui vous le transmettez pourra vous envoyer des fichiers sans compte.",
+		"voucher.note": "Note (pour vous)", "voucher.create": "Créer un bon de dépôt",
+		"voucher.title": "Déposer des fichiers", "voucher.page.lead": "Un agent vous a transmis ce lien de dépôt : les fichiers déposés ici lui seront remis. Le lien ne sert qu'une fois.",
+		"list.heading": "Mes envois", "list.none": "Aucun envoi.", "list.transfer": "Envoi", "list.fromvoucher": "Reçu par bon de dépôt",
+		"list.sent": "envoyé le", "list.notsent": "pas encore envoyé", "list.expires": "expire le", "list.password": "protégé par mot de passe", "list.to": "À :",
+		"state.uploading": "en cours d'envoi", "state.ready": "disponible", "state.infected": "refusé : virus détecté", "state.abandoned": "abandonné", "state.expired": "expiré, supprimé",
+		"dl.caption": "Téléchargements de", "dl.who": "Destinataire", "dl.first": "Premier téléchargement", "dl.complete": "Complet", "dl.networks": "Réseaux",
+		"dl.yes": "oui", "dl.no": "non", "dl.none": "Pas encore téléchargé.",
+		"download.title": "Fichiers reçus", "download.until": "Disponibles jusqu'au", "download.none": "Ces fichiers ne sont plus disponibles.",
+		"download.password": "Mot de passe", "download.get": "Télécharger",
+	},
+	"en": {
+		"index.title": "Send files", "index.lead": "Send files too large for mail: each recipient gets a personal link by mail, and you see who downloaded what.",
+		"quota.used": "Space used:", "quota.max": "files up to", "form.recipients": "Recipients",
+		"form.recipients.hint": "E-mail addresses, separated by commas or spaces.",
+		"form.message":         "Message", "form.expiry": "Available for, in days", "form.password": "Password (optional)",
+		"form.password.hint": "8 to 72 characters; give it to the recipients another way.",
+		"form.receipt":       "Mail me when a recipient has downloaded everything", "form.files": "Files",
+		"form.send": "Send", "form.notus": "Sending is unavailable: the tus client was not built into this version (make build).",
+		"progress.label": "Upload progress",
+		"js.creating":    "Preparing…", "js.uploading": "Uploading %s: %s %", "js.retry": "Connection lost: resuming %s…",
+		"js.sending": "Mailing the links to the recipients…", "js.done": "Sent.", "js.refused": "Refused: %s", "js.error": "Error: %s",
+		"js.voucher":      "Upload link to pass on: %s",
+		"voucher.heading": "Receive files", "voucher.lead": "Make a one-time upload voucher: whoever you give it to can send you files without an account.",
+		"voucher.note": "Note (for you)", "voucher.create": "Make an upload voucher",
+		"voucher.title": "Upload files", "voucher.page.lead": "An agent gave you this upload link: the files you upload here go to them. The link works once.",
+		"list.heading": "My transfers", "list.none": "No transfer.", "list.transfer": "Transfer", "list.fromvoucher": "Received with a voucher",
+		"list.sent": "sent", "list.notsent": "not sent yet", "list.expires": "expires", "list.password": "password-protected", "list.to": "To:",
+		"state.uploading": "uploading", "state.ready": "available", "state.infected": "refused: virus found", "state.abandoned": "abandoned", "state.expired": "expired, deleted",
+		"dl.caption": "Downloads of", "dl.who": "Recipient", "dl.first": "First download", "dl.complete": "Complete", "dl.networks": "Networks",
+		"dl.yes": "yes", "dl.no": "no", "dl.none": "Not downloaded yet.",
+		"download.title": "Files for you", "download.until": "Available until", "download.none": "These files are no longer available.",
+		"download.password": "Password", "download.get": "Download",
+	},
+}
