@@ -511,6 +511,19 @@ func readAnswers(w http.ResponseWriter, r *http.Request, p *poll) (answers map[i
 }
 
 // answerProblem turns a refused answer into its field problem; nil for other errors.
+// submitAnswers records a participant's answers, or returns the fields a refusal names: to a
+// JSON caller the refusal itself, as the error to answer.
+func (c *Collab) submitAnswers(r *http.Request, p *poll, me int64, answers map[int64]string, name, email *string) ([]problem.FieldError, error) {
+	err := c.pp.store.answer(r.Context(), p.ID, me, answers, name, email, c.pp.now())
+	if e := answerProblem(err); e != nil {
+		if wantsJSON(r) {
+			return nil, e
+		}
+		return e.Fields, nil
+	}
+	return nil, err
+}
+
 func answerProblem(err error) *web.Error {
 	var se *slotError
 	field, reason := "answers", ""
@@ -547,13 +560,7 @@ func (c *Collab) pollAnswer(w http.ResponseWriter, r *http.Request) error {
 	}
 	answers, _, _, errs := readAnswers(w, r, p)
 	if len(errs) == 0 {
-		err := c.pp.store.answer(r.Context(), p.ID, me, answers, nil, nil, c.pp.now())
-		if e := answerProblem(err); e != nil {
-			errs = e.Fields
-			if wantsJSON(r) {
-				return e
-			}
-		} else if err != nil {
+		if errs, err = c.submitAnswers(r, p, me, answers, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -879,13 +886,7 @@ func (c *Collab) outsiderAnswer(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	answers, name, email, errs := readAnswers(w, r, p)
 	if len(errs) == 0 {
-		err = c.pp.store.answer(r.Context(), p.ID, me, answers, name, email, c.pp.now())
-		if e := answerProblem(err); e != nil {
-			errs = e.Fields
-			if wantsJSON(r) {
-				return e
-			}
-		} else if err != nil {
+		if errs, err = c.submitAnswers(r, p, me, answers, name, email); err != nil {
 			return err
 		}
 	}
