@@ -21,11 +21,13 @@ import (
 // Config is collab's configuration table.
 type Config struct {
 	Transfers TransferConfig // transfers.go
+	Relay     RelayConfig    // relay.go
 }
 
 // Register declares collab's settings.
 func (c *Config) Register(s *config.Set) {
 	c.Transfers.register(s)
+	c.Relay.register(s)
 }
 
 // Collab is the collab service.
@@ -41,6 +43,7 @@ type Collab struct {
 
 	pp        *pollPages // the meeting polls (polls.go)
 	transfers *transfers // transfers.go
+	relay     *relay     // the SMTP relay, when SOCLE_COLLAB_SMTP_ADDR is set (relay.go)
 }
 
 // New builds the service; Start makes it serve.
@@ -61,6 +64,10 @@ func (c *Collab) Start(ctx context.Context) error {
 	c.startPolls(ctx)
 	stop, err := c.transfers.start(ctx)
 	if err != nil {
+		return err
+	}
+	c.stop = append(c.stop, stop)
+	if stop, err = c.startRelay(); err != nil {
 		return err
 	}
 	c.stop = append(c.stop, stop)

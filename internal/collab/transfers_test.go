@@ -31,7 +31,6 @@ import (
 	"socle/internal/platform/service"
 )
 
-
 // mailbox is the test's SMTP server's received mail.
 type mailbox struct {
 	mu   sync.Mutex
@@ -133,12 +132,19 @@ func (e *env) pool(t *testing.T) *pgxpool.Pool {
 
 // start runs a collab instance with cfg on the env's database and storage.
 func (e *env) start(t *testing.T, cfg TransferConfig) *site {
+	return e.startWith(t, Config{Transfers: cfg})
+}
+
+// startWith runs a collab instance with the whole of cfg.
+func (e *env) startWith(t *testing.T, all Config) *site {
+	cfg := all.Transfers
 	pool := e.pool(t)
 	people := identity.New(pool, slog.New(slog.DiscardHandler))
 	s := &site{people: people}
 	cfg.StorageDir = e.dir
 	sender := mail.New(mail.Config{Relay: e.sink.Addr(), TLS: mail.TLSNone, From: "socle <no-reply@socle.test>"}, nil, slog.New(slog.DiscardHandler))
-	c, err := New(Config{Transfers: cfg}, service.Env{Pool: pool, Logger: slog.New(slog.DiscardHandler), Identity: people,
+	all.Transfers = cfg
+	c, err := New(all, service.Env{Pool: pool, Logger: slog.New(slog.DiscardHandler), Identity: people,
 		DataDir: e.dir, Mail: sender, PublicURL: func() string { return s.srv.URL }})
 	if err != nil {
 		t.Fatal(err)

@@ -12,12 +12,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 	gomail "github.com/wneessen/go-mail"
 
 	"socle/internal/platform/config"
@@ -209,4 +212,41 @@ func parseAddress(s string) (string, error) {
 		return "", fmt.Errorf("%q is not a mailbox: %w", s, err)
 	}
 	return strings.TrimSpace(s), nil
+}
+
+// SendRaw relays a message as it is — socle as a relay in front of the mail system (collab's
+// SMTP relay): the envelope's sender and recipients, and the message's bytes, through the
+// configured relay with the same TLS and authentication as Send.
+func (s *SMTP) SendRaw(ctx context.Context, from string, to []string, data io.Reader) error {
+	if s.cfg.Relay == "" {
+		return ErrNoRelay
+	}
+	host, _, _ := net.SplitHostPort(s.cfg.Relay)
+	conf := &tls.Config{ServerName: host, RootCAs: s.roots, MinVersion: tls.VersionTLS12}
+	var c *smtp.Client
+	var err error
+	switch s.cfg.TLS {
+	case TLSImplicit:
+		c, err = smtp.DialTLS(s.cfg.Relay, conf)
+	case TLSStartTLS:
+		c, err = smtp.DialStartTLS(s.cfg.Relay, conf)
+	default:
+		c, err = smtp.Dial(s.cfg.Relay)
+	}
+	if err != nil {
+		return fmt.Errorf("mail: relay %s: %w", s.cfg.Relay, err)
+	}
+	defer c.Close()
+	if d, ok := ctx.Deadline(); ok {
+		c.CommandTimeout, c.SubmissionTimeout = time.Until(d), time.Until(d)
+	}
+	if s.cfg.Username != "" {
+		if err := c.Auth(sasl.NewPlainClient("", s.cfg.Username, s.cfg.Password)); err != nil {
+			return fmt.Errorf("mail: relay %s: %w", s.cfg.Relay, err)
+		}
+	}
+	if err := c.SendMail(from, to, data); err != nil {
+		return fmt.Errorf("mail: relay %s: %w", s.cfg.Relay, err)
+	}
+	return c.Quit()
 }

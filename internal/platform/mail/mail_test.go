@@ -158,3 +158,18 @@ func TestTheDemoMailboxKeepsEachMessageAsAnEMLFile(t *testing.T) {
 		t.Fatalf("%s", b)
 	}
 }
+
+func TestARawMessageIsRelayedAsItIs(t *testing.T) {
+	s, roots, got := relay(t, "socle", "s3cret")
+	_, port, _ := net.SplitHostPort(s.Addr())
+	raw := "From: Alice <alice@interieur.gouv.test>\r\nTo: bob@example.org\r\nSubject: relayed\r\n\r\nunchanged body\r\n"
+	err := New(Config{Relay: "localhost:" + port, TLS: TLSStartTLS, Username: "socle", Password: "s3cret", From: "s@socle.test"}, roots, nil).
+		SendRaw(t.Context(), "alice@interieur.gouv.test", []string{"bob@example.org"}, strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.From != "alice@interieur.gouv.test" || string(r.Data) != raw {
+		t.Fatalf("%q %q", r.From, r.Data)
+	}
+}
