@@ -17,7 +17,7 @@ test: deps browser-deps build
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
 	node --test internal/visio/notes/static/
-	node --test --test-concurrency=1 tests/browser/
+	SOCLE_TRANSFER_TEST_MB=1024 node --test --test-concurrency=1 tests/browser/
 	node --test --test-concurrency=1 tests/wallet/
 
 ## bench: the benchmarks, each printing its figures against a baseline measured in the same run

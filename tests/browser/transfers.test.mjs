@@ -1,6 +1,6 @@
 // Large-file transfer (Melanissimo) in a real browser against `socle serve --demo`: an agent
-// sends a large file (SOCLE_TRANSFER_TEST_MB, 200 MB by default to keep `make test` fast; the
-// issue's must-show is 1 GB: SOCLE_TRANSFER_TEST_MB=1024), whose upload is cut on the way — the
+// sends a large file (SOCLE_TRANSFER_TEST_MB: `make test` sends 1 GB, as the issue asks; 200 MB
+// by default, for a quick run by hand), whose upload is cut on the way — the
 // second PATCH of tus-js-client's 50 MB chunks is aborted — and resumes at the server's offset
 // (HEAD, then PATCH from there, not from zero); the recipient downloads it from the link in
 // the mail the demo's mailbox received; the sender's page shows that download, complete, and
