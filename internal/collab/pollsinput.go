@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"socle/internal/platform/problem"
+	"socle/internal/web"
 )
 
 // pollInput is a poll as its creator sends it, by the form or as JSON: the one thing both
@@ -102,7 +103,7 @@ func parsePollForm(f url.Values) (pollInput, []problem.FieldError) {
 		}
 		in.MaxPerSlot = n
 	}
-	for i, line := range lines(f.Get("slots")) {
+	for i, line := range web.Lines(f.Get("slots")) {
 		s, err := parseSlotLine(line)
 		if err != nil {
 			errs = append(errs, problem.FieldError{Field: "slots", Reason: fmt.Sprintf("line %d, %q: %v", i+1, line, err)})
@@ -110,8 +111,8 @@ func parsePollForm(f url.Values) (pollInput, []problem.FieldError) {
 		}
 		in.Slots = append(in.Slots, s)
 	}
-	in.Agents = lines(f.Get("agents"))
-	for _, line := range lines(f.Get("outsiders")) {
+	in.Agents = web.Lines(f.Get("agents"))
+	for _, line := range web.Lines(f.Get("outsiders")) {
 		if a, err := mail.ParseAddress(line); err == nil {
 			in.Outsiders = append(in.Outsiders, invitee{Name: a.Name, Email: a.Address})
 		} else {
@@ -121,15 +122,6 @@ func parsePollForm(f url.Values) (pollInput, []problem.FieldError) {
 	return in, errs
 }
 
-func lines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 var slotLinePattern = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(?:[ T]+(\d{1,2}:\d{2})\s*(?:-|–|à|to)\s*(\d{1,2}:\d{2}))?$`)
 

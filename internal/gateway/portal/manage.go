@@ -132,7 +132,7 @@ func headerLines(set map[string]string) string {
 // parseHeaderLines reads "Name: value" lines; the line of a bad one is returned.
 func parseHeaderLines(s string) (map[string]string, string) {
 	set := map[string]string{}
-	for _, l := range lines(s) {
+	for _, l := range web.Lines(s) {
 		k, v, ok := strings.Cut(l, ":")
 		if !ok || strings.TrimSpace(k) == "" {
 			return nil, l
@@ -193,15 +193,6 @@ func (p *Portal) editAPI(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func lines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // saveAPI takes the edit form: the stored spec with the form's fields in it, checked as a
 // file's API is, and the uploaded document if one is.
@@ -223,7 +214,7 @@ func (p *Portal) saveAPI(w http.ResponseWriter, r *http.Request) error {
 		Balance: v("balance"), HealthPath: strings.TrimSpace(v("health_path")), HealthInterval: strings.TrimSpace(v("health_interval")),
 		ReqSet: v("request_set"), ReqRemove: v("request_remove"), RespSet: v("response_set"), RespRemove: v("response_remove")}
 	s := a.Spec
-	s.Title, s.Description, s.Upstreams, s.Auth = f.Title, f.Description, lines(f.Upstreams), nil
+	s.Title, s.Description, s.Upstreams, s.Auth = f.Title, f.Description, web.Lines(f.Upstreams), nil
 	for _, m := range r.PostForm["auth"] {
 		f.Auth[m] = true
 		s.Auth = append(s.Auth, m)
@@ -278,8 +269,8 @@ func (p *Portal) saveAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		*hr.to = set
 	}
-	s.Headers.Request.Remove, s.Headers.Response.Remove = lines(f.ReqRemove), lines(f.RespRemove)
-	if origins := lines(f.Origins); len(origins) > 0 {
+	s.Headers.Request.Remove, s.Headers.Response.Remove = web.Lines(f.ReqRemove), web.Lines(f.RespRemove)
+	if origins := web.Lines(f.Origins); len(origins) > 0 {
 		cors := spec.CORS{}
 		if s.CORS != nil {
 			cors = *s.CORS
