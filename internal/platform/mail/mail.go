@@ -120,9 +120,8 @@ func New(cfg Config, roots *x509.CertPool, logger *slog.Logger) *SMTP {
 	return &SMTP{cfg: cfg, roots: roots, logger: logger}
 }
 
-// Build makes the MIME message of m, from the configured sender (exported for a relay that
-// forwards what it rewrote, and for tests that read what would be sent).
-func Build(from string, m Message) (*gomail.Msg, error) {
+// build makes the MIME message of m, from the configured sender.
+func build(from string, m Message) (*gomail.Msg, error) {
 	if len(m.To) == 0 {
 		return nil, errors.New("mail: no recipient")
 	}
@@ -171,7 +170,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if s.cfg.Relay == "" {
 		return ErrNoRelay
 	}
-	msg, err := Build(s.cfg.From, m)
+	msg, err := build(s.cfg.From, m)
 	if err != nil {
 		return err
 	}
