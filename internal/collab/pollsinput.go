@@ -122,7 +122,6 @@ func parsePollForm(f url.Values) (pollInput, []problem.FieldError) {
 	return in, errs
 }
 
-
 var slotLinePattern = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(?:[ T]+(\d{1,2}:\d{2})\s*(?:-|–|à|to)\s*(\d{1,2}:\d{2}))?$`)
 
 func parseSlotLine(line string) (slotInput, error) {

@@ -193,7 +193,6 @@ func (p *Portal) editAPI(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 // saveAPI takes the edit form: the stored spec with the form's fields in it, checked as a
 // file's API is, and the uploaded document if one is.
 func (p *Portal) saveAPI(w http.ResponseWriter, r *http.Request) error {
