@@ -57,7 +57,7 @@ bin/caddy: tools/caddy/main.go tools/caddy/go.mod tools/caddy/go.sum
 ## package.json into the portal's embedded files (not committed); Node.js and npm are installed
 ## if missing. Should npm fail, the build goes on: the portal then lists each API's operations
 ## without the viewer.
-PORTAL_VENDOR := internal/gateway/portal/static/vendor
+PORTAL_VENDOR := internal/gateway/portal/static/npm
 portal-vendor:
 	@if ! command -v npm >/dev/null; then \
 	  echo "installing Node.js and npm (the portal's documentation viewer comes from npm)"; \
@@ -74,7 +74,7 @@ portal-vendor:
 ## transfers-vendor: tus-js-client, the transfer pages' resumable upload client, from the npm
 ## package pinned in package.json into collab's embedded files (not committed), as portal-vendor
 ## does; without it the pages say that sending is unavailable.
-TRANSFERS_VENDOR := internal/collab/static/transfers/vendor
+TRANSFERS_VENDOR := internal/collab/static/transfers/npm
 transfers-vendor: portal-vendor
 	@if [ ! -f node_modules/tus-js-client/dist/tus.min.js ] && command -v npm >/dev/null; then \
 	  npm ci --silent --no-audit --no-fund --ignore-scripts || true; \

@@ -13,7 +13,7 @@ import (
 //go:embed templates/transfers/*.html
 var transferTemplates embed.FS
 
-// static/transfers holds the pages' script, and vendor/, where make build copies
+// static/transfers holds the pages' script, and npm/, where make build copies
 // tus-js-client (the tus protocol's browser client: resumable uploads, resumed after a reload).
 //
 //go:embed all:static/transfers
@@ -56,8 +56,8 @@ func (t *transfers) page(w http.ResponseWriter, r *http.Request, name, title str
 	lang := web.Lang(r)
 	p := transferPage{Page: t.site.Page(r, transferMessages.T(lang, title)),
 		T: func(k string) string { return transferMessages.T(lang, k) }, Script: t.assets.Path("transfers.js"), Data: data}
-	if _, err := fs.Stat(transferStatic, "static/transfers/vendor/tus.min.js"); err == nil {
-		p.TusJS = t.assets.Path("vendor/tus.min.js")
+	if _, err := fs.Stat(transferStatic, "static/transfers/npm/tus.min.js"); err == nil {
+		p.TusJS = t.assets.Path("npm/tus.min.js")
 	}
 	t.site.Render(w, r, http.StatusOK, name, p)
 }

@@ -36,7 +36,7 @@ const (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-// static holds the portal's script and stylesheet, and vendor/, where make build copies
+// static holds the portal's script and stylesheet, and npm/, where make build copies
 // Swagger UI from node_modules (not committed: without it the documentation pages list the
 // operations without the viewer).
 //
@@ -66,7 +66,7 @@ type Portal struct {
 	d      Deps
 	site   *web.Site
 	assets *web.Assets
-	viewer bool // Swagger UI is in static/vendor
+	viewer bool // Swagger UI is in static/npm
 }
 
 // New makes the portal; nothing starts.
@@ -79,8 +79,8 @@ func New(d Deps) *Portal {
 	}
 	sub, _ := fs.Sub(static, "static")
 	p := &Portal{d: d, assets: web.NewAssets(sub, "/portal/static/")}
-	_, err := fs.Stat(sub, "vendor/swagger-ui-bundle.js")
-	_, err2 := fs.Stat(sub, "vendor/swagger-ui.css")
+	_, err := fs.Stat(sub, "npm/swagger-ui-bundle.js")
+	_, err2 := fs.Stat(sub, "npm/swagger-ui.css")
 	p.viewer = err == nil && err2 == nil
 	p.site = web.NewSite(web.Text{FR: "Portail des API", EN: "API portal"}, "/portal/", templateFiles, template.FuncMap{
 		"join":  strings.Join,
@@ -178,7 +178,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	pg.Fields = problems
 	if d, ok := data.(docPage); ok && d.Viewer && len(d.Operations) > 0 {
-		pg.Styles = append(pg.Styles, p.assets.Path("vendor/swagger-ui.css"))
+		pg.Styles = append(pg.Styles, p.assets.Path("npm/swagger-ui.css"))
 	}
 	if w.Header().Get("Content-Security-Policy") == "" {
 		w.Header().Set("Content-Security-Policy", csp)
