@@ -144,8 +144,14 @@ func (e *env) startWith(t *testing.T, all Config) *site {
 	cfg.StorageDir = e.dir
 	sender := mail.New(mail.Config{Relay: e.sink.Addr(), TLS: mail.TLSNone, From: "socle <no-reply@socle.test>"}, nil, slog.New(slog.DiscardHandler))
 	all.Transfers = cfg
+	// The server listens before the service starts, so that its URL is known (and never
+	// written) while the service's goroutines read it; the routes are added to its mux after.
+	mux := http.NewServeMux()
+	s.srv = httptest.NewServer(people.Middleware(mux))
+	t.Cleanup(s.srv.Close)
+	url := s.srv.URL
 	c, err := New(all, service.Env{Pool: pool, Logger: slog.New(slog.DiscardHandler), Identity: people,
-		DataDir: e.dir, Mail: sender, PublicURL: func() string { return s.srv.URL }})
+		DataDir: e.dir, Mail: sender, PublicURL: func() string { return url }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,11 +160,8 @@ func (e *env) startWith(t *testing.T, all Config) *site {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Stop(context.Background()) })
-	mux := http.NewServeMux()
 	c.Routes(mux, http.NewServeMux())
 	s.c = c
-	s.srv = httptest.NewServer(people.Middleware(mux))
-	t.Cleanup(s.srv.Close)
 	return s
 }
 
