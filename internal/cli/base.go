@@ -123,10 +123,11 @@ func allMigrations() []database.Migrations {
 	return all
 }
 
-// migrate applies what is pending and says so.
+// migrate applies what is pending and says so, then checks, as checkSchema does, that no
+// newer release contracted the schema past this binary.
 func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	for _, m := range allMigrations() {
-		n, err := database.Apply(ctx, pool, m)
+		n, err := database.Apply(ctx, pool, m, release())
 		if err != nil {
 			return err
 		}
@@ -134,18 +135,25 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 			log.Info("schema migrated", "schema", m.Schema, "steps", n, "version", len(m.Steps))
 		}
 	}
-	return nil
+	return checkSchema(ctx, pool, log)
 }
 
-// checkSchema refuses to go on when a schema is behind.
-func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
+// checkSchema refuses to go on when a schema is behind, or when a newer release contracted
+// it; it goes on, and says so, when a newer release only expanded it (a rollback, or the
+// old replicas of a rolling upgrade).
+func checkSchema(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	for _, m := range allMigrations() {
-		n, err := database.Pending(ctx, pool, m)
+		st, err := database.ReadStatus(ctx, pool, m)
 		if err != nil {
 			return err
 		}
-		if n > 0 {
-			return fmt.Errorf("schema %s is %d steps behind: run `socle migrate` or set SOCLE_MIGRATE=always", m.Schema, n)
+		if err := st.Runnable(); err != nil {
+			return err
+		}
+		if len(st.Ahead) > 0 {
+			last := st.Ahead[len(st.Ahead)-1]
+			log.Warn("a newer release expanded this schema; running on it", "schema", m.Schema,
+				"known", st.Known, "applied", st.Applied, "by", last.AppliedBy)
 		}
 	}
 	return nil

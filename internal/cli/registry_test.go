@@ -192,7 +192,8 @@ func TestANewServiceIsOneFolderAndOneLine(t *testing.T) {
 	if code, out, errs := run("migrate"); code != 0 {
 		t.Fatalf("migrate: %s %s", out, errs)
 	}
-	if code, out, _ := run("migrate", "--status"); code != 0 || !strings.Contains(out, "skeleton     version 1, 0 pending") {
+	if code, out, _ := run("migrate", "--status"); code != 0 || !strings.Contains(out, "skeleton   step 1 of 1 known to this binary, 0 pending") ||
+		!strings.Contains(out, "rollback to dev") || !strings.Contains(out, ": possible, it runs on this schema\n") {
 		t.Errorf("migrate --status:\n%s", out)
 	}
 	// Its command, on the database serve would open.

@@ -154,7 +154,7 @@ brackets; flags win over the environment.`)
 			return err
 		}
 	default:
-		if err := checkSchema(ctx, d.Pool); err != nil {
+		if err := checkSchema(ctx, d.Pool, log); err != nil {
 			return err
 		}
 	}

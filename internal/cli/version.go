@@ -22,6 +22,12 @@ func init() {
 }
 
 func versionString() string {
+	return fmt.Sprintf("socle %s %s %s/%s", release(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// release is the version socle was built as, and the commit: what the database records of
+// the release that migrated it.
+func release() string {
 	v, rev := version, ""
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
@@ -39,5 +45,5 @@ func versionString() string {
 	if rev != "" {
 		v += " (" + rev + ")"
 	}
-	return fmt.Sprintf("socle %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return v
 }

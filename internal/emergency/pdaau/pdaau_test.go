@@ -570,7 +570,7 @@ func TestOpenVersionsPiledUpBeforeTheRuleAreDiscardedButTheNewest(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
-	if _, err := database.Apply(ctx, pool, all); err != nil {
+	if _, err := database.Apply(ctx, pool, all, "test"); err != nil {
 		t.Fatal(err)
 	}
 	var got []string

@@ -97,7 +97,7 @@ func NewURL(t testing.TB, ms ...database.Migrations) string {
 		}
 		defer pool.Close()
 		for _, m := range ms {
-			if _, err := database.Apply(ctx, pool, m); err != nil {
+			if _, err := database.Apply(ctx, pool, m, "test"); err != nil {
 				t.Fatalf("dbtest: %v", err)
 			}
 		}
