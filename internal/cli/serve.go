@@ -279,19 +279,16 @@ brackets; flags win over the environment.`)
 		}
 	}
 	orgs := func() []identity.CertResolver { return resolvers }
-	icTLS, err := server.MutualTLS(tlsFiles.cert, tlsFiles.key, tlsFiles.clientCAs)
+	// The three listeners serve one certificate, renewed in place when its files change.
+	keypair, err := server.LoadKeypair(tlsFiles.cert, tlsFiles.key)
 	if err != nil {
 		return err
 	}
-	webTLS, err := server.ServerTLS(tlsFiles.cert, tlsFiles.key)
-	if err != nil {
-		return err
-	}
-	opsTLS, _ := server.ServerTLS(tlsFiles.cert, tlsFiles.key)
+	reg.MustRegister(certificateExpiry(keypair, tlsFiles.client))
 	listeners := []*server.Listener{
-		{Name: "web", Addr: c.WebAddr, TLS: webTLS, Handler: server.Middleware(log, people.Middleware(webMux)), Logger: log},
-		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: icTLS, Handler: server.Middleware(log, identity.Organisations(orgs)(icMux)), Logger: log},
-		{Name: "ops", Addr: c.OpsAddr, TLS: opsTLS, Handler: server.OpsHandler(reg, checks), Logger: log},
+		{Name: "web", Addr: c.WebAddr, TLS: keypair.ServerTLS(), Handler: server.Middleware(log, people.Middleware(webMux)), Logger: log},
+		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: keypair.MutualTLS(tlsFiles.clientCAs), Handler: server.Middleware(log, identity.Organisations(orgs)(icMux)), Logger: log},
+		{Name: "ops", Addr: c.OpsAddr, TLS: keypair.ServerTLS(), Handler: server.OpsHandler(reg, checks), Logger: log},
 	}
 	return serveListeners(ctx, log, listeners, filepath.Join(c.DataDir, ListenersFile), func(bound map[string]string) {
 		u, ic := server.LocalURL(bound["web"]), server.LocalURL(bound["interconnect"])
@@ -299,6 +296,29 @@ brackets; flags win over the environment.`)
 		icBound.Store(&ic)
 	})
 }
+
+// certificateExpiry publishes when socle's certificates expire, as Unix seconds: the server
+// certificate in service (renewed in place) and socle's client certificate towards the
+// organisations (read at start: its renewal takes a restart). The chart's alerts fire 30 days
+// before.
+func certificateExpiry(server *server.Keypair, client tls.Certificate) prometheus.Collector {
+	desc := prometheus.NewDesc("socle_tls_certificate_not_after_seconds",
+		"When a certificate of socle's expires (Unix time).", []string{"certificate"}, nil)
+	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(server.NotAfter().Unix()), "server")
+		if client.Leaf != nil {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(client.Leaf.NotAfter.Unix()), "client")
+		}
+	}}
+}
+
+type collectorFunc struct {
+	desc    *prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
 // ListenersFile is server.ListenersFile: where the bound addresses are said.
 const ListenersFile = server.ListenersFile

@@ -87,30 +87,41 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 }
 
 // ServerTLS is the TLS configuration of a listener that does not ask for client
-// certificates.
+// certificates, serving the pair in the files, renewed when they change (Keypair).
 func ServerTLS(certFile, keyFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	k, err := LoadKeypair(certFile, keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("tls: load %s: %w", certFile, err)
+		return nil, err
 	}
+	return k.ServerTLS(), nil
+}
+
+// MutualTLS is ServerTLS that requires a client certificate chaining to clientCAs.
+func MutualTLS(certFile, keyFile string, clientCAs *x509.CertPool) (*tls.Config, error) {
+	k, err := LoadKeypair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return k.MutualTLS(clientCAs), nil
+}
+
+// ServerTLS is the configuration of a listener serving k.
+func (k *Keypair) ServerTLS() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{"h2", "http/1.1"},
-	}, nil
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: k.GetCertificate,
+		NextProtos:     []string{"h2", "http/1.1"},
+	}
 }
 
 // MutualTLS is ServerTLS that requires a client certificate chaining to clientCAs. Which
 // organisation a certificate belongs to is decided afterwards, by each service, against its
 // directory.
-func MutualTLS(certFile, keyFile string, clientCAs *x509.CertPool) (*tls.Config, error) {
-	cfg, err := ServerTLS(certFile, keyFile)
-	if err != nil {
-		return nil, err
-	}
+func (k *Keypair) MutualTLS(clientCAs *x509.CertPool) *tls.Config {
+	cfg := k.ServerTLS()
 	cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	cfg.ClientCAs = clientCAs
-	return cfg, nil
+	return cfg
 }
 
 type ctxKey int
