@@ -38,6 +38,10 @@ type CutoverConfig struct {
 	ForwardConcurrency int
 	// ForwardAlarm: the alarm is raised while the oldest message not yet forwarded is older.
 	ForwardAlarm time.Duration
+	// PSAPDelivery is "on" (socle pushes to the PSAPs) or "off": the relay-only mode of a
+	// rollback, when the legacy platform pushes to the PSAPs again and socle only forwards
+	// what still reaches it.
+	PSAPDelivery string
 
 	prepared bool
 	roots    *x509.CertPool  // from ForwardCA; nil: socle's client CAs
@@ -59,7 +63,12 @@ func (c *CutoverConfig) register(s *config.Set) {
 		"messages forwarded to the legacy platform at once per node")
 	s.Duration(&c.ForwardAlarm, "emergency-cutover-forward-alarm", time.Minute,
 		"raise the forwarding alarm while the oldest message not yet forwarded is older than this")
+	s.Enum(&c.PSAPDelivery, "emergency-cutover-psap-delivery", "on", []string{"on", "off"},
+		"off: socle pushes no location to any PSAP and only forwards to the legacy platform (a rollback's relay-only mode; needs SOCLE_EMERGENCY_CUTOVER_FORWARD)")
 }
+
+// relayOnly: socle delivers to no PSAP, the legacy platform does.
+func (c *CutoverConfig) relayOnly() bool { return c.PSAPDelivery == "off" }
 
 // prepare checks the settings and reads the files they name, once; the error names the
 // setting at fault.
@@ -83,6 +92,12 @@ func (c *CutoverConfig) prepare() error {
 		}
 	} else if c.ForwardCA != "" {
 		return fmt.Errorf("SOCLE_EMERGENCY_CUTOVER_FORWARD_CA is set but SOCLE_EMERGENCY_CUTOVER_FORWARD is empty: forward to where?")
+	} else if c.relayOnly() {
+		// Locations accepted would reach nobody.
+		return fmt.Errorf("SOCLE_EMERGENCY_CUTOVER_PSAP_DELIVERY=off needs SOCLE_EMERGENCY_CUTOVER_FORWARD: the accepted locations must reach the PSAPs through the legacy platform")
+	}
+	if c.PSAPDelivery != "" && c.PSAPDelivery != "on" && c.PSAPDelivery != "off" {
+		return fmt.Errorf("SOCLE_EMERGENCY_CUTOVER_PSAP_DELIVERY=%q: want on or off", c.PSAPDelivery)
 	}
 	if c.ForwardCA != "" {
 		roots, err := pki.LoadPool(c.ForwardCA)
@@ -134,5 +149,8 @@ func (s *Service) startForwarder(pool *pgxpool.Pool) error {
 	s.forwarder = w
 	s.intake.Fresh = func(intake.Result) { w.Nudge() }
 	s.log.Warn("cutover relay: every AML message accepted is also forwarded to the legacy platform", "to", c.Forward)
+	if c.relayOnly() {
+		s.log.Warn("cutover relay only: no location is pushed to any PSAP, the legacy platform pushes them (SOCLE_EMERGENCY_CUTOVER_PSAP_DELIVERY=off)")
+	}
 	return nil
 }

@@ -140,7 +140,7 @@ func (lp *legacyPlatform) check() {
 
 // newCutoverWorld is a push path in the cutover relay: socle forwards to a legacy platform
 // and knows the legacy platform's client certificate (legacy-client in the bed's PKI).
-func newCutoverWorld(t *testing.T) (*world, *legacyPlatform, *http.Client) {
+func newCutoverWorld(t *testing.T, tweak ...func(*emergency.CutoverConfig)) (*world, *legacyPlatform, *http.Client) {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{t: t, pool: dbtest.New(t, schema.Migrations())}
@@ -160,6 +160,9 @@ func newCutoverWorld(t *testing.T) (*world, *legacyPlatform, *http.Client) {
 	cfg := emergency.LoopbackConfig()
 	cfg.Cutover = emergency.CutoverConfig{Forward: lp.url(), ForwardCA: filepath.Join(bed.PKIDir, "ca.crt"),
 		LegacyCerts: filepath.Join(bed.PKIDir, "legacy-client.crt"), ForwardConcurrency: 8, ForwardAlarm: time.Minute}
+	for _, f := range tweak {
+		f(&cfg.Cutover)
+	}
 	svc, err := emergency.StartLoopback(ctx, bed, w.pool, cfg, testbed.Discard())
 	if err != nil {
 		t.Fatal(err)
@@ -326,6 +329,37 @@ func TestCutoverARelayedAMLReachesThePSAPAndIsNotForwardedBack(t *testing.T) {
 	}
 }
 
+func TestCutoverRelayOnlyForwardsEverythingAndPushesToNoPSAP(t *testing.T) {
+	// The rollback: the legacy platform pushes to the PSAPs again; what still reaches socle
+	// (an operator's DNS not yet changed back) goes to the legacy platform only.
+	w, lp, legacy := newCutoverWorld(t, func(c *emergency.CutoverConfig) { c.PSAPDelivery = "off" })
+	_, a := w.push(formType, form("18", 48.8584, 2.2945, "+33612300011"), nil)
+	waitFor(t, 10*time.Second, "the legacy platform receives the message", func() bool { return len(lp.received(a.ID)) > 0 })
+	if m := intaketest.Read(t, w.pool, a.ID); m.Status != "accepted" || m.Delivery != nil {
+		t.Fatalf("relay only: message stored as %+v, want accepted with no PSAP outbox row", m)
+	}
+	// Its fix still answers the legacy platform's location queries.
+	status, b := query(t, w, legacy, "tel:+33612300011")
+	if _, err := held.ParseResponse(b); status != http.StatusOK || err != nil {
+		t.Fatalf("legacy query in relay-only mode: %d %v\n%s", status, err, b)
+	}
+	// A message the legacy platform relays is neither delivered nor forwarded back.
+	status, b, err := testbed.Push(context.Background(), legacy, w.svc.URL, formType, form("18", 48.8584, 2.2945, "+33612300012"), nil)
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("relayed push: %d %s %v", status, b, err)
+	}
+	relayed := answerID(t, b)
+	if m, f := intaketest.Read(t, w.pool, relayed), intaketest.ReadForwarding(t, w.pool, relayed); m.Delivery != nil || f.State != "" {
+		t.Fatalf("relayed in relay-only mode: delivery %+v, forwarding %+v", m.Delivery, f)
+	}
+	w.mu.Lock()
+	n := len(w.got)
+	w.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("the PSAPs received %d pushes from socle in relay-only mode", n)
+	}
+}
+
 func answerID(t *testing.T, b []byte) string {
 	t.Helper()
 	i := strings.Index(string(b), `"id":"`)
@@ -406,6 +440,8 @@ func TestCutoverSettingsAreCheckedAtStart(t *testing.T) {
 		{map[string]string{"SOCLE_EMERGENCY_CUTOVER_FORWARD": ok, "SOCLE_EMERGENCY_CUTOVER_FORWARD_CA": notPEM}, "no PEM certificate found"},
 		{map[string]string{"SOCLE_EMERGENCY_CUTOVER_LEGACY_CERTS": notPEM}, "SOCLE_EMERGENCY_CUTOVER_LEGACY_CERTS=" + notPEM},
 		{map[string]string{"SOCLE_EMERGENCY_CUTOVER_FORWARD": ok, "SOCLE_EMERGENCY_ACCEPTANCE": "true"}, "acceptance environment"},
+		{map[string]string{"SOCLE_EMERGENCY_CUTOVER_PSAP_DELIVERY": "off"}, "SOCLE_EMERGENCY_CUTOVER_PSAP_DELIVERY=off needs SOCLE_EMERGENCY_CUTOVER_FORWARD"},
+		{map[string]string{"SOCLE_EMERGENCY_CUTOVER_PSAP_DELIVERY": "no"}, "SOCLE_EMERGENCY_CUTOVER_PSAP_DELIVERY"},
 	} {
 		s := config.New()
 		var cfg emergency.Config

@@ -211,6 +211,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
 	s.intake.Store.Forward = cfg.Cutover.Forward != ""
+	s.intake.Store.NoDelivery = cfg.Cutover.relayOnly()
 	if cfg.Acceptance {
 		s.acceptance = &acceptance.Acceptance{Store: &acceptance.Store{Pool: deps.Pool}, Directory: s.snapshot,
 			Roots: deps.RootCAs, Logger: s.log.With("component", "acceptance")}
@@ -262,6 +263,12 @@ func (s *Service) accepted(res intake.Result, rec intake.Record) {
 	if rec.Message.Location != nil { // a message without a position answers no location query
 		s.calls.Fixed(j)
 		s.announce(pull.CallEvent{Fix: &j})
+	}
+	if s.cfg.Cutover.relayOnly() {
+		// Relay only: the message has no outbox row for the PSAPs; the legacy platform
+		// pushes it to them. Its fix still answers location queries.
+		s.deps.Bus.Publish(AcceptedSubject, []byte(res.ID))
+		return
 	}
 	if !s.worker.Submit(j) {
 		s.log.Warn("delivery queue full: the message waits for its lease to lapse", "message_id", res.ID)

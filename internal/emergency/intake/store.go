@@ -72,6 +72,9 @@ type Store struct {
 	// platform brought gets a second outbox row, in emergency.forwards, for the cutover's
 	// forwarding to the legacy platform. Set before Run.
 	Forward bool
+	// NoDelivery: no message gets an outbox row for the PSAPs — the cutover's relay-only
+	// mode, while the legacy platform pushes to them. Set before Run.
+	NoDelivery bool
 
 	queue chan *pending
 }
@@ -137,7 +140,7 @@ WITH m AS (
 	RETURNING dedupe_key, id, status, findings, xmax = 0 AS fresh, relayed_by IS NULL AS own
 ), d AS (
 	INSERT INTO emergency.deliveries (message_id, expires_at, due_at)
-	SELECT id, now() + $22::interval, now() + $23::interval FROM m WHERE fresh AND status = 'accepted'
+	SELECT id, now() + $22::interval, now() + $23::interval FROM m WHERE NOT $25::bool AND fresh AND status = 'accepted'
 ), f AS (
 	INSERT INTO emergency.forwards (message_id, expires_at)
 	SELECT id, now() + $22::interval FROM m
@@ -184,7 +187,7 @@ func (s *Store) write(ctx context.Context, c *columns, repeats [][]byte, first m
 	b := &pgx.Batch{}
 	b.Queue(insertSQL, c.id, c.operator, c.dedupe, c.status, c.format, c.contentType, c.raw, c.device, c.number,
 		c.lat, c.lon, c.accuracy, c.confidence, c.locatedAt, c.source, c.imei, c.imsi, c.mcc, c.mnc, c.findings,
-		c.relayedBy, s.Expiry, s.Lease, s.Forward)
+		c.relayedBy, s.Expiry, s.Lease, s.Forward, s.NoDelivery)
 	if len(repeats) > 0 {
 		b.Queue(`UPDATE emergency.aml_messages a SET repeats = a.repeats + r.n
 			FROM (SELECT k, count(*) AS n FROM unnest($1::bytea[]) k GROUP BY k) r WHERE a.dedupe_key = r.k`, repeats)
