@@ -18,6 +18,7 @@ import (
 	"socle/internal/emergency/directory"
 	"socle/internal/emergency/forward"
 	"socle/internal/emergency/intake"
+	"socle/internal/emergency/status"
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
 	"socle/internal/platform/pki"
@@ -147,6 +148,10 @@ func (s *Service) startForwarder(pool *pgxpool.Pool) error {
 	}
 	s.res.AddFunc(func() { w.Unregister(s.deps.Registry) })
 	s.forwarder = w
+	s.observer.Forward = func() status.Forwarding {
+		b := w.Backlog()
+		return status.Forwarding{Pending: b.Pending, Oldest: b.Oldest, Alarm: c.ForwardAlarm}
+	}
 	s.intake.Fresh = func(intake.Result) { w.Nudge() }
 	s.log.Warn("cutover relay: every AML message accepted is also forwarded to the legacy platform", "to", c.Forward)
 	if c.relayOnly() {
