@@ -27,6 +27,9 @@ stored with their outbox rows, delivered to the PSAP simulator over mutual TLS. 
 accepted/s, accept latency and accept-to-PSAP latency, then, on the same database and at the
 same concurrency, the rate of raw single-row INSERT+COMMIT through pgx, and the ratio. A last
 phase paces pushes at a fixed rate to measure accept-to-PSAP latency below saturation.
+With -forward it runs three times — without, with the cutover's forwarding of every
+accepted message to a sink over mutual TLS (docs/operations-cutover.md), and without again —
+and prints what forwarding changes, against the mean of the runs without.
 It runs its own private PostgreSQL cluster (durable settings, fsync on) unless
 SOCLE_DATABASE_URL names a database it may fill.`},
 		{Name: "resolve", Summary: "the commune resolver against PostGIS's ST_Contains on the same points",

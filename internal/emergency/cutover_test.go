@@ -157,9 +157,7 @@ func newCutoverWorld(t *testing.T, tweak ...func(*emergency.CutoverConfig)) (*wo
 	if _, err := pki.EnsureIssued(bed.PKIDir, "legacy-client", pki.Request{Name: "legacy-client", Usage: pki.Client}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := emergency.LoopbackConfig()
-	cfg.Cutover = emergency.CutoverConfig{Forward: lp.url(), ForwardCA: filepath.Join(bed.PKIDir, "ca.crt"),
-		LegacyCerts: filepath.Join(bed.PKIDir, "legacy-client.crt"), ForwardConcurrency: 8, ForwardAlarm: time.Minute}
+	cfg := cutoverConfig(bed, lp)
 	for _, f := range tweak {
 		f(&cfg.Cutover)
 	}
@@ -178,6 +176,14 @@ func newCutoverWorld(t *testing.T, tweak ...func(*emergency.CutoverConfig)) (*wo
 	}
 	t.Cleanup(lp.check)
 	return w, lp, legacyClient
+}
+
+// cutoverConfig is a node's configuration in the cutover relay to lp.
+func cutoverConfig(bed *testbed.Bed, lp *legacyPlatform) emergency.Config {
+	cfg := emergency.LoopbackConfig()
+	cfg.Cutover = emergency.CutoverConfig{Forward: lp.url(), ForwardCA: filepath.Join(bed.PKIDir, "ca.crt"),
+		LegacyCerts: filepath.Join(bed.PKIDir, "legacy-client.crt"), ForwardConcurrency: 8, ForwardAlarm: time.Minute}
+	return cfg
 }
 
 func TestCutoverForwardsEveryAcceptedAMLToTheLegacyPlatformAsTheOperatorSentIt(t *testing.T) {
@@ -297,6 +303,50 @@ func TestCutoverLegacyDownTheBacklogGrowsThenDrainsAndNothingIsLost(t *testing.T
 	}
 	waitFor(t, 15*time.Second, "the backlog gauge back to 0", func() bool { return metric(t, w, "socle_emergency_forward_backlog") == 0 })
 	t.Logf("legacy back: 20 forwarded %s after it came back, %d duplicates (same Message-Id)", drained.Round(time.Millisecond), dups)
+}
+
+func TestCutoverAnotherNodeForwardsWhatAStoppedNodeAccepted(t *testing.T) {
+	w, lp, _ := newCutoverWorld(t)
+	// A second replica on the same database and bus takes the pushes, while the legacy
+	// platform is down; then it stops, and what it left is the first replica's to forward.
+	other, err := emergency.StartLoopbackNode(context.Background(), w.bed, w.pool, cutoverConfig(w.bed, lp), testbed.Discard(), w.svc.Bus())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			other.Stop()
+		}
+	})
+	lp.stop()
+	var ids []string
+	for i := range 10 {
+		status, b, err := testbed.Push(context.Background(), w.operator, other.URL, formType,
+			form("15", 48.8584, 2.2945, fmt.Sprintf("+336000002%02d", i)), nil)
+		if err != nil || status != http.StatusAccepted {
+			t.Fatalf("push %d to the other node: %d %s %v", i, status, b, err)
+		}
+		ids = append(ids, answerID(t, b))
+	}
+	waitFor(t, 10*time.Second, "the other node tried to forward", func() bool {
+		return intaketest.ReadForwarding(t, w.pool, ids[len(ids)-1]).Attempts >= 1
+	})
+	if err := other.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	lp.start()
+	waitFor(t, 60*time.Second, "the first node forwards them all", func() bool { return intaketest.PendingForwards(t, w.pool) == 0 })
+	for _, id := range ids {
+		if len(lp.received(id)) == 0 {
+			t.Errorf("message %s lost for the legacy platform", id)
+		}
+		w.waitDelivered(t, id)
+	}
+	if n := metric(t, w, "socle_emergency_forward_forwarded_total"); n != 10 {
+		t.Errorf("the first node forwarded %v, want the 10 the stopped node left", n)
+	}
 }
 
 func TestCutoverARelayedAMLReachesThePSAPAndIsNotForwardedBack(t *testing.T) {
