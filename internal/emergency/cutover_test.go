@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ type legacyPlatform struct {
 	mu       sync.Mutex
 	l        *server.Listener
 	got      map[string][]legacyReceived // by socle's message id
+	refuse   atomic.Bool                 // answer 503 to every push
 	problems []string
 }
 
@@ -101,6 +103,10 @@ func (lp *legacyPlatform) stop() {
 
 func (lp *legacyPlatform) receive(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	if lp.refuse.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	id := strings.TrimSuffix(strings.TrimPrefix(r.Header.Get("Message-Id"), "<"), "@socle>")
 	msg, findings := aml.Parse(r.Header.Get("Content-Type"), body, r.Header.Get("Device-Number"))
 	lp.mu.Lock()
@@ -303,6 +309,51 @@ func TestCutoverLegacyDownTheBacklogGrowsThenDrainsAndNothingIsLost(t *testing.T
 	}
 	waitFor(t, 15*time.Second, "the backlog gauge back to 0", func() bool { return metric(t, w, "socle_emergency_forward_backlog") == 0 })
 	t.Logf("legacy back: 20 forwarded %s after it came back, %d duplicates (same Message-Id)", drained.Round(time.Millisecond), dups)
+}
+
+func TestCutoverAMessageTheLegacyPlatformNeverAcknowledgesExpiresWithAnAlarm(t *testing.T) {
+	w, lp, _ := newCutoverWorld(t)
+	lp.refuse.Store(true)
+	// The expiry is the PSAP delivery's (an hour by default), set on a message's rows by the
+	// node that accepts it: a second node with a short one takes the push.
+	cfg := cutoverConfig(w.bed, lp)
+	cfg.DeliveryExpiry = 2 * time.Second
+	short, err := emergency.StartLoopbackNode(context.Background(), w.bed, w.pool, cfg, testbed.Discard(), w.svc.Bus())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { short.Stop() })
+	status, b, err := testbed.Push(context.Background(), w.operator, short.URL, formType, form("15", 48.8584, 2.2945, "+33600000300"), nil)
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("push: %d %s %v", status, b, err)
+	}
+	id := answerID(t, b)
+	w.waitDelivered(t, id) // the PSAP has it, whatever the legacy platform does
+	waitFor(t, 20*time.Second, "the forwarding given up", func() bool {
+		return intaketest.ReadForwarding(t, w.pool, id).State == "expired"
+	})
+	f := intaketest.ReadForwarding(t, w.pool, id)
+	if f.Attempts < 1 || f.LastError != "the legacy platform answered 503" {
+		t.Errorf("expired forwarding: %+v", f)
+	}
+	expired := 0.0
+	for _, reg := range []*emergency.Loopback{w.svc, short} {
+		families, err := reg.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fam := range families {
+			if fam.GetName() == "socle_emergency_forward_expired_total" {
+				expired += fam.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+	}
+	if expired != 1 {
+		t.Errorf("expired counters of the two nodes: %v, want 1", expired)
+	}
+	if len(lp.received(id)) != 0 {
+		t.Errorf("the legacy platform recorded a message it refused")
+	}
 }
 
 func TestCutoverAnotherNodeForwardsWhatAStoppedNodeAccepted(t *testing.T) {

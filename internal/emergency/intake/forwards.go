@@ -87,9 +87,10 @@ func RescheduleForward(ctx context.Context, pool *pgxpool.Pool, id, reason strin
 	return err
 }
 
-// ExpireForward gives up a row whose message was not forwarded in time.
+// ExpireForward gives up a row whose message was not forwarded in time. The last attempt's
+// error stays on the row; reason is kept when there was none.
 func ExpireForward(ctx context.Context, pool *pgxpool.Pool, id, reason string) error {
-	_, err := pool.Exec(ctx, `UPDATE emergency.forwards SET state = 'expired', last_error = coalesce($2, last_error)
+	_, err := pool.Exec(ctx, `UPDATE emergency.forwards SET state = 'expired', last_error = coalesce(last_error, $2)
 		WHERE message_id = $1 AND state = 'pending'`, id, nullable(reason))
 	return err
 }
