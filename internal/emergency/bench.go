@@ -27,6 +27,9 @@ stored with their outbox rows, delivered to the PSAP simulator over mutual TLS. 
 accepted/s, accept latency and accept-to-PSAP latency, then, on the same database and at the
 same concurrency, the rate of raw single-row INSERT+COMMIT through pgx, and the ratio. A last
 phase paces pushes at a fixed rate to measure accept-to-PSAP latency below saturation.
+With -forward it runs three times — without, with the cutover's forwarding of every
+accepted message to a sink over mutual TLS (docs/operations-cutover.md), and without again —
+and prints what forwarding changes, against the mean of the runs without.
 It runs its own private PostgreSQL cluster (durable settings, fsync on) unless
 SOCLE_DATABASE_URL names a database it may fill.`},
 		{Name: "resolve", Summary: "the commune resolver against PostGIS's ST_Contains on the same points",
@@ -52,6 +55,7 @@ func runBenchAML(ctx context.Context, args []string, env service.CommandEnv) err
 	c := fs.Int("c", 64, "concurrency (connections pushing at once)")
 	rate := fs.Int("rate", 1000, "messages per second in the paced phase")
 	dur := fs.Duration("for", 10*time.Second, "length of the paced phase")
+	fwd := fs.Bool("forward", false, "run it twice, without then with the cutover's forwarding to a sink over mutual TLS, and print the ratios")
 	if err := env.Parse(args); err != nil {
 		return err
 	}
@@ -72,18 +76,81 @@ func runBenchAML(ctx context.Context, args []string, env service.CommandEnv) err
 	}
 	cfg := LoopbackConfig()
 	cfg.Concurrency = 64
-	svc, err := StartLoopback(ctx, bed, pool, cfg, amlbench.Logger(env.Stderr()))
-	if err != nil {
-		return err
-	}
-	defer svc.Stop()
 	opts := amlbench.Options{N: *n, Concurrency: *c, PacedRate: *rate, PacedFor: *dur}
-	res, err := amlbench.Run(ctx, pool, bed, svc.URL, opts, env.Stderr())
+	// run measures with cfg; after, if set, runs before the service stops.
+	run := func(cfg Config, after func(amlbench.Result) error) (amlbench.Result, error) {
+		svc, err := StartLoopback(ctx, bed, pool, cfg, amlbench.Logger(env.Stderr()))
+		if err != nil {
+			return amlbench.Result{}, err
+		}
+		defer svc.Stop()
+		res, err := amlbench.Run(ctx, pool, bed, svc.URL, opts, env.Stderr())
+		if err == nil && after != nil {
+			err = after(res)
+		}
+		return res, err
+	}
+	res, err := run(cfg, nil)
 	if err != nil {
 		return err
 	}
 	res.Print(env.Stdout(), opts)
 	fmt.Fprintln(env.Stdout())
+	if !*fwd {
+		return nil
+	}
+	// The same again with every accepted message also forwarded to a sink that keeps up:
+	// what the cutover relay costs the PSAP path.
+	url, received, stop, err := bed.StartSink("legacy-sink", env.Logger())
+	if err != nil {
+		return err
+	}
+	defer stop()
+	cfg.Cutover.Forward = url
+	fmt.Fprintln(env.Stderr(), "again, with the cutover's forwarding to", url)
+	start := time.Now()
+	var took time.Duration // until the last message reached the sink
+	withFwd, err := run(cfg, func(r amlbench.Result) error {
+		// Every message of the run (the warm-up's too) reaches the sink before the service stops.
+		want := int64(r.Accepted + r.PacedSent + 1)
+		for deadline := time.Now().Add(2 * time.Minute); received() < want; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("forwarding: %d of %d messages reached the sink in 2 minutes", received(), want)
+			}
+		}
+		took = time.Since(start)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	withFwd.Print(env.Stdout(), opts)
+	fmt.Fprintln(env.Stdout())
+	// Without forwarding once more: a shared machine's load and the disk's fsync rate drift
+	// during a run, and the mean of the runs before and after is fairer than either (as the
+	// raw baseline is measured).
+	fmt.Fprintln(env.Stderr(), "once more without forwarding")
+	cfg.Cutover.Forward = ""
+	after, err := run(cfg, nil)
+	if err != nil {
+		return err
+	}
+	after.Print(env.Stdout(), opts)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	off := func(f func(amlbench.Result) float64) float64 { return (f(res) + f(after)) / 2 }
+	offRate := off(func(r amlbench.Result) float64 { return r.AcceptedPerSec })
+	acc99 := off(func(r amlbench.Result) float64 { return ms(r.AcceptP99) })
+	psap99 := off(func(r amlbench.Result) float64 { return ms(r.PacedToPSAP99) })
+	fmt.Fprintf(env.Stdout(), `
+cutover forwarding on / off (off: the mean of the runs before and after; same database)
+  accepted/s                %8.2f   (%.0f / %.0f msg/s)
+  accept latency p99        %8.2f   (%.2f / %.2f ms)
+  accept-to-PSAP p99, paced %8.2f   (%.2f / %.2f ms)
+  forwarded to the sink     %8d   of %d accepted in that run, all within %s of its start
+`, withFwd.AcceptedPerSec/offRate, withFwd.AcceptedPerSec, offRate,
+		ms(withFwd.AcceptP99)/acc99, ms(withFwd.AcceptP99), acc99,
+		ms(withFwd.PacedToPSAP99)/psap99, ms(withFwd.PacedToPSAP99), psap99,
+		received(), withFwd.Accepted+withFwd.PacedSent+1, took.Round(time.Millisecond))
 	return nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 
+	"socle/internal/emergency/directory"
 	"socle/internal/emergency/held"
+	"socle/internal/emergency/pull"
 	"socle/internal/platform/identity"
 	"socle/internal/platform/server"
 )
@@ -26,8 +28,10 @@ func (s *Service) heldQuery(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.RequestError, Message: "a PSAP client certificate is required"}))
 		return
 	}
+	// The legacy platform asks for the PSAPs still connected to it, during a cutover.
+	legacy := c.Org != nil && c.Org.Kind == directory.KindLegacy
 	psap, ok := s.snapshot().PSAPOf(c)
-	if !ok {
+	if !ok && !legacy {
 		s.log.Warn("held query with a certificate of no PSAP", "request_id", server.RequestID(r.Context()),
 			"subject", c.Certificate.Subject.String())
 		reply(http.StatusOK, held.EncodeError(&held.Error{Code: held.RequestError,
@@ -49,7 +53,12 @@ func (s *Service) heldQuery(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusOK, held.EncodeError(herr))
 		return
 	}
-	ans, herr := s.pull.Locate(r.Context(), psap.ID, req)
+	var ans pull.Answer
+	if legacy {
+		ans, herr = s.pull.LocateForLegacy(r.Context(), c.Org.ID, req)
+	} else {
+		ans, herr = s.pull.Locate(r.Context(), psap.ID, req)
+	}
 	if herr != nil {
 		reply(http.StatusOK, held.EncodeError(herr))
 		return

@@ -25,6 +25,7 @@ import (
 	"socle/internal/emergency/acceptance"
 	"socle/internal/emergency/delivery"
 	"socle/internal/emergency/directory"
+	"socle/internal/emergency/forward"
 	"socle/internal/emergency/intake"
 	"socle/internal/emergency/pdaau"
 	"socle/internal/emergency/pdaauweb"
@@ -69,6 +70,8 @@ type Config struct {
 	// StatusAddresses are socle's addresses per flow, published on the status page.
 	StatusAddresses []string
 	statusAddresses []status.Address
+	// Cutover is the relay mode of a migration from the legacy platform (cutover.go).
+	Cutover CutoverConfig
 }
 
 // Register adds the service's options to the table.
@@ -100,7 +103,14 @@ func (c *Config) Register(s *config.Set) {
 		"how often the status page shakes hands with every PSAP and operator endpoint and merges the nodes' reports")
 	s.List(&c.StatusAddresses, "emergency-status-addresses", "",
 		"socle's addresses published on /status, flow=address: operators=..., psaps=..., cced=...")
+	c.Cutover.register(s)
 	s.Check(func() error {
+		if err := c.Cutover.prepare(); err != nil {
+			return err
+		}
+		if c.Acceptance && c.Cutover.Forward != "" {
+			return errors.New("SOCLE_EMERGENCY_CUTOVER_FORWARD is set in the acceptance environment (SOCLE_EMERGENCY_ACCEPTANCE): operators' test messages must not reach the legacy platform")
+		}
 		var err error
 		if c.statusAddresses, err = status.ParseAddresses(c.StatusAddresses); err != nil {
 			return err
@@ -166,6 +176,8 @@ type Service struct {
 	status   *status.Status
 	// acceptance is the campaigns, in the acceptance environment only.
 	acceptance *acceptance.Acceptance
+	// forwarder forwards accepted messages to the legacy platform, in the cutover relay only.
+	forwarder *forward.Worker
 
 	deliveryPool *pgxpool.Pool
 	res          service.Resources // what Start took, released by Stop
@@ -178,6 +190,12 @@ var _ service.Service = (*Service)(nil)
 func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.DataDir == "" {
 		return nil, errors.New("emergency: a data directory is required (the location pull's audit journal)")
+	}
+	if err := cfg.Cutover.prepare(); err != nil {
+		return nil, fmt.Errorf("emergency: %w", err)
+	}
+	if cfg.Acceptance && cfg.Cutover.Forward != "" {
+		return nil, errors.New("emergency: the acceptance environment forwards nothing to the legacy platform: SOCLE_EMERGENCY_CUTOVER_FORWARD must be empty")
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "emergency"), node: uuid.NewString()}
 	s.observer = &status.Observer{Node: s.node, Directory: s.snapshot, ClientCert: s.deps.ClientCert, RootCAs: s.deps.RootCAs,
@@ -192,6 +210,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Logger:    s.log.With("component", "intake"),
 		Metrics:   intake.NewMetrics(deps.Registry),
 	}
+	s.intake.Store.Forward = cfg.Cutover.Forward != ""
+	s.intake.Store.NoDelivery = cfg.Cutover.relayOnly()
 	if cfg.Acceptance {
 		s.acceptance = &acceptance.Acceptance{Store: &acceptance.Store{Pool: deps.Pool}, Directory: s.snapshot,
 			Roots: deps.RootCAs, Logger: s.log.With("component", "acceptance")}
@@ -243,6 +263,12 @@ func (s *Service) accepted(res intake.Result, rec intake.Record) {
 	if rec.Message.Location != nil { // a message without a position answers no location query
 		s.calls.Fixed(j)
 		s.announce(pull.CallEvent{Fix: &j})
+	}
+	if s.cfg.Cutover.relayOnly() {
+		// Relay only: the message has no outbox row for the PSAPs; the legacy platform
+		// pushes it to them. Its fix still answers location queries.
+		s.deps.Bus.Publish(AcceptedSubject, []byte(res.ID))
+		return
 	}
 	if !s.worker.Submit(j) {
 		s.log.Warn("delivery queue full: the message waits for its lease to lapse", "message_id", res.ID)
@@ -342,6 +368,11 @@ func (s *Service) Start(ctx context.Context) (err error) {
 		s.log.Warn("acceptance environment: operators' campaigns only, nothing is delivered to any PSAP")
 	}
 	s.res.AddFunc(s.ported.Close)
+	if s.cfg.Cutover.Forward != "" {
+		if err := s.startForwarder(dpool); err != nil {
+			return err
+		}
+	}
 	journal, err := audit.Open(filepath.Join(s.deps.DataDir, "journal", "emergency-pull"),
 		pull.AuditSink(dpool, s.log.With("component", "pull")), s.log.With("component", "pull-journal"), audit.Options{})
 	if err != nil {
@@ -409,6 +440,10 @@ func (s *Service) Start(ctx context.Context) (err error) {
 		}
 	}()
 	go func() { defer s.wg.Done(); s.purgeLoop(runCtx) }()
+	if s.forwarder != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.forwarder.Run(runCtx) }()
+	}
 	return nil
 }
 
@@ -428,6 +463,9 @@ func (s *Service) Stop(ctx context.Context) error { return s.res.Release(ctx) }
 func (s *Service) Organisation(fingerprint string) (identity.Organisation, bool) {
 	if s.dir == nil {
 		return identity.Organisation{}, false
+	}
+	if o, ok := s.cfg.Cutover.legacyOrganisation(fingerprint); ok {
+		return o, true
 	}
 	if o, ok := s.snapshot().Organisation(fingerprint); ok {
 		return o, true

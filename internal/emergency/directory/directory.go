@@ -112,6 +112,10 @@ type pdaauKey struct{ insee, number string }
 const (
 	KindOperator = "operator"
 	KindPSAP     = "psap"
+	// KindLegacy is the legacy location platform during a cutover (docs/operations-cutover.md):
+	// known by the certificates SOCLE_EMERGENCY_CUTOVER_LEGACY_CERTS names, not by the
+	// directory. It may push AML as the operators' relay, and locate any caller over HELD.
+	KindLegacy = "legacy-platform"
 )
 
 // Organisation implements identity.CertResolver: the operator or PSAP a client certificate

@@ -46,6 +46,9 @@ type Handler struct {
 	Directory func() *directory.Snapshot
 	// Accepted is called after a new usable message is committed, to hand it to delivery.
 	Accepted func(Result, Record)
+	// Fresh, if set, is called after any new message is committed, whatever its status:
+	// the cutover's forwarding is woken by it.
+	Fresh func(Result)
 	// Stored, if set, is told of every message stored, whatever its status, with the HTTP
 	// status of the answer: the acceptance campaigns judge what operators push.
 	Stored func(ctx context.Context, rec Record, res Result, r *http.Request, answer int)
@@ -98,7 +101,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Client certificate required", "the interconnect requires mutual TLS with a registered operator certificate"))
 		return
 	}
-	op, ok := h.Directory().OperatorOf(c)
+	snap := h.Directory()
+	op, ok := snap.OperatorOf(c)
+	relayedBy := ""
+	if !ok && c.Org != nil && c.Org.Kind == directory.KindLegacy {
+		// The legacy platform relays what operators pushed to it (the cutover's rollback,
+		// docs/operations-cutover.md): accepted like an operator's push, marked as relayed.
+		ok, relayedBy = true, c.Org.ID
+	}
 	if !ok {
 		h.Logger.Warn("aml push with an unregistered certificate", "request_id", server.RequestID(r.Context()),
 			"subject", c.Certificate.Subject.String())
@@ -139,9 +149,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	operatorID := ""
+	if op != nil {
+		operatorID = op.ID
+	} else {
+		operatorID = relayedOperator(snap, msg, relayedBy)
+	}
 	status := StatusAccepted
 	switch {
-	case msg.NetworkMCC != "" && msg.NetworkMNC != "" && !op.Owns(msg.NetworkMCC, msg.NetworkMNC):
+	case op != nil && msg.NetworkMCC != "" && msg.NetworkMNC != "" && !op.Owns(msg.NetworkMCC, msg.NetworkMNC):
 		status = StatusForbidden
 		findings = append(findings, aml.Finding{Field: "network", Severity: aml.Error,
 			Reason: "network " + msg.NetworkMCC + "-" + msg.NetworkMNC + " is not run by operator " + op.ID})
@@ -152,8 +168,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rec := Record{
-		OperatorID:      op.ID,
-		DedupeKey:       dedupeKey(op.ID, mediaType, r.Header.Get("Device-Number"), r.Header.Get("Emergency-Number"), body),
+		OperatorID:      operatorID,
+		RelayedBy:       relayedBy,
+		DedupeKey:       dedupeKey(operatorID, mediaType, r.Header.Get("Device-Number"), r.Header.Get("Emergency-Number"), body),
 		Status:          status,
 		ContentType:     mediaType,
 		Raw:             body,
@@ -171,6 +188,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if res.Fresh && res.Status == StatusAccepted && h.Accepted != nil {
 		h.Accepted(res, rec)
 	}
+	if res.Fresh && h.Fresh != nil {
+		h.Fresh(res)
+	}
 	outcome := res.Status
 	if !res.Fresh {
 		outcome = "duplicate"
@@ -178,7 +198,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Metrics.Received.WithLabelValues(outcome, string(msg.Format)).Inc()
 	if h.Logger.Enabled(r.Context(), slog.LevelDebug) {
 		h.Logger.Debug("aml received", "request_id", server.RequestID(r.Context()), "id", res.ID,
-			"operator", op.ID, "status", res.Status, "duplicate", !res.Fresh)
+			"operator", operatorID, "relayed_by", relayedBy, "status", res.Status, "duplicate", !res.Fresh)
 	}
 
 	if h.Stored != nil {
@@ -211,6 +231,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.Extra = map[string]any{"id": res.ID, "warnings": warnings(res.Findings)}
 		problem.Write(w, r, p)
 	}
+}
+
+// relayedOperator is the operator a relayed message is stored under: the one that runs the
+// network (MCC-MNC) the message names, else the relay platform itself. The same message
+// pushed to socle by its operator and relayed by the legacy platform (a DNS change caught
+// half-way, a retry that went the other way) then has the same dedupe key, and is stored
+// and delivered once, when the relay passes on the operator's Device-Number and
+// Emergency-Number headers as they were.
+func relayedOperator(snap *directory.Snapshot, msg aml.Message, relay string) string {
+	found := ""
+	if msg.NetworkMCC != "" && msg.NetworkMNC != "" {
+		for _, o := range snap.Operators {
+			// The smallest id when several claim the network: the same answer on every node.
+			if o.Owns(msg.NetworkMCC, msg.NetworkMNC) && (found == "" || o.ID < found) {
+				found = o.ID
+			}
+		}
+	}
+	if found == "" {
+		return relay
+	}
+	return found
 }
 
 // dedupeKey identifies a message by what the operator sent: the same bytes with the same

@@ -34,6 +34,10 @@ type Record struct {
 	Message         aml.Message
 	EmergencyNumber string
 	Findings        []aml.Finding
+	// RelayedBy is the relay platform the message came through (the legacy platform during
+	// a cutover, docs/operations-cutover.md), empty when its operator pushed it to socle.
+	// A relayed message is never forwarded.
+	RelayedBy string
 }
 
 // Result is what the database holds for the record: the record itself, or, for a message
@@ -64,6 +68,13 @@ type Store struct {
 	Expiry time.Duration
 	// Lease is how long the accepting node owns the new outbox row before others may take it.
 	Lease time.Duration
+	// Forward: every fresh message answered 202 (accepted or no_location) that no relay
+	// platform brought gets a second outbox row, in emergency.forwards, for the cutover's
+	// forwarding to the legacy platform. Set before Run.
+	Forward bool
+	// NoDelivery: no message gets an outbox row for the PSAPs — the cutover's relay-only
+	// mode, while the legacy platform pushes to them. Set before Run.
+	NoDelivery bool
 
 	queue chan *pending
 }
@@ -115,20 +126,25 @@ func (s *Store) Run(ctx context.Context) {
 // insertSQL stores a group of messages and, for those new and accepted, their outbox rows,
 // in one statement: one round trip, one transaction, so every caller's 202 follows a commit
 // that holds both. Messages sent again hit the dedupe key and only count a repeat. The rows
-// come back keyed by dedupe key: RETURNING has no order.
+// come back keyed by dedupe key: RETURNING has no order. With Forward, the same statement
+// writes the forwarding rows: a message is forwarded if and only if it was stored.
 const insertSQL = `
 WITH m AS (
 	INSERT INTO emergency.aml_messages AS a (id, operator_id, dedupe_key, status, format, content_type, raw,
 		device_number, emergency_number, latitude, longitude, accuracy_m, confidence_pct, located_at,
-		location_source, imei, imsi, network_mcc, network_mnc, findings)
+		location_source, imei, imsi, network_mcc, network_mnc, findings, relayed_by)
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::bytea[],
 		$8::text[], $9::text[], $10::float8[], $11::float8[], $12::float8[], $13::int[], $14::timestamptz[],
-		$15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::jsonb[])
+		$15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::jsonb[], $21::text[])
 	ON CONFLICT (dedupe_key) DO UPDATE SET repeats = a.repeats + 1
-	RETURNING dedupe_key, id, status, findings, xmax = 0 AS fresh
+	RETURNING dedupe_key, id, status, findings, xmax = 0 AS fresh, relayed_by IS NULL AS own
 ), d AS (
 	INSERT INTO emergency.deliveries (message_id, expires_at, due_at)
-	SELECT id, now() + $21::interval, now() + $22::interval FROM m WHERE fresh AND status = 'accepted'
+	SELECT id, now() + $22::interval, now() + $23::interval FROM m WHERE NOT $25::bool AND fresh AND status = 'accepted'
+), f AS (
+	INSERT INTO emergency.forwards (message_id, expires_at)
+	SELECT id, now() + $22::interval FROM m
+	WHERE $24::bool AND fresh AND own AND status IN ('accepted', 'no_location')
 )
 SELECT dedupe_key, id::text, status, findings, fresh FROM m`
 
@@ -171,7 +187,7 @@ func (s *Store) write(ctx context.Context, c *columns, repeats [][]byte, first m
 	b := &pgx.Batch{}
 	b.Queue(insertSQL, c.id, c.operator, c.dedupe, c.status, c.format, c.contentType, c.raw, c.device, c.number,
 		c.lat, c.lon, c.accuracy, c.confidence, c.locatedAt, c.source, c.imei, c.imsi, c.mcc, c.mnc, c.findings,
-		s.Expiry, s.Lease)
+		c.relayedBy, s.Expiry, s.Lease, s.Forward, s.NoDelivery)
 	if len(repeats) > 0 {
 		b.Queue(`UPDATE emergency.aml_messages a SET repeats = a.repeats + r.n
 			FROM (SELECT k, count(*) AS n FROM unnest($1::bytea[]) k GROUP BY k) r WHERE a.dedupe_key = r.k`, repeats)
@@ -227,6 +243,7 @@ type columns struct {
 	id, operator, status, format, contentType, findings []string
 	dedupe, raw                                         [][]byte
 	device, number, source, imei, imsi, mcc, mnc        []*string
+	relayedBy                                           []*string
 	lat, lon, accuracy                                  []*float64
 	confidence                                          []*int32
 	locatedAt                                           []*time.Time
@@ -281,6 +298,7 @@ func (c *columns) add(r Record) error {
 	c.imei, c.imsi = append(c.imei, nullable(m.IMEI)), append(c.imsi, nullable(m.IMSI))
 	c.mcc, c.mnc = append(c.mcc, nullable(m.NetworkMCC)), append(c.mnc, nullable(m.NetworkMNC))
 	c.findings = append(c.findings, string(fj))
+	c.relayedBy = append(c.relayedBy, nullable(r.RelayedBy))
 	return nil
 }
 

@@ -67,13 +67,30 @@ type Answer struct {
 // journal, and returns the location or the HELD error to send back. No answer leaves
 // without its record: if the journal cannot take it, the answer is an error.
 func (s *Service) Locate(ctx context.Context, psapID string, r held.Request) (Answer, *held.Error) {
+	return s.locateFor(ctx, psapID, false, r)
+}
+
+// LegacyRequester is the requester recorded in the audit trail for the legacy platform's
+// queries, followed by its organisation id.
+const LegacyRequester = "legacy-platform:"
+
+// LocateForLegacy locates the caller of r.Device for the legacy location platform during a
+// cutover (docs/operations-cutover.md): a PSAP still connected to it asks it, and it asks
+// socle, which has the AML fix if the operator pushed to socle. The legacy platform serves
+// PSAPs everywhere, so no area applies; the query is recorded like a PSAP's, with
+// LegacyRequester and id as the requester.
+func (s *Service) LocateForLegacy(ctx context.Context, id string, r held.Request) (Answer, *held.Error) {
+	return s.locateFor(ctx, LegacyRequester+id, true, r)
+}
+
+func (s *Service) locateFor(ctx context.Context, psapID string, anywhere bool, r held.Request) (Answer, *held.Error) {
 	start := time.Now()
 	q := query{psap: psapID, device: strings.TrimPrefix(r.Device, "tel:")}
 	ans, herr := s.locate(ctx, q, r)
 	result, source := "located", ans.Source
 	if herr != nil {
 		result, source = herr.Code, "none"
-	} else if !s.mayLocate(q, ans, start) {
+	} else if !anywhere && !s.mayLocate(q, ans, start) {
 		// The location is not given; the audit keeps that it was asked for and refused.
 		ans, result = Answer{Source: source}, OutOfArea
 		herr = &held.Error{Code: held.NotLocatable, Message: "this caller is outside the area of this centre, " +

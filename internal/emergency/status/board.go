@@ -221,7 +221,7 @@ func kindOrder(k string) int {
 
 // serviceOrder puts the services in the order a message goes through them.
 func serviceOrder(id string) int {
-	if i := slices.Index([]string{"service:intake", "service:routing", "service:delivery", "service:pull"}, id); i >= 0 {
+	if i := slices.Index([]string{"service:intake", "service:routing", "service:delivery", "service:forward", "service:pull"}, id); i >= 0 {
 		return i
 	}
 	return 99

@@ -152,3 +152,41 @@ func TestDeliveriesThatAllFailMakeTheLinkDownAndSlowOnesDegraded(t *testing.T) {
 		t.Fatalf("slow: %+v", s)
 	}
 }
+
+func TestTheCutoverForwardingShowsAsAServiceDegradedWhileBehind(t *testing.T) {
+	snap := &directory.Snapshot{PSAPs: map[string]*directory.PSAP{"x": {ID: "x", Name: "X"}}}
+	o := &Observer{Node: "n1", Directory: func() *directory.Snapshot { return snap }}
+	find := func(r Report) (Seen, bool) {
+		for _, s := range r.Seen {
+			if s.ID == "service:forward" {
+				return s, true
+			}
+		}
+		return Seen{}, false
+	}
+	if _, ok := find(o.Report(t0)); ok {
+		t.Fatal("the forwarding is shown without a cutover relay")
+	}
+	f := Forwarding{Pending: 3, Oldest: 2 * time.Second, Alarm: time.Minute}
+	o.Forward = func() Forwarding { return f }
+	if s, ok := find(o.Report(t0)); !ok || s.Level != Operational {
+		t.Fatalf("a small backlog: %+v %v", s, ok)
+	}
+	f = Forwarding{Pending: 120, Oldest: 95 * time.Second, Alarm: time.Minute}
+	s, ok := find(o.Report(t0))
+	if !ok || s.Level != Degraded || text(s) != "120 message(s) en attente de transmission à l'ancienne plateforme, le plus ancien reçu il y a 95 s" {
+		t.Fatalf("behind: %+v (%q)", s, text(s))
+	}
+	// On the page, it comes after the delivery to the PSAPs.
+	b := NewBoard(time.Minute)
+	b.Put(o.Report(t0))
+	var ids []string
+	for _, c := range b.Components(t0) {
+		if c.Kind == KindService {
+			ids = append(ids, c.ID)
+		}
+	}
+	if strings.Join(ids, " ") != "service:intake service:routing service:delivery service:forward service:pull" {
+		t.Fatalf("services in the order %v", ids)
+	}
+}

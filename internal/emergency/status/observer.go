@@ -33,6 +33,9 @@ type Observer struct {
 	RootCAs    *x509.CertPool
 	// Ping reports whether this node's database answers.
 	Ping func(context.Context) error
+	// Forward, if set, reports the cutover relay's forwarding to the legacy platform
+	// (docs/operations-cutover.md): the page then shows it as a service.
+	Forward func() Forwarding
 
 	mu         sync.Mutex
 	received   map[string]time.Time // by operator id: its last message accepted
@@ -165,6 +168,13 @@ func (o *Observer) handshake(ctx context.Context, t target, timeout time.Duratio
 	return c.Close()
 }
 
+// Forwarding is the state of the cutover's forwarding, as the forwarder last measured it.
+type Forwarding struct {
+	Pending int           // messages not yet acknowledged by the legacy platform
+	Oldest  time.Duration // how long ago the oldest of them was received
+	Alarm   time.Duration // behind when Oldest exceeds it
+}
+
 // Report is what this node sees at now.
 func (o *Observer) Report(now time.Time) Report {
 	snap := o.Directory()
@@ -221,7 +231,16 @@ func (o *Observer) Report(now time.Time) Report {
 	} else if o.dbErr != nil {
 		routing.Level, routing.Why = Degraded, why("routing.db")
 	}
-	r.Seen = append([]Seen{intake, delivery, pull, routing}, r.Seen...)
+	services := []Seen{intake, delivery, pull, routing}
+	if o.Forward != nil {
+		f := o.Forward()
+		fwd := Seen{ID: "service:forward", Name: "Relais vers l'ancienne plateforme (bascule)", Kind: KindService, Level: Operational}
+		if f.Oldest > f.Alarm {
+			fwd.Level, fwd.Why = Degraded, why("forward.behind", f.Pending, int(f.Oldest.Seconds()))
+		}
+		services = append(services, fwd)
+	}
+	r.Seen = append(services, r.Seen...)
 	return r
 }
 

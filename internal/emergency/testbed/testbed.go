@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -224,4 +225,28 @@ func ServeLoopback(name string, cfg *tls.Config, handler http.Handler, logger *s
 	}
 	go l.Serve()
 	return l, nil
+}
+
+// StartSink runs an HTTPS server over mutual TLS on loopback (certificate name from the bed's
+// PKI) that answers 202 to every POST after reading its body, and counts them: the far end of
+// the cutover's forwarding in `socle bench aml -forward`, standing for a legacy platform that
+// keeps up. It returns its URL, the count, and how to stop it.
+func (b *Bed) StartSink(name string, logger *slog.Logger) (string, func() int64, func(), error) {
+	if _, err := pki.EnsureIssued(b.PKIDir, name, pki.Request{Name: name, Usage: pki.Server, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}); err != nil {
+		return "", nil, nil, err
+	}
+	cfg, err := server.MutualTLS(filepath.Join(b.PKIDir, name+".crt"), filepath.Join(b.PKIDir, name+".key"), b.CA)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	var n atomic.Int64
+	l, err := ServeLoopback(name, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		n.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}), logger)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return "https://" + l.BoundAddr() + "/aml", n.Load, func() { l.Shutdown(context.Background()) }, nil
 }

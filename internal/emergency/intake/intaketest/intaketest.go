@@ -92,3 +92,39 @@ func Age(t testing.TB, pool *pgxpool.Pool, d time.Duration) {
 		t.Fatalf("intaketest: age: %v", err)
 	}
 }
+
+// Forwarding is a message's row in the cutover's forwarding outbox, and where the message
+// came from.
+type Forwarding struct {
+	Operator  string // the operator it is stored under
+	RelayedBy string // the relay platform it came through; "" when its operator pushed it
+	State     string // pending, forwarded or expired; "" when the message has no forwarding row
+	Attempts  int
+	LastError string
+}
+
+// ReadForwarding returns the forwarding of message id. It fails t if there is no message.
+func ReadForwarding(t testing.TB, pool *pgxpool.Pool, id string) Forwarding {
+	t.Helper()
+	var f Forwarding
+	err := pool.QueryRow(context.Background(), `
+		SELECT m.operator_id, coalesce(m.relayed_by, ''), coalesce(f.state, ''), coalesce(f.attempts, 0),
+			coalesce(f.last_error, '')
+		FROM emergency.aml_messages m LEFT JOIN emergency.forwards f ON f.message_id = m.id
+		WHERE m.id::text = $1`, id).Scan(&f.Operator, &f.RelayedBy, &f.State, &f.Attempts, &f.LastError)
+	if err != nil {
+		t.Fatalf("intaketest: read forwarding of %s: %v", id, err)
+	}
+	return f
+}
+
+// PendingForwards counts the forwarding rows still to forward. It fails t if it cannot.
+func PendingForwards(t testing.TB, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM emergency.forwards WHERE state = 'pending'`).Scan(&n); err != nil {
+		t.Fatalf("intaketest: count pending forwards: %v", err)
+	}
+	return n
+}
