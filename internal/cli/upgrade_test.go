@@ -224,6 +224,12 @@ CREATE INDEX aml_messages_next_flag ON emergency.aml_messages (next_flag)`})}
 	if n, err := database.Apply(ctx, pool, next, nextRelease); err != nil || n != 1 {
 		t.Fatalf("the next release's expand step: %d applied, %v", n, err)
 	}
+	code, status = socleRun(t, binary, env, "migrate", "--status")
+	t.Logf("socle migrate --status (current) after the next release's expand step:\n%s", status)
+	if code != 0 || !strings.Contains(status, "rollback to "+prev.tag+": possible, it runs on this schema\n") ||
+		!strings.Contains(status, fmt.Sprintf("step %d next_relay: expand, applied by %s", len(current.Steps)+1, nextRelease)) {
+		t.Fatalf("migrate --status: exit %d, want the expand step listed and a rollback to %s still possible", code, prev.tag)
+	}
 
 	bed, err := testbed.New(dataDir, testbed.Discard())
 	if err != nil {
