@@ -124,8 +124,11 @@ func applyStep(ctx context.Context, pool *pgxpool.Pool, schema string, step Migr
 	var applied bool
 	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM public.socle_migrations WHERE schema_name = $1 AND version = $2)`,
 		schema, step.Version).Scan(&applied)
-	if err != nil || applied {
+	if err != nil {
 		return false, err
+	}
+	if applied { // committed all the same: the table's shape may have just been brought up to date
+		return false, tx.Commit(ctx)
 	}
 	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return false, err
