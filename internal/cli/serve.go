@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
 	"socle/internal/platform/mail"
@@ -42,6 +41,7 @@ type serveConfig struct {
 	InterconnectAddr string
 	OpsAddr          string
 	NATSURL          string
+	NATSCluster      natsCluster
 	Services         []string
 	TLSCert          string
 	TLSKey           string
@@ -80,6 +80,7 @@ func (c *serveConfig) table() *config.Set {
 	s.Addr(&c.InterconnectAddr, "interconnect-addr", ":8443", "interconnect listener: mutual TLS required (operators, PSAPs)")
 	s.Addr(&c.OpsAddr, "ops-addr", ":9090", "ops listener (HTTPS): /metrics, /healthz, /readyz")
 	s.Secret(&c.NATSURL, "nats-url", "NATS URL for a cluster; empty: an embedded in-process server")
+	c.NATSCluster.register(s, &c.NATSURL)
 	s.List(&c.Services, "services", strings.Join(service.Names(), ","), "services to run, comma-separated")
 	s.String(&c.TLSCert, "tls-cert", "", "server certificate (PEM); empty: <data-dir>/pki/server.crt, created on first start")
 	s.String(&c.TLSKey, "tls-key", "", "server key (PEM); empty: <data-dir>/pki/server.key")
@@ -159,7 +160,7 @@ brackets; flags win over the environment.`)
 		}
 	}
 
-	b, err := bus.Open(c.NATSURL)
+	b, err := c.openBus(tlsFiles, log)
 	if err != nil {
 		return err
 	}
