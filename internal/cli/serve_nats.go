@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/pki"
@@ -71,4 +73,13 @@ func (c *serveConfig) openBus(tlsFiles tlsMaterial, log *slog.Logger) (*bus.Bus,
 	}
 	log.Info("NATS cluster node", "cluster", n.Name, "routes_addr", b.ClusterAddr(), "routes", n.Routes, "tls", n.TLS)
 	return b, nil
+}
+
+// busPeers is the number of other replicas this one's embedded NATS server is routed to: with
+// N replicas it should read N-1 on each; less means events (status reports, the pull's calls)
+// do not reach every node.
+func busPeers(b *bus.Bus) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "socle_bus_peers",
+		Help: "Other socle replicas routed to by this replica's embedded NATS server (0 when not clustered)."},
+		func() float64 { return float64(b.Peers()) })
 }
