@@ -318,7 +318,7 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 	waitPeers := func(what string) {
 		waitUntil(t, 30*time.Second, what, func() bool {
 			for _, r := range reps {
-				if busPeersOf(probe, r.ops) != 2 {
+				if metricOf(probe, r.ops, "socle_bus_peers") != 2 {
 					return false
 				}
 			}
@@ -470,6 +470,21 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 	defer pool2.Close()
 	waitUntil(t, 60*time.Second, "every delivery recorded", func() bool { return intaketest.Count(t, pool2).Undelivered == 0 })
 
+	// Every replica's memory of recent calls, which answers PSAPs' location queries, holds
+	// every caller: its own and those the others announced on the NATS cluster (or that it
+	// loaded from PostgreSQL when it started or a peer came back).
+	l.mu.Lock()
+	callers := len(l.ids)
+	l.mu.Unlock()
+	waitUntil(t, 30*time.Second, fmt.Sprintf("the %d callers in every replica's memory of recent calls", callers), func() bool {
+		for _, r := range reps {
+			if metricOf(probe, r.ops, "socle_emergency_pull_recent_numbers") != callers {
+				return false
+			}
+		}
+		return true
+	})
+
 	l.mu.Lock()
 	unack := 0
 	for id := range l.received {
@@ -507,17 +522,15 @@ func readyz(c *http.Client, ops string) (bool, string) {
 	return resp.StatusCode == http.StatusOK, string(b)
 }
 
-var busPeersLine = regexp.MustCompile(`(?m)^socle_bus_peers ([0-9.]+)$`)
-
-// busPeersOf reads a replica's socle_bus_peers gauge (-1 if unreadable).
-func busPeersOf(c *http.Client, ops string) int {
+// metricOf reads a gauge without labels from a replica's /metrics (-1 if unreadable).
+func metricOf(c *http.Client, ops, name string) int {
 	resp, err := c.Get("https://" + ops + "/metrics")
 	if err != nil {
 		return -1
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	m := busPeersLine.FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` ([0-9.e+]+)$`).FindSubmatch(b)
 	if m == nil {
 		return -1
 	}

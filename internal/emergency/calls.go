@@ -33,6 +33,9 @@ func (s *Service) announce(e pull.CallEvent) {
 // calls whenever the bus comes back after a disconnection.
 func (s *Service) hearCalls(ctx context.Context) (*nats.Subscription, error) {
 	reload := func() {
+		if ctx.Err() != nil {
+			return // stopping
+		}
 		if err := s.calls.Load(ctx, s.deps.Pool); err != nil {
 			s.log.Error("recent calls not reloaded after the bus reconnected: other nodes' calls may be missing",
 				"error", err)
