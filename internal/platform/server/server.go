@@ -57,7 +57,8 @@ func (l *Listener) Listen() error {
 	handler := l.Handler
 	l.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if l.draining.Load() {
+			// Not on an upgrade (a WebSocket): its answer must say "Connection: Upgrade".
+			if l.draining.Load() && r.Header.Get("Upgrade") == "" {
 				w.Header().Set("Connection", "close")
 			}
 			handler.ServeHTTP(w, r)
