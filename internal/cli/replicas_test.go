@@ -72,6 +72,7 @@ type load struct {
 	failedBy  map[string]int  // failures by cause, for the log
 	received  map[string]int  // at the PSAPs: id → times received
 	stop      chan struct{}
+	giveUp    chan struct{} // closed when the test fails: pushes stop retrying
 	wg        sync.WaitGroup
 	pushLimit time.Duration
 }
@@ -134,7 +135,11 @@ func (l *load) push(ctx context.Context, client *http.Client, body []byte) {
 		l.mu.Unlock()
 		// The operator's back-off before the next replica. It retries even once the load is
 		// stopping: an operator does not drop an emergency call's location.
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-l.giveUp:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
@@ -226,7 +231,7 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 	}
 	bed.Close()
 
-	l := &load{ids: map[string]bool{}, failedBy: map[string]int{}, received: map[string]int{}, stop: make(chan struct{})}
+	l := &load{ids: map[string]bool{}, failedBy: map[string]int{}, received: map[string]int{}, stop: make(chan struct{}), giveUp: make(chan struct{})}
 	sim := exec.Command(binary, "sim", "psap", "--addr", bed.SimAddr, "--pki", bed.PKIDir)
 	simOut, err := sim.StdoutPipe()
 	if err != nil {
@@ -338,6 +343,7 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 	defer func() {
 		if !stopped {
 			close(l.stop)
+			close(l.giveUp)
 			l.wg.Wait()
 		}
 	}()
@@ -457,7 +463,17 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 	waitUntil(t, 30*time.Second, fmt.Sprintf("the %d LISTEN connections back on the promoted replica", listening),
 		func() bool { return listeners() == listening })
 	close(l.stop)
-	l.wg.Wait()
+	// The pushes under way finish: each is retried until a replica accepts it.
+	finished := make(chan struct{})
+	go func() { l.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(60 * time.Second):
+		close(l.giveUp)
+		<-finished
+		stopped = true
+		t.Fatal("after 60s: pushes still failing once the load stopped")
+	}
 	stopped = true
 	end(pc)
 
