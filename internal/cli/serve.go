@@ -13,13 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"socle/internal/platform/bus"
 	"socle/internal/platform/config"
 	"socle/internal/platform/identity"
 	"socle/internal/platform/mail"
@@ -42,6 +42,7 @@ type serveConfig struct {
 	InterconnectAddr string
 	OpsAddr          string
 	NATSURL          string
+	NATSCluster      natsCluster
 	Services         []string
 	TLSCert          string
 	TLSKey           string
@@ -51,6 +52,7 @@ type serveConfig struct {
 	Migrate          string
 	Demo             bool
 	HeapFloorMiB     int
+	ShutdownDrain    time.Duration
 	OIDC             identity.OIDCConfig
 	Mail             mail.Config
 	// configs are the registered services' tables, by name.
@@ -80,6 +82,7 @@ func (c *serveConfig) table() *config.Set {
 	s.Addr(&c.InterconnectAddr, "interconnect-addr", ":8443", "interconnect listener: mutual TLS required (operators, PSAPs)")
 	s.Addr(&c.OpsAddr, "ops-addr", ":9090", "ops listener (HTTPS): /metrics, /healthz, /readyz")
 	s.Secret(&c.NATSURL, "nats-url", "NATS URL for a cluster; empty: an embedded in-process server")
+	c.NATSCluster.register(s, &c.NATSURL)
 	s.List(&c.Services, "services", strings.Join(service.Names(), ","), "services to run, comma-separated")
 	s.String(&c.TLSCert, "tls-cert", "", "server certificate (PEM); empty: <data-dir>/pki/server.crt, created on first start")
 	s.String(&c.TLSKey, "tls-key", "", "server key (PEM); empty: <data-dir>/pki/server.key")
@@ -91,6 +94,8 @@ func (c *serveConfig) table() *config.Set {
 	s.Bool(&c.Demo, "demo", false, "put each service's demo data in place and run its simulators (what make run does)")
 	s.Int(&c.HeapFloorMiB, "heap-floor-mib", defaultHeapFloor>>20, 0, 1<<20,
 		"the garbage collector waits for the heap to reach this size (MiB) while live data is small; 0, or GOGC set: Go's default")
+	s.Duration(&c.ShutdownDrain, "shutdown-drain", 0,
+		"on SIGTERM, how long /readyz says 503 while the listeners go on serving (asking clients to close their connections), before they stop: a load balancer's time to take the replica out of rotation (5s behind Kubernetes)")
 	c.OIDC.Register(s)
 	c.Mail.Register(s)
 	c.configs = map[string]service.Config{}
@@ -159,14 +164,14 @@ brackets; flags win over the environment.`)
 		}
 	}
 
-	b, err := bus.Open(c.NATSURL)
+	b, err := c.openBus(tlsFiles, log)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), busPeers(b))
 
 	people := identity.New(d.Pool, log)
 	if c.OIDC.Issuer != "" {
@@ -265,7 +270,17 @@ brackets; flags win over the environment.`)
 	for _, s := range services {
 		s.Routes(webMux, icMux)
 	}
-	checks := []server.Check{{Name: "database", Fn: func(ctx context.Context) error { return d.Ping(ctx) }}}
+	// leaving: SIGTERM came, /readyz says so while the listeners drain (serveListeners).
+	var leaving atomic.Bool
+	checks := []server.Check{
+		{Name: "shutdown", Fn: func(context.Context) error {
+			if leaving.Load() {
+				return errors.New("shutting down")
+			}
+			return nil
+		}},
+		{Name: "database", Fn: func(ctx context.Context) error { return d.Ping(ctx) }},
+	}
 	for _, s := range services {
 		checks = append(checks, server.Check{Name: s.Name(), Fn: s.Ready})
 	}
@@ -290,7 +305,7 @@ brackets; flags win over the environment.`)
 		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: keypair.MutualTLS(tlsFiles.clientCAs), Handler: server.Middleware(log, identity.Organisations(orgs)(icMux)), Logger: log},
 		{Name: "ops", Addr: c.OpsAddr, TLS: keypair.ServerTLS(), Handler: server.OpsHandler(reg, checks), Logger: log},
 	}
-	return serveListeners(ctx, log, listeners, filepath.Join(c.DataDir, ListenersFile), func(bound map[string]string) {
+	return serveListeners(ctx, log, listeners, filepath.Join(c.DataDir, ListenersFile), drain{&leaving, c.ShutdownDrain}, func(bound map[string]string) {
 		u, ic := server.LocalURL(bound["web"]), server.LocalURL(bound["interconnect"])
 		webBound.Store(&u)
 		icBound.Store(&ic)
@@ -323,9 +338,19 @@ func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 // ListenersFile is server.ListenersFile: where the bound addresses are said.
 const ListenersFile = server.ListenersFile
 
+// drain is how serveListeners leaves: the flag /readyz reads, and how long to go on serving
+// once it is set.
+type drain struct {
+	leaving *atomic.Bool
+	delay   time.Duration
+}
+
 // serveListeners binds every listener first (so a busy port fails start-up), says where in
-// boundFile, serves them, and shuts them down gracefully when ctx ends or one fails.
-func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener, boundFile string, onBound func(map[string]string)) error {
+// boundFile, serves them, and shuts them down gracefully when ctx ends or one fails: /readyz
+// turns 503 and clients are asked to close their connections for the drain delay, then the
+// listeners stop accepting and wait for the requests in flight — web and interconnect
+// together, ops last, so that probes see 503, not a refused connection, until the end.
+func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener, boundFile string, dr drain, onBound func(map[string]string)) error {
 	os.Remove(boundFile) // a previous run's
 	bound := map[string]string{}
 	for i, l := range ls {
@@ -357,9 +382,32 @@ func serveListeners(ctx context.Context, log *slog.Logger, ls []*server.Listener
 	case err = <-errc:
 		log.Error("listener failed", "error", err)
 	}
+	dr.leaving.Store(true)
+	for _, l := range ls {
+		l.Drain()
+	}
+	if err == nil && dr.delay > 0 {
+		log.Info("draining: /readyz says 503, requests are still served", "for", dr.delay.String())
+		select {
+		case <-time.After(dr.delay):
+		case err = <-errc:
+			log.Error("listener failed", "error", err)
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	var wg sync.WaitGroup
+	var ops []*server.Listener
 	for _, l := range ls {
+		if l.Name == "ops" {
+			ops = append(ops, l)
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); l.Shutdown(sctx) }()
+	}
+	wg.Wait()
+	for _, l := range ops {
 		l.Shutdown(sctx)
 	}
 	return err

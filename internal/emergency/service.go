@@ -348,11 +348,9 @@ func (s *Service) Start(ctx context.Context) (err error) {
 			s.log.Warn("fallback PSAP is not in the directory (yet)", "psap", s.cfg.FallbackPSAP)
 		}
 	}
-	// The location pull answers from memory: recent calls and ported numbers are loaded
-	// before the first query, and its audit goes to a journal on local disk.
-	if err := s.calls.Load(ctx, s.deps.Pool); err != nil {
-		return err
-	}
+	// The location pull answers from memory: recent calls (below, once the other nodes'
+	// announcements are heard) and ported numbers are loaded before the first query, and its
+	// audit goes to a journal on local disk.
 	if err := s.ported.Start(ctx); err != nil {
 		return err
 	}
@@ -412,6 +410,14 @@ func (s *Service) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("emergency: subscribe to %s: %w", status.Subject, err)
 	}
 	s.res.AddFunc(func() { statusSub.Unsubscribe() })
+	// Loaded after subscribing: a call another node announces meanwhile is both heard and
+	// loaded (Load merges), never neither. Loaded before, it could fall between the two, and
+	// with socle's own NATS cluster no reconnection would repair it (the peers were already
+	// routed, so no peer joins later).
+	if err := s.calls.Load(ctx, s.deps.Pool); err != nil {
+		cancel()
+		return err
+	}
 	// Stop cancels the work and waits for it (up to its deadline) before the journal and the
 	// pool go: deliveries in flight finish, their leases protecting them if time runs out.
 	s.res.Add(func(ctx context.Context) error {

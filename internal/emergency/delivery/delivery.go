@@ -143,13 +143,13 @@ func (w *Worker) nudge() {
 }
 
 // Run delivers until ctx ends, then waits for deliveries in flight and records them. Jobs
-// still queued by Submit are left to their leases.
+// still queued by Submit are handed back to the outbox, due at once, for the other nodes.
 func (w *Worker) Run(ctx context.Context) {
 	recorded, local := make(chan struct{}), make(chan struct{})
 	go func() { defer close(recorded); w.recordAcks(context.WithoutCancel(ctx)) }()
 	go func() { defer close(local); w.runLocal(ctx) }()
 	// Order matters: no delivery may start once we wait for those in flight.
-	defer func() { <-local; w.wg.Wait(); close(w.acks); <-recorded }()
+	defer func() { <-local; w.handBack(context.WithoutCancel(ctx)); w.wg.Wait(); close(w.acks); <-recorded }()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -195,6 +195,32 @@ func (w *Worker) start(ctx context.Context, j Job) {
 		}()
 		w.deliver(context.WithoutCancel(ctx), j)
 	}()
+}
+
+// handBack releases the leases of the jobs Submit queued and no delivery took, once runLocal
+// has returned: in a rolling restart they would otherwise wait for their lease (15 s by
+// default) before another node took them. Should the release fail, the leases still lapse.
+func (w *Worker) handBack(ctx context.Context) {
+	var ids []string
+	for {
+		select {
+		case j := <-w.local:
+			ids = append(ids, j.ID)
+			continue
+		default:
+		}
+		break
+	}
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := intake.Release(ctx, w.pool, ids); err != nil {
+		w.logger.Warn("queued messages not handed back: they wait for their lease", "count", len(ids), "error", err)
+		return
+	}
+	w.logger.Info("queued messages handed back to the other nodes", "count", len(ids))
 }
 
 // runLocal delivers what Submit hands over, until ctx ends.

@@ -121,6 +121,15 @@ func Reschedule(ctx context.Context, pool *pgxpool.Pool, f Failed, backoff time.
 	return err
 }
 
+// Release hands back rows leased to this node that it will not deliver (it is stopping with
+// them still queued): due now, another node's poller takes them at its next poll instead of
+// when the lease lapses, up to SOCLE_EMERGENCY_DELIVERY_LEASE later.
+func Release(ctx context.Context, pool *pgxpool.Pool, messageIDs []string) error {
+	_, err := pool.Exec(ctx, `UPDATE emergency.deliveries SET due_at = now()
+		WHERE message_id = ANY($1::uuid[]) AND state = 'pending'`, messageIDs)
+	return err
+}
+
 // Expire gives up a pending row whose message was not delivered in time.
 func Expire(ctx context.Context, pool *pgxpool.Pool, messageID string) error {
 	_, err := pool.Exec(ctx, `UPDATE emergency.deliveries SET state = 'expired' WHERE message_id = $1 AND state = 'pending'`, messageID)

@@ -1,5 +1,6 @@
 // Package bus carries wake-ups and live events between socle's parts and nodes over NATS:
-// an in-process server by default, an external cluster when SOCLE_NATS_URL is set.
+// an in-process server by default, an external cluster when SOCLE_NATS_URL is set, or the
+// in-process servers of several socle replicas joined by routes (OpenCluster, cluster.go).
 // PostgreSQL stays the source of truth: a lost event only delays work, never loses it.
 package bus
 
@@ -14,7 +15,8 @@ import (
 // Bus is a connection to NATS, and the embedded server when socle runs one.
 type Bus struct {
 	*nats.Conn
-	srv *natsserver.Server
+	srv   *natsserver.Server
+	peers *peerWatch // clustered embedded server only
 }
 
 // Open connects to url, or starts an embedded server reachable only from this process when
@@ -53,6 +55,9 @@ func Open(url string) (*Bus, error) {
 func (b *Bus) Close() {
 	b.Conn.Drain()
 	b.Conn.Close()
+	if b.peers != nil {
+		b.peers.stop()
+	}
 	if b.srv != nil {
 		b.srv.Shutdown()
 		b.srv.WaitForShutdown()

@@ -34,9 +34,18 @@ type Listener struct {
 	Handler http.Handler
 	Logger  *slog.Logger
 
-	srv *http.Server
-	ln  net.Listener
+	srv      *http.Server
+	ln       net.Listener
+	draining atomic.Bool
 }
+
+// Drain asks every client to close its connection after the answer it is being given (a
+// "Connection: close" header, RFC 9112 §9.6), while the listener goes on serving: the step
+// before Shutdown when socle leaves a load balancer's rotation. A client's next request then
+// opens a new connection, which the balancer sends to a replica that stays, instead of
+// reusing one that Shutdown would close under it — for a POST, an error its HTTP library
+// does not retry.
+func (l *Listener) Drain() { l.draining.Store(true) }
 
 // Listen binds the address, so that a port conflict fails start-up, not later.
 func (l *Listener) Listen() error {
@@ -45,8 +54,15 @@ func (l *Listener) Listen() error {
 		return fmt.Errorf("%s listener: %w", l.Name, err)
 	}
 	l.ln = ln
+	handler := l.Handler
 	l.srv = &http.Server{
-		Handler:           l.Handler,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Not on an upgrade (a WebSocket): its answer must say "Connection: Upgrade".
+			if l.draining.Load() && r.Header.Get("Upgrade") == "" {
+				w.Header().Set("Connection", "close")
+			}
+			handler.ServeHTTP(w, r)
+		}),
 		TLSConfig:         l.TLS,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
