@@ -217,7 +217,7 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 	}
 	defer pool.Close()
 	for _, m := range []database.Migrations{identity.Migrations(), schema.Migrations(), visio.Migrations(), gateway.Migrations(), wallet.Migrations(), collab.Migrations()} {
-		if _, err := database.Apply(ctx, pool, m); err != nil {
+		if _, err := database.Apply(ctx, pool, m, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
