@@ -96,6 +96,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.Prepare(); err != nil {
 		return err
 	}
+	if err := c.checkTraversable(c.Root); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(c.pgdata(), "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		if err := c.initdb(ctx); err != nil {
 			return err
@@ -110,31 +113,30 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	changed, err := c.writeSettings()
-	if err != nil {
-		return err
-	}
-	if running && changed {
-		// Adopted with other archive settings than the process that started it: archive_command
-		// and archive_timeout follow a reload; archive_mode waits for the server's next start.
-		c.logger().Warn("private postgres runs with other archive settings: reloading; archive_mode itself changes at its next start", "root", c.Root)
-		if err := c.pgctl(ctx, "reload"); err != nil {
-			return err
-		}
-	}
 	if running && !c.reachable() {
 		// A server left by a crash that no longer answers on its port: stop it and start anew.
 		c.logger().Warn("private postgres is running but unreachable, restarting it", "root", c.Root)
 		_ = c.pgctl(ctx, "stop", "-m", "fast", "-w")
 		running = false
 	}
-	if !running {
+	if running {
+		c.logger().Info("adopting running private postgres", "root", c.Root, "port", c.state.Port)
+		// The settings are the starting process's: one run without SOCLE_BACKUP_DIR (a
+		// `socle apply`, say) must not turn the archiving of a running cluster off.
+		if changed, err := c.writeSettings(false); err != nil {
+			return err
+		} else if changed {
+			c.logger().Warn("private postgres runs with other archive settings than this process's (SOCLE_BACKUP_DIR): "+
+				"they apply when every socle process using it has stopped and it starts again", "root", c.Root)
+		}
+	} else {
+		if _, err := c.writeSettings(true); err != nil {
+			return err
+		}
 		if err := c.start(ctx); err != nil {
 			return err
 		}
 		c.started = true
-	} else {
-		c.logger().Info("adopting running private postgres", "root", c.Root, "port", c.state.Port)
 	}
 	c.inuse, err = lockFile(c.Root+".inuse", syscall.LOCK_SH)
 	return err
@@ -352,11 +354,15 @@ const includeLine = "include_if_exists = '" + settingsFile + "'\n"
 
 // writeSettings writes socle.conf as Archive and Recovery say, makes sure postgresql.conf
 // includes it (a cluster created by an earlier release does not), and, for a recovery,
-// puts recovery.signal in place. It reports whether socle.conf changed.
-func (c *Cluster) writeSettings() (bool, error) {
+// puts recovery.signal in place. It reports whether socle.conf changes; with write false
+// it only says so.
+func (c *Cluster) writeSettings(write bool) (bool, error) {
 	var b strings.Builder
 	b.WriteString("# written by socle at each start of the cluster: edits are lost\n")
-	if a := c.Archive; a != nil {
+	if a := c.Archive; a != nil && !write {
+		fmt.Fprintf(&b, "archive_mode = on\narchive_command = %s\narchive_timeout = %ds\n",
+			confQuote(a.Command), int(a.Timeout.Seconds()))
+	} else if a != nil {
 		if err := os.MkdirAll(filepath.Dir(a.Dir), 0o711); err != nil {
 			return false, fmt.Errorf("postgres: WAL archive: %w", err)
 		}
@@ -372,7 +378,7 @@ func (c *Cluster) writeSettings() (bool, error) {
 		fmt.Fprintf(&b, "archive_mode = on\narchive_command = %s\narchive_timeout = %ds\n",
 			confQuote(a.Command), int(a.Timeout.Seconds()))
 	}
-	if r := c.Recovery; r != nil {
+	if r := c.Recovery; r != nil && write {
 		fmt.Fprintf(&b, "restore_command = %s\nrecovery_target_action = 'promote'\n", confQuote(r.RestoreCommand))
 		if !r.Target.IsZero() {
 			fmt.Fprintf(&b, "recovery_target_time = %s\n", confQuote(r.Target.UTC().Format("2006-01-02 15:04:05.999999")+"+00"))
@@ -385,6 +391,13 @@ func (c *Cluster) writeSettings() (bool, error) {
 			return false, err
 		}
 	}
+	path := filepath.Join(c.pgdata(), settingsFile)
+	if old, err := os.ReadFile(path); err == nil && string(old) == b.String() {
+		return false, nil
+	}
+	if !write {
+		return true, nil
+	}
 	conf := filepath.Join(c.pgdata(), "postgresql.conf")
 	main, err := os.ReadFile(conf)
 	if err != nil {
@@ -394,10 +407,6 @@ func (c *Cluster) writeSettings() (bool, error) {
 		if err := os.WriteFile(conf, append(main, "\n# written by socle\n"+includeLine...), 0o600); err != nil {
 			return false, fmt.Errorf("postgres: write postgresql.conf: %w", err)
 		}
-	}
-	path := filepath.Join(c.pgdata(), settingsFile)
-	if old, err := os.ReadFile(path); err == nil && string(old) == b.String() {
-		return false, nil
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
