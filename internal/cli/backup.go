@@ -160,6 +160,15 @@ its role needs REPLICATION, and archiving that server's WAL is its own configura
 		}
 		defer d.Close()
 		url, source = d.cluster.URL("postgres"), "private"
+		var mode, command string
+		if err := d.QueryRow(ctx, `SELECT current_setting('archive_mode'), current_setting('archive_command')`).Scan(&mode, &command); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		if mode == "off" || command == "" {
+			// Started by a process without SOCLE_BACKUP_DIR: the backup restores only to its own end.
+			log.Warn("the private cluster does not archive its WAL: this backup restores only to the moment it ends; " +
+				"set SOCLE_BACKUP_DIR for socle serve too, and restart it")
+		}
 		user, password := d.cluster.Credentials()
 		extra["cluster.json"], _ = json.Marshal(map[string]string{"user": user, "password": password})
 	} else {
