@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,9 +142,26 @@ func TestARestoreToAMomentServesItsTNAAUAndDeliversWhatWasPending(t *testing.T) 
 	proc.Wait()
 	stopped = true
 
+	// The archive command as PostgreSQL runs it: another content under an archived name is
+	// refused, and the archived segment stays as it was.
+	archived := filepath.Join(database.WALDir(backupDir), segment)
+	before, _ := os.ReadFile(archived)
+	forged := filepath.Join(root, "forged")
+	os.WriteFile(forged, make([]byte, len(before)), 0o600)
+	if out, err := runErr(nil, "backup", "archive-wal", "--dir", database.WALDir(backupDir), forged, segment); err == nil ||
+		!strings.Contains(out, "refusing to overwrite") {
+		t.Fatalf("archive-wal over an archived segment: %v %s", err, out)
+	}
+	if now, _ := os.ReadFile(archived); string(now) != string(before) {
+		t.Fatal("archive-wal changed an archived segment")
+	}
+
 	list := run(t, env, "backup", "list")
-	if !strings.Contains(list, "restorable from") || !strings.Contains(list, segment) {
-		t.Fatalf("socle backup list:\n%s", list)
+	// The newest segment archived is the one switched above, or the next: a clean stop
+	// archives the segment under way too (PostgreSQL rotates it at shutdown when archiving).
+	last := regexp.MustCompile(`to ([0-9A-F]{24}), the last archived`).FindStringSubmatch(list)
+	if !strings.Contains(list, "restorable from") || last == nil || last[1] < segment {
+		t.Fatalf("socle backup list, after %s was archived:\n%s", segment, list)
 	}
 
 	// Bad input changes nothing: a target that is not empty, a moment before the backup.
