@@ -24,6 +24,9 @@ type base struct {
 	PostgresUser string
 	LogLevel     string
 	LogFormat    string
+	// BackupDir and ArchiveTimeout: the private cluster's WAL archiving (backup.go).
+	BackupDir      string
+	ArchiveTimeout time.Duration
 }
 
 func (b *base) register(s *config.Set) {
@@ -32,6 +35,16 @@ func (b *base) register(s *config.Set) {
 		"PostgreSQL URL (postgres://user:pass@host:5432/db); empty: a private cluster under <data-dir>/postgres")
 	s.String(&b.PostgresUser, "postgres-user", "socle",
 		"system user that owns the private cluster when socle runs as root (created if missing)")
+	s.String(&b.BackupDir, "backup-dir", "",
+		"where base backups and the private cluster's archived WAL go (docs/operations-backup.md); empty: no WAL archiving")
+	s.Duration(&b.ArchiveTimeout, "backup-archive-timeout", time.Minute,
+		"archive the WAL at least this often while anything changes: at most this much is lost with the machine")
+	s.Check(func() error {
+		if b.ArchiveTimeout < time.Second {
+			return fmt.Errorf("SOCLE_BACKUP_ARCHIVE_TIMEOUT: %s: want 1s or more", b.ArchiveTimeout)
+		}
+		return nil
+	})
 	s.Enum(&b.LogLevel, "log-level", "info", []string{"debug", "info", "warn", "error"}, "log level")
 	s.Enum(&b.LogFormat, "log-format", "text", []string{"text", "json"}, "log format")
 }
@@ -76,6 +89,13 @@ func (b *base) openDB(ctx context.Context, log *slog.Logger, maxConns int32) (*d
 			return nil, err
 		}
 		cl = &database.Cluster{Root: filepath.Join(b.DataDir, "postgres"), SystemUser: b.PostgresUser, Logger: log}
+		if b.BackupDir != "" {
+			a, err := b.archive()
+			if err != nil {
+				return nil, err
+			}
+			cl.Archive = a
+		}
 		if err := cl.Start(ctx); err != nil {
 			return nil, err
 		}

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Cluster is a private PostgreSQL cluster that socle creates and runs from the system's
@@ -42,6 +44,11 @@ type Cluster struct {
 	// Fast trades durability for speed (fsync off): for throw-away test clusters only.
 	Fast   bool
 	Logger *slog.Logger
+	// Archive, when set, turns on continuous archiving of the WAL (see Archive).
+	Archive *Archive
+	// Recovery, when set, starts the server in targeted recovery from a WAL archive: what a
+	// restore does on a base backup laid down in PGDATA (see Recovery).
+	Recovery *Recovery
 
 	state   clusterState
 	uid     int
@@ -86,10 +93,10 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	defer unlockFile(lock)
 
-	if err := c.resolveBinDir(); err != nil {
+	if err := c.Prepare(); err != nil {
 		return err
 	}
-	if err := c.resolveUser(); err != nil {
+	if err := c.checkTraversable(c.Root); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(c.pgdata(), "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
@@ -112,13 +119,24 @@ func (c *Cluster) Start(ctx context.Context) error {
 		_ = c.pgctl(ctx, "stop", "-m", "fast", "-w")
 		running = false
 	}
-	if !running {
+	if running {
+		c.logger().Info("adopting running private postgres", "root", c.Root, "port", c.state.Port)
+		// The settings are the starting process's: one run without SOCLE_BACKUP_DIR (a
+		// `socle apply`, say) must not turn the archiving of a running cluster off.
+		if changed, err := c.writeSettings(false); err != nil {
+			return err
+		} else if changed {
+			c.logger().Warn("private postgres runs with other archive settings than this process's (SOCLE_BACKUP_DIR): "+
+				"they apply when every socle process using it has stopped and it starts again", "root", c.Root)
+		}
+	} else {
+		if _, err := c.writeSettings(true); err != nil {
+			return err
+		}
 		if err := c.start(ctx); err != nil {
 			return err
 		}
 		c.started = true
-	} else {
-		c.logger().Info("adopting running private postgres", "root", c.Root, "port", c.state.Port)
 	}
 	c.inuse, err = lockFile(c.Root+".inuse", syscall.LOCK_SH)
 	return err
@@ -151,22 +169,51 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return c.pgctl(ctx, "stop", "-m", "fast", "-w", "-t", "60")
 }
 
+// Credentials are the role socle connects to the cluster as: a base backup keeps them, since
+// the backup holds only the password's SCRAM verifier.
+func (c *Cluster) Credentials() (user, password string) { return c.state.User, c.state.Password }
+
+// SetCredentials writes the state of a cluster restored from a base backup, before its
+// first start: the role and password of the cluster it was taken from, and no port (a free
+// one is picked).
+func (c *Cluster) SetCredentials(user, password string) error {
+	c.state = clusterState{User: user, Password: password}
+	return c.saveState()
+}
+
 // URL returns the connection string for database name on this cluster.
 func (c *Cluster) URL(name string) string {
 	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable",
 		c.state.User, c.state.Password, c.state.Port, name)
 }
 
+// Prepare finds the binaries and the system user the cluster runs as; Start does it too.
+func (c *Cluster) Prepare() error {
+	if err := c.resolveBinDir(); err != nil {
+		return err
+	}
+	return c.resolveUser()
+}
+
+// PGDATA is the cluster's data directory.
+func (c *Cluster) PGDATA() string { return c.pgdata() }
+
 func (c *Cluster) resolveBinDir() error {
 	if c.BinDir != "" {
 		return nil
 	}
+	dir, err := FindBinDir()
+	c.BinDir = dir
+	return err
+}
+
+// FindBinDir finds the system's PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup...).
+func FindBinDir() (string, error) {
 	if p, err := exec.LookPath("pg_config"); err == nil {
 		if out, err := exec.Command(p, "--bindir").Output(); err == nil {
 			dir := strings.TrimSpace(string(out))
 			if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
-				c.BinDir = dir
-				return nil
+				return dir, nil
 			}
 		}
 	}
@@ -175,15 +222,13 @@ func (c *Cluster) resolveBinDir() error {
 	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			c.BinDir = d
-			return nil
+			return d, nil
 		}
 	}
 	if p, err := exec.LookPath("initdb"); err == nil {
-		c.BinDir = filepath.Dir(p)
-		return nil
+		return filepath.Dir(p), nil
 	}
-	return errors.New("postgres: no initdb found: install PostgreSQL (apt-get install postgresql) or set SOCLE_DATABASE_URL")
+	return "", errors.New("postgres: no initdb found: install PostgreSQL (apt-get install postgresql) or set SOCLE_DATABASE_URL")
 }
 
 func versionOf(bindir string) int {
@@ -231,7 +276,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	if err := c.chown(c.Root); err != nil {
 		return err
 	}
-	if err := c.checkTraversable(); err != nil {
+	if err := c.checkTraversable(c.Root); err != nil {
 		return err
 	}
 	pw := make([]byte, 24)
@@ -261,7 +306,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	// images in the WAL) and compressed WAL.
 	conf := "\n# written by socle\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" +
 		"max_connections = 200\nlogging_collector = off\n" +
-		"shared_buffers = 512MB\nmax_wal_size = 4GB\ncheckpoint_timeout = 15min\nwal_compression = lz4\n"
+		"shared_buffers = 512MB\nmax_wal_size = 4GB\ncheckpoint_timeout = 15min\nwal_compression = lz4\n" + includeLine
 	f, err := os.OpenFile(filepath.Join(c.pgdata(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
@@ -276,13 +321,145 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	return c.saveState()
 }
 
+// Archive is continuous archiving of the WAL (PostgreSQL 15 §26.3): each completed segment
+// is handed to Command, which copies it into Dir; a base backup plus these segments restores
+// the cluster to any moment since the backup.
+type Archive struct {
+	// Dir receives the segments: socle creates it, mode 0700, owned by the cluster's user,
+	// which runs Command. Its parent is made traversable (0711) for that user.
+	Dir string
+	// Command is archive_command: %p is the segment's path (relative to PGDATA), %f its
+	// name. It must succeed only once the segment is safely stored (§26.3.1).
+	Command string
+	// Timeout is archive_timeout: a segment holding any change is archived at the latest
+	// this long after it, so that a quiet platform loses at most that much (§26.3.1).
+	Timeout time.Duration
+}
+
+// Recovery is a targeted recovery from a WAL archive (PostgreSQL 15 §26.3.4): the server
+// replays the archive from the base backup laid in PGDATA up to Target, then promotes.
+type Recovery struct {
+	// RestoreCommand is restore_command: it copies %f from the archive to %p, and fails
+	// when the archive has no such file.
+	RestoreCommand string
+	// Target is recovery_target_time; zero replays every segment the archive holds.
+	Target time.Time
+}
+
+// settingsFile holds the settings socle decides at each start (archiving, recovery), apart
+// from postgresql.conf so that they can be rewritten whole: included last, they win.
+const settingsFile = "socle.conf"
+
+const includeLine = "include_if_exists = '" + settingsFile + "'\n"
+
+// writeSettings writes socle.conf as Archive and Recovery say, makes sure postgresql.conf
+// includes it (a cluster created by an earlier release does not), and, for a recovery,
+// puts recovery.signal in place. It reports whether socle.conf changes; with write false
+// it only says so.
+func (c *Cluster) writeSettings(write bool) (bool, error) {
+	var b strings.Builder
+	b.WriteString("# written by socle at each start of the cluster: edits are lost\n")
+	if a := c.Archive; a != nil && !write {
+		fmt.Fprintf(&b, "archive_mode = on\narchive_command = %s\narchive_timeout = %ds\n",
+			confQuote(a.Command), int(a.Timeout.Seconds()))
+	} else if a != nil {
+		if err := os.MkdirAll(filepath.Dir(a.Dir), 0o711); err != nil {
+			return false, fmt.Errorf("postgres: WAL archive: %w", err)
+		}
+		if err := os.Mkdir(a.Dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return false, fmt.Errorf("postgres: WAL archive: %w", err)
+		}
+		if err := c.chown(a.Dir); err != nil {
+			return false, err
+		}
+		if err := c.checkTraversable(a.Dir); err != nil {
+			return false, err
+		}
+		fmt.Fprintf(&b, "archive_mode = on\narchive_command = %s\narchive_timeout = %ds\n",
+			confQuote(a.Command), int(a.Timeout.Seconds()))
+	}
+	if r := c.Recovery; r != nil && write {
+		fmt.Fprintf(&b, "restore_command = %s\nrecovery_target_action = 'promote'\n", confQuote(r.RestoreCommand))
+		if !r.Target.IsZero() {
+			fmt.Fprintf(&b, "recovery_target_time = %s\n", confQuote(r.Target.UTC().Format("2006-01-02 15:04:05.999999")+"+00"))
+		}
+		signal := filepath.Join(c.pgdata(), "recovery.signal")
+		if err := os.WriteFile(signal, nil, 0o600); err != nil {
+			return false, fmt.Errorf("postgres: %w", err)
+		}
+		if err := c.chown(signal); err != nil {
+			return false, err
+		}
+	}
+	path := filepath.Join(c.pgdata(), settingsFile)
+	if old, err := os.ReadFile(path); err == nil && string(old) == b.String() {
+		return false, nil
+	}
+	if !write {
+		return true, nil
+	}
+	conf := filepath.Join(c.pgdata(), "postgresql.conf")
+	main, err := os.ReadFile(conf)
+	if err != nil {
+		return false, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(string(main), includeLine) {
+		if err := os.WriteFile(conf, append(main, "\n# written by socle\n"+includeLine...), 0o600); err != nil {
+			return false, fmt.Errorf("postgres: write postgresql.conf: %w", err)
+		}
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return false, fmt.Errorf("postgres: %w", err)
+	}
+	if err := c.chown(tmp); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return false, fmt.Errorf("postgres: %w", err)
+	}
+	return true, nil
+}
+
+// confQuote quotes a string value for postgresql.conf: a quote is written twice (§20.1.2).
+func confQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// WaitRecovered waits until the server started with Recovery has replayed the archive up to
+// its target and promoted itself. A recovery that cannot reach its target stops the server
+// (PostgreSQL 15: "recovery ended before configured recovery target was reached"): the
+// error then carries the end of its log.
+func (c *Cluster) WaitRecovered(ctx context.Context) error {
+	for {
+		if conn, err := pgx.Connect(ctx, c.URL("postgres")); err == nil {
+			var in bool
+			err = conn.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&in)
+			conn.Close(ctx)
+			if err == nil && !in {
+				return nil
+			}
+		}
+		if running, err := c.running(ctx); err != nil || !running {
+			tail, _ := os.ReadFile(filepath.Join(c.Root, "postgres.log"))
+			if len(tail) > 3000 {
+				tail = tail[len(tail)-3000:]
+			}
+			return fmt.Errorf("postgres: the recovery stopped before its end:\n%s", tail)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("postgres: waiting for the recovery: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // checkTraversable fails early, with the fix, when the cluster's user cannot reach its own
 // directory (a data directory under /root, say).
-func (c *Cluster) checkTraversable() error {
+func (c *Cluster) checkTraversable(path string) error {
 	if c.uid < 0 {
 		return nil
 	}
-	abs, _ := filepath.Abs(c.Root)
+	abs, _ := filepath.Abs(path)
 	for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
 		fi, err := os.Stat(dir)
 		if err != nil {
@@ -290,7 +467,7 @@ func (c *Cluster) checkTraversable() error {
 		}
 		if fi.Mode().Perm()&0o001 == 0 {
 			return fmt.Errorf("postgres: the system user %q cannot traverse %s (mode %v): "+
-				"set SOCLE_DATA_DIR to a directory outside it, or chmod o+x %s",
+				"choose a directory outside it (SOCLE_DATA_DIR, SOCLE_BACKUP_DIR), or chmod o+x %s",
 				c.SystemUser, dir, fi.Mode().Perm(), dir)
 		}
 		if dir == "/" {
@@ -389,6 +566,20 @@ func (c *Cluster) command(ctx context.Context, name string, args ...string) *exe
 		cmd.Dir = "/"
 	}
 	return cmd
+}
+
+// ChownTree gives path and everything under it to the cluster's user (when socle runs as
+// root; Prepare first): what a restore does with the files it lays down.
+func (c *Cluster) ChownTree(path string) error {
+	if c.uid < 0 {
+		return nil
+	}
+	return filepath.WalkDir(path, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, c.uid, c.gid)
+	})
 }
 
 func (c *Cluster) chown(path string) error {
