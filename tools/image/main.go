@@ -72,7 +72,7 @@ func run(o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	tag, err := name.NewTag("socle:"+o.version)
+	tag, err := name.NewTag("socle:" + o.version)
 	if err != nil {
 		return fmt.Errorf("-version %q is not a valid image tag: %w", o.version, err)
 	}
