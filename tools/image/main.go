@@ -213,6 +213,9 @@ func build(o options, log *slog.Logger) (v1.Image, error) {
 		Architecture: arch,
 		OS:           "linux",
 		Created:      created,
+		// "layers" is the only type the OCI image spec (config.md, rootfs) defines; the diff
+		// IDs are added with the layers.
+		RootFS: v1.RootFS{Type: "layers"},
 		Config: v1.Config{
 			User:       fmt.Sprintf("%d:0", uid),
 			Entrypoint: []string{"/" + binPath},
