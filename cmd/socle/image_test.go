@@ -61,6 +61,7 @@ func TestImage(t *testing.T) {
 	t.Logf("socle built in %s, image in %s: %s", built.Sub(start).Round(time.Millisecond),
 		time.Since(built).Round(time.Millisecond), strings.TrimSpace(out))
 
+	checks := time.Now()
 	img := readLayout(t, layoutDir)
 	cfg := img.config.Config
 
@@ -195,6 +196,7 @@ func TestImage(t *testing.T) {
 	if strings.Contains(string(passwd), fmt.Sprintf(":%d:", uid)) {
 		t.Fatalf("uid %d is in /etc/passwd", uid)
 	}
+	t.Logf("layout read, checked and unpacked in %s", time.Since(checks).Round(time.Millisecond))
 	c := container{root: root, uid: uid, env: cfg.Env, workdir: cfg.WorkingDir, entrypoint: cfg.Entrypoint, cmd: cfg.Cmd}
 	runStart := time.Now()
 	if out, err := c.command(nil, "version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "socle image-test ") {
@@ -206,6 +208,12 @@ func TestImage(t *testing.T) {
 	ld.Path, ld.Args[0] = "/lib64/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2"
 	if out, err := ld.CombinedOutput(); err != nil || strings.Contains(string(out), "not found") || !strings.Contains(string(out), "libgcc_s.so.1 =>") {
 		t.Errorf("ld.so --list libstdc++.so.6 in the image: %v:\n%s", err, out)
+	}
+
+	// Without SOCLE_DATABASE_URL socle would run its private cluster, whose server is not in
+	// the image: it says so and stops.
+	if out, err := c.command(nil).CombinedOutput(); err == nil || !strings.Contains(string(out), "SOCLE_DATABASE_URL") {
+		t.Errorf("socle serve without SOCLE_DATABASE_URL in the image: %v:\n%s", err, out)
 	}
 
 	// socle serve against an external PostgreSQL, every service, as the Deployment runs it.
@@ -433,8 +441,8 @@ func readLayout(t *testing.T, dir string) *image {
 			t.Fatal(err)
 		}
 		// The diff ID is the digest of the uncompressed tar (image spec, config.md).
-		h := sha256.New()
-		tr := tar.NewReader(io.TeeReader(zr, h))
+		h, n := sha256.New(), &counter{}
+		tr := tar.NewReader(io.TeeReader(zr, io.MultiWriter(h, n)))
 		for {
 			hdr, err := tr.Next()
 			if err == io.EOF {
@@ -445,16 +453,19 @@ func readLayout(t *testing.T, dir string) *image {
 			}
 			l.entries = append(l.entries, hdr)
 		}
-		io.Copy(h, zr) // the tar's trailing padding
+		io.Copy(io.MultiWriter(h, n), zr) // the tar's trailing padding
+		l.uncompressed = n.n
 		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != img.config.RootFS.DiffIDs[i] {
 			t.Errorf("layer %d: diff ID %s, config says %s", i, got, img.config.RootFS.DiffIDs[i])
 		}
-		zr2, _ := gzip.NewReader(bytes.NewReader(l.data))
-		l.uncompressed, _ = io.Copy(io.Discard, zr2)
 		img.layers = append(img.layers, l)
 	}
 	return img
 }
+
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 func blob(t *testing.T, dir string, d descriptor) []byte {
 	t.Helper()
