@@ -45,12 +45,11 @@ type options struct {
 
 func main() {
 	var o options
-	cache, _ := os.UserCacheDir()
 	epoch, _ := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64)
 	flag.StringVar(&o.binary, "binary", "", "the socle binary to put in the image (linux, the machine's architecture)")
 	flag.StringVar(&o.tarPath, "tar", "", "write the image as a tarball that docker load / podman load read")
 	flag.StringVar(&o.layoutPath, "layout", "", "write the image as an OCI image layout directory (replaced)")
-	flag.StringVar(&o.debCache, "deb-cache", filepath.Join(cache, "socle-image-debs"), "where the Debian packages are kept between builds")
+	flag.StringVar(&o.debCache, "deb-cache", defaultDebCache(), "where the Debian packages are kept between builds")
 	flag.StringVar(&o.version, "version", "dev", "socle's version: the image's tag and org.opencontainers.image.version")
 	flag.StringVar(&o.revision, "revision", "", "the commit it is built from (org.opencontainers.image.revision)")
 	flag.StringVar(&o.source, "source", "", "the source repository's URL (org.opencontainers.image.source); empty: no label")
@@ -62,6 +61,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
+}
+
+// defaultDebCache is the user's cache directory, or the temporary one when there is none (no
+// $HOME): never a directory relative to the work tree.
+func defaultDebCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "socle-image-debs")
 }
 
 func run(o options, log *slog.Logger) error {

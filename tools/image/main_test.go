@@ -109,8 +109,7 @@ func TestImageIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, _ := os.UserCacheDir()
-	o := options{binary: self, debCache: filepath.Join(cache, "socle-image-debs"), version: "repro", created: 1700000000}
+	o := options{binary: self, debCache: defaultDebCache(), version: "repro", created: 1700000000}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var digests []string
 	for range 2 {
