@@ -216,7 +216,9 @@ func TestImage(t *testing.T) {
 		t.Errorf("socle serve without SOCLE_DATABASE_URL in the image: %v:\n%s", err, out)
 	}
 
-	// socle serve against an external PostgreSQL, every service, as the Deployment runs it.
+	// socle serve against an external PostgreSQL, every service, as the Deployment runs it;
+	// the wallet's issuer key in a PKCS#11 token when SoftHSM2 is installed (make deps).
+	hsmEnv, hsmTokens := softHSM(t, root, uid)
 	url := dbtest.NewURL(t)
 	logPath := filepath.Join(dir, "serve.log")
 	logs, err := os.Create(logPath)
@@ -224,8 +226,8 @@ func TestImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logs.Close()
-	serve := c.command([]string{"SOCLE_DATABASE_URL=" + url, "SOCLE_MIGRATE=always", "SOCLE_LOG_LEVEL=warn",
-		"SOCLE_WEB_ADDR=127.0.0.1:0", "SOCLE_INTERCONNECT_ADDR=127.0.0.1:0", "SOCLE_OPS_ADDR=127.0.0.1:0"})
+	serve := c.command(append([]string{"SOCLE_DATABASE_URL=" + url, "SOCLE_MIGRATE=always", "SOCLE_LOG_LEVEL=warn",
+		"SOCLE_WEB_ADDR=127.0.0.1:0", "SOCLE_INTERCONNECT_ADDR=127.0.0.1:0", "SOCLE_OPS_ADDR=127.0.0.1:0"}, hsmEnv...))
 	serve.Stdout, serve.Stderr = logs, logs
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
@@ -291,6 +293,18 @@ func TestImage(t *testing.T) {
 	}
 	t.Logf("in the image as uid %d gid 0: socle version, then socle serve ready (/readyz 200) %s after start",
 		uid, ready.Round(time.Millisecond))
+	if hsmTokens != "" {
+		// The wallet made its issuer key in the token through the module it loaded (dlopen).
+		// SoftHSM keeps each object as a file; token.object is the token's own, made by
+		// softhsm2-util: the key pair is two more.
+		objects, _ := filepath.Glob(filepath.Join(hsmTokens, "*", "*.object"))
+		objects = slices.DeleteFunc(objects, func(p string) bool { return filepath.Base(p) == "token.object" })
+		logged, _ := os.ReadFile(logPath)
+		if len(objects) < 2 || !strings.Contains(string(logged), "making it") {
+			failed("no key made in the PKCS#11 token (%d objects)", len(objects))
+		}
+		t.Logf("PKCS#11 in the image: SoftHSM2's module loaded, the wallet's issuer key pair made in its token (%d objects)", len(objects))
+	}
 
 	// What the process wrote: only in the volumes, and as its uid in group 0.
 	var written []string
@@ -336,6 +350,86 @@ func TestImage(t *testing.T) {
 		t.Error("socle wrote nothing: the check of where it writes checked nothing")
 	}
 	t.Logf("socle wrote %d files and directories, all under %q: %s", len(written), volumes, strings.Join(written, " "))
+}
+
+// softHSM puts SoftHSM2's PKCS#11 module in the image's volume, with the libraries it needs
+// that the image does not have (OpenSSL's libcrypto), and a token for uid, as an operator
+// mounts a vendor's module: it returns the settings that make the wallet use it, and the
+// tokens' directory on this side of the chroot. Without SoftHSM2, nothing.
+func softHSM(t *testing.T, root string, uid uint32) (env []string, tokens string) {
+	t.Helper()
+	module := ""
+	for _, p := range []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"} {
+		if _, err := os.Stat(p); err == nil {
+			module = p
+		}
+	}
+	if _, err := exec.LookPath("softhsm2-util"); err != nil || module == "" {
+		t.Log("SoftHSM2 is not installed (make deps installs it): socle serve runs with key files, not PKCS#11")
+		return nil, ""
+	}
+	const inImage = "/var/lib/socle/hsm"
+	dir := filepath.Join(root, inImage)
+	tokens = filepath.Join(dir, "tokens")
+	if err := os.MkdirAll(tokens, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFile := func(from string) {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(from)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(module)
+	// ldd: "libcrypto.so.3 => /lib/x86_64-linux-gnu/libcrypto.so.3 (0x...)"; what the image
+	// lacks comes with the module.
+	out, err := exec.Command("ldd", module).Output()
+	if err != nil {
+		t.Fatalf("ldd %s: %v", module, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[1] != "=>" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(root, "lib/x86_64-linux-gnu", f[0])); err == nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(root, "usr/lib/x86_64-linux-gnu", f[0])); err == nil {
+			continue
+		}
+		copyFile(f[2])
+	}
+	conf := func(tokenDir string) string {
+		return "directories.tokendir = " + tokenDir + "\nobjectstore.backend = file\nlog.level = ERROR\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "softhsm2.conf"), []byte(conf(inImage+"/tokens")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostConf := filepath.Join(t.TempDir(), "softhsm2.conf")
+	if err := os.WriteFile(hostConf, []byte(conf(tokens)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	init := exec.Command("softhsm2-util", "--init-token", "--free", "--label", "socle-image", "--pin", "4321", "--so-pin", "87654321")
+	init.Env = append(os.Environ(), "SOFTHSM2_CONF="+hostConf)
+	if out, err := init.CombinedOutput(); err != nil {
+		t.Fatalf("softhsm2-util: %v\n%s", err, out)
+	}
+	err = filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(uid), 0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{"SOFTHSM2_CONF=" + inImage + "/softhsm2.conf", "LD_LIBRARY_PATH=" + inImage,
+		"SOCLE_WALLET_PKCS11_MODULE=" + inImage + "/" + filepath.Base(module),
+		"SOCLE_WALLET_PKCS11_TOKEN=socle-image", "SOCLE_WALLET_PKCS11_PIN=4321"}, tokens
 }
 
 // container runs the image's programs in root as uid, group 0, no supplementary group, with
