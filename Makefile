@@ -5,7 +5,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X socle/internal/cli.version=$(VERSION)
 FUZZTIME ?= 15s
 
-.PHONY: run test build deps browser-deps portal-vendor transfers-vendor bench fuzz vet clean
+.PHONY: run test build image deps browser-deps portal-vendor transfers-vendor bench fuzz vet clean
 
 ## run: build and run the platform with its embedded defaults and the demo data
 run: deps build
@@ -19,6 +19,7 @@ test: deps browser-deps build
 	node --test internal/visio/notes/static/
 	SOCLE_TRANSFER_TEST_MB=1024 node --test --test-concurrency=1 tests/browser/
 	node --test --test-concurrency=1 tests/wallet/
+	cd tools/image && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## bench: the benchmarks, each printing its figures against a baseline measured in the same run
 bench: deps build bin/caddy
@@ -47,6 +48,21 @@ fuzz:
 
 build: portal-vendor transfers-vendor
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/socle
+
+## image: socle's OCI image (docs/operations-image.md), without a container engine: socle for
+## linux/amd64 with cgo (PKCS#11), stripped of its symbol table and DWARF (stack traces keep
+## their names and lines), on a base made of Debian packages, assembled by tools/image (its own
+## module, so that go-containerregistry stays out of socle's go.mod). Writes the OCI layout
+## bin/socle-image/ and bin/socle-image.tar for docker load / podman load.
+IMAGE_SOURCE   ?=
+IMAGE_LICENSES ?=
+image: portal-vendor transfers-vendor
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o bin/socle-linux-amd64 ./cmd/socle
+	cd tools/image && $(GO) run . -binary $(CURDIR)/bin/socle-linux-amd64 \
+	  -layout $(CURDIR)/bin/socle-image -tar $(CURDIR)/bin/socle-image.tar \
+	  -version $(VERSION) -revision "$$(git rev-parse HEAD 2>/dev/null)" \
+	  -created "$$(git log -1 --format=%ct 2>/dev/null || echo 0)" \
+	  -source "$(IMAGE_SOURCE)" -licenses "$(IMAGE_LICENSES)"
 
 ## bin/caddy: Caddy from its Go module, in a module of its own (tools/caddy) so that it stays
 ## out of socle's go.mod: the gateway's benchmark compares socle with its reverse_proxy
