@@ -218,6 +218,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.intake.Stored = s.acceptanceStored
 		s.intake.Unregistered = func(r *http.Request, c *x509.Certificate) { s.acceptance.Refused(r.Context(), identity.ClientIP(r), c) }
 	}
+	deps.Registry.MustRegister(directory.CertificateExpiry(deps.Pool))
 	s.pdaau = pdaau.NewStore(deps.Pool)
 	s.calls = pull.NewCalls(cfg.PullMaxAge)
 	s.ported = porting.NewIndex(deps.Pool, s.log.With("component", "porting"))
