@@ -136,6 +136,11 @@ type cnpgCluster struct {
 		Monitoring struct {
 			EnablePodMonitor bool `json:"enablePodMonitor"`
 		} `json:"monitoring"`
+		Plugins []struct {
+			Name          string            `json:"name"`
+			IsWALArchiver bool              `json:"isWALArchiver,omitempty"`
+			Parameters    map[string]string `json:"parameters,omitempty"`
+		} `json:"plugins,omitempty"`
 		Backup map[string]any `json:"backup,omitempty"`
 	} `json:"spec"`
 }
