@@ -11,6 +11,8 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
@@ -381,6 +383,30 @@ func TestRulesCatch(t *testing.T) {
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the rules did not report %q", want)
+		}
+	}
+}
+
+// TestHelmLint: what `helm lint` says of the chart with each value set (Chart.yaml, values
+// against the schema, templates rendered strictly, deprecated API versions): nothing at
+// warning or above.
+func TestHelmLint(t *testing.T) {
+	sets, err := render.ValueSets("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range sortedKeys(sets) {
+		vals, err := render.ReadValues(sets[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := lint.RunAll(chartDir, vals, render.Release.Namespace)
+		for _, m := range res.Messages {
+			if m.Severity >= support.WarningSev {
+				t.Errorf("%s: %s", name, m)
+			} else {
+				t.Logf("%s: %s", name, m)
+			}
 		}
 	}
 }
