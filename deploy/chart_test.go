@@ -368,6 +368,7 @@ func TestRulesCatch(t *testing.T) {
 	c.Resources.Requests[corev1.ResourceCPU] = resource.Quantity{}
 	o.pdbs = o.pdbs[:1] // the Deployment's PodDisruptionBudget is gone
 	o.services[0].Spec.Selector = map[string]string{"app.kubernetes.io/component": "nothing"}
+	o.netpols[1].Spec.Egress[1].To = nil // PostgreSQL's peers left empty
 
 	got := strings.Join(check(o), "\n")
 	t.Logf("violations:\n%s", got)
@@ -380,6 +381,7 @@ func TestRulesCatch(t *testing.T) {
 		"Deployment/socle-web container socle: no cpu and memory requests",
 		"Deployment/socle-web: matched by 0 PodDisruptionBudgets, want 1",
 		"matches no pods",
+		"egress rule 1 has no to: it allows every destination",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the rules did not report %q", want)

@@ -300,7 +300,25 @@ func check(o *objects) violations {
 	checkNATS(&v, o)
 	checkMonitoring(&v, o)
 	checkDatabase(&v, o, ps)
+	checkPolicies(&v, o)
 	return v
+}
+
+// checkPolicies: a NetworkPolicy rule without peers opens to every address (an empty list
+// in a value, say); each rule of the chart names who.
+func checkPolicies(v *violations, o *objects) {
+	for _, np := range o.netpols {
+		for i, r := range np.Spec.Ingress {
+			if len(r.From) == 0 {
+				v.add("NetworkPolicy/"+np.Name, "ingress rule %d has no from: it admits every source", i)
+			}
+		}
+		for i, r := range np.Spec.Egress {
+			if len(r.To) == 0 {
+				v.add("NetworkPolicy/"+np.Name, "egress rule %d has no to: it allows every destination", i)
+			}
+		}
+	}
 }
 
 func psaLevel() psaapi.LevelVersion {
