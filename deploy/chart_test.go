@@ -369,6 +369,8 @@ func TestRulesCatch(t *testing.T) {
 	o.pdbs = o.pdbs[:1] // the Deployment's PodDisruptionBudget is gone
 	o.services[0].Spec.Selector = map[string]string{"app.kubernetes.io/component": "nothing"}
 	o.netpols[1].Spec.Egress[1].To = nil // PostgreSQL's peers left empty
+	o.rules[0].Spec.Groups[0].Rules[1].Expr = `kube_pod_status_ready{pod=~"socle-.*", condition="false"} == 1`
+	o.rules[0].Spec.Groups[1].Rules[0].Expr = `increase(socle_emergency_delivery_lost_total[10m]) > 0`
 
 	got := strings.Join(check(o), "\n")
 	t.Logf("violations:\n%s", got)
@@ -382,6 +384,8 @@ func TestRulesCatch(t *testing.T) {
 		"Deployment/socle-web: matched by 0 PodDisruptionBudgets, want 1",
 		"matches no pods",
 		"egress rule 1 has no to: it allows every destination",
+		`SoclePodNotReady: pod=~"socle-.*" matches the database's pod socle-db-1`,
+		"SocleLocationUndelivered: uses socle_emergency_delivery_lost_total, which socle does not register",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the rules did not report %q", want)

@@ -746,7 +746,10 @@ var socleMetrics = func() map[string]bool {
 	return names
 }()
 
-var exprMetric = regexp.MustCompile(`\bsocle_[a-z0-9_]+`)
+var (
+	exprMetric = regexp.MustCompile(`\bsocle_[a-z0-9_]+`)
+	matcher    = regexp.MustCompile(`\b(job|pod)=~"([^"]+)"`)
+)
 
 // checkMonitoring: the ServiceMonitor scrapes Services that have the ops port; every alert
 // has a severity and a description, and names only metrics socle registers.
@@ -771,6 +774,53 @@ func checkMonitoring(v *violations, o *objects) {
 			}
 			if e.TLSConfig.CA == nil && !e.TLSConfig.InsecureSkipVerify {
 				v.add("ServiceMonitor/"+sm.Name, "no CA to check the ops listener's certificate")
+			}
+		}
+	}
+	// The alerts' selectors: job=~ must match the scraped Services, pod=~ the workloads' pods
+	// and never the database's (CloudNativePG names its pods <cluster>-<n>).
+	var scrapedServices, podNames, dbPods []string
+	for _, s := range o.services {
+		if s.Spec.ClusterIP != corev1.ClusterIPNone && s.Spec.Type == corev1.ServiceTypeClusterIP {
+			scrapedServices = append(scrapedServices, s.Name)
+		}
+	}
+	for _, st := range o.statefulSets {
+		podNames = append(podNames, st.Name+"-0")
+	}
+	for _, d := range o.deployments {
+		podNames = append(podNames, d.Name+"-7d9f8b6c5-x2x4z")
+	}
+	for _, cl := range o.clusters {
+		dbPods = append(dbPods, cl.Name+"-1")
+	}
+	for _, r := range o.rules {
+		for _, g := range r.Spec.Groups {
+			for _, rule := range g.Rules {
+				id := "PrometheusRule/" + r.Name + " " + rule.Alert
+				for _, m := range matcher.FindAllStringSubmatch(rule.Expr, -1) {
+					re, err := regexp.Compile("^(?:" + m[2] + ")$")
+					if err != nil {
+						v.add(id, "%s=~%q: %v", m[1], m[2], err)
+						continue
+					}
+					want, never := podNames, dbPods
+					if m[1] == "job" {
+						want, never = scrapedServices, nil
+					} else if m[1] != "pod" {
+						continue
+					}
+					for _, name := range want {
+						if !re.MatchString(name) {
+							v.add(id, "%s=~%q does not match %s", m[1], m[2], name)
+						}
+					}
+					for _, name := range never {
+						if re.MatchString(name) {
+							v.add(id, "%s=~%q matches the database's pod %s", m[1], m[2], name)
+						}
+					}
+				}
 			}
 		}
 	}
