@@ -225,6 +225,28 @@ func TestPlatformObjects(t *testing.T) {
 			t.Errorf("OpenShift: Service/%s is a LoadBalancer; the passthrough Route publishes the interconnect", s.Name)
 		}
 	}
+	// passthrough: people see socle's certificate; one Route, no path, to the default workload.
+	vals, err := render.ReadValues("testdata/values-openshift.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals["web"].(map[string]any)["route"] = map[string]any{"termination": "passthrough"}
+	pt := renderSet(t, ch, vals, render.Release)
+	for _, line := range check(pt) {
+		t.Error(line)
+	}
+	webRoutes := 0
+	for _, r := range pt.routes {
+		if r.Spec.Port.TargetPort == "web" {
+			webRoutes++
+			if r.Spec.TLS.Termination != "passthrough" || r.Spec.Path != "" || r.Spec.To.Name != "socle-web" {
+				t.Errorf("Route/%s: %s %q to %s, want passthrough, no path, to socle-web", r.Name, r.Spec.TLS.Termination, r.Spec.Path, r.Spec.To.Name)
+			}
+		}
+	}
+	if webRoutes != 1 {
+		t.Errorf("passthrough: %d web Routes, want 1", webRoutes)
+	}
 	cm := read("certmanager")
 	if len(cm.certificates) != 2 {
 		t.Fatalf("cert-manager: %d Certificates, want the server's and the client's", len(cm.certificates))
