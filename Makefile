@@ -16,6 +16,9 @@ run: deps build
 test: deps browser-deps build
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
+	@# The Helm chart (deploy/helm/socle), in a Go module of its own: Helm and the Kubernetes
+	@# API types stay out of socle's go.mod. No race detector: no goroutines of ours to race.
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 	node --test internal/visio/notes/static/
 	SOCLE_TRANSFER_TEST_MB=1024 node --test --test-concurrency=1 tests/browser/
 	node --test --test-concurrency=1 tests/wallet/
