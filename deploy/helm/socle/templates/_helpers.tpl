@@ -139,6 +139,8 @@ seccompProfile:
   value: {{ .Values.log.level | quote }}
 - name: SOCLE_LOG_FORMAT
   value: {{ .Values.log.format | quote }}
+- name: SOCLE_SHUTDOWN_DRAIN
+  value: {{ .Values.shutdownDrain | quote }}
 - name: SOCLE_DATABASE_URL
   valueFrom:
     secretKeyRef:
