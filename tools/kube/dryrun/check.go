@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -156,8 +157,26 @@ func Check(ctx context.Context, cfg *rest.Config, docs []Doc, opts CheckOptions)
 		if err != nil {
 			return rep, err
 		}
-		cached.Invalidate()
-		mapper.Reset()
+		// Established means served, but discovery may trail it by a moment: wait until every
+		// installed kind maps, for at most 30 s.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mapper.Reset()
+			missing := 0
+			for gk := range needed {
+				if _, err := mapper.RESTMapping(gk); err != nil {
+					missing++
+				}
+			}
+			if missing == 0 || time.Now().After(deadline) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return rep, ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
 	}
 
 	type planned struct {
