@@ -254,6 +254,7 @@ func Check(ctx context.Context, cfg *rest.Config, docs []Doc, opts CheckOptions)
 		rep.Namespaces = append(rep.Namespaces, ns)
 	}
 
+	var accounts []planned
 	for _, p := range plan {
 		gk := p.mapping.GroupVersionKind.GroupKind()
 		if gk == (schema.GroupKind{Kind: "Namespace"}) {
@@ -261,16 +262,23 @@ func Check(ctx context.Context, cfg *rest.Config, docs []Doc, opts CheckOptions)
 		}
 		r := &rep.Results[p.result]
 		r.Outcome, r.Reason, r.Warnings = dryRun(p, p.doc.Obj)
-		// A Pod may only name a ServiceAccount that exists (ServiceAccount admission); those the
-		// manifests define are created for real once the API server accepted them.
 		if gk == (schema.GroupKind{Kind: "ServiceAccount"}) && r.Outcome == Accepted && p.doc.Obj.GetName() != "default" {
-			sa := p.doc.Obj.DeepCopy()
-			sa.SetNamespace(p.ns)
-			if _, err := dyn.Resource(p.mapping.Resource).Namespace(p.ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-				return rep, fmt.Errorf("create ServiceAccount %s/%s: %w", p.ns, sa.GetName(), err)
-			}
-			rep.ServiceAccnts = append(rep.ServiceAccnts, p.ns+"/"+sa.GetName())
+			accounts = append(accounts, p)
 		}
+	}
+	// A Pod may only name a ServiceAccount that exists (ServiceAccount admission): those the
+	// manifests define are created for real once the API server accepted them all — after
+	// every dry run, as several files (value sets) define the same account in one namespace.
+	for _, p := range accounts {
+		sa := p.doc.Obj.DeepCopy()
+		sa.SetNamespace(p.ns)
+		if _, err := dyn.Resource(p.mapping.Resource).Namespace(p.ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				continue
+			}
+			return rep, fmt.Errorf("create ServiceAccount %s/%s: %w", p.ns, sa.GetName(), err)
+		}
+		rep.ServiceAccnts = append(rep.ServiceAccnts, p.ns+"/"+sa.GetName())
 	}
 
 	// Then the Pods the workloads' controllers would create.
