@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -188,24 +186,7 @@ func TestARestoreToAMomentServesItsTNAAUAndDeliversWhatWasPending(t *testing.T) 
 	// The PKI is files, not database: copied as the backup instructions say.
 	copyDir(t, filepath.Join(dataDir, "pki"), filepath.Join(restored, "pki"))
 
-	var mu sync.Mutex
-	received := map[string]int{}
-	sim := exec.Command(binary, "sim", "psap", "--addr", bed.SimAddr, "--pki", bed.PKIDir)
-	simOut, _ := sim.StdoutPipe()
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { sim.Process.Signal(syscall.SIGTERM); sim.Wait() }()
-	go func() {
-		lines := bufio.NewScanner(simOut)
-		for lines.Scan() {
-			if m := messageID.FindStringSubmatch(lines.Text()); m != nil {
-				mu.Lock()
-				received[m[1]]++
-				mu.Unlock()
-			}
-		}
-	}()
+	psap := startPSAPSim(t, bed)
 	renv := []string{"SOCLE_DATA_DIR=" + restored, "SOCLE_SERVICES=emergency",
 		"SOCLE_WEB_ADDR=127.0.0.1:0", "SOCLE_INTERCONNECT_ADDR=127.0.0.1:0", "SOCLE_OPS_ADDR=127.0.0.1:0", "SOCLE_LOG_LEVEL=warn"}
 	again := serve(t, renv, logs)
@@ -216,10 +197,8 @@ func TestARestoreToAMomentServesItsTNAAUAndDeliversWhatWasPending(t *testing.T) 
 		t.Fatalf("the restored socle serves TNAAU version %d routing Paris' 17 to %s; at T it was %d to 0100000015", v, r, atT)
 	}
 	waitUntil(t, 60*time.Second, "every AML pending at T delivered", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
 		for _, id := range pending {
-			if received[id] == 0 {
+			if psap.times(id) == 0 {
 				return false
 			}
 		}
@@ -237,12 +216,10 @@ func TestARestoreToAMomentServesItsTNAAUAndDeliversWhatWasPending(t *testing.T) 
 	if !strings.Contains(status, " 0 pending") || regexp.MustCompile(`[1-9][0-9]* pending`).MatchString(status) {
 		t.Fatalf("socle migrate --status on the restored data:\n%s", status)
 	}
-	mu.Lock()
 	dups := 0
 	for _, id := range pending {
-		dups += received[id] - 1
+		dups += psap.times(id) - 1
 	}
-	mu.Unlock()
 	t.Logf("TNAAU version %d at T served after the restore (%d published after T); %d AML pending at T all delivered (%d sent twice), %d accepted after T unknown; restore took %s, the whole test %s",
 		atT, damaged, len(pending), dups, len(after), restoreTook.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 }

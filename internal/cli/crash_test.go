@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -87,30 +89,7 @@ func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	if err := bed.Apply(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	// The PSAPs are served by `socle sim psap`, a process of its own, in place of the bed's
-	// in-process simulator; what it prints is what the PSAPs received.
-	bed.Close()
-	var mu sync.Mutex
-	received := map[string]bool{}
-	sim := exec.Command(binary, "sim", "psap", "--addr", bed.SimAddr, "--pki", bed.PKIDir)
-	simOut, err := sim.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { sim.Process.Signal(syscall.SIGTERM); sim.Wait() }()
-	go func() {
-		lines := bufio.NewScanner(simOut)
-		for lines.Scan() {
-			if m := messageID.FindStringSubmatch(lines.Text()); m != nil {
-				mu.Lock()
-				received[m[1]] = true
-				mu.Unlock()
-			}
-		}
-	}()
+	psap := startPSAPSim(t, bed)
 
 	env := []string{"SOCLE_DATA_DIR=" + dataDir, "SOCLE_DATABASE_URL=" + url, "SOCLE_MIGRATE=never",
 		"SOCLE_WEB_ADDR=127.0.0.1:0", "SOCLE_INTERCONNECT_ADDR=127.0.0.1:0", "SOCLE_OPS_ADDR=127.0.0.1:0",
@@ -123,77 +102,24 @@ func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	ic := listening(t, dataDir)["interconnect"]
 	env = append(env, "SOCLE_INTERCONNECT_ADDR="+ic)
 
-	client, err := bed.Client("demo-operator", 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var accepted []string
-	var seq, refused int // refused: pushes that found socle down
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				mu.Lock()
-				seq++
-				n := seq
-				mu.Unlock()
-				body := aml.EncodeHTTPS(aml.Message{DeviceNumber: fmt.Sprintf("+3361%07d", n), EmergencyNumber: "112",
-					NetworkMCC: "001", NetworkMNC: "01",
-					Location: &aml.Location{Latitude: 48.85, Longitude: 2.35, Accuracy: 20, Source: aml.SourceGPS}})
-				status, b, err := testbed.Push(ctx, client, "https://"+ic, "application/x-www-form-urlencoded", body, nil)
-				if err != nil || status != http.StatusAccepted {
-					mu.Lock()
-					refused++
-					mu.Unlock()
-					time.Sleep(20 * time.Millisecond) // socle is down: the operator retries later
-					continue
-				}
-				var a struct{ ID string }
-				json.Unmarshal(b, &a)
-				mu.Lock()
-				accepted = append(accepted, a.ID)
-				mu.Unlock()
-			}
-		}()
-	}
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(accepted) }
+	ops := startOperators(t, bed, 8, "+3361", func() string { return ic })
+	count := func() int { n, _ := ops.counts(); return n }
 	waitUntil(t, 60*time.Second, "300 messages accepted", func() bool { return count() >= 300 })
 	proc.Process.Signal(syscall.SIGKILL)
 	proc.Wait()
 	atKill := count()
 	// socle stays down until the operators have seen it down and are retrying.
-	mu.Lock()
-	refusedAtKill := refused
-	mu.Unlock()
+	_, refusedAtKill := ops.counts()
 	waitUntil(t, 30*time.Second, "operators' pushes refused while socle is down", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
+		_, refused := ops.counts()
 		return refused >= refusedAtKill+8
 	})
 	proc = serve(t, env, logs)
 	defer func() { proc.Process.Signal(syscall.SIGTERM); proc.Wait() }()
 	waitUntil(t, 60*time.Second, "more messages accepted after the restart", func() bool { return count() >= atKill+300 })
-	close(stop)
-	wg.Wait()
+	accepted := ops.halt()
 
-	waitUntil(t, 60*time.Second, "every accepted message delivered", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, id := range accepted {
-			if !received[id] {
-				return false
-			}
-		}
-		return true
-	})
+	waitUntil(t, 60*time.Second, "every accepted message delivered", func() bool { return psap.delivered(accepted) })
 	// Rows the killed process delivered but had not yet recorded are sent again once their
 	// lease lapses (same Message-Id) and then recorded: the database converges.
 	waitUntil(t, 30*time.Second, "every delivery recorded", func() bool {
@@ -202,8 +128,148 @@ func TestNothingAcceptedIsLostWhenSocleIsKilledMidLoad(t *testing.T) {
 	t.Logf("%d accepted (%d before the kill), all delivered", len(accepted), atKill)
 }
 
+// operators push AML to socle's interconnect from several connections of the demo operator
+// until halted, as operators do: a push that finds socle down or switching is tried again a
+// little later, and only a 202 counts as accepted.
+type operators struct {
+	mu       sync.Mutex
+	seq      int
+	accepted []string // ids answered with a 202
+	refused  int      // pushes that found socle down
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// startOperators pushes to the interconnect at addr() (read at each push: it is set once
+// socle listens) from n connections; device numbers start with prefix.
+func startOperators(t *testing.T, bed *testbed.Bed, n int, prefix string, addr func() string) *operators {
+	t.Helper()
+	client, err := bed.Client("demo-operator", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &operators{stop: make(chan struct{})}
+	for range n {
+		o.wg.Add(1)
+		go func() {
+			defer o.wg.Done()
+			for {
+				select {
+				case <-o.stop:
+					return
+				default:
+				}
+				o.mu.Lock()
+				o.seq++
+				seq := o.seq
+				o.mu.Unlock()
+				body := aml.EncodeHTTPS(aml.Message{DeviceNumber: fmt.Sprintf("%s%07d", prefix, seq), EmergencyNumber: "112",
+					NetworkMCC: "001", NetworkMNC: "01",
+					Location: &aml.Location{Latitude: 48.85, Longitude: 2.35, Accuracy: 20, Source: aml.SourceGPS}})
+				status, b, err := testbed.Push(context.Background(), client, "https://"+addr(), "application/x-www-form-urlencoded", body, nil)
+				if err != nil || status != http.StatusAccepted {
+					o.mu.Lock()
+					o.refused++
+					o.mu.Unlock()
+					time.Sleep(20 * time.Millisecond) // the operator's pause before it retries, not a test's wait
+					continue
+				}
+				var a struct{ ID string }
+				json.Unmarshal(b, &a)
+				o.mu.Lock()
+				o.accepted = append(o.accepted, a.ID)
+				o.mu.Unlock()
+			}
+		}()
+	}
+	return o
+}
+
+// counts are how many pushes were accepted and refused so far.
+func (o *operators) counts() (accepted, refused int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.accepted), o.refused
+}
+
+// halt stops the pushes and returns the ids accepted.
+func (o *operators) halt() []string {
+	close(o.stop)
+	o.wg.Wait()
+	return o.accepted
+}
+
+// delivered is whether the PSAPs received every one of ids.
+func (p *psapSim) delivered(ids []string) bool {
+	for _, id := range ids {
+		if p.times(id) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // messageID finds the id in a line of `socle sim psap`: "... PSAP bspp reçu <id@socle> de tel:...".
 var messageID = regexp.MustCompile(`reçu <([0-9a-f-]{36})@socle>`)
+
+// psapSim is `socle sim psap` serving the bed's PSAPs, a process of its own in place of the
+// bed's in-process simulator (closed first), for the test's length: what it prints is what
+// the PSAPs received.
+type psapSim struct {
+	mu       sync.Mutex
+	received map[string]int // message id → times received
+}
+
+func startPSAPSim(t *testing.T, bed *testbed.Bed) *psapSim {
+	t.Helper()
+	bed.Close()
+	sim := exec.Command(binary, "sim", "psap", "--addr", bed.SimAddr, "--pki", bed.PKIDir)
+	out, err := sim.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Process.Signal(syscall.SIGTERM); sim.Wait() })
+	p := &psapSim{received: map[string]int{}}
+	go func() {
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			if m := messageID.FindStringSubmatch(lines.Text()); m != nil {
+				p.mu.Lock()
+				p.received[m[1]]++
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
+}
+
+// times is how many times the PSAPs received the message.
+func (p *psapSim) times(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.received[id]
+}
+
+// duplicates counts deliveries beyond the first of each id.
+func (p *psapSim) duplicates() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.received {
+		n += c - 1
+	}
+	return n
+}
+
+// ids are the messages received at least once.
+func (p *psapSim) ids() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Collect(maps.Keys(p.received))
+}
 
 func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -70,7 +69,6 @@ type load struct {
 	retried   int             // messages that needed more than one push
 	sameID    int             // retries answered "duplicate" with the id of a copy stored by a failed push
 	failedBy  map[string]int  // failures by cause, for the log
-	received  map[string]int  // at the PSAPs: id → times received
 	stop      chan struct{}
 	giveUp    chan struct{} // closed when the test fails: pushes stop retrying
 	wg        sync.WaitGroup
@@ -231,26 +229,8 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 	}
 	bed.Close()
 
-	l := &load{ids: map[string]bool{}, failedBy: map[string]int{}, received: map[string]int{}, stop: make(chan struct{}), giveUp: make(chan struct{})}
-	sim := exec.Command(binary, "sim", "psap", "--addr", bed.SimAddr, "--pki", bed.PKIDir)
-	simOut, err := sim.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { sim.Process.Signal(syscall.SIGTERM); sim.Wait() }()
-	go func() {
-		lines := bufio.NewScanner(simOut)
-		for lines.Scan() {
-			if m := messageID.FindStringSubmatch(lines.Text()); m != nil {
-				l.mu.Lock()
-				l.received[m[1]]++
-				l.mu.Unlock()
-			}
-		}
-	}()
+	l := &load{ids: map[string]bool{}, failedBy: map[string]int{}, stop: make(chan struct{}), giveUp: make(chan struct{})}
+	psap := startPSAPSim(t, bed)
 
 	// Three replicas, addresses fixed in advance (a StatefulSet's pods have known names): the
 	// same route list, each one's own address included, for all.
@@ -359,7 +339,7 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		p := &phase{name: name, start: time.Now(), acceptedBefore: len(l.accepted), failedBefore: l.failed,
-			retriedPrev: l.retried, sameIDBefore: l.sameID, dupBefore: duplicates(l.received)}
+			retriedPrev: l.retried, sameIDBefore: l.sameID, dupBefore: psap.duplicates()}
 		phases = append(phases, p)
 		return p
 	}
@@ -373,7 +353,7 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			for _, id := range l.accepted[:upTo] {
-				if l.received[id] == 0 {
+				if psap.times(id) == 0 {
 					return false
 				}
 			}
@@ -383,12 +363,12 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 		defer l.mu.Unlock()
 		p.accepted = upTo - p.acceptedBefore
 		for _, id := range l.accepted[p.acceptedBefore:upTo] {
-			if l.received[id] > 0 {
+			if psap.times(id) > 0 {
 				p.delivered++
 			}
 		}
 		p.failed, p.retried, p.sameID = l.failed-p.failedBefore, l.retried-p.retriedPrev, l.sameID-p.sameIDBefore
-		p.duplicates = duplicates(l.received) - p.dupBefore
+		p.duplicates = psap.duplicates() - p.dupBefore
 		p.took = time.Since(p.start)
 		if lost := p.accepted - p.delivered; lost != 0 {
 			t.Errorf("%s: %d accepted messages lost", p.name, lost)
@@ -503,12 +483,12 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 
 	l.mu.Lock()
 	unack := 0
-	for id := range l.received {
+	for _, id := range psap.ids() {
 		if !l.ids[id] {
 			unack++
 		}
 	}
-	total, dups := len(l.accepted), duplicates(l.received)
+	total, dups := len(l.accepted), psap.duplicates()
 	causes := fmt.Sprint(l.failedBy)
 	l.mu.Unlock()
 	t.Logf("in all: %d accepted, all delivered; %d duplicates at the PSAPs; %d delivered that no operator had a 202 for; failures by cause: %s; test took %s",
@@ -516,15 +496,6 @@ func TestSeveralReplicasOneTruth(t *testing.T) {
 	if unack != 0 {
 		t.Errorf("%d messages delivered without a 202: an operator's retry should have found each by its dedupe key", unack)
 	}
-}
-
-// duplicates counts deliveries beyond the first of each id.
-func duplicates(received map[string]int) int {
-	n := 0
-	for _, c := range received {
-		n += c - 1
-	}
-	return n
 }
 
 // readyz probes a replica as a balancer would.

@@ -1,26 +1,21 @@
 package cli_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"socle/internal/cli"
-	"socle/internal/emergency/aml"
 	"socle/internal/emergency/intake/intaketest"
 	"socle/internal/emergency/schema"
 	"socle/internal/emergency/testbed"
@@ -238,41 +233,16 @@ CREATE INDEX aml_messages_next_flag ON emergency.aml_messages (next_flag)`})}
 	if err := bed.Apply(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	bed.Close() // the PSAPs are `socle sim psap`'s, as in the crash test
-	var mu sync.Mutex
-	received := map[string]int{}
-	sim := exec.Command(binary, "sim", "psap", "--addr", bed.SimAddr, "--pki", bed.PKIDir)
-	simOut, err := sim.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { sim.Process.Signal(syscall.SIGTERM); sim.Wait() }()
-	go func() {
-		lines := bufio.NewScanner(simOut)
-		for lines.Scan() {
-			if m := messageID.FindStringSubmatch(lines.Text()); m != nil {
-				mu.Lock()
-				received[m[1]]++
-				mu.Unlock()
-			}
-		}
-	}()
+	psap := startPSAPSim(t, bed)
 
 	env = append(env, "SOCLE_MIGRATE=never", "SOCLE_WEB_ADDR=127.0.0.1:0", "SOCLE_INTERCONNECT_ADDR=127.0.0.1:0",
 		"SOCLE_OPS_ADDR=127.0.0.1:0", "SOCLE_EMERGENCY_DELIVERY_TIMEOUT=2s", "SOCLE_EMERGENCY_DELIVERY_LEASE=3s",
 		"SOCLE_LOG_LEVEL=warn")
 	var (
-		ic       string // the interconnect address, kept across the switches as a Service's would be
-		accepted []string
-		seq      int
-		refused  int // pushes that found socle down, between two releases: the operator retries them
-		stop     = make(chan struct{})
-		wg       sync.WaitGroup
+		ic  string // the interconnect address, kept across the switches as a Service's would be
+		ops *operators
 	)
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(accepted) }
+	count := func() int { n, _ := ops.counts(); return n }
 	// start runs `socle serve` and waits until it listens, failing at once, with its log, if it
 	// exits instead (a release that refuses the schema).
 	start := func(bin, name string) (*exec.Cmd, <-chan error, string) {
@@ -317,43 +287,7 @@ CREATE INDEX aml_messages_next_flag ON emergency.aml_messages (next_flag)`})}
 		bound := listening(t, dataDir)
 		if ic == "" {
 			ic = bound["interconnect"]
-			client, err := bed.Client("demo-operator", 4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for w := 0; w < 4; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						mu.Lock()
-						seq++
-						n := seq
-						mu.Unlock()
-						body := aml.EncodeHTTPS(aml.Message{DeviceNumber: fmt.Sprintf("+3362%07d", n), EmergencyNumber: "112",
-							NetworkMCC: "001", NetworkMNC: "01",
-							Location: &aml.Location{Latitude: 45.76, Longitude: 4.83, Accuracy: 15, Source: aml.SourceGPS}})
-						status, b, err := testbed.Push(ctx, client, "https://"+ic, "application/x-www-form-urlencoded", body, nil)
-						if err != nil || status != http.StatusAccepted {
-							mu.Lock()
-							refused++
-							mu.Unlock()
-							time.Sleep(20 * time.Millisecond) // socle is switching: the operator retries later
-							continue
-						}
-						var a struct{ ID string }
-						json.Unmarshal(b, &a)
-						mu.Lock()
-						accepted = append(accepted, a.ID)
-						mu.Unlock()
-					}
-				}()
-			}
+			ops = startOperators(t, bed, 4, "+3362", func() string { return ic })
 		} else if bound["interconnect"] != ic {
 			t.Fatalf("%s listens on %s, want %s", ph.name, bound["interconnect"], ic)
 		}
@@ -372,8 +306,8 @@ CREATE INDEX aml_messages_next_flag ON emergency.aml_messages (next_flag)`})}
 			t.Errorf("%s ran on a schema a newer release expanded without saying so:\n%s", ph.name, logs)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	accepted := ops.halt()
+	_, refused := ops.counts()
 
 	// Whatever the last process accepted and had not delivered is delivered by a last one.
 	proc, exited, _ := start(binary, "4-drain")
@@ -384,29 +318,19 @@ CREATE INDEX aml_messages_next_flag ON emergency.aml_messages (next_flag)`})}
 			<-exited
 		}
 	}()
-	waitUntil(t, 60*time.Second, "every accepted message delivered", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, id := range accepted {
-			if received[id] == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	waitUntil(t, 60*time.Second, "every accepted message delivered", func() bool { return psap.delivered(accepted) })
 	waitUntil(t, 30*time.Second, "every delivery recorded", func() bool {
 		return intaketest.Count(t, pool).Undelivered == 0
 	})
 	proc.Process.Signal(syscall.SIGTERM)
 	<-exited
 	drained = true
-	mu.Lock()
 	lost, duplicates := 0, 0
 	for _, id := range accepted {
-		if received[id] == 0 {
+		if psap.times(id) == 0 {
 			lost++
 		}
-		duplicates += max(received[id]-1, 0)
+		duplicates += max(psap.times(id)-1, 0)
 	}
 	var split []string
 	counted := 0
@@ -418,7 +342,6 @@ CREATE INDEX aml_messages_next_flag ON emergency.aml_messages (next_flag)`})}
 	split = append(split, fmt.Sprintf("%d answered at a switch", len(accepted)-counted))
 	t.Logf("AML across %s → current → %s → current: %d accepted (%s), %d delivered, %d lost, %d duplicates at the PSAP, %d pushes refused while switching (retried)",
 		prev.tag, prev.tag, len(accepted), strings.Join(split, ", "), len(accepted)-lost, lost, duplicates, refused)
-	mu.Unlock()
 	if lost != 0 {
 		t.Fatalf("%d accepted messages lost", lost)
 	}
