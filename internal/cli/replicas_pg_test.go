@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"socle/internal/platform/database"
+	"socle/internal/platform/porttest"
 )
 
 // pgPair is a PostgreSQL primary and a streaming replica made from it with the system's
@@ -204,41 +202,5 @@ func (p *pgPair) command(ctx context.Context, name string, args ...string) *exec
 	return cmd
 }
 
-// freePort picks a loopback port for a listener the test must name before it starts (a
-// replica's NATS route, known to its peers in advance as a StatefulSet's pods are). It is
-// taken below the kernel's ephemeral range: the ports that processes bind with port 0 — each
-// replica's in-process NATS client listener among them — come from that range, and one of
-// them landing on a route port chosen in advance made the replicas fail to form their cluster.
-func freePort(t *testing.T) int {
-	t.Helper()
-	low := 32768 // Linux's default, if the range cannot be read
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				low = n
-			}
-		}
-	}
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 1000 {
-		port := 10000 + rand.IntN(max(low-10000, 1000))
-		if portsTaken[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portsTaken[port] = true
-		return port
-	}
-	t.Fatal("no free port below the ephemeral range")
-	return 0
-}
-
-var (
-	portsMu    sync.Mutex
-	portsTaken = map[int]bool{} // handed out in this test binary: never twice
-)
+// freePort is a loopback port for a listener the test names before it starts.
+func freePort(t *testing.T) int { return porttest.Free(t) }

@@ -14,24 +14,16 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"socle/internal/platform/pki"
+	"socle/internal/platform/porttest"
 )
 
-// freeAddrs reserves n loopback ports and lets them go, so that every node's route list can
-// name them all before any node starts (as a StatefulSet's pod names are known in advance).
+// freeAddrs picks n loopback ports, so that every node's route list can name them all before
+// any node starts (as a StatefulSet's pod names are known in advance).
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
 	var out []string
-	var ls []net.Listener
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
+	for range n {
+		out = append(out, porttest.Addr(t))
 	}
 	return out
 }
