@@ -2,6 +2,7 @@ package bus
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -127,7 +128,7 @@ func OpenCluster(c Cluster) (*Bus, error) {
 		// Names must differ between nodes (the server closes a route to a duplicate) and
 		// nothing depends on them outside a process' life: the host (a pod's name) and a
 		// random suffix, since several replicas may share a host.
-		ServerName:    cmpOr(hostname, "socle") + "-" + hex.EncodeToString(suffix),
+		ServerName:    cmp.Or(hostname, "socle") + "-" + hex.EncodeToString(suffix),
 		Host:          "127.0.0.1",
 		Port:          natsserver.RANDOM_PORT,
 		Authorization: hex.EncodeToString(token),
@@ -170,13 +171,6 @@ func OpenCluster(c Cluster) (*Bus, error) {
 	b := &Bus{Conn: nc, srv: srv, peers: &peerWatch{quit: make(chan struct{}), done: make(chan struct{})}}
 	go b.peers.run(b.peerIDs)
 	return b, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // ClusterAddr is the route listener's bound address (useful with port 0), or "" when this
