@@ -272,12 +272,12 @@ func (s *Service) pdaauLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if ids, err := s.pdaau.ActivateDue(ctx); err != nil {
+		if ids, err := s.pdaau.ActivateDue(ctx); err != nil && ctx.Err() == nil { // not at shutdown
 			s.log.Error("pdaau activation", "error", err)
 		} else if len(ids) > 0 {
 			s.log.Info("pdaau versions took effect", "versions", ids)
 		}
-		if n, err := s.pdaau.DeliverDue(ctx, s.postNotification); err != nil {
+		if n, err := s.pdaau.DeliverDue(ctx, s.postNotification); err != nil && ctx.Err() == nil {
 			s.log.Error("tnaau notifications", "error", err)
 		} else if n > 0 {
 			s.log.Info("tnaau notifications delivered", "count", n)
