@@ -202,14 +202,13 @@ func (w *Worker) start(ctx context.Context, j Job) {
 // default) before another node took them. Should the release fail, the leases still lapse.
 func (w *Worker) handBack(ctx context.Context) {
 	var ids []string
-	for {
+	for queued := true; queued; {
 		select {
 		case j := <-w.local:
 			ids = append(ids, j.ID)
-			continue
 		default:
+			queued = false
 		}
-		break
 	}
 	if len(ids) == 0 {
 		return
