@@ -299,7 +299,7 @@ brackets; flags win over the environment.`)
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(certificateExpiry(keypair, tlsFiles.client))
+	reg.MustRegister(certificateExpiry(keypair, tlsFiles.client)...)
 	listeners := []*server.Listener{
 		{Name: "web", Addr: c.WebAddr, TLS: keypair.ServerTLS(), Handler: server.Middleware(log, people.Middleware(webMux)), Logger: log},
 		{Name: "interconnect", Addr: c.InterconnectAddr, TLS: keypair.MutualTLS(tlsFiles.clientCAs), Handler: server.Middleware(log, identity.Organisations(orgs)(icMux)), Logger: log},
@@ -314,26 +314,20 @@ brackets; flags win over the environment.`)
 
 // certificateExpiry publishes when socle's certificates expire, as Unix seconds: the server
 // certificate in service (renewed in place) and socle's client certificate towards the
-// organisations (read at start: its renewal takes a restart). The chart's alerts fire 30 days
+// organisations (read at start: its renewal takes a restart). The chart's alerts fire 21 days
 // before.
-func certificateExpiry(server *server.Keypair, client tls.Certificate) prometheus.Collector {
-	desc := prometheus.NewDesc("socle_tls_certificate_not_after_seconds",
-		"When a certificate of socle's expires (Unix time).", []string{"certificate"}, nil)
-	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(server.NotAfter().Unix()), "server")
-		if client.Leaf != nil {
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(client.Leaf.NotAfter.Unix()), "client")
-		}
-	}}
+func certificateExpiry(server *server.Keypair, client tls.Certificate) []prometheus.Collector {
+	gauge := func(which string, notAfter func() time.Time) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "socle_tls_certificate_not_after_seconds",
+			Help: "When a certificate of socle's expires (Unix time).", ConstLabels: prometheus.Labels{"certificate": which}},
+			func() float64 { return float64(notAfter().Unix()) })
+	}
+	cs := []prometheus.Collector{gauge("server", server.NotAfter)}
+	if client.Leaf != nil {
+		cs = append(cs, gauge("client", func() time.Time { return client.Leaf.NotAfter }))
+	}
+	return cs
 }
-
-type collectorFunc struct {
-	desc    *prometheus.Desc
-	collect func(chan<- prometheus.Metric)
-}
-
-func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
 // ListenersFile is server.ListenersFile: where the bound addresses are said.
 const ListenersFile = server.ListenersFile
