@@ -4,12 +4,17 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"io/fs"
 	"math/big"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"socle/internal/platform/identity"
+	"socle/internal/platform/problem"
 	"socle/internal/web"
 )
 
@@ -63,22 +68,67 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, nam
 	s.site.Render(w, r, status, name, p)
 }
 
-// home serves /visio/: type or generate a room name.
+// home serves /visio/: type or generate a room name. The name is taken as typed
+// ("Réunion préfecture" opens reunion-prefecture, RoomSlug); one that gives no room is said
+// so in the form (problem+json, field "room", for a program), never replaced by another.
 func (s *Service) home(w http.ResponseWriter, r *http.Request) {
-	if q := r.URL.Query().Get("room"); q != "" {
-		if name, ok := RoomName(q); ok {
-			http.Redirect(w, r, "/visio/"+name, http.StatusSeeOther)
-			return
-		}
+	q, asked := r.URL.Query()["room"]
+	if !asked {
+		s.render(w, r, http.StatusOK, "home.html", page{Suggested: suggestName()})
+		return
 	}
-	s.render(w, r, http.StatusOK, "home.html", page{Suggested: suggestName()})
+	typed := strings.Join(q, "")
+	name, err := RoomSlug(typed)
+	if err == nil {
+		http.Redirect(w, r, "/visio/"+name+langQuery(r), http.StatusSeeOther)
+		return
+	}
+	lang := web.Lang(r)
+	reason := roomNameMessage(lang, err)
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		problem.Write(w, r, problem.New("invalid-room", http.StatusBadRequest, "Invalid room name", err.Error()).
+			With(problem.FieldError{Field: "room", Reason: roomNameMessage("en", err)}))
+		return
+	}
+	s.render(w, r, http.StatusBadRequest, "home.html", page{Suggested: typed, Alert: reason})
 }
 
-// roomPage serves /visio/{room}: the meeting, in the browser.
+// roomNameMessage says, in people's words, why a typed name gives no room.
+func roomNameMessage(lang string, err error) string {
+	var re *RoomNameError
+	errors.As(err, &re)
+	switch {
+	case errors.Is(err, ErrRoomTooLong):
+		return strings.NewReplacer("{n}", strconv.Itoa(utf8.RuneCountInString(re.Slug)), "{max}", strconv.Itoa(MaxRoomRunes)).
+			Replace(messages.T(lang, "err.room.long"))
+	case errors.Is(err, ErrRoomReserved):
+		return messages.T(lang, "err.room.reserved")
+	default:
+		return messages.T(lang, "err.room.empty")
+	}
+}
+
+// langQuery keeps a language asked for in the URL across a redirect.
+func langQuery(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
+		return "?lang=" + l
+	}
+	return ""
+}
+
+// roomPage serves /visio/{room}: the meeting, in the browser. A room named in the URL as
+// people type it ("/visio/Réunion préfecture") is sent to its own address.
 func (s *Service) roomPage(w http.ResponseWriter, r *http.Request) {
-	key, ok := RoomKey(r.PathValue("path"))
+	path := r.PathValue("path")
+	key, ok := RoomKey(path)
 	if !ok {
 		s.render(w, r, http.StatusNotFound, "home.html", page{Suggested: suggestName()})
+		return
+	}
+	if canonical := roomPath(key); canonical != path {
+		u := *r.URL
+		u.Path, u.RawPath = "/visio/"+canonical, ""
+		http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
 		return
 	}
 	s.render(w, r, http.StatusOK, "room.html", page{Room: roomPath(key)})

@@ -15,7 +15,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -304,17 +303,6 @@ func (s *Service) Routes(pages, _ *http.ServeMux) {
 	pages.Handle("GET /visio/static/notes/", http.StripPrefix("/visio/static/notes/", notes.StaticHandler()))
 	pages.Handle("GET /visio/stats", s.site.Handle(s.statsPage))
 	pages.Handle("GET /visio/api/stats", s.site.Handle(s.statsAPI))
-}
-
-var roomPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
-// reserved are the names of the service's own pages.
-var reserved = map[string]bool{"ws": true, "static": true, "stats": true, "api": true}
-
-// RoomName normalises a room name as typed (Jitsi compares them in lower case).
-func RoomName(s string) (string, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	return s, roomPattern.MatchString(s) && !reserved[s]
 }
 
 // RoomKey reads the room of a URL path: "room", or "tenant/room" for a tenant's room, whose

@@ -13,6 +13,10 @@ const (
 	// MaxMessageBytes is the largest message a participant may send: the WebSocket's read
 	// limit, which a shared-notes edit (64 KiB at most) fits with its envelope.
 	MaxMessageBytes = 64 << 10
+	// ReadLimit is the WebSocket's read limit: above MaxMessageBytes by a margin, so that a
+	// message a little too large is answered (code CodeTooLarge) on a connection that goes
+	// on; only one far beyond what any page sends ends the connection.
+	ReadLimit = MaxMessageBytes + 64<<10
 	// MaxIDBytes bounds a participant id (server-given: "1", "2"...) named in a message.
 	MaxIDBytes = 64
 	// MaxTrackBytes bounds a track id a browser names (a UUID, with braces in Firefox).
@@ -38,11 +42,17 @@ type ClientMessage struct {
 	On       bool            `json:"on,omitempty"`       // screen
 }
 
+// CodeTooLarge is the error code of a message over MaxMessageBytes, or of a chat message
+// over MaxChatRunes: the page says the message is too long, and the connection goes on.
+const CodeTooLarge = "message-too-large"
+
 // MessageError is a message refused before it reaches the room: Request is its type (as
-// far as it could be read), for the answer {"type":"error","code":"refused","request":...}.
+// far as it could be read), for the answer {"type":"error","code":...,"request":...}; Code
+// is "refused" unless it says more (CodeTooLarge).
 type MessageError struct {
 	Request string
 	Reason  string
+	Code    string
 }
 
 func (e *MessageError) Error() string { return e.Reason }
@@ -55,7 +65,10 @@ func (e *MessageError) Error() string { return e.Reason }
 // do what it asks is for the room to say.
 func DecodeClientMessage(b []byte) (ClientMessage, error) {
 	if len(b) > MaxMessageBytes {
-		return ClientMessage{}, &MessageError{Reason: fmt.Sprintf("a message has at most %d bytes", MaxMessageBytes)}
+		var probe struct{ Type string }
+		json.Unmarshal(b, &probe) // the type, if it is readable, for the answer
+		return ClientMessage{}, &MessageError{Request: shorten(probe.Type), Code: CodeTooLarge,
+			Reason: fmt.Sprintf("a message has at most %d bytes", MaxMessageBytes)}
 	}
 	return decodeClientMessage(b)
 }
@@ -117,7 +130,11 @@ func decodeClientMessage(b []byte) (ClientMessage, error) {
 		}
 		m.Name, m.Password = in.Name, in.Password
 	case "chat":
-		if in.Text == "" || utf8.RuneCountInString(in.Text) > MaxChatRunes {
+		if n := utf8.RuneCountInString(in.Text); n > MaxChatRunes {
+			return ClientMessage{}, &MessageError{Request: "chat", Code: CodeTooLarge,
+				Reason: fmt.Sprintf("a chat message has 1 to %d characters, this one %d", MaxChatRunes, n)}
+		}
+		if in.Text == "" {
 			return refuse("a chat message has 1 to %d characters", MaxChatRunes)
 		}
 		err = id("to", in.To, false)

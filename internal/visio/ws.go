@@ -97,7 +97,7 @@ func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	conn.SetReadLimit(MaxMessageBytes)
+	conn.SetReadLimit(ReadLimit)
 	s.serve(r.Context(), conn, room, id, created)
 }
 
@@ -210,7 +210,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 		var me *MessageError
 		if errors.As(err, &me) {
 			// Not one of the protocol's messages: refused, and the connection goes on.
-			p.send(Message{"type": "error", "code": "refused", "message": me.Reason, "request": me.Request})
+			p.send(Message{"type": "error", "code": cmp.Or(me.Code, "refused"), "message": me.Reason, "request": me.Request})
 			continue
 		}
 		if err != nil {
