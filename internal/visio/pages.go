@@ -80,7 +80,7 @@ func (s *Service) home(w http.ResponseWriter, r *http.Request) {
 	typed := strings.Join(q, "")
 	name, err := RoomSlug(typed)
 	if err == nil {
-		http.Redirect(w, r, "/visio/"+name+langQuery(r), http.StatusSeeOther)
+		http.Redirect(w, r, "/visio/"+name, http.StatusSeeOther)
 		return
 	}
 	lang := web.Lang(r)
@@ -106,14 +106,6 @@ func roomNameMessage(lang string, err error) string {
 	default:
 		return messages.T(lang, "err.room.empty")
 	}
-}
-
-// langQuery keeps a language asked for in the URL across a redirect.
-func langQuery(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
-		return "?lang=" + l
-	}
-	return ""
 }
 
 // roomPage serves /visio/{room}: the meeting, in the browser. A room named in the URL as

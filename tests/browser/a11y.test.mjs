@@ -84,4 +84,11 @@ test('a meeting page passes the audit once in the room', async () => {
   await p.getByRole('button', { name: 'Entrer dans la salle' }).click();
   await p.locator('#meeting').waitFor({ state: 'visible' });
   await expectClean(p, 'the meeting');
+  // Each side panel, open beside the tiles.
+  for (const name of ['Discussion', 'Notes partagées', 'Réglages', 'Participants']) {
+    const b = p.getByRole('toolbar').getByRole('button', { name, exact: true });
+    if ((await b.getAttribute('aria-expanded')) !== 'true') await b.click();
+    await p.waitForFunction((el) => el.getAttribute('aria-expanded') === 'true', await b.elementHandle());
+    await expectClean(p, `the meeting with its panel ${name}`);
+  }
 });

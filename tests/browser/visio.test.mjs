@@ -14,6 +14,14 @@ after(async () => { await socle?.stop(); });
 
 const signIn = (p, email, next) => signInAt(socle, p, email, next);
 
+// openPanel opens one of the meeting's side panels (participants, chat, notes), unless it is
+// open already: the meeting page shows one at a time beside the tiles.
+async function openPanel(p, name) {
+  const b = p.getByRole('toolbar').getByRole('button', { name, exact: true });
+  if ((await b.getAttribute('aria-expanded')) !== 'true') await b.click();
+  await p.waitForFunction((el) => el.getAttribute('aria-expanded') === 'true', await b.elementHandle());
+}
+
 async function enter(p, name, password = '') {
   await p.getByLabel('Votre nom').fill(name);
   await p.getByLabel(/Mot de passe de la salle/).fill(password);
@@ -35,9 +43,12 @@ test('an agent opens a room, a guest joins by invitation, they chat, a locked ro
   const guest = await socle.page('fr-FR');
   await guest.goto(invitation);
   await enter(guest, 'Dominique (invité)');
+  await openPanel(guest, 'Participants');
   await guest.getByText('Camille (CCED) (modérateur)').waitFor();
   await agent.getByText('Dominique (invité) (invité)').waitFor();
 
+  await openPanel(guest, 'Discussion');
+  await openPanel(agent, 'Discussion');
   await guest.getByLabel('Message').fill('Bonjour, je vous entends bien.');
   await guest.getByRole('button', { name: 'Envoyer' }).click();
   await agent.getByRole('log').getByText('Bonjour, je vous entends bien.').waitFor();
@@ -46,6 +57,8 @@ test('an agent opens a room, a guest joins by invitation, they chat, a locked ro
   await guest.getByRole('log').getByText('Parfait, commençons.').waitFor();
 
   // Shared notes: both type at once, both end with the same text.
+  await openPanel(agent, 'Notes partagées');
+  await openPanel(guest, 'Notes partagées');
   const agentNotes = agent.getByLabel('Notes de la réunion, modifiables par tous');
   const guestNotes = guest.getByLabel('Notes de la réunion, modifiables par tous');
   await agentNotes.click();
@@ -69,6 +82,7 @@ test('an agent opens a room, a guest joins by invitation, they chat, a locked ro
   assert.equal(download.suggestedFilename(), 'notes-point-hebdo.txt');
   await agent.screenshot({ path: join(artifacts, 'visio-chat.png'), fullPage: true });
 
+  await openPanel(agent, 'Participants');
   await agent.getByLabel('Mot de passe', { exact: true }).fill('tournesol');
   await agent.getByRole('button', { name: 'Verrouiller avec ce mot de passe' }).click();
   await agent.getByRole('status').filter({ hasText: 'verrouillée' }).waitFor();
@@ -76,7 +90,7 @@ test('an agent opens a room, a guest joins by invitation, they chat, a locked ro
   const late = await socle.page('fr-FR');
   await late.goto(invitation);
   await enter(late, 'Retardataire', 'girasol');
-  await late.getByRole('alert').filter({ hasText: 'Mot de passe incorrect' }).waitFor();
+  await late.getByRole('status').filter({ hasText: 'Mot de passe incorrect' }).waitFor();
   await late.screenshot({ path: join(artifacts, 'visio-locked.png'), fullPage: true });
   await enter(late, 'Retardataire', 'tournesol');
   await late.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor();
@@ -86,7 +100,7 @@ test('a guest cannot open a room, and the page says why', async () => {
   const p = await socle.page('fr-FR');
   await p.goto(socle.webURL + 'visio/personne-ici');
   await enter(p, 'Quelqu\'un');
-  await p.getByRole('alert').filter({ hasText: /Connectez-vous|n'a pas commencé/ }).waitFor();
+  await p.getByRole('status').filter({ hasText: /Connectez-vous|n'a pas commencé/ }).waitFor();
 });
 
 // openRoom signs the demo editor in, opens a room as "Agent" and copies its invitation link.
@@ -103,6 +117,7 @@ async function openRoom(room) {
 // from the server (a loaded machine took more than the five seconds an earlier bounded loop
 // allowed), within the page's default timeout.
 async function invitationLink(p) {
+  await openPanel(p, 'Participants');
   await p.getByRole('button', { name: "Copier le lien d'invitation" }).click();
   const link = p.getByLabel(/Lien d'invitation/);
   await p.waitForFunction((el) => el.value !== '', await link.elementHandle());
@@ -177,6 +192,7 @@ test('three participants each receive two remote videos that play, and a screen 
   await agent.waitForFunction(() => document.querySelector('li[data-speaking]') && document.getElementById('quality').textContent,
     null, { timeout: 15_000 });
   // The moderator looks at a participant's connection, as the SFU sees it.
+  await openPanel(agent, 'Participants');
   await agent.locator('#people li', { hasText: 'Invitée A' }).getByRole('button', { name: 'Connexion' }).click();
   await agent.waitForFunction(() => document.querySelectorAll('#peer-details tbody tr').length >= 2, null, { timeout: 10_000 });
   await agent.screenshot({ path: join(artifacts, 'visio-three.png'), fullPage: true });

@@ -253,7 +253,9 @@ export class Media {
     };
     pc.onicecandidate = ({ candidate }) =>
       this.send({ type: 'p2p', to: other, signal: { type: 'candidate', candidate: candidate ? candidate.toJSON() : null } });
-    pc.ontrack = ({ track, streams }) => this.#show(track, streams[0], 'p2p');
+    // The other's stream id is their camera's, not their participant id: their tile is
+    // named after who they are.
+    pc.ontrack = ({ track, streams }) => this.#show(track, streams[0], 'p2p', other);
     for (const t of this.local?.getTracks() || []) pc.addTrack(t, this.local);
     if (this.screenSender?.track) this.directScreen = pc.addTrack(this.screenSender.track, this.local);
     // Nothing goes to the SFU meanwhile.
@@ -305,8 +307,7 @@ export class Media {
     await this.videoSender?.replaceTrack(video || null);
   }
 
-  #show(track, stream, via = 'sfu') {
-    const peer = stream?.id || '';
+  #show(track, stream, via = 'sfu', peer = stream?.id || '') {
     if (track.kind === 'audio') {
       const a = document.createElement('audio');
       a.autoplay = true;

@@ -1,12 +1,17 @@
 // The meeting page: one WebSocket to socle (docs/visio-signalling.md), the participants, the
-// chat and the moderators' controls. Audio and video come with the SFU.
+// chat and the moderators' controls. Audio and video come with the SFU. Before joining, a
+// preview (preview.js); in the meeting, the whole window: tiles, a side panel, a toolbar
+// with keyboard shortcuts, and one line that says where one stands.
 import { NotesArea } from '/visio/static/notes/notes.js';
 import { Media } from '/visio/static/media.js';
+import { Preview } from '/visio/static/preview.js';
 
 const script = document.getElementById('room-script');
 const room = script.dataset.room;
 const M = JSON.parse(document.getElementById('messages').textContent);
 const $ = (id) => document.getElementById(id);
+const MAX_CHAT = 4000; // MaxChatRunes (room.go)
+document.body.classList.add('in-room');
 
 let ws = null;
 let me = null;
@@ -37,8 +42,23 @@ const notes = new NotesArea(document.getElementById('notes'), {
   onError: () => send({ type: 'notes-reload' }),
 });
 
-function status(key, extra = '') { $('status').textContent = (M[key] || key) + extra; }
-function error(text) { $('error').textContent = text; $('error').hidden = !text; }
+// The state line: one region, one message at a time (joining, in the room, in the lobby,
+// refused, removed, ended, left). A failure stays until the next attempt: failed says so.
+let failed = false;
+let left = false;
+let locked = false;
+function status(key, extra = '') {
+  if (failed && key !== 'st.connecting') return;
+  $('status').textContent = (M[key] || key) + extra;
+  $('status').dataset.kind = 'info';
+}
+function error(text) {
+  failed = !!text;
+  if (!text) return;
+  $('status').textContent = text;
+  $('status').dataset.kind = 'error';
+}
+function inRoom() { status('st.in', locked ? ' ' + M['st.locked'] : ''); }
 
 function socketURL() {
   const q = new URLSearchParams(location.search);
@@ -69,14 +89,15 @@ $('join').addEventListener('submit', (e) => {
   e.preventDefault();
   error('');
   status('st.connecting');
+  sessionStorage.setItem('visio-name', $('name').value.trim());
   ws = new WebSocket(socketURL());
   ws.onopen = () => send({ type: 'join', name: $('name').value.trim(), password: $('password').value });
   ws.onmessage = (ev) => handle(JSON.parse(ev.data));
   ws.onclose = async () => {
-    if (!welcomed && !$('error').textContent) error(await why());
-    if (welcomed && !$('error').textContent) status('st.closed');
-    $('meeting').hidden = true;
-    $('join').hidden = !!welcomed;
+    if (left) return;
+    if (!welcomed && !failed) error(await why());
+    if (welcomed && !failed) status('st.closed');
+    if (welcomed) stopped();
   };
 });
 
@@ -87,15 +108,19 @@ function handle(m) {
       me = m.you;
       people.clear();
       for (const p of m.participants) people.set(p.id, p);
-      $('join').hidden = true;
+      $('prejoin').hidden = true;
       $('meeting').hidden = false;
       $('invite-box').hidden = me.guest;
       $('lobby').checked = m.lobby;
-      for (const c of m.chat) chatLine(c);
+      $('self-name').textContent = me.name + ' (' + M['room.you'] + ')';
+      for (const c of m.chat) chatLine(c, false);
       notes.load(m.notes.text, m.notes.rev);
       startMedia(m.screens || {}, m.ice_servers || []);
-      status('st.in', m.locked ? ' ' + M['st.locked'] : '');
+      locked = !!m.locked;
+      inRoom();
       render();
+      // Alone in a room one opened: the invitation is what comes next.
+      if (me.moderator && !me.guest && people.size === 1) openPanel('people');
       break;
     case 'lobby-wait': status('st.wait'); break;
     case 'joined': people.set(m.participant.id, m.participant); render(); note(m.participant.name + ' ' + M['st.joined']); break;
@@ -117,28 +142,48 @@ function handle(m) {
     case 'notes-reload': notes.load(m.text, m.rev); break;
     case 'hand': { const p = people.get(m.id); if (p) { p.hand = m.raised; render(); if (m.raised) note(p.name + ' ' + M['st.hand']); } break; }
     case 'moderator': { const p = people.get(m.id); if (p) p.moderator = true; if (me && m.id === me.id) me.moderator = true; render(); break; }
-    case 'locked': status(m.locked ? 'st.locked' : 'st.unlocked'); break;
-    case 'lobby': $('lobby').checked = m.enabled; status(m.enabled ? 'st.lobby.on' : 'st.lobby.off'); break;
+    case 'locked': locked = m.locked; inRoom(); if (!m.locked) note(M['st.unlocked']); break;
+    case 'lobby': $('lobby').checked = m.enabled; note(M[m.enabled ? 'st.lobby.on' : 'st.lobby.off']); break;
     case 'knock': knock(m.id, m.name); break;
     case 'knock-handled': $('knock-' + m.id)?.remove(); break;
-    case 'muted': status('st.muted'); setMic(true); break;
-    case 'kicked': error(M['st.kicked']); media?.close(); break;
-    case 'refused': error(M['st.refused']); break;
-    case 'ended': media?.close(); error(M['st.ended']); $('chat-log').textContent = ''; notes.unbind(); $('notes').value = ''; break;
+    case 'muted': note(M['st.muted']); setMic(true); break;
+    case 'kicked': error(M['st.kicked']); stopped(); break;
+    case 'refused': error(M['st.refused']); stopped(); break;
+    case 'ended': error(M['st.ended']); stopped(); $('chat-log').textContent = ''; notes.unbind(); $('notes').value = ''; break;
     case 'invite': {
       const url = location.origin + m.url;
       $('invite-url').value = url;
-      navigator.clipboard?.writeText(url).then(() => status('st.copied'), () => {});
+      navigator.clipboard?.writeText(url).then(() => note(M['st.copied']), () => {});
       break;
     }
     case 'stats': showPeerStats(m); break;
-    case 'error': error(M['err.' + m.code] || (M['err.refused'] + ' : ' + m.message)); break;
+    case 'error': {
+      const text = M['err.' + m.code] || (M['err.refused'] + ' : ' + m.message);
+      if (m.request === 'chat') chatError(text);
+      else if (welcomed) note(text);
+      else error(text);
+      break;
+    }
   }
 }
 
-function note(text) { $('status').textContent = text; }
+// note says what just happened (someone came, a link was copied): not where one stands,
+// which is the state line's.
+function note(text) { $('notice').textContent = text; }
 
-function chatLine(c) {
+// stopped ends the meeting on this page: camera and microphone are let go, and the page
+// offers to come back.
+function stopped() {
+  media?.close();
+  preview.stop();
+  $('meeting').hidden = true;
+  $('prejoin').hidden = true;
+  $('quality-box').hidden = true;
+  $('rejoin-box').hidden = false;
+}
+
+let unread = 0;
+function chatLine(c, live = true) {
   const div = document.createElement('div');
   if (c.to) div.className = 'private';
   const who = document.createElement('strong');
@@ -146,6 +191,12 @@ function chatLine(c) {
   div.append(who, document.createTextNode(c.text));
   $('chat-log').append(div);
   $('chat-log').scrollTop = $('chat-log').scrollHeight;
+  if (live && $('panel').dataset.open !== 'chat') {
+    unread++;
+    $('chat-unread').textContent = String(unread);
+    $('chat-unread').hidden = false;
+    note(c.name + ' : ' + (c.text.length > 80 ? c.text.slice(0, 80) + '…' : c.text));
+  }
 }
 
 function button(label, cls, onclick) {
@@ -182,6 +233,18 @@ function render() {
     if (!me || p.id !== me.id) to.append(new Option(p.name, p.id, false, p.id === chosen));
   }
   $('moderation').hidden = !me?.moderator;
+  captions();
+}
+
+// captions names every tile, a raised hand first, whichever way its video came (through the
+// SFU or peer to peer), and again whenever the people change.
+function captions() {
+  for (const v of document.querySelectorAll('#tiles video[data-peer], #stage video[data-peer]')) {
+    const p = people.get(v.dataset.peer);
+    const cap = v.closest('figure')?.querySelector('figcaption');
+    if (p && cap) cap.textContent = (p.hand ? '✋ ' : '') + p.name;
+  }
+  if (me) $('self-name').textContent = (people.get(me.id)?.hand ? '✋ ' : '') + me.name + ' (' + M['room.you'] + ')';
 }
 
 function knock(id, name) {
@@ -193,20 +256,52 @@ function knock(id, name) {
   $('knocks').append(li);
 }
 
+// The chat refuses a message too long before sending it, counting characters as the
+// server does (code points); the server refuses it too (error "message-too-large").
+function chatError(text) {
+  $('chat-error').textContent = text;
+  if (text) $('chat-text').setAttribute('aria-invalid', 'true'); else $('chat-text').removeAttribute('aria-invalid');
+}
+function chatCount() {
+  const n = [...$('chat-text').value.trim()].length;
+  $('chat-count').textContent = n > MAX_CHAT * 0.8 ? fill(M['chat.count'], n) : '';
+  if (n <= MAX_CHAT && $('chat-error').textContent) chatError('');
+  return n;
+}
+const fill = (s, n) => s.replace('{n}', String(n)).replace('{max}', String(MAX_CHAT));
+$('chat-text').addEventListener('input', chatCount);
+$('chat-text').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); $('chat').requestSubmit(); }
+});
 $('chat').addEventListener('submit', (e) => {
   e.preventDefault();
   const text = $('chat-text').value.trim();
   if (!text) return;
+  const n = chatCount();
+  if (n > MAX_CHAT) {
+    chatError(fill(M['chat.toolong'], n));
+    $('chat-text').focus();
+    return;
+  }
+  chatError('');
   send({ type: 'chat', to: $('chat-to').value, text });
   $('chat-text').value = '';
+  chatCount();
 });
 $('hand').addEventListener('click', () => {
   const up = $('hand').getAttribute('aria-pressed') !== 'true';
   $('hand').setAttribute('aria-pressed', String(up));
-  $('hand').textContent = up ? M['room.hand.down'] : M['room.hand'];
   send({ type: 'hand', raised: up });
 });
-$('leave').addEventListener('click', () => { ws?.close(); location.href = '/visio/'; });
+// Leaving lets the camera and the microphone go at once, and offers to come back.
+$('leave').addEventListener('click', () => {
+  left = true;
+  ws?.close();
+  stopped();
+  error('');
+  status('st.left.self');
+});
+$('rejoin').addEventListener('click', () => location.reload());
 $('notes-download').addEventListener('click', () => {
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([$('notes').value], { type: 'text/plain;charset=utf-8' }));
@@ -228,22 +323,29 @@ async function startMedia(screens, iceServers) {
     names: (id) => people.get(id)?.name || '',
   });
   for (const [, track] of Object.entries(screens)) media.screen(track, true);
-  $('media').hidden = false;
+  $('quality-box').hidden = false;
   window.socleMedia = media; // for the browser tests, which read its connections' state
-  media.ready = media.start().then(async (local) => {
+  // The preview lets its devices go; the meeting takes those chosen, on or off as chosen.
+  const chosen = preview.choices();
+  preview.stop();
+  media.ready = media.start(chosen).then(async (local) => {
     $('self').srcObject = local;
+    if (!$('pre-mic').checked) setMic(true);
+    if (!$('pre-cam').checked) setCam(true);
     await listDevices();
   }).catch((err) => {
     console.warn('media', err);
-    status('st.nomedia');
+    note(M['st.nomedia']);
     media.receiveOnly();
   });
   await media.ready;
   for (const sig of pendingSignals) await media.signal(sig).catch(() => {});
   pendingSignals = [];
   applyMode(); // a mode that came before the media were ready
-  new MutationObserver(chooseLayer).observe($('tiles'), { childList: true });
+  new MutationObserver(() => { chooseLayer(); captions(); layout(); }).observe($('tiles'), { childList: true });
+  new MutationObserver(() => { captions(); layout(); }).observe($('stage'), { childList: true });
   setInterval(showLevels, 500);
+  layout();
 }
 
 // showLevels highlights who speaks (the loudest above a threshold) in the list and on the
@@ -258,7 +360,9 @@ async function showLevels() {
   if (loudest) {
     $('person-' + loudest)?.setAttribute('data-speaking', 'true');
     for (const v of document.querySelectorAll(`video[data-peer="${CSS.escape(loudest)}"]`)) v.closest('figure')?.setAttribute('data-speaking', 'true');
+    featured = loudest;
   }
+  layout();
   if (quality) {
     $('quality').textContent = M['q.' + quality];
     $('quality').dataset.quality = quality;
@@ -273,17 +377,13 @@ function chooseLayer() {
   if (want !== layer) send({ type: 'layer', max: (layer = want) });
 }
 
-function toggle(btn, on, onKey, offKey) {
-  btn.setAttribute('aria-pressed', String(on));
-  btn.textContent = M[on ? onKey : offKey];
-}
-function setMic(off) { media?.mute('audio', off); toggle($('mic'), off, 'room.mic.on', 'room.mic.off'); }
+// The toolbar's toggles keep their names ("Mute microphone", pressed or not): the pressed
+// state is what changes, and the icon with it (visio.css).
+function toggle(btn, on) { btn.setAttribute('aria-pressed', String(on)); }
+function setMic(off) { media?.mute('audio', off); toggle($('mic'), off); }
+function setCam(off) { media?.mute('video', off); toggle($('cam'), off); }
 $('mic').addEventListener('click', () => setMic($('mic').getAttribute('aria-pressed') !== 'true'));
-$('cam').addEventListener('click', () => {
-  const off = $('cam').getAttribute('aria-pressed') !== 'true';
-  media?.mute('video', off);
-  toggle($('cam'), off, 'room.cam.on', 'room.cam.off');
-});
+$('cam').addEventListener('click', () => setCam($('cam').getAttribute('aria-pressed') !== 'true'));
 $('audio-only').addEventListener('click', () => {
   const on = $('audio-only').getAttribute('aria-pressed') !== 'true';
   $('audio-only').setAttribute('aria-pressed', String(on));
@@ -294,21 +394,23 @@ $('share').addEventListener('click', async () => {
   if ($('share').getAttribute('aria-pressed') === 'true') {
     const id = media.unshare();
     if (id) send({ type: 'screen', track: id, on: false });
-    toggle($('share'), false, 'room.unshare', 'room.share');
+    toggle($('share'), false);
     return;
   }
   try {
     const id = await media.share();
     send({ type: 'screen', track: id, on: true });
-    toggle($('share'), true, 'room.unshare', 'room.share');
+    toggle($('share'), true);
   } catch (err) { console.warn('share', err); }
 });
 
 async function listDevices() {
   const devices = await navigator.mediaDevices.enumerateDevices();
   for (const [kind, sel] of [['audioinput', $('mic-choice')], ['videoinput', $('cam-choice')]]) {
+    const track = media?.local?.getTracks().find((t) => t.kind === (kind === 'audioinput' ? 'audio' : 'video'));
+    const current = track?.getSettings().deviceId;
     sel.length = 0;
-    for (const d of devices.filter((d) => d.kind === kind)) sel.append(new Option(d.label || d.deviceId.slice(0, 8), d.deviceId));
+    for (const d of devices.filter((d) => d.kind === kind)) sel.append(new Option(d.label || d.deviceId.slice(0, 8), d.deviceId, false, d.deviceId === current));
   }
 }
 $('mic-choice').addEventListener('change', () => media?.use('audio', $('mic-choice').value));
@@ -349,4 +451,106 @@ function showPeerStats(m) {
       s.rtt_ns ? Math.round(s.rtt_ns / 1e6) : '']) tr.insertCell().textContent = v;
   }
   $('peer-details').hidden = false;
+}
+
+// The preview before joining: the camera, the microphone's level, the devices.
+const preview = new Preview({ video: $('preview-video'), meter: $('preview-level'), mic: $('pre-mic-choice'),
+  cam: $('pre-cam-choice'), note: $('preview-note'), M });
+preview.open().catch((err) => {
+  console.warn('preview', err);
+  $('preview-note').textContent = M['pre.none'];
+  $('preview-note').hidden = false;
+});
+if (!$('name').value) $('name').value = sessionStorage.getItem('visio-name') || '';
+
+// The side panel: participants, chat, notes or settings, one at a time, beside the tiles.
+function openPanel(name) {
+  const next = $('panel').dataset.open === name ? '' : name;
+  $('panel').dataset.open = next;
+  $('panel').hidden = !next;
+  for (const sec of $('panel').querySelectorAll('[data-panel]')) sec.hidden = sec.dataset.panel !== next;
+  for (const b of document.querySelectorAll('[data-opens]')) b.setAttribute('aria-expanded', String(b.dataset.opens === next));
+  if (next === 'chat') {
+    unread = 0;
+    $('chat-unread').hidden = true;
+    $('chat-text').focus();
+    $('chat-log').scrollTop = $('chat-log').scrollHeight;
+  }
+  layout();
+}
+for (const b of document.querySelectorAll('[data-opens]')) b.addEventListener('click', () => openPanel(b.dataset.opens));
+$('panel-close').addEventListener('click', () => {
+  const from = document.querySelector(`[data-opens="${$('panel').dataset.open}"]`);
+  openPanel($('panel').dataset.open);
+  from?.focus();
+});
+$('panel').addEventListener('keydown', (e) => { if (e.key === 'Escape') $('panel-close').click(); });
+
+// Keyboard shortcuts, as in other meeting tools: M the microphone, V the camera, R the hand,
+// C the chat, P the participants, S the speaker view. Not while typing, nor with a modifier
+// (the browser's own shortcuts).
+const shortcuts = { m: 'mic', v: 'cam', r: 'hand', c: 'tb-chat', p: 'tb-people', s: 'speaker-view' };
+document.addEventListener('keydown', (e) => {
+  if ($('meeting').hidden || e.ctrlKey || e.metaKey || e.altKey || e.repeat || e.isComposing) return;
+  if (e.target instanceof Element && e.target.closest('input, textarea, select, [contenteditable]')) return;
+  const id = shortcuts[e.key.toLowerCase()];
+  if (!id) return;
+  e.preventDefault();
+  $(id).click();
+});
+
+// Views: the grid, where every tile is as large as the space allows, or the speaker's, where
+// who speaks (or spoke last) is large and the others in a column; a shared screen takes the
+// space whichever view.
+let featured = '';
+$('speaker-view').addEventListener('click', () => {
+  const on = $('speaker-view').getAttribute('aria-pressed') !== 'true';
+  toggle($('speaker-view'), on);
+  document.body.classList.toggle('speaker', on);
+  layout();
+});
+window.addEventListener('resize', () => layout());
+
+function layout() {
+  const tiles = $('tiles');
+  const shown = [...tiles.children].filter((f) => f.checkVisibility());
+  // (#stage is shown only once something is shared: its figures are not "visible" before.)
+  const p2p = document.body.classList.contains('p2p');
+  const sharing = [...$('stage').children].some((f) => !(p2p && f.querySelector('video[data-via="sfu"]')));
+  document.body.classList.toggle('has-stage', sharing);
+  const speaker = document.body.classList.contains('speaker');
+  // The featured tile: who spoke last, else the first other one, else oneself.
+  let main = featured && shown.find((f) => f.querySelector(`video[data-peer="${CSS.escape(featured)}"]`));
+  if (!main) main = shown.find((f) => f.id !== 'self-tile') || shown[0];
+  for (const f of tiles.children) f.classList.toggle('featured', speaker && f === main);
+  const n = shown.length || 1;
+  let cols = 1;
+  let rows = n;
+  let size = null; // the grid's tiles, in pixels
+  if (sharing) {
+    rows = Math.max(n, 4);
+  } else if (speaker) {
+    cols = 2;
+    rows = Math.max(n - 1, 4);
+  } else {
+    // The columns that make a 16:9 tile largest in the space there is (0.5rem gaps).
+    const { width, height } = tiles.getBoundingClientRect();
+    const gap = 8;
+    let best = 0;
+    for (let c = 1; c <= n; c++) {
+      const r = Math.ceil(n / c);
+      const w = Math.min((width - (c - 1) * gap) / c, (((height - (r - 1) * gap) / r) * 16) / 9);
+      if (w > best + 1) [best, cols, rows] = [w, c, r];
+    }
+    size = best > 0 ? [Math.floor(best), Math.floor((best * 9) / 16)] : null;
+  }
+  tiles.style.setProperty('--cols', String(cols));
+  tiles.style.setProperty('--rows', String(rows));
+  if (size) {
+    tiles.style.setProperty('--tile-w', size[0] + 'px');
+    tiles.style.setProperty('--tile-h', size[1] + 'px');
+  } else {
+    tiles.style.removeProperty('--tile-w');
+    tiles.style.removeProperty('--tile-h');
+  }
 }
