@@ -64,6 +64,8 @@ test('a meeting at 1366×768: named room, preview, tiles with names, shortcuts, 
   assert.equal(await agent.getByLabel('Nom de la salle').getAttribute('aria-invalid'), 'true');
   // A name as people type it lands on its readable room.
   await agent.getByLabel('Nom de la salle').fill('Réunion préfecture');
+  // The form shows, as one types, the address the name opens.
+  await agent.locator('#room-address').filter({ hasText: '/visio/reunion-prefecture' }).waitFor();
   await agent.getByRole('button', { name: 'Rejoindre' }).click();
   await agent.waitForURL(/\/visio\/reunion-prefecture$/);
 
