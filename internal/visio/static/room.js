@@ -122,7 +122,7 @@ function handle(m) {
       // Alone in a room one opened: the invitation is what comes next.
       if (me.moderator && !me.guest && people.size === 1) openPanel('people');
       break;
-    case 'lobby-wait': status('st.wait'); break;
+    case 'lobby-wait': status('st.wait'); $('join').querySelector('[type=submit]').disabled = true; break;
     case 'joined': people.set(m.participant.id, m.participant); render(); note(m.participant.name + ' ' + M['st.joined']); break;
     case 'left': { const p = people.get(m.id); people.delete(m.id); render(); media?.forget(m.id); if (p) note(p.name + ' ' + M['st.left']); break; }
     case 'signal':
@@ -401,6 +401,11 @@ $('share').addEventListener('click', async () => {
     const id = await media.share();
     send({ type: 'screen', track: id, on: true });
     toggle($('share'), true);
+    // Ended from the browser's own "stop sharing": the others are told, the button follows.
+    media.screenSender?.track?.addEventListener('ended', () => {
+      send({ type: 'screen', track: id, on: false });
+      toggle($('share'), false);
+    });
   } catch (err) { console.warn('share', err); }
 });
 
