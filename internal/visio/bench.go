@@ -40,6 +40,7 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 	o := visiobench.Options{MaxLoss: 0.01}
 	fs.DurationVar(&o.For, "for", 2*time.Second, "measured window of each phase")
 	peer := fs.String("peer", "", "galene=PATH: compare with the Galène binary at PATH instead of direct connections")
+	profiles := fs.String("profiles", "", "with -peer: a directory where each server writes a CPU profile of each size")
 	serveSFU := fs.Bool("serve-sfu", false, "serve only the SFU and print its address (the bench's own child process, with -peer)")
 	if err := env.Parse(args); err != nil {
 		return err
@@ -68,6 +69,15 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 	}
 	if o.For <= 0 || o.For > time.Minute {
 		return service.Usagef("-for must be positive and at most a minute")
+	}
+	if *profiles != "" {
+		if o.Peer == "" {
+			return service.Usagef("-profiles: only with -peer")
+		}
+		if fi, err := os.Stat(*profiles); err != nil || !fi.IsDir() {
+			return service.Usagef("-profiles: %s is not a directory", *profiles)
+		}
+		o.Profiles, _ = filepath.Abs(*profiles)
 	}
 	if o.Peer != "" {
 		// The comparison runs in a network namespace of its own: this command again, there.

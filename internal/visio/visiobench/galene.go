@@ -83,7 +83,7 @@ func (m galeneMessage) galeneText() string {
 
 // startGalene runs Galène from path on 127.0.0.1 in a fresh directory holding the group,
 // without its TURN server, over plain HTTP, and waits for the group to be served.
-func startGalene(ctx context.Context, path string) (*child, string, func(), error) {
+func startGalene(ctx context.Context, path, profile string) (*child, string, func(), error) {
 	dir, err := os.MkdirTemp("", "visiobench-galene-")
 	if err != nil {
 		return nil, "", nil, err
@@ -105,8 +105,12 @@ func startGalene(ctx context.Context, path string) (*child, string, func(), erro
 		return nil, "", nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	c, err := startChild("galene", []string{path, "-insecure", "-http", addr, "-turn", "",
-		"-data", "data", "-groups", "groups", "-static", "static", "-recordings", "recordings"}, dir, nil)
+	argv := []string{path, "-insecure", "-http", addr, "-turn", "",
+		"-data", "data", "-groups", "groups", "-static", "static", "-recordings", "recordings"}
+	if profile != "" {
+		argv = append(argv, "-cpuprofile", profile)
+	}
+	c, err := startChild("galene", argv, dir, nil)
 	if err != nil {
 		cleanup()
 		return nil, "", nil, err
@@ -149,6 +153,7 @@ func freePort() (int, error) {
 // publishing as it joins, as sfuRoom does with socle's SFU.
 type galeneRoom struct {
 	path    string
+	profile string // where Galène writes a CPU profile, if anywhere
 	proc    *child
 	cleanup func()
 	clients []*galeneClient
@@ -162,7 +167,7 @@ type galeneRoom struct {
 func (r *galeneRoom) connect(ctx context.Context, ph *phase) error {
 	var addr string
 	var err error
-	if r.proc, addr, r.cleanup, err = startGalene(ctx, r.path); err != nil {
+	if r.proc, addr, r.cleanup, err = startGalene(ctx, r.path, r.profile); err != nil {
 		return fmt.Errorf("%w: %w", errSetup, err)
 	}
 	// Galène's candidates are on the bench's bridge (see BenchAddress).

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -40,10 +42,15 @@ func runWithPeer(ctx context.Context, o Options, logger *slog.Logger, progress i
 	for _, n := range o.Sizes {
 		var s Size
 		var err error
+		command, peer := slices.Clone(o.SFUCommand), &galeneRoom{path: o.Peer}
+		if o.Profiles != "" {
+			command = append(command, "-cpuprofile", filepath.Join(o.Profiles, fmt.Sprintf("socle-%d.pprof", n)))
+			peer.profile = filepath.Join(o.Profiles, fmt.Sprintf("galene-%d.pprof", n))
+		}
 		fmt.Fprintf(progress, "%d participants: through socle's SFU\n", n)
-		if s.SFU, err = runPhase(ctx, n, o.For, &sfuRoom{logger: logger, command: o.SFUCommand}, progress); err == nil {
+		if s.SFU, err = runPhase(ctx, n, o.For, &sfuRoom{logger: logger, command: command}, progress); err == nil {
 			fmt.Fprintf(progress, "%d participants: through galene\n", n)
-			s.Peer, err = runPhase(ctx, n, o.For, &galeneRoom{path: o.Peer}, progress)
+			s.Peer, err = runPhase(ctx, n, o.For, peer, progress)
 		}
 		if err != nil {
 			if ctx.Err() != nil || len(r.Sizes) == 0 {

@@ -57,6 +57,9 @@ type Options struct {
 	Peer string
 	// SFUCommand starts socle's SFU in a process of its own (ServeSFU), with Peer.
 	SFUCommand []string
+	// Profiles, with Peer, is a directory where each server writes a CPU profile of each
+	// phase: socle-<size>.pprof and galene-<size>.pprof.
+	Profiles string
 }
 
 // Phase is what one phase (one size, one path) measured in its window.
