@@ -32,6 +32,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 
 	"socle/internal/visio/pionlog"
@@ -155,7 +156,9 @@ func (s *SFU) newAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, erro
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(media, reg); err != nil {
 		return nil, fmt.Errorf("sfu: twcc: %w", err)
 	}
-	if err := webrtc.RegisterDefaultInterceptors(media, reg); err != nil {
+	// The responder keeps references to what it retransmits, not copies: see localTrack.
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(media, reg,
+		webrtc.WithNackResponderOptions(nack.DisableCopy())); err != nil {
 		return nil, fmt.Errorf("sfu: interceptors: %w", err)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(media), webrtc.WithInterceptorRegistry(reg),
