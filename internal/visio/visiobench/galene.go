@@ -291,6 +291,12 @@ type galeneClient struct {
 	streams map[string]*galeneStream // by stream id, the loop's
 }
 
+// galeneInbox is how many of Galène's messages wait for a client's loop. Galène closes a
+// connection it cannot write to for 500 ms (rtpconn's clientWriter): on a loaded machine,
+// a loop busy with descriptions must not stop the reading, so the queue holds all that a
+// large room's setup sends (an offer and a few candidates per stream).
+const galeneInbox = 1 << 14
+
 // galeneStream is one of a client's peer connections: its published stream, or one it
 // receives. Candidates wait for the remote description.
 type galeneStream struct {
@@ -305,7 +311,7 @@ func (r *galeneRoom) join(ctx context.Context, api *webrtc.API, addr string, p *
 	}
 	conn.SetReadLimit(1 << 20)
 	c := &galeneClient{room: r, p: p, api: api, id: "bench-" + p.id, conn: conn,
-		in: make(chan galeneMessage, 256), do: make(chan func()), done: make(chan struct{}),
+		in: make(chan galeneMessage, galeneInbox), do: make(chan func()), done: make(chan struct{}),
 		stopped: make(chan struct{}), joined: make(chan error, 1), streams: make(map[string]*galeneStream)}
 	r.clients = append(r.clients, c)
 	go c.read()
