@@ -3,6 +3,8 @@ package visio
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +25,12 @@ else's, at each room size in turn, first with every pair of participants connect
 (the baseline), then through the SFU, in the same run. Prints packets/s and Mbit/s received,
 loss, send-to-receipt latency, and the process's CPU time per 1,000 packets received; the
 difference between the two paths is what the SFU adds. Stops after the first size losing more
-than 1 % through the SFU. Needs no database.`},
+than 1 % through the SFU. Needs no database.
+
+With -peer galene=PATH, each size runs through socle's SFU and through the Galène binary at
+PATH instead, each server a process of its own, in a network namespace the bench makes
+(root, or unprivileged user namespaces, and iproute2's ip); it prints forwarded packets per
+second per core of each server's CPU time, loss and latency, and the ratio socle/Galène.`},
 	}}
 }
 
@@ -32,8 +39,26 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 	sizes := fs.String("sizes", "2,4,8,12,16,24,32", "room sizes, participants, comma-separated and increasing")
 	o := visiobench.Options{MaxLoss: 0.01}
 	fs.DurationVar(&o.For, "for", 2*time.Second, "measured window of each phase")
+	peer := fs.String("peer", "", "galene=PATH: compare with the Galène binary at PATH instead of direct connections")
+	profiles := fs.String("profiles", "", "with -peer: a directory where each server writes a CPU profile of each size")
+	serveSFU := fs.Bool("serve-sfu", false, "serve only the SFU and print its address (the bench's own child process, with -peer)")
 	if err := env.Parse(args); err != nil {
 		return err
+	}
+	if *serveSFU {
+		return visiobench.ServeSFU(ctx, env.Logger(), env.Stdout())
+	}
+	if *peer != "" {
+		name, path, ok := strings.Cut(*peer, "=")
+		if !ok || name != "galene" || path == "" {
+			return service.Usagef("-peer: want galene=PATH, got %q", *peer)
+		}
+		if path, err := filepath.Abs(path); err == nil {
+			o.Peer = path
+		}
+		if fi, err := os.Stat(o.Peer); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return service.Usagef("-peer: %s is not an executable file", path)
+		}
 	}
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -44,6 +69,29 @@ func runBench(ctx context.Context, args []string, env service.CommandEnv) error 
 	}
 	if o.For <= 0 || o.For > time.Minute {
 		return service.Usagef("-for must be positive and at most a minute")
+	}
+	if *profiles != "" {
+		if o.Peer == "" {
+			return service.Usagef("-profiles: only with -peer")
+		}
+		if fi, err := os.Stat(*profiles); err != nil || !fi.IsDir() {
+			return service.Usagef("-profiles: %s is not a directory", *profiles)
+		}
+		o.Profiles, _ = filepath.Abs(*profiles)
+	}
+	if o.Peer != "" {
+		// The comparison runs in a network namespace of its own: this command again, there.
+		if os.Getenv(visiobench.NamespaceEnv) == "" {
+			return visiobench.RunInNamespace(ctx, env.Stdout(), env.Stderr())
+		}
+		if err := visiobench.SetUpNamespace(); err != nil {
+			return err
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o.SFUCommand = []string{exe, "bench", "visio", "-serve-sfu"}
 	}
 	res, err := visiobench.Run(ctx, o, env.Logger(), env.Stderr())
 	if err != nil {

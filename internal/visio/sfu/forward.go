@@ -235,7 +235,7 @@ func (up *upTrack) close() []*downTrack {
 type downTrack struct {
 	up     *upTrack
 	peer   *Peer // the receiver
-	track  *webrtc.TrackLocalStaticRTP
+	track  *localTrack
 	sender *webrtc.RTPSender
 	meter  meter
 
@@ -282,7 +282,7 @@ func (d *downTrack) write(pkt *rtp.Packet, index int, info frameInfo, now time.T
 		d.switchTo(pkt, info, now)
 	}
 
-	out := *pkt
+	out := &rtp.Packet{Header: pkt.Header, Payload: pkt.Payload} // the track keeps it (localTrack)
 	out.Header.Extension, out.Header.ExtensionProfile, out.Header.Extensions = false, 0, nil
 	out.SequenceNumber = pkt.SequenceNumber + d.seqOff
 	out.Timestamp = pkt.Timestamp + d.tsOff
@@ -305,7 +305,7 @@ func (d *downTrack) write(pkt *rtp.Packet, index int, info frameInfo, now time.T
 	}
 	d.started = true
 	d.meter.add(len(out.Payload))
-	_ = d.track.WriteRTP(&out)
+	_ = d.track.writeRTP(out)
 }
 
 // switchTo makes the layer of pkt, a keyframe, the one forwarded, so that the receiver

@@ -257,11 +257,7 @@ func (p *Peer) subscribe(up *upTrack) bool {
 	if p.isClosed() {
 		return false
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(up.codec, up.id, up.pub.id)
-	if err != nil {
-		p.logger.Warn("sfu: local track", "error", err)
-		return false
-	}
+	track := newLocalTrack(up.codec, up.id, up.pub.id)
 	// A transceiver of its own, sending only: AddTrack would reuse one the participant made
 	// to receive (a participant without camera offers receive-only audio and video first,
 	// see Peer.spoke), and the page would have to tell, on that transceiver, which

@@ -32,6 +32,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 
 	"socle/internal/visio/pionlog"
@@ -133,8 +134,8 @@ func (s *SFU) forget(r *Room) {
 }
 
 // newAPI builds the Pion API for one peer connection: the codecs the SFU forwards, Pion's
-// default interceptors (NACK in both directions, RTCP sender and receiver reports, TWCC
-// feedback for what the peer sends), TWCC sequence numbers on what the SFU sends, and a GCC
+// default interceptors but stats (NACK in both directions, RTCP sender and receiver reports,
+// TWCC feedback for what the peer sends), TWCC sequence numbers on what the SFU sends, and a GCC
 // bandwidth estimator for it, handed to onEstimator.
 func (s *SFU) newAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, error) {
 	media := &webrtc.MediaEngine{}
@@ -155,8 +156,22 @@ func (s *SFU) newAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, erro
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(media, reg); err != nil {
 		return nil, fmt.Errorf("sfu: twcc: %w", err)
 	}
-	if err := webrtc.RegisterDefaultInterceptors(media, reg); err != nil {
-		return nil, fmt.Errorf("sfu: interceptors: %w", err)
+	// Pion's default interceptors less its stats interceptor, which serves
+	// PeerConnection.GetStats: the SFU keeps its own counts (Peer.Stats), and the stats
+	// interceptor's bookkeeping of every packet sent and every report read was a few per
+	// cent of the SFU's CPU time under `socle bench visio -peer`. The NACK responder keeps
+	// references to what it retransmits, not copies: see localTrack.
+	if err := webrtc.ConfigureNackWithOptions(media, reg, nil, nack.DisableCopy()); err != nil {
+		return nil, fmt.Errorf("sfu: nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, fmt.Errorf("sfu: rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(media); err != nil {
+		return nil, fmt.Errorf("sfu: simulcast header extensions: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(media, reg); err != nil {
+		return nil, fmt.Errorf("sfu: twcc: %w", err)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(media), webrtc.WithInterceptorRegistry(reg),
 		webrtc.WithSettingEngine(s.settings())), nil

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,9 +118,9 @@ func runPhase(ctx context.Context, n int, window time.Duration, topo topology, p
 	ph.to.Store(start + int64(window))
 	ph.from.Store(start)
 	time.Sleep(time.Duration(start - ph.now()))
-	cpu0, all0 := cpuTime(), machineCPU()
+	cpu0, all0 := phaseCPU(topo), machineCPU()
 	time.Sleep(time.Duration(start + int64(window) - ph.now()))
-	p.CPU = cpuTime() - cpu0
+	p.CPU = phaseCPU(topo) - cpu0
 	p.Others = -1
 	if all0 >= 0 {
 		if all := machineCPU(); all >= 0 {
@@ -134,6 +135,23 @@ func runPhase(ctx context.Context, n int, window time.Duration, topo topology, p
 	ph.halt()
 	p.collect(ph)
 	return p, nil
+}
+
+// serverProcess is a topology whose server runs in a process of its own: its CPU time so
+// far, false while it runs in this one.
+type serverProcess interface {
+	cpu() (time.Duration, bool)
+}
+
+// phaseCPU is the CPU time that a phase measures: the server's when it has a process of its
+// own, this whole process's otherwise.
+func phaseCPU(topo topology) time.Duration {
+	if sp, ok := topo.(serverProcess); ok {
+		if d, ok := sp.cpu(); ok {
+			return d
+		}
+	}
+	return cpuTime()
 }
 
 // collect sums what the publishers sent and the receivers got in the window.
@@ -436,14 +454,17 @@ func quantile(h *[histBuckets]uint64, q float64) time.Duration {
 
 // newClientAPI is a participant's Pion stack, as a browser's would be configured for
 // what matters here: Pion's default codecs and interceptors (NACK, RTCP reports, TWCC
-// feedback), and candidates on 127.0.0.1 only.
-func newClientAPI() *webrtc.API {
+// feedback), and candidates on 127.0.0.1 only. Servers may also be reached on the remote
+// addresses given.
+func newClientAPI(remotes ...net.IP) *webrtc.API {
 	var se webrtc.SettingEngine
 	// The synthetic participants' own Pion logs (teardown chatter) are not what is measured.
 	se.LoggerFactory = pionlog.Factory(slog.New(slog.DiscardHandler))
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
-	se.SetRemoteIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
+	se.SetRemoteIPFilter(func(ip net.IP) bool {
+		return ip.Equal(net.IPv4(127, 0, 0, 1)) || slices.ContainsFunc(remotes, ip.Equal)
+	})
 	se.SetInterfaceFilter(func(name string) bool {
 		iface, err := net.InterfaceByName(name)
 		return err == nil && iface.Flags&net.FlagLoopback != 0

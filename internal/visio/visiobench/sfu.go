@@ -15,9 +15,13 @@ import (
 
 // sfuRoom connects every participant to one room of an SFU restricted to loopback. They
 // join one after the other, each publishing as it joins, as people arrive in a meeting.
+// The SFU runs in this process, or, with command set, in a child process of its own whose
+// CPU time is then the phase's (see sfuproc.go).
 type sfuRoom struct {
 	logger  *slog.Logger
+	command []string // the child process serving the SFU, if any
 	s       *sfu.SFU
+	proc    *child
 	clients []*sfuClient
 
 	mu  sync.Mutex
@@ -25,14 +29,13 @@ type sfuRoom struct {
 }
 
 func (r *sfuRoom) connect(ctx context.Context, ph *phase) error {
-	var err error
-	if r.s, err = sfu.New(sfu.Config{LoopbackOnly: true}, r.logger); err != nil {
-		return err
+	join, err := r.start(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: the SFU: %w", errSetup, err)
 	}
-	room := r.s.Room("bench")
 	api := newClientAPI()
 	for _, p := range ph.parts {
-		c, err := r.join(api, room, p)
+		c, err := r.join(api, join, p)
 		if err != nil {
 			return fmt.Errorf("%w: %s joins: %w", errSetup, p.id, err)
 		}
@@ -57,9 +60,59 @@ func (r *sfuRoom) close() {
 		pcs = append(pcs, c.pc)
 	}
 	closeAll(pcs)
+	for _, c := range r.clients {
+		if cl, ok := c.peer.(interface{ close() }); ok {
+			cl.close()
+		}
+	}
 	if r.s != nil {
 		r.s.Close()
 	}
+	if r.proc != nil {
+		r.proc.stop()
+	}
+}
+
+// joinFunc joins the bench's room as id; send takes what the SFU says to the participant.
+type joinFunc func(id string, send func(sfu.Signal)) (signaller, error)
+
+// signaller takes a participant's signals, as sfu.Peer does in the SFU's own process.
+type signaller interface {
+	HandleSignal(sfu.Signal) error
+}
+
+// start starts the SFU, in this process or in its own.
+func (r *sfuRoom) start(ctx context.Context) (joinFunc, error) {
+	if len(r.command) > 0 {
+		proc, addr, err := startSFUProcess(ctx, r.command)
+		if err != nil {
+			return nil, err
+		}
+		r.proc = proc
+		return func(id string, send func(sfu.Signal)) (signaller, error) {
+			return dialSFU(ctx, addr, id, send)
+		}, nil
+	}
+	var err error
+	if r.s, err = sfu.New(sfu.Config{LoopbackOnly: true}, r.logger); err != nil {
+		return nil, err
+	}
+	room := r.s.Room("bench")
+	return func(id string, send func(sfu.Signal)) (signaller, error) {
+		p, err := room.Join(id, send)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}, nil
+}
+
+// cpu is the SFU's CPU time so far when it runs in a process of its own.
+func (r *sfuRoom) cpu() (time.Duration, bool) {
+	if r.proc == nil {
+		return 0, false
+	}
+	return r.proc.cpu()
 }
 
 // sfuClient is a participant's connection to the SFU, the other side of the negotiation
@@ -68,13 +121,13 @@ type sfuClient struct {
 	room  *sfuRoom
 	p     *participant
 	pc    *webrtc.PeerConnection
-	peer  *sfu.Peer
+	peer  signaller
 	inbox chan sfu.Signal
 	do    chan func()
 	done  chan struct{}
 }
 
-func (r *sfuRoom) join(api *webrtc.API, room *sfu.Room, p *participant) (*sfuClient, error) {
+func (r *sfuRoom) join(api *webrtc.API, join joinFunc, p *participant) (*sfuClient, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
@@ -82,7 +135,7 @@ func (r *sfuRoom) join(api *webrtc.API, room *sfu.Room, p *participant) (*sfuCli
 	c := &sfuClient{room: r, p: p, pc: pc, inbox: make(chan sfu.Signal, 256), do: make(chan func()), done: make(chan struct{})}
 	r.clients = append(r.clients, c)
 	pc.OnTrack(func(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) { go p.receive(tr, rcv) })
-	c.peer, err = room.Join(p.id, func(s sfu.Signal) {
+	c.peer, err = join(p.id, func(s sfu.Signal) {
 		select {
 		case c.inbox <- s:
 		case <-c.done:

@@ -51,6 +51,15 @@ type Options struct {
 	Sizes   []int         // participants in a room, in increasing order
 	For     time.Duration // measured window of each phase
 	MaxLoss float64       // stop after the first size losing more than this share via the SFU
+
+	// Peer is the path of a Galène binary: each size then runs through socle's SFU and
+	// through Galène, each in a process of its own, instead of the mesh and the SFU (peer.go).
+	Peer string
+	// SFUCommand starts socle's SFU in a process of its own (ServeSFU), with Peer.
+	SFUCommand []string
+	// Profiles, with Peer, is a directory where each server writes a CPU profile of each
+	// phase: socle-<size>.pprof and galene-<size>.pprof.
+	Profiles string
 }
 
 // Phase is what one phase (one size, one path) measured in its window.
@@ -97,6 +106,7 @@ func (p Phase) Cores() float64 { return p.CPU.Seconds() / p.Window.Seconds() }
 // Size is one room size, both paths.
 type Size struct {
 	Direct, SFU Phase
+	Peer        Phase // with Options.Peer, in place of Direct
 }
 
 // Result is every size run, and why the run stopped where it did.
@@ -111,6 +121,9 @@ type Result struct {
 // measured before it.
 func Run(ctx context.Context, o Options, logger *slog.Logger, progress io.Writer) (r Result, err error) {
 	defer func() { r.MaxRSS = maxRSS() }()
+	if o.Peer != "" {
+		return runWithPeer(ctx, o, logger, progress)
+	}
 	for _, n := range o.Sizes {
 		var s Size
 		var err error
@@ -180,6 +193,10 @@ var errSetup = errors.New("visiobench: setup")
 
 // Print writes the table and the summary.
 func (r Result) Print(w io.Writer, o Options) {
+	if o.Peer != "" {
+		r.printWithPeer(w, o)
+		return
+	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	fmt.Fprintf(w, `
 Web conference on loopback, %s measured per phase: every participant publishes VP8 at %d kbit/s
