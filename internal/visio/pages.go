@@ -112,7 +112,7 @@ func roomNameMessage(lang string, err error) string {
 // people type it ("/visio/Réunion préfecture") is sent to its own address.
 func (s *Service) roomPage(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("path")
-	key, ok := RoomKey(path)
+	key, ok := roomKeyAsTyped(path)
 	if !ok {
 		s.render(w, r, http.StatusNotFound, "home.html", page{Suggested: suggestName()})
 		return

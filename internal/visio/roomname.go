@@ -85,8 +85,28 @@ func RoomSlug(typed string) (string, error) {
 	return slug, nil
 }
 
-// RoomName is RoomSlug for who needs only the name: false when there is none.
+// RoomName reads a room name as programs write it (the socket, WHIP, the APIs): already its
+// own slug, in any case (Jitsi compares room names in lower case). A name as people type it
+// is slugged by the pages (RoomSlug), which show where it leads; a program's "Salle !" is
+// refused rather than taken for another room.
 func RoomName(s string) (string, bool) {
 	slug, err := RoomSlug(s)
-	return slug, err == nil && roomPattern.MatchString(slug)
+	return slug, err == nil && slug == strings.ToLower(s) && roomPattern.MatchString(slug)
+}
+
+// roomKeyAsTyped is RoomKey for a path as people type it in the address bar: each part
+// slugged ("/visio/Réunion préfecture" is reunion-prefecture's page).
+func roomKeyAsTyped(path string) (string, bool) {
+	parts := strings.Split(path, "/")
+	if len(parts) > 2 {
+		return "", false
+	}
+	for i, p := range parts {
+		slug, err := RoomSlug(p)
+		if err != nil {
+			return "", false
+		}
+		parts[i] = slug
+	}
+	return RoomKey(strings.Join(parts, "/"))
 }

@@ -36,8 +36,12 @@ func FuzzRoomName(f *testing.F) {
 		if again, err := RoomSlug(name); err != nil || again != name {
 			t.Fatalf("%q: %q, then %q %v", s, name, again, err)
 		}
-		if n, ok := RoomName(s); !ok || n != name {
-			t.Fatalf("%q: RoomName %q %v, RoomSlug %q", s, n, ok, name)
+		// Programs name rooms by their slug: RoomName takes it (in any case), and nothing else.
+		if n, ok := RoomName(name); !ok || n != name {
+			t.Fatalf("%q: RoomName(%q) %q %v", s, name, n, ok)
+		}
+		if n, ok := RoomName(s); ok && (n != name || strings.ToLower(s) != name) {
+			t.Fatalf("%q: RoomName %q, its slug is %q", s, n, name)
 		}
 	})
 }
