@@ -51,6 +51,8 @@ type Config struct {
 	// TURN: the built-in relay for people behind strict firewalls (UDP and TCP on TURNAddr).
 	TURNAddr   string
 	TURNSecret string
+	// ResumeGrace: how long a participant whose connection dropped is waited for (resume.go).
+	ResumeGrace time.Duration
 }
 
 // Register declares the options.
@@ -67,6 +69,7 @@ func (c *Config) Register(s *config.Set) {
 	s.List(&c.PublicIPs, "visio-public-ips", "", "public IP addresses of the media server, announced in place of its own (one-to-one NAT)")
 	s.String(&c.UDPPorts, "visio-udp-ports", "", "UDP port range of the media, min-max (empty: any)")
 	s.String(&c.TURNAddr, "visio-turn-addr", "", "address of the built-in TURN relay, UDP and TCP, e.g. :3478 (empty: no relay); needs SOCLE_VISIO_PUBLIC_IPS")
+	s.Duration(&c.ResumeGrace, "visio-resume-grace", DefaultResumeGrace, "how long a participant whose connection dropped stays in the room, waiting for its page to reconnect")
 	s.Secret(&c.TURNSecret, "visio-turn-secret", "secret of the TURN relay's time-limited credentials (empty: a new one at each start)")
 	s.Check(func() error {
 		if c.JWTKeyServer != "" {
@@ -107,13 +110,14 @@ type Service struct {
 	deps    Deps
 	site    *web.Site // the pages' edge
 
-	mu    sync.Mutex
-	rooms map[string]*Room
-	usage *usage
-	media *sfu.SFU
-	relay *turn.Server
-	peers sync.Map          // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
-	res   service.Resources // what Start took
+	mu       sync.Mutex
+	rooms    map[string]*Room
+	usage    *usage
+	media    *sfu.SFU
+	relay    *turn.Server
+	peers    sync.Map          // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
+	sessions sync.Map          // resume token → *session (resume.go)
+	res      service.Resources // what Start took
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge
