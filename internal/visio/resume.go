@@ -34,6 +34,10 @@ const (
 	DefaultResumeGrace = 30 * time.Second
 	// resumeWindow is how many of the last messages sent a resume can get again.
 	resumeWindow = 512
+	// closeStalled is the close code of a page that closes a connection which stalled, to
+	// resume on another: its close frame may come late, and is not the participant leaving
+	// (RFC 6455 §7.4.2: 4000-4999 are the application's).
+	closeStalled websocket.StatusCode = 4000
 )
 
 // frame is one message as sent: its type, for the writer, and its JSON with its seq.

@@ -205,8 +205,9 @@ func (s *Service) converse(ctx context.Context, conn *websocket.Conn, ss *sessio
 			continue
 		}
 		if err != nil {
-			// A close frame is the participant leaving; a connection that broke is not.
-			if websocket.CloseStatus(err) != -1 || !room.Has(pid) {
+			// A close frame is the participant leaving; a connection that broke is not, nor
+			// one the page closed because it stalled (resume.go, closeStalled).
+			if st := websocket.CloseStatus(err); (st != -1 && st != closeStalled) || !room.Has(pid) {
 				ss.end()
 			} else {
 				ss.detach(l, s.grace())

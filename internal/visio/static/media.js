@@ -58,6 +58,12 @@ export class Media {
     const check = () => {
       clearTimeout(timer);
       if (pc.connectionState === 'connected' || pc.connectionState === 'closed') return;
+      // Failed (a network cut outlasting ICE's consent checks): no use waiting. The offer
+      // goes through the signalling link, which holds it until it is back (link.js).
+      if (pc.connectionState === 'failed' && pc.remoteDescription && pc.signalingState === 'stable') {
+        this.#note(`${what}: ICE restart (failed)`);
+        pc.restartIce();
+      }
       timer = setTimeout(() => {
         if (pc.remoteDescription && pc.connectionState !== 'connected' && pc.connectionState !== 'closed') {
           this.#note(`${what}: ICE restart (${pc.connectionState})`);

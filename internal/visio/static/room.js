@@ -2,13 +2,14 @@
 // chat and the moderators' controls. Audio and video come with the SFU.
 import { NotesArea } from '/visio/static/notes/notes.js';
 import { Media } from '/visio/static/media.js';
+import { Link } from '/visio/static/link.js';
 
 const script = document.getElementById('room-script');
 const room = script.dataset.room;
 const M = JSON.parse(document.getElementById('messages').textContent);
 const $ = (id) => document.getElementById(id);
 
-let ws = null;
+let ws = null; // the signalling link (link.js): reconnects and resumes by itself
 let me = null;
 let welcomed = false;
 const people = new Map();
@@ -63,22 +64,31 @@ async function why() {
   return M['st.closed'];
 }
 
-function send(m) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); }
+function send(m) { ws?.send(m); }
 
 $('join').addEventListener('submit', (e) => {
   e.preventDefault();
   error('');
   status('st.connecting');
-  ws = new WebSocket(socketURL());
-  ws.onopen = () => send({ type: 'join', name: $('name').value.trim(), password: $('password').value });
-  ws.onmessage = (ev) => handle(JSON.parse(ev.data));
-  ws.onclose = async () => {
-    if (!welcomed && !$('error').textContent) error(await why());
-    if (welcomed && !$('error').textContent) status('st.closed');
+  ws = new Link(socketURL(), { type: 'join', name: $('name').value.trim(), password: $('password').value });
+  ws.addEventListener('message', (ev) => handle(ev.detail));
+  ws.addEventListener('refused', async () => {
+    if (!$('error').textContent) error(await why());
     $('meeting').hidden = true;
-    $('join').hidden = !!welcomed;
-  };
+  });
+  // Reconnecting: one message in the status line; the rejoin offer when it gives up, and
+  // the camera and microphone stopped.
+  ws.addEventListener('state', (ev) => {
+    if (ev.detail === 'reconnecting') status('st.reconnecting');
+    if (ev.detail === 'connected' && welcomed) status('st.in');
+    if (ev.detail === 'failed') {
+      media?.close();
+      status('st.failed');
+      $('rejoin-box').hidden = false;
+    }
+  });
 });
+$('rejoin').addEventListener('click', () => location.reload());
 
 function handle(m) {
   switch (m.type) {
@@ -98,6 +108,8 @@ function handle(m) {
       render();
       break;
     case 'lobby-wait': status('st.wait'); break;
+    case 'reconnecting': { const p = people.get(m.id); if (p) { p.reconnecting = m.on; render(); } break; }
+    case 'resumed': people.clear(); for (const p of m.participants) people.set(p.id, p); render(); break;
     case 'joined': people.set(m.participant.id, m.participant); render(); note(m.participant.name + ' ' + M['st.joined']); break;
     case 'left': { const p = people.get(m.id); people.delete(m.id); render(); media?.forget(m.id); if (p) note(p.name + ' ' + M['st.left']); break; }
     case 'signal':
@@ -166,7 +178,8 @@ function render() {
   for (const p of people.values()) {
     const li = document.createElement('li');
     li.id = 'person-' + p.id;
-    const tags = [p.moderator && M['room.moderator'], p.guest && M['room.guest'], me && p.id === me.id && M['room.you']].filter(Boolean);
+    const tags = [p.moderator && M['room.moderator'], p.guest && M['room.guest'], me && p.id === me.id && M['room.you'],
+      p.reconnecting && M['room.reconnecting']].filter(Boolean);
     li.textContent = (p.hand ? '✋ ' : '') + p.name + (tags.length ? ' (' + tags.join(', ') + ')' : '');
     if (me?.moderator && p.id !== me.id) {
       li.append(' ',
@@ -206,7 +219,7 @@ $('hand').addEventListener('click', () => {
   $('hand').textContent = up ? M['room.hand.down'] : M['room.hand'];
   send({ type: 'hand', raised: up });
 });
-$('leave').addEventListener('click', () => { ws?.close(); location.href = '/visio/'; });
+$('leave').addEventListener('click', () => { ws?.close(); media?.close(); location.href = '/visio/'; });
 $('notes-download').addEventListener('click', () => {
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([$('notes').value], { type: 'text/plain;charset=utf-8' }));
