@@ -47,8 +47,17 @@ async function cuttableProxy() {
   const held = []; // connections that came during a cut
   const server = http.createServer((req, res) => res.writeHead(405).end());
   const track = (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => s.destroy()); };
+  const refused = new Map(); // host:port → connections refused while down
+  const waiting = []; // [hostPort, n, resolve] of refusals()
   const tunnel = (req, client, head) => {
-    if (state === 'down') return client.destroy();
+    if (state === 'down') {
+      const n = (refused.get(req.url) || 0) + 1;
+      refused.set(req.url, n);
+      for (const w of waiting.slice()) {
+        if (w[0] === req.url && n >= w[1]) { waiting.splice(waiting.indexOf(w), 1); w[2](); }
+      }
+      return client.destroy();
+    }
     if (state === 'paused') return held.push([req, client, head]);
     const [, host, port] = req.url.match(/^\[?([^\]]*)\]?:(\d+)$/) || [];
     const upstream = net.connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
@@ -74,6 +83,12 @@ async function cuttableProxy() {
       for (const s of sockets) s.resume();
       for (const h of held.splice(0)) tunnel(...h);
     },
+    up() { state = 'open'; },
+    // refusals resolves once n connections to hostPort have been refused.
+    refusals: (hostPort, n) => new Promise((resolve) => {
+      if ((refused.get(hostPort) || 0) >= n) resolve();
+      else waiting.push([hostPort, n, resolve]);
+    }),
     down() { state = 'down'; for (const s of sockets) s.destroy(); for (const [, c] of held.splice(0)) c.destroy(); },
     close() { this.down(); server.close(); },
   };
@@ -170,7 +185,7 @@ async function describeMedia() {
   return out.join(' | ');
 }
 
-test('a participant whose network is cut comes back by itself, with video', async () => {
+test('a participant whose network is cut comes back by itself, with video', { timeout: 240_000 }, async () => {
   const { agent, guest } = await meeting('reseau-coupe');
   // The cut must cut the media too: the guest's go through the relay, reached over TCP
   // (relayProtocol tcp), through the proxy.
@@ -206,7 +221,39 @@ test('a participant whose network is cut comes back by itself, with video', asyn
   console.log('guest media trace:', trace.join(' | '));
 });
 
-test('when the server stays out of reach, the page offers to rejoin and stops the camera and microphone', async () => {
+test('a participant whose connections are reset comes back by itself: a new socket resumes, ICE restarts', { timeout: 240_000 }, async () => {
+  const { agent, guest } = await meeting('reseau-reinitialise');
+  const started = Date.now();
+  // Every connection reset and new ones refused: the WebSocket closes, and the TURN relay's
+  // TCP connection with it, so that the media need an ICE restart (new relay candidates).
+  proxy.down();
+  await guest.getByRole('status').filter({ hasText: 'reconnexion en cours' }).waitFor({ timeout: 30_000 });
+  await guest.waitForFunction(mediaNoticed, null, { timeout: 30_000 });
+  // Down until the page has tried four times (a fetch and a WebSocket each): with its
+  // backoff, 0.5 + 1 + 2 + 4 s, more than the 5 s asked for.
+  const web = new URL(socle.webURL).host;
+  await proxy.refusals(web, 8);
+  proxy.up();
+  console.log(`network down for ${Date.now() - started} ms`);
+  await guest.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor({ timeout: 30_000 });
+  assert.equal(await agent.locator('#people li', { hasText: 'Invité' }).count(), 1);
+  for (const [who, p] of [['agent', agent], ['guest', guest]]) {
+    const [b, a] = await framesMove(p, 60_000);
+    console.log(`${who}: frames decoded ${b} → ${a}, ${Date.now() - started} ms after the cut began`);
+    assert.ok(a > b + 10, `${who}: received video frames decoded ${b} then ${a}`);
+  }
+  // The relay's allocation went with its TCP connection: the direct connection came back by
+  // an ICE restart (made by the impolite side of the two).
+  const traces = [];
+  for (const [who, p] of [['agent', agent], ['guest', guest]]) {
+    const trace = await p.evaluate(() => window.socleMedia.trace.filter((t) => /restart|p2p (dis|fail|conn)/.test(t)));
+    console.log(`${who} media trace:`, trace.join(' | '));
+    traces.push(...trace);
+  }
+  assert.ok(traces.some((t) => /p2p: ICE restart/.test(t)), 'no ICE restart of the direct connection');
+});
+
+test('when the server stays out of reach, the page offers to rejoin and stops the camera and microphone', { timeout: 240_000 }, async () => {
   const { guest } = await meeting('serveur-parti');
   assert.ok(await guest.evaluate(() => document.getElementById('self').srcObject.getTracks().every((t) => t.readyState === 'live')));
   const started = Date.now();
