@@ -241,7 +241,8 @@ func (s *Service) resume(w http.ResponseWriter, r *http.Request, name, tok strin
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer conn.CloseNow()
-	l := &link{out: make(chan frame, outQueue), cancel: cancel}
+	// Room for the messages replayed, which attach queues at once, and the usual queue.
+	l := &link{out: make(chan frame, outQueue+resumeWindow), cancel: cancel}
 	go l.write(ctx, conn)
 	if !ss.attach(l, last) {
 		conn.Close(websocket.StatusPolicyViolation, "session over")

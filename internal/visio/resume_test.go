@@ -71,6 +71,10 @@ func TestADroppedParticipantResumesWithItsIDItsMediaAndWhatItMissed(t *testing.T
 		runtime.Gosched()
 	}
 	want(t, camille, "joined")
+	if err := dominique.Send(ctx(t), client.Message{"type": "hand", "raised": true}); err != nil {
+		t.Fatal(err)
+	}
+	next(t, camille, "hand", func(m client.Message) bool { return m.String("id") == you })
 
 	// The network goes: no close frame. The others see the participant reconnecting, and
 	// what is said meanwhile is kept for them.
@@ -92,8 +96,8 @@ func TestADroppedParticipantResumesWithItsIDItsMediaAndWhatItMissed(t *testing.T
 		t.Errorf("chat missed while away: %v", text)
 	}
 	resumed := want(t, back, "resumed")
-	if resumed["received"] != float64(0) {
-		t.Errorf("received = %v, want 0: the participant had sent nothing", resumed["received"])
+	if resumed["received"] != float64(1) {
+		t.Errorf("received = %v, want 1: the participant had raised its hand", resumed["received"])
 	}
 	next(t, camille, "reconnecting", func(m client.Message) bool { return m.String("id") == you && m["on"] == false })
 	if got := s.svc.MediaPeer("salle", you); got != peer {

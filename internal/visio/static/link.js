@@ -80,7 +80,8 @@ export class Link extends EventTarget {
       // is a connection lost.
       this.#stop();
       this.timer = setInterval(() => {
-        if (performance.now() - heard > STALL) {
+        // Only once in the room: in the lobby the server says nothing until admitted.
+        if (this.token && performance.now() - heard > STALL) {
           ws.close(STALLED, 'stalled');
           this.#lost(ws);
         } else if (this.state === 'connected') this.send({ type: 'ping' });
@@ -95,6 +96,14 @@ export class Link extends EventTarget {
         this.#set('connected');
       } else if (m.type === 'resumed') {
         this.since = 0;
+        if (this.kept.length && m.received < this.kept[0][0] - 1) {
+          // The server lacks messages of ours we no longer keep: our state and the room's
+          // cannot be made one again.
+          this.closing = true;
+          ws.close(1000, 'cannot resume');
+          this.#set('failed');
+          return;
+        }
         // What the server did not read of ours goes again, in order.
         for (const [n, text] of this.kept) if (n > m.received) ws.send(text);
         this.#set('connected');
