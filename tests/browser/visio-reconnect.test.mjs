@@ -229,6 +229,8 @@ test('a participant whose connections are reset comes back by itself: a new sock
   proxy.down();
   await guest.getByRole('status').filter({ hasText: 'reconnexion en cours' }).waitFor({ timeout: 30_000 });
   await guest.waitForFunction(mediaNoticed, null, { timeout: 30_000 });
+  // The server saw the socket go: the others see the guest reconnecting, still there.
+  await agent.locator('#people li', { hasText: 'reconnexion' }).waitFor({ timeout: 30_000 });
   // Down until the page has tried four times (a fetch and a WebSocket each): with its
   // backoff, 0.5 + 1 + 2 + 4 s, more than the 5 s asked for.
   const web = new URL(socle.webURL).host;
@@ -237,6 +239,7 @@ test('a participant whose connections are reset comes back by itself: a new sock
   console.log(`network down for ${Date.now() - started} ms`);
   await guest.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor({ timeout: 30_000 });
   assert.equal(await agent.locator('#people li', { hasText: 'Invité' }).count(), 1);
+  await agent.locator('#people li', { hasText: 'reconnexion' }).waitFor({ state: 'detached' });
   for (const [who, p] of [['agent', agent], ['guest', guest]]) {
     const [b, a] = await framesMove(p, 60_000);
     console.log(`${who}: frames decoded ${b} → ${a}, ${Date.now() - started} ms after the cut began`);
