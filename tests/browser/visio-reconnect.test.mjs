@@ -256,6 +256,57 @@ test('a participant whose connections are reset comes back by itself: a new sock
   assert.ok(traces.some((t) => /p2p: ICE restart/.test(t)), 'no ICE restart of the direct connection');
 });
 
+// framesFrom waits, in the page, until the frames decoded of the video shown as name's have
+// gone up by more than 10 from now; it returns the counts, before and after.
+async function framesFrom(p, name, timeout = 60_000) {
+  return p.evaluate(async ([name, timeout]) => {
+    const count = async () => {
+      const fig = [...document.querySelectorAll('#tiles figure')].find((f) => f.querySelector('figcaption')?.textContent === name);
+      const id = fig?.querySelector('video')?.srcObject?.getVideoTracks()[0]?.id;
+      let n = 0;
+      for (const pc of [window.socleMedia.pc, window.socleMedia.direct].filter(Boolean)) {
+        (await pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'video' && r.trackIdentifier === id) n += r.framesDecoded || 0; });
+      }
+      return n;
+    };
+    const start = await count();
+    for (const end = Date.now() + timeout; Date.now() < end;) {
+      const now = await count();
+      if (now > start + 10) return [start, now];
+      await new Promise((r) => requestAnimationFrame(r));
+    }
+    return [start, await count()];
+  }, [name, timeout]);
+}
+
+test('through the SFU (three participants), a reset participant comes back with video by an ICE restart', { timeout: 300_000 }, async () => {
+  const { agent, guest } = await meeting('reseau-sfu');
+  const third = await socle.page('fr-FR');
+  await third.goto(guest.url());
+  await enter(third, 'Troisième');
+  // Everyone sees the two others' videos playing, through the SFU.
+  for (const p of [agent, guest, third]) {
+    await p.waitForFunction(() => !window.socleMedia.direct && [...document.querySelectorAll('#tiles video:not(#self)')]
+      .filter((v) => v.videoWidth > 0 && v.currentTime > 0.3).length === 2, null, { timeout: 90_000 });
+  }
+  const started = Date.now();
+  proxy.down();
+  await guest.getByRole('status').filter({ hasText: 'reconnexion en cours' }).waitFor({ timeout: 30_000 });
+  await guest.waitForFunction(mediaNoticed, null, { timeout: 30_000 });
+  await proxy.refusals(new URL(socle.webURL).host, 8);
+  proxy.up();
+  console.log(`network down for ${Date.now() - started} ms`);
+  await guest.getByRole('status').filter({ hasText: 'Vous êtes dans la salle' }).waitFor({ timeout: 30_000 });
+  for (const [who, p, from] of [['agent', agent, 'Invité'], ['third', third, 'Invité'], ['guest', guest, 'Agent']]) {
+    const [b, a] = await framesFrom(p, from);
+    console.log(`${who}: frames of ${from} decoded ${b} → ${a}, ${Date.now() - started} ms after the cut began`);
+    assert.ok(a > b + 10, `${who}: video of ${from}: frames decoded ${b} then ${a}`);
+  }
+  const trace = await guest.evaluate(() => window.socleMedia.trace.filter((t) => /restart/.test(t)));
+  console.log('guest media trace:', trace.join(' | '));
+  assert.ok(trace.some((t) => /sfu: ICE restart/.test(t)), 'no ICE restart of the SFU connection');
+});
+
 test('when the server stays out of reach, the page offers to rejoin and stops the camera and microphone', { timeout: 240_000 }, async () => {
   const { guest } = await meeting('serveur-parti');
   assert.ok(await guest.evaluate(() => document.getElementById('self').srcObject.getTracks().every((t) => t.readyState === 'live')));
