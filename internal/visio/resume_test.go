@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"socle/internal/platform/config"
 	"socle/internal/visio"
 	"socle/internal/visio/client"
 	"socle/internal/visio/sfu"
@@ -188,4 +190,24 @@ func TestTheResumeWindowIsBounded(t *testing.T) {
 	}
 	// It leaves at once rather than at the end of the grace.
 	next(t, camille, "left", func(m client.Message) bool { return m.String("id") == you })
+}
+
+func TestTheResumeGraceMustBePositive(t *testing.T) {
+	for value, ok := range map[string]bool{"": true, "45s": true, "0s": false, "-5s": false} {
+		var c visio.Config
+		s := config.New()
+		c.Register(s)
+		env := map[string]string{"SOCLE_VISIO_RESUME_GRACE": value}
+		// The config package refuses a negative duration as it reads it; the check, zero.
+		err := s.LoadEnv(func(k string) string { return env[k] })
+		if err == nil {
+			err = s.Validate()
+		}
+		if ok && err != nil || !ok && (err == nil || !strings.Contains(err.Error(), "SOCLE_VISIO_RESUME_GRACE")) {
+			t.Errorf("%q: %v", value, err)
+		}
+		if value == "" && c.ResumeGrace != visio.DefaultResumeGrace {
+			t.Errorf("default grace %s, want %s", c.ResumeGrace, visio.DefaultResumeGrace)
+		}
+	}
 }

@@ -69,8 +69,14 @@ func (c *Config) Register(s *config.Set) {
 	s.List(&c.PublicIPs, "visio-public-ips", "", "public IP addresses of the media server, announced in place of its own (one-to-one NAT)")
 	s.String(&c.UDPPorts, "visio-udp-ports", "", "UDP port range of the media, min-max (empty: any)")
 	s.String(&c.TURNAddr, "visio-turn-addr", "", "address of the built-in TURN relay, UDP and TCP, e.g. :3478 (empty: no relay); needs SOCLE_VISIO_PUBLIC_IPS")
-	s.Duration(&c.ResumeGrace, "visio-resume-grace", DefaultResumeGrace, "how long a participant whose connection dropped stays in the room, waiting for its page to reconnect")
 	s.Secret(&c.TURNSecret, "visio-turn-secret", "secret of the TURN relay's time-limited credentials (empty: a new one at each start)")
+	s.Duration(&c.ResumeGrace, "visio-resume-grace", DefaultResumeGrace, "how long a participant whose connection dropped stays in the room, waiting for its page to reconnect")
+	s.Check(func() error {
+		if c.ResumeGrace <= 0 {
+			return fmt.Errorf("SOCLE_VISIO_RESUME_GRACE: want a positive duration, such as 30s (got %s)", c.ResumeGrace)
+		}
+		return nil
+	})
 	s.Check(func() error {
 		if c.JWTKeyServer != "" {
 			if _, err := token.NewKeyServer(c.JWTKeyServer, nil); err != nil {
@@ -110,14 +116,15 @@ type Service struct {
 	deps    Deps
 	site    *web.Site // the pages' edge
 
-	mu       sync.Mutex
-	rooms    map[string]*Room
-	usage    *usage
-	media    *sfu.SFU
-	relay    *turn.Server
-	peers    sync.Map          // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
-	sessions sync.Map          // resume token → *session (resume.go)
-	res      service.Resources // what Start took
+	mu    sync.Mutex
+	rooms map[string]*Room
+	usage *usage
+	media *sfu.SFU
+	relay *turn.Server
+	peers sync.Map          // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
+	res   service.Resources // what Start took
+
+	sessions sync.Map // resume token → *session (resume.go)
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge
