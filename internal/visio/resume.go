@@ -69,6 +69,7 @@ type session struct {
 	link     *link   // the connection attached; nil while reconnecting
 	timer    *time.Timer
 	over     bool
+	final    bool // removed or the meeting ended: nothing to resume
 }
 
 func newSession(svc *Service) *session {
@@ -99,6 +100,9 @@ func (ss *session) send(m Message) {
 	}
 	typ, _ := m["type"].(string)
 	f := frame{typ: typ, b: withSeq}
+	if typ == "kicked" || typ == "ended" {
+		ss.final = true
+	}
 	ss.sent = append(ss.sent, f)
 	if len(ss.sent) > resumeWindow {
 		ss.sent = ss.sent[len(ss.sent)-resumeWindow:]
@@ -152,6 +156,11 @@ func (ss *session) detach(l *link, grace time.Duration) {
 	ss.mu.Lock()
 	if ss.over || ss.link != l {
 		ss.mu.Unlock()
+		return
+	}
+	if ss.final {
+		ss.mu.Unlock()
+		ss.end()
 		return
 	}
 	ss.link = nil
@@ -220,10 +229,10 @@ func (s *Service) resume(w http.ResponseWriter, r *http.Request, name, tok strin
 	}
 	ss := v.(*session)
 	ss.mu.Lock()
-	room, over, seq, kept := ss.room, ss.over, ss.seq, uint64(len(ss.sent))
+	room, over, seq, kept := ss.room, ss.over || ss.final, ss.seq, uint64(len(ss.sent))
 	ss.mu.Unlock()
 	switch {
-	case over || room.Name != name || room.Ended():
+	case over || room.Name != name || room.Ended() || !room.Has(ss.pid):
 		gone("the session is over (left, removed, or not back within the grace period): join again")
 		return
 	case last > seq || last < seq-kept:

@@ -211,3 +211,25 @@ func TestTheResumeGraceMustBePositive(t *testing.T) {
 		}
 	}
 }
+
+func TestARemovedParticipantCannotResume(t *testing.T) {
+	s := newSiteGrace(t, time.Minute)
+	camille := s.agent("salle", "Camille")
+	url := s.url("salle", "jwt="+token(t, "salle", nil))
+	dominique, err := client.Join(ctx(t), s.srv.Client(), url, "Dominique", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	you := dominique.Welcome["you"].(map[string]any)["id"].(string)
+	want(t, camille, "joined")
+	if err := camille.Send(ctx(t), client.Message{"type": "kick", "id": you}); err != nil {
+		t.Fatal(err)
+	}
+	want(t, dominique, "kicked")
+	next(t, camille, "left", func(m client.Message) bool { return m.String("id") == you })
+	_, err = client.Resume(ctx(t), s.srv.Client(), url, dominique.Welcome.String("resume"), dominique.Last())
+	var r *client.Refused
+	if !errors.As(err, &r) || r.Status != http.StatusGone {
+		t.Fatalf("resume after being removed: %v, want 410", err)
+	}
+}
