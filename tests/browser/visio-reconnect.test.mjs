@@ -14,7 +14,12 @@
 // socle: the server, the SFU and the relay are the production ones. The cut lasts until the
 // page shows that it reconnects and its media connection has noticed (ICE no longer
 // connected): at least the time both take to notice, about 4 to 5 s, whatever the machine's
-// load.
+// load. A second kind of cut resets every connection and refuses new ones until the page has
+// tried four times (7.5 s of backoff): the WebSocket must be resumed on a new connection, and
+// the media, whose relay allocation went with its TCP connection, need an ICE restart; it is
+// done with two participants (peer to peer) and with three (through the SFU). Last, the proxy
+// refusing everything for good is, for the page, the server gone: it must give up after 30 s,
+// offer to rejoin and stop the camera and microphone.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
