@@ -30,6 +30,8 @@ type Participant struct {
 	Moderator bool   `json:"moderator"`
 	Guest     bool   `json:"guest"`
 	Hand      bool   `json:"hand,omitempty"`
+	// Reconnecting: their connection dropped; they are waited for (resume.go).
+	Reconnecting bool `json:"reconnecting,omitempty"`
 }
 
 // ChatMessage is a chat line; To is set on private messages.
@@ -531,4 +533,32 @@ func (r *Room) toModerators(m Message) {
 			mem.send(m)
 		}
 	}
+}
+
+// SetReconnecting marks a participant whose connection dropped (on), or came back, and
+// tells the others, whose lists show it.
+func (r *Room) SetReconnecting(id string, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.members[id]
+	if !ok || m.Reconnecting == on {
+		return
+	}
+	m.Reconnecting = on
+	r.broadcast(Message{"type": "reconnecting", "id": id, "on": on}, id)
+}
+
+// Has reports whether id is a participant of the room.
+func (r *Room) Has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.members[id]
+	return ok
+}
+
+// Participants lists the room's participants, in the order they came.
+func (r *Room) Participants() []Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.list()
 }

@@ -50,6 +50,8 @@ type Config struct {
 	// TURN: the built-in relay for people behind strict firewalls (UDP and TCP on TURNAddr).
 	TURNAddr   string
 	TURNSecret string
+	// ResumeGrace: how long a participant whose connection dropped is waited for (resume.go).
+	ResumeGrace time.Duration
 }
 
 // Register declares the options.
@@ -67,6 +69,13 @@ func (c *Config) Register(s *config.Set) {
 	s.String(&c.UDPPorts, "visio-udp-ports", "", "UDP port range of the media, min-max (empty: any)")
 	s.String(&c.TURNAddr, "visio-turn-addr", "", "address of the built-in TURN relay, UDP and TCP, e.g. :3478 (empty: no relay); needs SOCLE_VISIO_PUBLIC_IPS")
 	s.Secret(&c.TURNSecret, "visio-turn-secret", "secret of the TURN relay's time-limited credentials (empty: a new one at each start)")
+	s.Duration(&c.ResumeGrace, "visio-resume-grace", DefaultResumeGrace, "how long a participant whose connection dropped stays in the room, waiting for its page to reconnect")
+	s.Check(func() error {
+		if c.ResumeGrace <= 0 {
+			return fmt.Errorf("SOCLE_VISIO_RESUME_GRACE: want a positive duration, such as 30s (got %s)", c.ResumeGrace)
+		}
+		return nil
+	})
 	s.Check(func() error {
 		if c.JWTKeyServer != "" {
 			if _, err := token.NewKeyServer(c.JWTKeyServer, nil); err != nil {
@@ -113,6 +122,8 @@ type Service struct {
 	relay *turn.Server
 	peers sync.Map          // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
 	res   service.Resources // what Start took
+
+	sessions sync.Map // resume token → *session (resume.go)
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge

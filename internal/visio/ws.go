@@ -83,6 +83,11 @@ func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Reconnecting: the same participant takes its session back (resume.go).
+	if tok := r.URL.Query().Get("resume"); tok != "" {
+		s.resume(w, r, name, tok)
+		return
+	}
 	room, created := s.room(name, id.agent)
 	if room == nil {
 		problem.Write(w, r, problem.New("room-not-found", http.StatusNotFound, "No such meeting",
@@ -101,46 +106,16 @@ func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
 	s.serve(r.Context(), conn, room, id, created)
 }
 
-// peer is one connection's outbound side: a queue its writer drains; a participant too slow
-// to read is disconnected rather than allowed to hold the room back.
-type peer struct {
-	out    chan Message
-	cancel context.CancelFunc
-}
-
-func (p *peer) send(m Message) {
-	select {
-	case p.out <- m:
-	default:
-		p.cancel()
-	}
-}
-
 func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w who, created bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := &peer{out: make(chan Message, outQueue), cancel: cancel}
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m := <-p.out:
-				wctx, c := context.WithTimeout(ctx, 10*time.Second)
-				err := wsjson.Write(wctx, conn, m)
-				c()
-				if err != nil {
-					cancel()
-					return
-				}
-				if t := m["type"]; t == "kicked" || t == "ended" || t == "refused" {
-					conn.Close(websocket.StatusNormalClosure, fmt.Sprint(t))
-					cancel()
-					return
-				}
-			}
-		}
-	}()
+	// The participant's messages go through a session that a new connection can resume
+	// (resume.go); l is this connection's side of it.
+	ss := newSession(s)
+	l := &link{out: make(chan frame, outQueue), cancel: cancel}
+	ss.link, ss.who = l, w
+	p := ss
+	go l.write(ctx, conn)
 	defer conn.CloseNow()
 
 	// The first message says who joins: {"type":"join","name":"...","password":"..."}.
@@ -163,7 +138,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 			join.Name = w.name
 		}
 		e := Entrant{Name: join.Name, Moderator: w.moderator || created, Guest: w.guest, Password: join.Password,
-			Welcome: Message{"ice_servers": s.iceServers(room.Name)}}
+			Welcome: Message{"ice_servers": s.iceServers(room.Name), "resume": ss.token}}
 		pid, waiting, err = room.Enter(e, p.send, func(_ string, ok bool) { admitted <- ok })
 	}
 	if err != nil {
@@ -179,7 +154,13 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 		conn.Close(websocket.StatusPolicyViolation, code)
 		return
 	}
-	defer room.Leave(pid)
+	// Until the session is registered, a connection that ends is the participant leaving.
+	registered := false
+	defer func() {
+		if !registered {
+			room.Leave(pid)
+		}
+	}()
 	if waiting {
 		p.send(Message{"type": "lobby-wait", "id": pid})
 		select {
@@ -193,29 +174,47 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 		}
 	}
 	s.participants.Inc()
-	defer s.participants.Dec()
 	// Media go through the SFU: the browser offers what it sends, the SFU offers again
 	// whenever others' tracks come or go.
 	media, err := s.media.Room(room.media).Join(pid, func(sig sfu.Signal) { p.send(Message{"type": "signal", "signal": sig}) })
 	if err != nil {
+		s.participants.Dec()
 		s.log.Warn("media join", "room", room.Name, "error", err)
 		return
 	}
-	defer media.Close()
-	key := room.media + "\x00" + pid
-	s.peers.Store(key, media)
-	defer s.peers.Delete(key)
+	s.peers.Store(room.media+"\x00"+pid, media)
+	ss.mu.Lock()
+	ss.room, ss.pid, ss.media = room, pid, media
+	ss.mu.Unlock()
+	s.sessions.Store(ss.token, ss)
+	registered = true
+	s.converse(ctx, conn, ss, l)
+}
+
+// converse reads the participant's requests and does them, until the connection is over: then
+// the participant leaves if it closed the connection (or was removed), or may resume.
+func (s *Service) converse(ctx context.Context, conn *websocket.Conn, ss *session, l *link) {
+	room, pid, media, p, w := ss.room, ss.pid, ss.media, ss, ss.who
 	for {
 		m, err := readMessage(ctx, conn)
 		var me *MessageError
 		if errors.As(err, &me) {
+			ss.read()
 			// Not one of the protocol's messages: refused, and the connection goes on.
 			p.send(Message{"type": "error", "code": cmp.Or(me.Code, "refused"), "message": me.Reason, "request": me.Request})
 			continue
 		}
 		if err != nil {
+			// A close frame is the participant leaving; a connection that broke is not, nor
+			// one the page closed because it stalled (resume.go, closeStalled).
+			if st := websocket.CloseStatus(err); (st != -1 && st != closeStalled) || !room.Has(pid) {
+				ss.end()
+			} else {
+				ss.detach(l, s.grace())
+			}
 			return
 		}
+		ss.read()
 		switch m.Type {
 		case "chat":
 			err = room.Chat(pid, m.To, m.Text)

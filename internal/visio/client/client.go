@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
@@ -40,6 +44,7 @@ type Client struct {
 	in   chan Message
 	err  error
 	done chan struct{}
+	last atomic.Uint64 // seq of the last message received, for a resume
 	// Welcome is the server's first answer once in the room: you, participants, chat...
 	Welcome Message
 }
@@ -50,15 +55,7 @@ type Client struct {
 func Join(ctx context.Context, hc *http.Client, url, name, password string) (*Client, error) {
 	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			var p struct{ Type, Detail string }
-			if resp.Body != nil {
-				b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-				json.Unmarshal(b, &p)
-			}
-			return nil, &Refused{Status: resp.StatusCode, Problem: p.Type, Detail: p.Detail}
-		}
-		return nil, err
+		return nil, refused(resp, err)
 	}
 	conn.SetReadLimit(1 << 20)
 	c := &Client{conn: conn, in: make(chan Message, 1024), done: make(chan struct{})}
@@ -86,6 +83,19 @@ func Join(ctx context.Context, hc *http.Client, url, name, password string) (*Cl
 	return c, nil
 }
 
+// refused is a failed dial's error: a *Refused when the server answered with a problem.
+func refused(resp *http.Response, err error) error {
+	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		var p struct{ Type, Detail string }
+		if resp.Body != nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			json.Unmarshal(b, &p)
+		}
+		return &Refused{Status: resp.StatusCode, Problem: p.Type, Detail: p.Detail}
+	}
+	return err
+}
+
 func (c *Client) read() {
 	defer close(c.done)
 	for {
@@ -95,8 +105,40 @@ func (c *Client) read() {
 			close(c.in)
 			return
 		}
+		if seq, ok := m["seq"].(float64); ok {
+			c.last.Store(uint64(seq))
+		}
 		c.in <- m
 	}
+}
+
+// Last is the seq of the last message received: what a resume asks to continue from.
+func (c *Client) Last() uint64 { return c.last.Load() }
+
+// Drop ends the connection as a network cut does: no close frame, so the server keeps the
+// participant, reconnecting, for its grace period.
+func (c *Client) Drop() { c.conn.CloseNow() }
+
+// Resume takes a dropped participant's session back (docs/visio-signalling.md,
+// "Reconnecting"): url is the room's WebSocket URL with the same credentials, token the
+// welcome's "resume", last the seq of the last message received. It returns once the
+// server answered "resumed"; the messages missed come before it, in c's queue. A session
+// that cannot be resumed is a *Refused (410, resume-refused).
+func Resume(ctx context.Context, hc *http.Client, url, token string, last uint64) (*Client, error) {
+	sep := "&"
+	if !strings.Contains(url, "?") {
+		sep = "?"
+	}
+	conn, resp, err := websocket.Dial(ctx, url+sep+"resume="+neturl.QueryEscape(token)+"&last="+strconv.FormatUint(last, 10),
+		&websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		return nil, refused(resp, err)
+	}
+	conn.SetReadLimit(1 << 20)
+	c := &Client{conn: conn, in: make(chan Message, 1024), done: make(chan struct{})}
+	c.last.Store(last)
+	go c.read()
+	return c, nil
 }
 
 // Send sends a message.

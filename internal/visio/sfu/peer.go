@@ -29,6 +29,7 @@ const (
 
 const (
 	connectTimeout = 30 * time.Second // from the first description to a connection
+	failedGrace    = 30 * time.Second // from ICE failing to the participant restarting it
 	tick           = 500 * time.Millisecond
 	// defaultFirstOfferWait is how long the SFU waits for a participant's first offer before
 	// making its own: see Peer.spoke.
@@ -104,8 +105,20 @@ func newPeer(r *Room, id string, send func(Signal)) (*Peer, error) {
 	})
 	p.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.logger.Debug("sfu: connection state", "state", s.String())
-		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+		switch s {
+		case webrtc.PeerConnectionStateClosed:
 			go p.Close()
+		case webrtc.PeerConnectionStateFailed:
+			// A network cut fails ICE (after Pion's 25 s without a packet), but the
+			// participant's page restarts ICE when it is back (RFC 8445 §9, JSEP
+			// restartIce: a re-offer with new credentials, which SetRemoteDescription
+			// applies to this connection): it is given failedGrace to do so.
+			time.AfterFunc(failedGrace, func() {
+				if p.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+					p.logger.Info("sfu: ICE failed and was not restarted", "within", failedGrace)
+					p.Close()
+				}
+			})
 		}
 	})
 	go p.run()

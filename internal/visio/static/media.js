@@ -68,6 +68,20 @@ export class Media {
     };
     pc.addEventListener('connectionstatechange', check);
     pc.addEventListener('signalingstatechange', check);
+    // A connection that worked and failed (a network cut outlasting ICE's consent checks, a
+    // relay's TCP connection reset): no use waiting. Only then: a restart that fails at once
+    // (no relay allocation yet, the network still down) is retried by the 5 s watch above,
+    // not in a loop. The offer goes through the signalling link, which holds it until it is
+    // back (link.js).
+    let worked = false;
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'connected') worked = true;
+      if (pc.connectionState === 'failed' && worked && pc.remoteDescription) {
+        worked = false;
+        this.#note(`${what}: ICE restart (failed)`);
+        pc.restartIce();
+      }
+    });
     check();
   }
 

@@ -5,6 +5,7 @@
 import { NotesArea } from '/visio/static/notes/notes.js';
 import { Media } from '/visio/static/media.js';
 import { Preview } from '/visio/static/preview.js';
+import { Link } from '/visio/static/link.js';
 
 const script = document.getElementById('room-script');
 const room = script.dataset.room;
@@ -13,7 +14,7 @@ const $ = (id) => document.getElementById(id);
 const MAX_CHAT = 4000; // MaxChatRunes (room.go)
 document.body.classList.add('in-room');
 
-let ws = null;
+let ws = null; // the signalling link (link.js): reconnects and resumes by itself
 let me = null;
 let welcomed = false;
 const people = new Map();
@@ -83,23 +84,28 @@ async function why() {
   return M['st.closed'];
 }
 
-function send(m) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); }
+function send(m) { ws?.send(m); }
 
 $('join').addEventListener('submit', (e) => {
   e.preventDefault();
   error('');
   status('st.connecting');
   sessionStorage.setItem('visio-name', $('name').value.trim());
-  ws = new WebSocket(socketURL());
-  ws.onopen = () => send({ type: 'join', name: $('name').value.trim(), password: $('password').value });
-  ws.onmessage = (ev) => handle(JSON.parse(ev.data));
-  ws.onclose = async () => {
+  ws = new Link(socketURL(), { type: 'join', name: $('name').value.trim(), password: $('password').value });
+  ws.addEventListener('message', (ev) => handle(ev.detail));
+  ws.addEventListener('refused', async () => { if (!failed) error(await why()); });
+  // Reconnecting: one message in the state line; when the link gives up, the rejoin offer,
+  // and the camera and microphone stopped. A link closed by the server after "removed" or
+  // "ended" has said why already.
+  ws.addEventListener('state', (ev) => {
     if (left) return;
-    if (!welcomed && !failed) error(await why());
-    if (welcomed && !failed) status('st.closed');
-    if (welcomed) stopped();
-  };
+    if (ev.detail === 'reconnecting') status('st.reconnecting');
+    if (ev.detail === 'connected' && welcomed) inRoom();
+    if (ev.detail === 'failed') { stopped(); error(M['st.failed']); }
+    if (ev.detail === 'closed' && welcomed) { if (!failed) status('st.closed'); stopped(); }
+  });
 });
+$('rejoin').addEventListener('click', () => location.reload());
 
 function handle(m) {
   switch (m.type) {
@@ -123,6 +129,8 @@ function handle(m) {
       if (me.moderator && !me.guest && people.size === 1) openPanel('people');
       break;
     case 'lobby-wait': status('st.wait'); $('join').querySelector('[type=submit]').disabled = true; break;
+    case 'reconnecting': { const p = people.get(m.id); if (p) { p.reconnecting = m.on; render(); } break; }
+    case 'resumed': people.clear(); for (const p of m.participants) people.set(p.id, p); render(); break;
     case 'joined': people.set(m.participant.id, m.participant); render(); note(m.participant.name + ' ' + M['st.joined']); break;
     case 'left': { const p = people.get(m.id); people.delete(m.id); render(); media?.forget(m.id); if (p) note(p.name + ' ' + M['st.left']); break; }
     case 'signal':
@@ -217,7 +225,8 @@ function render() {
   for (const p of people.values()) {
     const li = document.createElement('li');
     li.id = 'person-' + p.id;
-    const tags = [p.moderator && M['room.moderator'], p.guest && M['room.guest'], me && p.id === me.id && M['room.you']].filter(Boolean);
+    const tags = [p.moderator && M['room.moderator'], p.guest && M['room.guest'], me && p.id === me.id && M['room.you'],
+      p.reconnecting && M['room.reconnecting']].filter(Boolean);
     li.textContent = (p.hand ? '✋ ' : '') + p.name + (tags.length ? ' (' + tags.join(', ') + ')' : '');
     if (me?.moderator && p.id !== me.id) {
       li.append(' ',
@@ -301,7 +310,6 @@ $('leave').addEventListener('click', () => {
   error('');
   status('st.left.self');
 });
-$('rejoin').addEventListener('click', () => location.reload());
 $('notes-download').addEventListener('click', () => {
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([$('notes').value], { type: 'text/plain;charset=utf-8' }));
