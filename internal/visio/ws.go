@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 
 	"socle/internal/platform/identity"
 	"socle/internal/platform/problem"
@@ -83,6 +82,22 @@ func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Several media nodes: the meeting's node, placed now if it has none; another node's
+	// meeting is reached through the relay (remote.go).
+	node, err := s.nodes.place(r.Context(), name)
+	if err != nil {
+		if errors.Is(err, ErrNodesFull) {
+			problem.Write(w, r, problem.New("nodes-full", http.StatusServiceUnavailable, "No media node available", err.Error()))
+			return
+		}
+		s.log.Warn("meeting not placed", "room", name, "error", err)
+		problem.Write(w, r, problem.New("placement-failed", http.StatusServiceUnavailable, "Meeting not placed", "try again in a moment"))
+		return
+	}
+	if node != s.nodes.id {
+		s.relayTo(w, r, node, name, id)
+		return
+	}
 	room, created := s.room(name, id.agent)
 	if room == nil {
 		problem.Write(w, r, problem.New("room-not-found", http.StatusNotFound, "No such meeting",
@@ -116,7 +131,7 @@ func (p *peer) send(m Message) {
 	}
 }
 
-func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w who, created bool) {
+func (s *Service) serve(ctx context.Context, conn wire, room *Room, w who, created bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p := &peer{out: make(chan Message, outQueue), cancel: cancel}
@@ -127,7 +142,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 				return
 			case m := <-p.out:
 				wctx, c := context.WithTimeout(ctx, 10*time.Second)
-				err := wsjson.Write(wctx, conn, m)
+				err := writeMessage(wctx, conn, m)
 				c()
 				if err != nil {
 					cancel()
@@ -175,7 +190,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 		if created {
 			room.Leave("")
 		}
-		wsjson.Write(ctx, conn, Message{"type": "error", "code": code, "message": msg})
+		writeMessage(ctx, conn, Message{"type": "error", "code": code, "message": msg})
 		conn.Close(websocket.StatusPolicyViolation, code)
 		return
 	}
@@ -294,7 +309,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 
 // readMessage reads a participant's next message: a *MessageError (or, for a join, an
 // *EnterError) for one that is not the protocol's, another error when the connection is over.
-func readMessage(ctx context.Context, conn *websocket.Conn) (ClientMessage, error) {
+func readMessage(ctx context.Context, conn wire) (ClientMessage, error) {
 	typ, b, err := conn.Read(ctx)
 	if err != nil {
 		return ClientMessage{}, err
