@@ -213,13 +213,14 @@ func (n *nodes) alive(node string) bool {
 // pick chooses a node for a new meeting: among the live nodes under their limit, the one
 // with the fewest participants plus meetings placed on it. Placed meetings count because
 // reports lag: meetings created in a burst must not all land on the node that reported
-// least. Candidates that do not answer a ping are skipped.
+// least; ties are broken at random, as replicas placing at the same instant read the same
+// counts. Candidates that do not answer a ping are skipped.
 func (n *nodes) pick(ctx context.Context, not string) (string, error) {
 	rows, _ := n.pool.Query(ctx, `
 		SELECT n.id, n.participants + (SELECT count(*) FROM visio.placements p WHERE p.node = n.id)::int
 		FROM visio.nodes n
 		WHERE n.seen_at > now() - $1::interval AND n.id <> $2 AND (n.max_participants = 0 OR n.participants < n.max_participants)
-		ORDER BY 2, n.id`, fmt.Sprintf("%d milliseconds", (reportsMissed*reportEvery).Milliseconds()), not)
+		ORDER BY 2, random()`, fmt.Sprintf("%d milliseconds", (reportsMissed*reportEvery).Milliseconds()), not)
 	type cand struct {
 		ID   string
 		Load int
