@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -23,6 +25,7 @@ import (
 	"socle/internal/platform/identity"
 	"socle/internal/visio"
 	"socle/internal/visio/client"
+	"socle/internal/visio/invite"
 	"socle/internal/wallet"
 )
 
@@ -52,6 +55,7 @@ type attendee struct {
 	joins  int
 	lastIn time.Time
 	chats  map[string]bool
+	invite string // the last invitation link the server gave
 }
 
 func (a *attendee) connect(ctx context.Context, t *testing.T) error {
@@ -82,6 +86,11 @@ func (a *attendee) run(ctx context.Context, t *testing.T) {
 			m, err := c.Next(ctx)
 			if err != nil {
 				break
+			}
+			if m.Type() == "invite" {
+				a.mu.Lock()
+				a.invite = m.String("url")
+				a.mu.Unlock()
 			}
 			if cm, ok := m["message"].(map[string]any); ok && m.Type() == "chat" {
 				text, _ := cm["text"].(string)
@@ -167,6 +176,7 @@ func TestTwoMediaNodesSpreadMeetingsAndTakeOverWhenOneDies(t *testing.T) {
 		n.env = []string{"SOCLE_DATA_DIR=" + n.dataDir, "SOCLE_DATABASE_URL=" + url, "SOCLE_MIGRATE=never",
 			"SOCLE_SERVICES=visio", "SOCLE_VISIO_NODE_ID=" + n.id, "SOCLE_VISIO_JWT_SECRET=" + nodesJWTSecret,
 			"SOCLE_VISIO_MEDIA_LOOPBACK=true",
+			"SOCLE_VISIO_INVITE_KEY=" + base64.StdEncoding.EncodeToString([]byte("the-invitation-key-of-both-nodes")),
 			"SOCLE_WEB_ADDR=127.0.0.1:0", "SOCLE_INTERCONNECT_ADDR=127.0.0.1:0", "SOCLE_OPS_ADDR=127.0.0.1:0",
 			"SOCLE_TLS_CERT=" + pkiFile("server.crt"), "SOCLE_TLS_KEY=" + pkiFile("server.key"),
 			"SOCLE_CLIENT_CA=" + pkiFile("ca.crt"),
@@ -261,6 +271,49 @@ func TestTwoMediaNodesSpreadMeetingsAndTakeOverWhenOneDies(t *testing.T) {
 		}
 	}
 	hears("hello")
+
+	// A guest invited in a meeting enters it through the web listener of the node that does
+	// not hold it: the meeting's node decides, the invitation is checked where it arrives.
+	host := people[0]
+	waitUntil(t, 10*time.Second, "an invitation link", func() bool {
+		host.mu.Lock()
+		c := host.c
+		host.mu.Unlock()
+		c.Send(ctx, client.Message{"type": "invite"})
+		host.mu.Lock()
+		defer host.mu.Unlock()
+		return host.invite != ""
+	})
+	other := nodes[0]
+	if placement()[host.room] == "node-0" {
+		other = nodes[1]
+	}
+	host.mu.Lock()
+	link := strings.Replace(host.invite, "/visio/", "/visio/ws/", 1)
+	host.mu.Unlock()
+	guest, err := client.Join(ctx, hc, "wss://"+other.web+link, "Invitée", "")
+	if err != nil {
+		t.Fatalf("a guest through %s, the meeting being on the other node: %v", other.id, err)
+	}
+	if guest.Welcome == nil {
+		t.Fatalf("the guest was not welcomed in %s", host.room)
+	}
+	guest.Close()
+	// A room with no meeting is closed to guests on every node, and a guest places nothing.
+	signer, err := invite.New([]byte("the-invitation-key-of-both-nodes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		_, err := client.Join(ctx, hc, "wss://"+n.web+"/visio/ws/fermee?invite="+signer.Code("fermee", time.Now().Add(time.Hour)), "Invitée", "")
+		var refused *client.Refused
+		if !errors.As(err, &refused) || refused.Status != http.StatusNotFound || !strings.HasSuffix(refused.Problem, "room-not-found") {
+			t.Errorf("a guest in a room with no meeting through %s: %v, want 404 room-not-found", n.id, err)
+		}
+	}
+	if _, placed := placement()["fermee"]; placed {
+		t.Error("a guest's attempt placed a meeting")
+	}
 	var loadRows int
 	pool.QueryRow(ctx, `SELECT count(*) FROM visio.nodes WHERE participants > 0`).Scan(&loadRows)
 	t.Logf("nodes reporting participants: %d", loadRows)

@@ -241,7 +241,9 @@ func (n *nodes) pick(ctx context.Context, not string) (string, error) {
 // gone. Two replicas placing the same room at once agree: the first INSERT wins and the
 // other reads the winner; a dead node's placement is replaced by compare-and-set, so one
 // replica moves it and the others follow.
-func (n *nodes) place(ctx context.Context, room string) (string, error) {
+// A participant who may not open the room (create false: a guest) places nothing: with no
+// placement there is no meeting, and this node's own lookup says so.
+func (n *nodes) place(ctx context.Context, room string, create bool) (string, error) {
 	if !n.clustered() {
 		return n.id, nil
 	}
@@ -249,6 +251,8 @@ func (n *nodes) place(ctx context.Context, room string) (string, error) {
 		var node string
 		err := n.pool.QueryRow(ctx, `SELECT node FROM visio.placements WHERE room = $1`, room).Scan(&node)
 		switch {
+		case errors.Is(err, pgx.ErrNoRows) && !create:
+			return n.id, nil
 		case errors.Is(err, pgx.ErrNoRows):
 			to, err := n.pick(ctx, "")
 			if err != nil {

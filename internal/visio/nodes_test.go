@@ -75,7 +75,7 @@ func TestPlacementRaceHasOneWinnerPerRoom(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				room := fmt.Sprintf("salle-%d", i)
-				node, err := placer.place(context.Background(), room)
+				node, err := placer.place(context.Background(), room, true)
 				if err != nil {
 					t.Error(err)
 					return
@@ -112,7 +112,7 @@ func TestPlacementOfADeadNodesMeetingMovesOnce(t *testing.T) {
 	a.participants, c.participants = 5, 5
 	a.reportNow(t)
 	c.reportNow(t)
-	if node, err := a.place(context.Background(), "salle"); err != nil || node != "node-b" {
+	if node, err := a.place(context.Background(), "salle", true); err != nil || node != "node-b" {
 		t.Fatalf("placed on %q (%v), want node-b, the least loaded", node, err)
 	}
 	b.die(t)
@@ -122,7 +122,7 @@ func TestPlacementOfADeadNodesMeetingMovesOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			node, err := placer.place(context.Background(), "salle")
+			node, err := placer.place(context.Background(), "salle", true)
 			if err != nil {
 				t.Error(err)
 			}
@@ -145,21 +145,25 @@ func TestPlacementHonoursTheNodesLimits(t *testing.T) {
 	a.participants = 10 // at its limit
 	a.reportNow(t)
 	for i := range 3 {
-		if node, err := a.place(context.Background(), fmt.Sprintf("salle-%d", i)); err != nil || node != "node-b" {
+		if node, err := a.place(context.Background(), fmt.Sprintf("salle-%d", i), true); err != nil || node != "node-b" {
 			t.Fatalf("placed on %q (%v): node-a is at its limit", node, err)
 		}
 	}
 	b.participants = 10
 	b.reportNow(t)
-	_, err := b.place(context.Background(), "une-de-trop")
+	_, err := b.place(context.Background(), "une-de-trop", true)
 	if !errors.Is(err, ErrNodesFull) {
 		t.Fatalf("every node full: got %v, want ErrNodesFull", err)
 	}
 	if v := count(b.placements.WithLabelValues("full")); v != 1 {
 		t.Errorf("placements full counter %v, want 1", v)
 	}
+	// A guest places nothing: no placement, no meeting.
+	if node, err := a.place(context.Background(), "personne", false); err != nil || node != "node-a" {
+		t.Errorf("a guest's placement of an unplaced room: %q (%v), want this node's own lookup", node, err)
+	}
 	// A meeting already placed is still reached when its node is full: only new ones are refused.
-	if node, err := a.place(context.Background(), "salle-0"); err != nil || node != "node-b" {
+	if node, err := a.place(context.Background(), "salle-0", true); err != nil || node != "node-b" {
 		t.Errorf("salle-0 now on %q (%v), want node-b where it is", node, err)
 	}
 }

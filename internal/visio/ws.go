@@ -84,7 +84,7 @@ func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	// Several media nodes: the meeting's node, placed now if it has none; another node's
 	// meeting is reached through the relay (remote.go).
-	node, err := s.nodes.place(r.Context(), name)
+	node, err := s.nodes.place(r.Context(), name, id.agent)
 	if err != nil {
 		if errors.Is(err, ErrNodesFull) {
 			problem.Write(w, r, problem.New("nodes-full", http.StatusServiceUnavailable, "No media node available", err.Error()))
