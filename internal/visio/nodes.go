@@ -285,6 +285,7 @@ func (n *nodes) place(ctx context.Context, room string, create bool) (string, er
 				return "", fmt.Errorf("visio placement: %w", err)
 			}
 			if tag.RowsAffected() == 1 {
+				n.endConferencesOf(ctx, node)
 				n.placements.WithLabelValues("moved").Inc()
 				n.log.Warn("meeting moved: its node is gone", "room", room, "from", node, "to", to)
 				return to, nil
@@ -293,6 +294,16 @@ func (n *nodes) place(ctx context.Context, room string, create bool) (string, er
 		}
 	}
 	return "", fmt.Errorf("visio placement of %q: still contended after 5 attempts", room)
+}
+
+// endConferencesOf closes the statistics rows a dead node left open, at its last report:
+// its meetings ended with it. Their counts (peak, entries) were in its memory and stay 0.
+func (n *nodes) endConferencesOf(ctx context.Context, node string) {
+	_, err := n.pool.Exec(ctx, `UPDATE visio.conferences SET ended_at = coalesce((SELECT seen_at FROM visio.nodes WHERE id = $1), now())
+		WHERE node = $1 AND ended_at IS NULL`, node)
+	if err != nil {
+		n.log.Warn("a dead node's conferences not closed", "node", node, "error", err)
+	}
 }
 
 // unplace forgets room's placement on this node once its meeting has ended.
@@ -346,6 +357,9 @@ func (s *Service) startNode(ctx context.Context) error {
 	if !s.nodes.clustered() {
 		return nil
 	}
+	// A previous life of this node (same SOCLE_VISIO_NODE_ID) may have died with meetings
+	// in progress: they ended then.
+	s.nodes.endConferencesOf(ctx, s.nodes.id)
 	if err := s.nodes.report(ctx, s.holds); err != nil {
 		return err
 	}
