@@ -66,6 +66,7 @@ func (s *Service) serveNode(ctx context.Context) error {
 		ping.Unsubscribe()
 		return fmt.Errorf("visio node: %w", err)
 	}
+	s.quitNode = func() { ping.Unsubscribe(); open.Unsubscribe(); nc.Flush() }
 	s.res.AddFunc(func() { ping.Unsubscribe(); open.Unsubscribe() })
 	return nc.Flush()
 }

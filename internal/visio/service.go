@@ -132,6 +132,8 @@ type Service struct {
 	res   service.Resources // what Start took
 	nodes *nodes
 	stop  context.CancelFunc // ends the node's reports and relayed sessions
+	// quitNode stops answering pings and sessions: replicas place meetings elsewhere.
+	quitNode func()
 
 	conferences  prometheus.Gauge
 	participants prometheus.Gauge
@@ -276,12 +278,17 @@ func (s *Service) Stop(ctx context.Context) error {
 		rooms = append(rooms, r)
 	}
 	s.mu.Unlock()
+	// Out of the cluster first, so that participants reconnecting from the meetings that
+	// end here are placed on another node.
+	if s.stop != nil {
+		s.nodes.leave(ctx)
+		if s.quitNode != nil {
+			s.quitNode()
+		}
+		s.stop()
+	}
 	for _, r := range rooms {
 		r.shutdown()
-	}
-	if s.stop != nil {
-		s.stop()
-		s.nodes.leave(ctx)
 	}
 	s.media.Close()
 	return s.res.Release(ctx)
