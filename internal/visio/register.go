@@ -1,6 +1,8 @@
 package visio
 
 import (
+	"github.com/nats-io/nats.go"
+
 	"socle/internal/platform/database"
 	"socle/internal/platform/service"
 	"socle/internal/web"
@@ -23,7 +25,15 @@ func init() {
 		Commands: []service.Command{benchCommands()},
 		New: func(c service.Config, env service.Env) (service.Service, error) {
 			return New(*c.(*Config), Deps{Logger: env.Logger, Registry: env.Metrics, Identity: env.Identity, Pool: env.Pool,
-				DataDir: env.DataDir})
+				DataDir: env.DataDir, Bus: busConn(env)})
 		},
 	})
+}
+
+// busConn is the NATS connection of the bus, if socle has one.
+func busConn(env service.Env) *nats.Conn {
+	if env.Bus == nil {
+		return nil
+	}
+	return env.Bus.Conn
 }

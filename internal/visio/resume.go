@@ -208,38 +208,30 @@ func (s *Service) grace() time.Duration {
 	return DefaultResumeGrace
 }
 
-// resume serves GET /visio/ws/{room}?resume=<token>&last=<seq>: the participant whose
-// connection dropped takes its session back, with the credentials it came with. A token
-// unknown, expired or for another room, or a last the server can no longer replay from, is
-// refused before the upgrade: the page joins afresh.
-func (s *Service) resume(w http.ResponseWriter, r *http.Request, name, tok string) {
-	gone := func(detail string) {
-		problem.Write(w, r, problem.New("resume-refused", http.StatusGone, "This session cannot be resumed", detail))
-	}
+// resumeAt serves GET /visio/ws/{room}?resume=<token>&last=<seq>: the participant whose
+// connection dropped takes its session back, with the credentials it came with, on the node
+// that holds the meeting (through the relay when it is another: remote.go). A token unknown
+// there, expired or for another room, or a last the server can no longer replay from, is
+// refused before the upgrade (410): the page joins afresh, or offers to.
+func (s *Service) resumeAt(w http.ResponseWriter, r *http.Request, name, tok string, id who) {
 	last, err := strconv.ParseUint(r.URL.Query().Get("last"), 10, 64)
 	if err != nil {
 		problem.Write(w, r, problem.New("invalid-resume", http.StatusBadRequest, "Invalid resume", "").
 			With(problem.FieldError{Field: "last", Reason: "the seq of the last message received, a number"}))
 		return
 	}
-	v, ok := s.sessions.Load(tok)
-	if !ok {
-		gone("the session is over (left, removed, or not back within the grace period): join again")
+	node, err := s.nodes.place(r.Context(), name, false)
+	if err != nil {
+		problem.Write(w, r, problem.New("placement-failed", http.StatusServiceUnavailable, "Meeting not placed", "try again in a moment"))
 		return
 	}
-	ss := v.(*session)
-	ss.mu.Lock()
-	room, over, seq, kept := ss.room, ss.over || ss.final, ss.seq, uint64(len(ss.sent))
-	ss.mu.Unlock()
-	switch {
-	case over || room.Name != name || room.Ended() || !room.Has(ss.pid):
-		gone("the session is over (left, removed, or not back within the grace period): join again")
+	if node != s.nodes.id {
+		s.relayTo(w, r, node, name, id, &resumeRequest{Token: tok, Last: last})
 		return
-	case last > seq || last < seq-kept:
-		// The messages in between are no longer kept: the page's state cannot be made
-		// whole again. The participant leaves now rather than at the end of the grace.
-		ss.end()
-		gone("too many messages were missed: join again")
+	}
+	ss, why := s.resumable(name, tok, last)
+	if ss == nil {
+		problem.Write(w, r, problem.New(why, http.StatusGone, "This session cannot be resumed", resumeRefusals[why]))
 		return
 	}
 	conn, err := websocket.Accept(w, r, nil)
@@ -247,7 +239,51 @@ func (s *Service) resume(w http.ResponseWriter, r *http.Request, name, tok strin
 		return
 	}
 	conn.SetReadLimit(ReadLimit)
-	ctx, cancel := context.WithCancel(r.Context())
+	s.resumeOn(r.Context(), conn, ss, last)
+}
+
+// resumeRequest is a resume asked through the relay.
+type resumeRequest struct {
+	Token string `json:"token"`
+	Last  uint64 `json:"last"`
+}
+
+// Why a resume is refused: a session this node does not know (its node died, or it was
+// over long ago: the page joins afresh by itself), or one that is over (left, removed, not
+// back in time, too much missed: the page offers to rejoin).
+var resumeRefusals = map[string]string{
+	"resume-unknown": "no such session here (its media node may have stopped): join again",
+	"resume-refused": "the session is over (left, removed, or not back within the grace period): join again",
+	"resume-too-far": "too many messages were missed: join again",
+}
+
+// resumable is the session tok names in room, if the page's last message can be replayed
+// from; otherwise nil and why not (a key of resumeRefusals).
+func (s *Service) resumable(name, tok string, last uint64) (*session, string) {
+	v, ok := s.sessions.Load(tok)
+	if !ok {
+		return nil, "resume-unknown"
+	}
+	ss := v.(*session)
+	ss.mu.Lock()
+	room, over, seq, kept := ss.room, ss.over || ss.final, ss.seq, uint64(len(ss.sent))
+	ss.mu.Unlock()
+	switch {
+	case over || room.Name != name || room.Ended() || !room.Has(ss.pid):
+		return nil, "resume-refused"
+	case last > seq || last < seq-kept:
+		// The messages in between are no longer kept: the page's state cannot be made
+		// whole again. The participant leaves now rather than at the end of the grace.
+		ss.end()
+		return nil, "resume-too-far"
+	}
+	return ss, ""
+}
+
+// resumeOn attaches conn to ss, replays what the page missed after last, and goes on with
+// the participant's requests.
+func (s *Service) resumeOn(ctx context.Context, conn wire, ss *session, last uint64) {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer conn.CloseNow()
 	// Room for the messages replayed, which attach queues at once, and the usual queue.
@@ -258,7 +294,7 @@ func (s *Service) resume(w http.ResponseWriter, r *http.Request, name, tok strin
 		return
 	}
 	ss.mu.Lock()
-	received := ss.received
+	received, room := ss.received, ss.room
 	ss.mu.Unlock()
 	room.SetReconnecting(ss.pid, false)
 	ss.send(Message{"type": "resumed", "received": received, "participants": room.Participants()})
@@ -267,7 +303,7 @@ func (s *Service) resume(w http.ResponseWriter, r *http.Request, name, tok strin
 
 // write sends l's frames until ctx ends; after a kick, the end of the meeting or a refusal,
 // it closes the connection.
-func (l *link) write(ctx context.Context, conn *websocket.Conn) {
+func (l *link) write(ctx context.Context, conn wire) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -135,8 +135,8 @@ func TestAParticipantNotBackWithinTheGraceLeavesAndItsTokenIsRefused(t *testing.
 	}
 	_, err = client.Resume(ctx(t), s.srv.Client(), url, tok, last)
 	var r *client.Refused
-	if !errors.As(err, &r) || r.Status != http.StatusGone || r.Problem != "urn:socle:problem:resume-refused" {
-		t.Fatalf("resume after the grace: %v, want 410 resume-refused", err)
+	if !errors.As(err, &r) || r.Status != http.StatusGone || r.Problem != "urn:socle:problem:resume-unknown" {
+		t.Fatalf("resume after the grace: %v, want 410 resume-unknown (the session is forgotten)", err)
 	}
 	// Unknown tokens and bad positions are refused too, before any upgrade.
 	if _, err = client.Resume(ctx(t), s.srv.Client(), url, "AAAAAAAAAAAAAAAAAAAAAA", 0); !errors.As(err, &r) || r.Status != http.StatusGone {

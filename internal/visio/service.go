@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"socle/internal/platform/config"
@@ -52,6 +53,10 @@ type Config struct {
 	TURNSecret string
 	// ResumeGrace: how long a participant whose connection dropped is waited for (resume.go).
 	ResumeGrace time.Duration
+	// Several media nodes (nodes.go): this node's name and the participants it takes new
+	// meetings under.
+	NodeID    string
+	NodeLimit int
 }
 
 // Register declares the options.
@@ -73,6 +78,14 @@ func (c *Config) Register(s *config.Set) {
 	s.Check(func() error {
 		if c.ResumeGrace <= 0 {
 			return fmt.Errorf("SOCLE_VISIO_RESUME_GRACE: want a positive duration, such as 30s (got %s)", c.ResumeGrace)
+		}
+		return nil
+	})
+	s.String(&c.NodeID, "visio-node-id", "", "this media node's name among several (letters, digits, - and _; empty: the host's name and a hash of the data directory)")
+	s.Int(&c.NodeLimit, "visio-node-limit", 0, 0, 1_000_000, "participants above which this media node takes no new meeting (0: no limit)")
+	s.Check(func() error {
+		if c.NodeID != "" && !roomPattern.MatchString(strings.ToLower(c.NodeID)) {
+			return fmt.Errorf("SOCLE_VISIO_NODE_ID: %q: 1 to 64 letters, digits, - or _, starting with a letter or digit", c.NodeID)
 		}
 		return nil
 	})
@@ -104,6 +117,9 @@ type Deps struct {
 	// (visio-invite.key), so that invitations outlive a restart; empty: a key for this
 	// process only.
 	DataDir string
+	// Bus reaches the other media nodes; with Pool, meetings are placed over every node
+	// (nodes.go). Nil: this node holds every meeting it is asked for.
+	Bus *nats.Conn
 }
 
 // Service runs the conference rooms of this node.
@@ -122,6 +138,10 @@ type Service struct {
 	relay *turn.Server
 	peers sync.Map          // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
 	res   service.Resources // what Start took
+	nodes *nodes
+	stop  context.CancelFunc // ends the node's reports and relayed sessions
+	// quitNode stops answering pings and sessions: replicas place meetings elsewhere.
+	quitNode func()
 
 	sessions sync.Map // resume token → *session (resume.go)
 
@@ -129,6 +149,7 @@ type Service struct {
 	participants prometheus.Gauge
 	started      prometheus.Counter
 	durations    prometheus.Histogram
+	relayed      prometheus.Gauge
 }
 
 var _ service.Service = (*Service)(nil)
@@ -187,8 +208,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.started = prometheus.NewCounter(prometheus.CounterOpts{Name: "socle_visio_conferences_started_total", Help: "Conferences started."})
 	s.durations = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "socle_visio_conference_duration_seconds",
 		Help: "How long conferences lasted.", Buckets: prometheus.ExponentialBuckets(60, 2, 10)})
+	s.relayed = prometheus.NewGauge(prometheus.GaugeOpts{Name: "socle_visio_relayed_sessions",
+		Help: "Participants' signalling relayed over NATS between this replica and another media node, both ends counted."})
+	pool := deps.Pool
+	if deps.Bus == nil {
+		pool = nil // no way to reach another node: every meeting is here
+	}
+	s.nodes = newNodes(nodeID(cfg.NodeID, deps.DataDir), cfg.NodeLimit, pool, deps.Bus, s.log)
+	s.nodes.load = s.load
 	if deps.Registry != nil {
-		deps.Registry.MustRegister(s.conferences, s.participants, s.started, s.durations)
+		deps.Registry.MustRegister(s.conferences, s.participants, s.started, s.durations, s.relayed)
+		deps.Registry.MustRegister(s.nodes.collectors()...)
 	}
 	return s, nil
 }
@@ -247,7 +277,7 @@ func (s *Service) Start(ctx context.Context) (err error) {
 		s.relay = relay
 		s.res.AddFunc(func() { relay.Close() })
 	}
-	return nil
+	return s.startNode(ctx)
 }
 
 // Stop implements service.Service: every meeting ends, and what Start took is released.
@@ -258,6 +288,15 @@ func (s *Service) Stop(ctx context.Context) error {
 		rooms = append(rooms, r)
 	}
 	s.mu.Unlock()
+	// Out of the cluster first, so that participants reconnecting from the meetings that
+	// end here are placed on another node.
+	if s.stop != nil {
+		s.nodes.leave(ctx)
+		if s.quitNode != nil {
+			s.quitNode()
+		}
+		s.stop()
+	}
 	for _, r := range rooms {
 		r.shutdown()
 	}
@@ -349,7 +388,7 @@ func (s *Service) room(name string, create bool) (*Room, bool) {
 	}
 	var r *Room
 	r = newRoom(name, func() { s.forget(r) })
-	r.usageID = s.usage.started(context.Background(), r.Created)
+	r.usageID = s.usage.started(context.Background(), r.Created, s.nodes.id)
 	s.rooms[name] = r
 	s.conferences.Inc()
 	s.started.Inc()
@@ -365,6 +404,7 @@ func (s *Service) forget(r *Room) {
 		s.conferences.Dec()
 		s.media.Room(r.media).Close()
 		s.durations.Observe(time.Since(r.Created).Seconds())
+		s.nodes.unplace(context.Background(), r.Name)
 		peak, joins, guests := r.counts()
 		if err := s.usage.ended(context.Background(), r.usageID, time.Now(), peak, joins, guests); err != nil {
 			s.log.Warn("conference statistics not recorded", "error", err)

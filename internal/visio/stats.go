@@ -32,12 +32,12 @@ type usage struct {
 	pool *pgxpool.Pool
 }
 
-func (u *usage) started(ctx context.Context, at time.Time) int64 {
+func (u *usage) started(ctx context.Context, at time.Time, node string) int64 {
 	if u == nil || u.pool == nil {
 		return 0
 	}
 	var id int64
-	u.pool.QueryRow(ctx, `INSERT INTO visio.conferences (started_at) VALUES ($1) RETURNING id`, at).Scan(&id)
+	u.pool.QueryRow(ctx, `INSERT INTO visio.conferences (started_at, node) VALUES ($1, $2) RETURNING id`, at, node).Scan(&id)
 	return id
 }
 
@@ -68,6 +68,9 @@ type Stats struct {
 		Participants int `json:"participants"`
 	} `json:"now"`
 	Days []Day `json:"days"`
+	// Nodes are the media nodes' last reports (several nodes: docs/visio-nodes.md); Now
+	// then sums them.
+	Nodes []Load `json:"nodes,omitempty"`
 }
 
 // Stats gathers the figures: now, on this node; per day over the last days, from the
@@ -80,6 +83,18 @@ func (s *Service) Stats(ctx context.Context, days int) (Stats, error) {
 		st.Now.Participants += r.Size()
 	}
 	s.mu.Unlock()
+	if s.nodes.clustered() {
+		nodes, err := s.nodes.live(ctx)
+		if err != nil {
+			return st, err
+		}
+		st.Nodes = nodes
+		st.Now.Conferences, st.Now.Participants = 0, 0
+		for _, n := range nodes {
+			st.Now.Conferences += n.Rooms
+			st.Now.Participants += n.Participants
+		}
+	}
 	st.Days = []Day{}
 	if s.usage == nil || s.usage.pool == nil {
 		return st, nil

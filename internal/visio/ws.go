@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 
 	"socle/internal/platform/identity"
 	"socle/internal/platform/problem"
@@ -83,9 +82,26 @@ func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// Reconnecting: the same participant takes its session back (resume.go).
+	// Reconnecting: the same participant takes its session back (resume.go), on the node
+	// that holds it.
 	if tok := r.URL.Query().Get("resume"); tok != "" {
-		s.resume(w, r, name, tok)
+		s.resumeAt(w, r, name, tok, id)
+		return
+	}
+	// Several media nodes: the meeting's node, placed now if it has none; another node's
+	// meeting is reached through the relay (remote.go).
+	node, err := s.nodes.place(r.Context(), name, id.agent)
+	if err != nil {
+		if errors.Is(err, ErrNodesFull) {
+			problem.Write(w, r, problem.New("nodes-full", http.StatusServiceUnavailable, "No media node available", err.Error()))
+			return
+		}
+		s.log.Warn("meeting not placed", "room", name, "error", err)
+		problem.Write(w, r, problem.New("placement-failed", http.StatusServiceUnavailable, "Meeting not placed", "try again in a moment"))
+		return
+	}
+	if node != s.nodes.id {
+		s.relayTo(w, r, node, name, id, nil)
 		return
 	}
 	room, created := s.room(name, id.agent)
@@ -106,7 +122,7 @@ func (s *Service) connect(w http.ResponseWriter, r *http.Request) {
 	s.serve(r.Context(), conn, room, id, created)
 }
 
-func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w who, created bool) {
+func (s *Service) serve(ctx context.Context, conn wire, room *Room, w who, created bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The participant's messages go through a session that a new connection can resume
@@ -150,7 +166,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 		if created {
 			room.Leave("")
 		}
-		wsjson.Write(ctx, conn, Message{"type": "error", "code": code, "message": msg})
+		writeMessage(ctx, conn, Message{"type": "error", "code": code, "message": msg})
 		conn.Close(websocket.StatusPolicyViolation, code)
 		return
 	}
@@ -193,7 +209,7 @@ func (s *Service) serve(ctx context.Context, conn *websocket.Conn, room *Room, w
 
 // converse reads the participant's requests and does them, until the connection is over: then
 // the participant leaves if it closed the connection (or was removed), or may resume.
-func (s *Service) converse(ctx context.Context, conn *websocket.Conn, ss *session, l *link) {
+func (s *Service) converse(ctx context.Context, conn wire, ss *session, l *link) {
 	room, pid, media, p, w := ss.room, ss.pid, ss.media, ss, ss.who
 	for {
 		m, err := readMessage(ctx, conn)
@@ -293,7 +309,7 @@ func (s *Service) converse(ctx context.Context, conn *websocket.Conn, ss *sessio
 
 // readMessage reads a participant's next message: a *MessageError (or, for a join, an
 // *EnterError) for one that is not the protocol's, another error when the connection is over.
-func readMessage(ctx context.Context, conn *websocket.Conn) (ClientMessage, error) {
+func readMessage(ctx context.Context, conn wire) (ClientMessage, error) {
 	typ, b, err := conn.Read(ctx)
 	if err != nil {
 		return ClientMessage{}, err

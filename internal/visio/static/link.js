@@ -19,6 +19,9 @@ const KEEP = 512; // messages of ours kept for a resume, as the server keeps its
 // close frame, which may reach the server much later: this code tells it that the page
 // did not leave.
 const STALLED = 4000;
+// The meeting's media node stopped (docs/visio-nodes.md): the session is gone with it, and
+// joining again places the meeting on another node.
+const NODE_LOST = 1013;
 
 export class Link extends EventTarget {
   /**
@@ -93,6 +96,7 @@ export class Link extends EventTarget {
       if (m.seq) this.last = m.seq;
       if (m.type === 'welcome') {
         this.token = m.resume || '';
+        this.joined = true;
         this.#set('connected');
       } else if (m.type === 'resumed') {
         this.since = 0;
@@ -111,18 +115,18 @@ export class Link extends EventTarget {
       this.dispatchEvent(new CustomEvent('message', { detail: m }));
       if (m.type === 'kicked' || m.type === 'ended' || m.type === 'refused') this.closing = true;
     };
-    ws.onclose = () => this.#lost(ws);
+    ws.onclose = (ev) => this.#lost(ws, ev.code);
   }
 
   #stop() { clearInterval(this.timer); this.timer = null; }
 
   /** #lost is the connection ws gone: try again, or give up. */
-  async #lost(ws) {
+  async #lost(ws, code) {
     if (ws !== this.ws || this.lostHandled === ws) return;
     this.lostHandled = ws;
     this.#stop();
     if (this.closing) return this.#set('closed');
-    if (!this.token) { // never got in: the page asks why
+    if (!this.joined) { // never got in: the page asks why
       this.closing = true;
       this.dispatchEvent(new CustomEvent('refused'));
       return;
@@ -133,7 +137,10 @@ export class Link extends EventTarget {
     const delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** (attempt - 1));
     await new Promise((r) => setTimeout(r, delay));
     if (this.closing) return;
-    if (performance.now() - this.since > GIVE_UP || (await this.#over())) {
+    if (code === NODE_LOST) this.#forget();
+    const over = performance.now() - this.since > GIVE_UP ? 'resume-refused' : this.token ? await this.#over() : '';
+    if (over === 'resume-unknown') this.#forget(); // its node is gone: join again
+    else if (over) {
       this.#set('failed');
       return;
     }
@@ -142,14 +149,27 @@ export class Link extends EventTarget {
     this.ws.addEventListener('message', () => { this.attempt = 0; }, { once: true });
   }
 
-  /** #over asks, without upgrading, whether the server refuses the resume (410: the
-   * session is over: left, removed, not back in time). A network still down is not. */
+  /** #over asks, without upgrading, whether the server refuses the resume (410), and
+   * returns why: 'resume-unknown' (no such session: its media node stopped), or another
+   * reason the session is over (left, removed, not back in time); '' if it is not, or the
+   * network is still down. */
   async #over() {
     try {
       const r = await fetch(this.#resumeURL().replace(/^ws/, 'http'), { headers: { Accept: 'application/problem+json' } });
-      return r.status === 410;
+      if (r.status !== 410) return '';
+      const p = await r.json().catch(() => ({}));
+      return (p.type || '').replace('urn:socle:problem:', '') || 'resume-refused';
     } catch {
-      return false;
+      return '';
     }
+  }
+
+  /** #forget drops the session: the next connection joins afresh, as the same person, and
+   * the page gets a new welcome. */
+  #forget() {
+    this.token = '';
+    this.last = 0;
+    this.count = 0;
+    this.kept = [];
   }
 }

@@ -121,6 +121,15 @@ function handle(m) {
       $('self-name').textContent = me.name + ' (' + M['room.you'] + ')';
       for (const c of m.chat) chatLine(c, false);
       notes.load(m.notes.text, m.notes.rev);
+      // Welcomed again: the meeting's media node stopped and the link joined the meeting
+      // where it was placed again (link.js): new media there.
+      if (media) {
+        media.close();
+        media = null;
+        pendingSignals = [];
+        for (const f of $('tiles').querySelectorAll('figure')) if (!f.contains($('self'))) f.remove();
+        $('stage').replaceChildren();
+      }
       startMedia(m.screens || {}, m.ice_servers || []);
       locked = !!m.locked;
       inRoom();
@@ -325,6 +334,7 @@ $('mute-all').addEventListener('click', () => send({ type: 'mute', id: 'all' }))
 $('end').addEventListener('click', () => { if (confirm(M['confirm.end'])) send({ type: 'end' }); });
 
 // Media: the SFU connection, the controls, the devices, the connection details.
+let watching = false; // the tiles' observers, set up once
 async function startMedia(screens, iceServers) {
   media = new Media({
     send, tiles: $('tiles'), stage: $('stage'), iceServers,
@@ -350,9 +360,12 @@ async function startMedia(screens, iceServers) {
   for (const sig of pendingSignals) await media.signal(sig).catch(() => {});
   pendingSignals = [];
   applyMode(); // a mode that came before the media were ready
-  new MutationObserver(() => { chooseLayer(); captions(); layout(); }).observe($('tiles'), { childList: true });
-  new MutationObserver(() => { captions(); layout(); }).observe($('stage'), { childList: true });
-  setInterval(showLevels, 500);
+  if (!watching) {
+    watching = true;
+    new MutationObserver(() => { chooseLayer(); captions(); layout(); }).observe($('tiles'), { childList: true });
+    new MutationObserver(() => { captions(); layout(); }).observe($('stage'), { childList: true });
+    setInterval(showLevels, 500);
+  }
   layout();
 }
 
