@@ -36,6 +36,9 @@ type ClientMessage struct {
 	Max      string          `json:"max,omitempty"`      // layer
 	Track    string          `json:"track,omitempty"`    // screen
 	On       bool            `json:"on,omitempty"`       // screen
+	// join: the room's creator makes it end-to-end encrypted (docs/visio-e2ee.md); the key
+	// itself never reaches the server.
+	E2EE bool `json:"e2ee,omitempty"`
 }
 
 // MessageError is a message refused before it reaches the room: Request is its type (as

@@ -2,6 +2,7 @@
 // chat and the moderators' controls. Audio and video come with the SFU.
 import { NotesArea } from '/visio/static/notes/notes.js';
 import { Media } from '/visio/static/media.js';
+import { e2ee } from '/visio/static/e2ee.js';
 
 const script = document.getElementById('room-script');
 const room = script.dataset.room;
@@ -70,7 +71,8 @@ $('join').addEventListener('submit', (e) => {
   error('');
   status('st.connecting');
   ws = new WebSocket(socketURL());
-  ws.onopen = () => send({ type: 'join', name: $('name').value.trim(), password: $('password').value });
+  // e2ee: the link carries a room key (e2ee.js); the server keeps only the flag.
+  ws.onopen = () => send({ type: 'join', name: $('name').value.trim(), password: $('password').value, e2ee: e2ee.on || undefined });
   ws.onmessage = (ev) => handle(JSON.parse(ev.data));
   ws.onclose = async () => {
     if (!welcomed && !$('error').textContent) error(await why());
@@ -93,8 +95,11 @@ function handle(m) {
       $('lobby').checked = m.lobby;
       for (const c of m.chat) chatLine(c);
       notes.load(m.notes.text, m.notes.rev);
-      startMedia(m.screens || {}, m.ice_servers || []);
-      status('st.in', m.locked ? ' ' + M['st.locked'] : '');
+      // E2EE: without the key, no media (they would be noise), and say why.
+      if (m.e2ee && !e2ee.on) error(M['e2ee.nokey']);
+      else startMedia(m.screens || {}, m.ice_servers || []);
+      status('st.in', (m.locked ? ' ' + M['st.locked'] : '') + (m.e2ee ? ' ' + M['e2ee.on'] : ''));
+      e2ee.onfail = () => error(M['e2ee.failed']);
       render();
       break;
     case 'lobby-wait': status('st.wait'); break;
@@ -126,7 +131,8 @@ function handle(m) {
     case 'refused': error(M['st.refused']); break;
     case 'ended': media?.close(); error(M['st.ended']); $('chat-log').textContent = ''; notes.unbind(); $('notes').value = ''; break;
     case 'invite': {
-      const url = location.origin + m.url;
+      // E2EE: the invitation carries the room key in its fragment (e2ee.js).
+      const url = location.origin + m.url + (e2ee.on ? location.hash : '');
       $('invite-url').value = url;
       navigator.clipboard?.writeText(url).then(() => status('st.copied'), () => {});
       break;
