@@ -119,6 +119,7 @@ func decodeClientMessage(b []byte) (ClientMessage, error) {
 			return ClientMessage{}, &EnterError{CodeWrongPassword, fmt.Sprintf("a password has at most %d characters", MaxPasswordRunes)}
 		}
 		m.Name, m.Password = in.Name, in.Password
+		m.E2EE = in.E2EE // the creator's choice (ws.go honours it for the creator only)
 	case "chat":
 		if in.Text == "" || utf8.RuneCountInString(in.Text) > MaxChatRunes {
 			return refuse("a chat message has 1 to %d characters", MaxChatRunes)

@@ -3,7 +3,8 @@
 // (RFC 9110 §10.2.2) and never sends to the server (RFC 3986 §3.5).
 import { newKey } from '/visio/static/e2ee.js';
 
-const form = document.querySelector('form');
+// The room's form (the page's header may have forms of its own).
+const form = document.getElementById('room')?.form;
 form?.addEventListener('submit', (e) => {
   if (!document.getElementById('e2ee')?.checked) return;
   e.preventDefault();

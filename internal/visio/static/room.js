@@ -98,7 +98,8 @@ function handle(m) {
       // E2EE: without the key, no media (they would be noise), and say why.
       if (m.e2ee && !e2ee.on) error(M['e2ee.nokey']);
       else startMedia(m.screens || {}, m.ice_servers || []);
-      status('st.in', (m.locked ? ' ' + M['st.locked'] : '') + (m.e2ee ? ' ' + M['e2ee.on'] : ''));
+      status('st.in', m.locked ? ' ' + M['st.locked'] : '');
+      $('e2ee-badge').hidden = !m.e2ee;
       e2ee.onfail = () => error(M['e2ee.failed']);
       render();
       break;
