@@ -95,7 +95,6 @@ async function decodesOn(p) {
 test('an E2EE room: the participants see each other through the SFU, which forwards video no decoder can read', async () => {
   const { agent, invitation } = await openRoom('chiffree', true);
   assert.match(agent.url(), /#key=[A-Za-z0-9_-]{43}$/);
-  console.log('agent e2ee', await agent.evaluate(async () => JSON.stringify((await import('/visio/static/e2ee.js')).e2ee)));
   await agent.getByText('Salle chiffrée de bout en bout.').waitFor();
   assert.match(invitation, /\/visio\/chiffree\?invite=[^#]+#key=[A-Za-z0-9_-]{43}$/);
 
