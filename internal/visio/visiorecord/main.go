@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -211,7 +210,10 @@ func save(ctx context.Context, pc *webrtc.PeerConnection, tr *webrtc.TrackRemote
 			count <- n
 		}
 	}
-	return errors.Join(w.Close())
+	if err := w.Close(); err != nil { // writes the frame count into the IVF header
+		return fmt.Errorf("closing %s: %w", out, err)
+	}
+	return nil
 }
 
 // isKeyStart tells whether a VP8 RTP payload starts a key frame: the descriptor's S bit and
