@@ -149,6 +149,9 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; }
 	@/usr/bin/python3 -c 'import icalendar' 2>/dev/null || { echo "installing python3-icalendar, the polls' tests' independent iCalendar reader"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-icalendar >/dev/null; }
+	@# vpx-tools: vpxdec, the real VP8 decoder the E2EE browser test runs on recordings of the SFU's forwarded video.
+	@command -v vpxdec >/dev/null || { echo "installing vpx-tools (vpxdec) for the E2EE test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq vpx-tools >/dev/null; }
 	@# clamav-daemon: the transfers' virus scan (internal/collab), tested with its own EICAR signature.
 	@{ command -v clamd >/dev/null || test -x /usr/sbin/clamd; } && command -v sigtool >/dev/null || { \
 	  echo "installing clamav-daemon for the transfers' virus scan tests"; \

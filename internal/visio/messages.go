@@ -49,7 +49,13 @@ var messages = web.Catalog{
 		"room.audioonly": "Audio seulement (ne plus recevoir la vidéo)", "room.share": "Partager l'écran", "room.unshare": "Arrêter le partage",
 		"room.mic.choice": "Micro", "room.cam.choice": "Caméra", "room.details": "Détails de connexion",
 		"det.dir": "Sens", "det.kind": "Média", "det.layer": "Couche", "det.kbps": "kbit/s", "det.lost": "Paquets perdus", "det.rtt": "RTT (ms)",
-		"st.nomedia":  "Caméra ou micro indisponible : vous participez sans eux.",
+		"st.nomedia": "Caméra ou micro indisponible : vous participez sans eux.",
+		// End-to-end encryption (docs/visio-e2ee.md).
+		"home.e2ee": "Chiffrement de bout en bout (la clé est dans le lien, le serveur ne la voit jamais)",
+		"e2ee.on":   "Salle chiffrée de bout en bout.",
+		"e2ee.nokey": "Cette salle est chiffrée de bout en bout : ouvrez le lien d'invitation complet, avec sa clé (après « #key= »), " +
+			"dans un navigateur qui sait chiffrer les médias, pour voir et entendre les participants.",
+		"e2ee.failed": "Des images ou des sons reçus n'ont pas pu être déchiffrés : votre clé n'est pas celle de la salle.",
 		"stats.title": "Statistiques de la webconférence", "stats.now": "En ce moment :", "stats.conferences": "conférences",
 		"stats.participants": "participants", "stats.caption": "Par jour, sur 30 jours (heure de Paris)", "stats.day": "Jour",
 		"stats.entries": "Entrées", "stats.guests": "Dont invités", "stats.peak": "Plus grande réunion", "stats.minutes": "Minutes",
@@ -113,7 +119,13 @@ var messages = web.Catalog{
 		"room.audioonly": "Audio only (stop receiving video)", "room.share": "Share the screen", "room.unshare": "Stop sharing",
 		"room.mic.choice": "Microphone", "room.cam.choice": "Camera", "room.details": "Connection details",
 		"det.dir": "Direction", "det.kind": "Media", "det.layer": "Layer", "det.kbps": "kbit/s", "det.lost": "Packets lost", "det.rtt": "RTT (ms)",
-		"st.nomedia":  "Camera or microphone unavailable: you take part without them.",
+		"st.nomedia": "Camera or microphone unavailable: you take part without them.",
+		// End-to-end encryption (docs/visio-e2ee.md).
+		"home.e2ee": "End-to-end encryption (the key is in the link, the server never sees it)",
+		"e2ee.on":   "End-to-end encrypted room.",
+		"e2ee.nokey": "This room is end-to-end encrypted: open the complete invitation link, with its key (after \"#key=\"), " +
+			"in a browser that can encrypt media, to see and hear the participants.",
+		"e2ee.failed": "Some images or sounds received could not be decrypted: your key is not the room's.",
 		"stats.title": "Web conference statistics", "stats.now": "Right now:", "stats.conferences": "conferences",
 		"stats.participants": "participants", "stats.caption": "Per day, over 30 days (Paris time)", "stats.day": "Day",
 		"stats.entries": "Entries", "stats.guests": "Of which guests", "stats.peak": "Largest meeting", "stats.minutes": "Minutes",

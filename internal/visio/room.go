@@ -84,6 +84,7 @@ type Room struct {
 	p2p                 bool              // two people: their media go peer to peer
 	usageID             int64             // its statistics row
 	peak, joins, guests int
+	e2ee                bool // end-to-end encrypted media: the welcome says so (docs/visio-e2ee.md)
 }
 
 // counts are the room's statistics: most participants at once, entries, guests' entries.
@@ -106,6 +107,7 @@ type Entrant struct {
 	Guest     bool // entered by an invitation
 	Password  string
 	Welcome   Message // more for the welcome message (the relays the browser may use)
+	E2EE      bool    // the creator makes the room end-to-end encrypted
 }
 
 // Message is what the server sends to a participant: Type and the fields it uses.
@@ -177,6 +179,9 @@ func (r *Room) add(id string, e Entrant, send func(Message)) {
 		r.guests++
 	}
 	r.peak = max(r.peak, len(r.members))
+	if e.E2EE {
+		r.e2ee = true
+	}
 	chat := []ChatMessage{}
 	for _, c := range r.chat {
 		if c.To == "" || c.To == id || c.From == id {
@@ -184,7 +189,7 @@ func (r *Room) add(id string, e Entrant, send func(Message)) {
 		}
 	}
 	welcome := Message{"type": "welcome", "you": m.Participant, "room": r.Name, "participants": r.list(),
-		"locked": r.password != "", "lobby": r.lobbyOn, "chat": chat, "notes": Message{"text": text, "rev": rev}, "screens": maps.Clone(r.screens)}
+		"locked": r.password != "", "lobby": r.lobbyOn, "chat": chat, "notes": Message{"text": text, "rev": rev}, "screens": maps.Clone(r.screens), "e2ee": r.e2ee}
 	maps.Copy(welcome, e.Welcome)
 	send(welcome)
 	r.broadcast(Message{"type": "joined", "participant": m.Participant}, id)

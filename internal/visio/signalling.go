@@ -40,6 +40,9 @@ type ClientMessage struct {
 	Max      string          `json:"max,omitempty"`      // layer
 	Track    string          `json:"track,omitempty"`    // screen
 	On       bool            `json:"on,omitempty"`       // screen
+	// join: the room's creator makes it end-to-end encrypted (docs/visio-e2ee.md); the key
+	// itself never reaches the server.
+	E2EE bool `json:"e2ee,omitempty"`
 }
 
 // CodeTooLarge is the error code of a message over MaxMessageBytes, or of a chat message
@@ -129,6 +132,7 @@ func decodeClientMessage(b []byte) (ClientMessage, error) {
 			return ClientMessage{}, &EnterError{CodeWrongPassword, fmt.Sprintf("a password has at most %d characters", MaxPasswordRunes)}
 		}
 		m.Name, m.Password = in.Name, in.Password
+		m.E2EE = in.E2EE // the creator's choice (ws.go honours it for the creator only)
 	case "chat":
 		if n := utf8.RuneCountInString(in.Text); n > MaxChatRunes {
 			return ClientMessage{}, &MessageError{Request: "chat", Code: CodeTooLarge,

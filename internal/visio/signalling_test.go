@@ -12,6 +12,7 @@ import (
 // The examples of docs/visio-signalling.md, as a page sends them.
 var documentedMessages = []string{
 	`{"type":"join","name":"Camille Martin","password":""}`,
+	`{"type":"join","name":"Camille Martin","e2ee":true}`,
 	`{"type":"chat","text":"Bonjour à tous"}`,
 	`{"type":"chat","to":"2","text":"Un mot en privé"}`,
 	`{"type":"hand","raised":true}`,

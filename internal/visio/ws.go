@@ -155,6 +155,8 @@ func (s *Service) serve(ctx context.Context, conn wire, room *Room, w who, creat
 		}
 		e := Entrant{Name: join.Name, Moderator: w.moderator || created, Guest: w.guest, Password: join.Password,
 			Welcome: Message{"ice_servers": s.iceServers(room.Name), "resume": ss.token}}
+		// Only the one whose join created the room decides that it is end-to-end encrypted.
+		e.E2EE = created && join.E2EE
 		pid, waiting, err = room.Enter(e, p.send, func(_ string, ok bool) { admitted <- ok })
 	}
 	if err != nil {

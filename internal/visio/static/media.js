@@ -5,6 +5,9 @@
 
 // Simulcast layers the SFU picks from for each receiver (RFC 8853): a quarter, a half and
 // the full resolution of the camera.
+// End-to-end encryption, when the link carries the room key (e2ee.js).
+import { protect } from '/visio/static/e2ee.js';
+
 const LAYERS = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
   { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
@@ -24,6 +27,7 @@ export class Media {
     this.names = names;
     this.screens = new Set(); // track ids others share their screen with
     this.pc = new RTCPeerConnection({ iceServers });
+    protect(this.pc); // E2EE: a transform on every sender and receiver
     this.makingOffer = false;
     // trace keeps the last negotiation events, for the connection details and for tests
     // that must tell why a stream never came.
@@ -249,6 +253,7 @@ export class Media {
     this.other = other;
     this.polite = polite;
     const pc = (this.direct = new RTCPeerConnection({ iceServers: this.iceServers }));
+    protect(pc); // E2EE: a transform on every sender and receiver
     this.directOffering = false;
     this.directCandidates = [];
     pc.addEventListener('connectionstatechange', () => this.#note('p2p ' + pc.connectionState));

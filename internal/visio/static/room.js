@@ -6,6 +6,7 @@ import { NotesArea } from '/visio/static/notes/notes.js';
 import { Media } from '/visio/static/media.js';
 import { Preview } from '/visio/static/preview.js';
 import { Link } from '/visio/static/link.js';
+import { e2ee } from '/visio/static/e2ee.js';
 
 const script = document.getElementById('room-script');
 const room = script.dataset.room;
@@ -91,7 +92,8 @@ $('join').addEventListener('submit', (e) => {
   error('');
   status('st.connecting');
   sessionStorage.setItem('visio-name', $('name').value.trim());
-  ws = new Link(socketURL(), { type: 'join', name: $('name').value.trim(), password: $('password').value });
+  // e2ee: the link carries a room key (e2ee.js); the server keeps only the flag.
+  ws = new Link(socketURL(), { type: 'join', name: $('name').value.trim(), password: $('password').value, e2ee: e2ee.on || undefined });
   ws.addEventListener('message', (ev) => handle(ev.detail));
   ws.addEventListener('refused', async () => { if (!failed) error(await why()); });
   // Reconnecting: one message in the state line; when the link gives up, the rejoin offer,
@@ -130,9 +132,13 @@ function handle(m) {
         for (const f of $('tiles').querySelectorAll('figure')) if (!f.contains($('self'))) f.remove();
         $('stage').replaceChildren();
       }
-      startMedia(m.screens || {}, m.ice_servers || []);
       locked = !!m.locked;
       inRoom();
+      $('e2ee-badge').hidden = !m.e2ee;
+      // E2EE: without the key, no media (they would be noise), and say why.
+      if (m.e2ee && !e2ee.on) error(M['e2ee.nokey']);
+      else startMedia(m.screens || {}, m.ice_servers || []);
+      e2ee.onfail = () => error(M['e2ee.failed']);
       render();
       // Alone in a room one opened: the invitation is what comes next.
       if (me.moderator && !me.guest && people.size === 1) openPanel('people');
@@ -168,7 +174,8 @@ function handle(m) {
     case 'refused': error(M['st.refused']); stopped(); break;
     case 'ended': error(M['st.ended']); stopped(); $('chat-log').textContent = ''; notes.unbind(); $('notes').value = ''; break;
     case 'invite': {
-      const url = location.origin + m.url;
+      // E2EE: the invitation carries the room key in its fragment (e2ee.js).
+      const url = location.origin + m.url + (e2ee.on ? location.hash : '');
       $('invite-url').value = url;
       navigator.clipboard?.writeText(url).then(() => note(M['st.copied']), () => {});
       break;
