@@ -30,6 +30,8 @@ type Participant struct {
 	Moderator bool   `json:"moderator"`
 	Guest     bool   `json:"guest"`
 	Hand      bool   `json:"hand,omitempty"`
+	// Ingest: a WHIP publisher (whip.go), whose media only go through the SFU.
+	Ingest bool `json:"ingest,omitempty"`
 }
 
 // ChatMessage is a chat line; To is set on private messages.
@@ -104,6 +106,7 @@ type Entrant struct {
 	Guest     bool // entered by an invitation
 	Password  string
 	Welcome   Message // more for the welcome message (the relays the browser may use)
+	Ingest    bool    // a WHIP publisher: never peer to peer
 }
 
 // Message is what the server sends to a participant: Type and the fields it uses.
@@ -162,7 +165,7 @@ func (r *Room) Enter(e Entrant, send func(Message), admitted func(id string, ok 
 
 // add makes id a member and tells everyone; r.mu is held.
 func (r *Room) add(id string, e Entrant, send func(Message)) {
-	m := &member{Participant: Participant{ID: id, Name: e.Name, Moderator: e.Moderator, Guest: e.Guest}, send: send}
+	m := &member{Participant: Participant{ID: id, Name: e.Name, Moderator: e.Moderator, Guest: e.Guest, Ingest: e.Ingest}, send: send}
 	// Edits are broadcast under r.mu: joining here, the newcomer's snapshot is exactly the
 	// text before the next edit it will receive.
 	var text string
@@ -432,6 +435,9 @@ func (r *Room) NotesEdit(from string, rev int, raw []byte) {
 // everyone; r.mu is held.
 func (r *Room) settleMode() {
 	p2p := len(r.members) == 2
+	for _, m := range r.members {
+		p2p = p2p && !m.Ingest // a WHIP publisher speaks to the SFU only
+	}
 	if p2p == r.p2p {
 		return
 	}

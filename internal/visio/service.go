@@ -113,6 +113,7 @@ type Service struct {
 	media *sfu.SFU
 	relay *turn.Server
 	peers sync.Map          // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
+	whip  sync.Map          // WHIP and WHEP sessions: id → *mediaSession (whip.go)
 	res   service.Resources // what Start took
 
 	conferences  prometheus.Gauge
@@ -304,6 +305,8 @@ func (s *Service) Routes(pages, _ *http.ServeMux) {
 	pages.Handle("GET /visio/static/notes/", http.StripPrefix("/visio/static/notes/", notes.StaticHandler()))
 	pages.Handle("GET /visio/stats", s.site.Handle(s.statsPage))
 	pages.Handle("GET /visio/api/stats", s.site.Handle(s.statsAPI))
+	// WHIP and WHEP: standard ingress and egress (whip.go).
+	s.whipRoutes(pages)
 }
 
 var roomPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)

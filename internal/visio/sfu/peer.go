@@ -78,6 +78,9 @@ type Peer struct {
 
 	closeOnce sync.Once
 	done      chan struct{}
+
+	// fixed: a WHIP publisher or WHEP watcher (fixed.go), whose media never renegotiate.
+	fixed *slots
 }
 
 func newPeer(r *Room, id string, send func(Signal)) (*Peer, error) {
@@ -257,6 +260,9 @@ func (p *Peer) subscribe(up *upTrack) bool {
 	if p.isClosed() {
 		return false
 	}
+	if p.fixed != nil {
+		return p.fixed.offer(up)
+	}
 	track, err := webrtc.NewTrackLocalStaticRTP(up.codec, up.id, up.pub.id)
 	if err != nil {
 		p.logger.Warn("sfu: local track", "error", err)
@@ -301,6 +307,9 @@ func (p *Peer) nameMid(sender *webrtc.RTPSender) {
 
 // unsubscribe stops forwarding up to this peer; the caller negotiates.
 func (p *Peer) unsubscribe(up *upTrack) bool {
+	if p.fixed != nil {
+		return p.fixed.withdraw(up)
+	}
 	p.mu.Lock()
 	d, ok := p.downs[up]
 	delete(p.downs, up)
