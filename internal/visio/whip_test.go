@@ -106,6 +106,9 @@ func readPackets(tr *webrtc.TrackRemote, n int, within time.Duration) int {
 	return got
 }
 
+// whipMark ends the WHIP publisher's payloads, one byte longer than pionPeer.publish's.
+const whipMark = 0xAA
+
 // sendVP8 writes VP8 keyframe-looking packets on track until the test ends.
 func sendVP8(t *testing.T, track *webrtc.TrackLocalStaticRTP) {
 	c, cancel := context.WithCancel(context.Background())
@@ -120,7 +123,7 @@ func sendVP8(t *testing.T, track *webrtc.TrackLocalStaticRTP) {
 			case <-tick.C:
 			}
 			// VP8 payload descriptor with S set, then a keyframe's first bytes (RFC 7741 §4.2).
-			payload := []byte{0x10, 0x00, 0x9d, 0x01, 0x2a, byte(seq), byte(seq >> 8)}
+			payload := []byte{0x10, 0x00, 0x9d, 0x01, 0x2a, byte(seq), byte(seq >> 8), whipMark}
 			track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true}, Payload: payload})
 		}
 	}()
@@ -189,21 +192,44 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 	watcher.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
 	watcher.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
 	we := s.negotiate(t, watcher, "/visio/whep/salle", invite)
+	// The watcher's video track is read from now on: what it carries, in order.
+	type got struct {
+		seq  uint16
+		ts   uint32
+		whip bool
+	}
+	received := make(chan got, 4096)
 	select {
 	case tr := <-tracks:
 		if tr.Kind() != webrtc.RTPCodecTypeVideo {
 			t.Fatalf("the watcher got a %s track: only video is published", tr.Kind())
 		}
-		before := time.Now()
-		n := readPackets(tr, 20, 10*time.Second)
-		if n < 20 {
-			t.Fatalf("the WHEP watcher got %d packets", n)
-		}
-		t.Logf("WHEP watcher: %d packets in %v", n, time.Since(before))
+		go func() {
+			for {
+				pkt, _, err := tr.ReadRTP()
+				if err != nil {
+					close(received)
+					return
+				}
+				received <- got{pkt.SequenceNumber, pkt.Timestamp, len(pkt.Payload) == 8 && pkt.Payload[7] == whipMark}
+			}
+		}()
 	case <-time.After(15 * time.Second):
 		t.Fatal("the WHEP watcher received no track")
 	}
-
+	var last got
+	before := time.Now()
+	for n := 0; n < 20; n++ {
+		select {
+		case last = <-received:
+			if !last.whip {
+				t.Fatalf("the watcher got a packet that is not the WHIP publisher's: %+v", last)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the WHEP watcher got %d packets", n)
+		}
+	}
+	t.Logf("WHEP watcher: 20 packets in %v", time.Since(before))
 	// Trickle: a candidate fragment is taken (204); a stale entity tag is 412; another ufrag
 	// is an ICE restart, refused with 422; a broken fragment is 400.
 	frag := "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n" +
@@ -238,6 +264,28 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 	}
 	if resp, _ := s.send(t, http.MethodDelete, w.location, "", "", "", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("DELETE again: %s", resp.Status)
+	}
+	// The watcher's slot takes the next track published, the participant's camera, on the
+	// same track, its numbering going on from the WHIP publisher's last packet.
+	pa.publish()
+	for deadline := time.After(15 * time.Second); ; {
+		select {
+		case g, ok := <-received:
+			if !ok {
+				t.Fatal("the watcher's track ended")
+			}
+			if g.whip {
+				last = g
+				continue
+			}
+			if g.seq != last.seq+1 || int32(g.ts-last.ts) <= 0 {
+				t.Fatalf("after the switch: seq %d ts %d, before it seq %d ts %d", g.seq, g.ts, last.seq, last.ts)
+			}
+			t.Logf("switch: seq %d → %d, ts %d → %d", last.seq, g.seq, last.ts, g.ts)
+		case <-deadline:
+			t.Fatal("the watcher's slot never showed the next publisher")
+		}
+		break
 	}
 	if resp, _ := s.send(t, http.MethodDelete, we.location, "", "", "", nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("DELETE the watcher: %s", resp.Status)
