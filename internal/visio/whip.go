@@ -265,10 +265,13 @@ func (s *Service) publish(w http.ResponseWriter, r *http.Request, name string, i
 	}
 	sess := &mediaSession{id: randomID(), etag: `"` + randomID() + `"`, ufrag: iceUfrag(desc)}
 	e := Entrant{Name: cmp.Or(id.name, ingestName), Moderator: id.moderator || created, Ingest: true}
+	// Removed by a moderator, or the meeting ended: the session ends with it (below, once
+	// the peer exists: this may come while the answer is being made).
+	removed := make(chan struct{})
+	var once sync.Once
 	pid, waiting, err := room.Enter(e, func(m Message) {
-		// Removed by a moderator, or the meeting ended: the session ends with it.
 		if t := m["type"]; t == "kicked" || t == "ended" {
-			go s.endSession(sess)
+			once.Do(func() { close(removed) })
 		}
 	}, func(string, bool) {})
 	if err == nil && waiting {
@@ -299,7 +302,11 @@ func (s *Service) publish(w http.ResponseWriter, r *http.Request, name string, i
 	}
 	s.participants.Inc()
 	go func() {
-		<-peer.Done()
+		select {
+		case <-peer.Done():
+		case <-removed:
+			peer.Close()
+		}
 		s.whip.Delete(sess.id)
 		room.Leave(pid)
 		s.participants.Dec()

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"socle/internal/visio"
+	"socle/internal/visio/client"
 )
 
 // whipClient is a WHIP or WHEP client in Go: a Pion PeerConnection on loopback whose one
@@ -356,6 +358,41 @@ func TestSDPFragments(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		} else {
 			t.Logf("%s: %v", name, err)
+		}
+	}
+}
+
+// A moderator removing the WHIP publisher ends its session, as the meeting ending does.
+func TestAModeratorRemovesAWHIPPublisher(t *testing.T) {
+	s := newSite(t)
+	agent := s.agent("salle", "Camille")
+	pub, err := loopbackAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	camera, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "camera", "obs")
+	pub.AddTransceiverFromTrack(camera, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	w := s.negotiate(t, pub, "/visio/whip/salle", token(t, "salle", func(c jwt.MapClaims) { delete(c, "context") }))
+	joined := want(t, agent, "joined")["participant"].(map[string]any)
+	if joined["name"] != "WHIP" {
+		t.Fatalf("a publisher whose token has no name: %v", joined)
+	}
+	agent.Send(ctx(t), client.Message{"type": "kick", "id": joined["id"]})
+	if m := want(t, agent, "left"); m.String("id") != joined["id"] {
+		t.Fatalf("left %v", m)
+	}
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.After(10 * time.Second); ; {
+		// A PATCH, not a DELETE, which would end the session itself: 404 once it is gone.
+		if resp, _ := s.send(t, http.MethodPatch, w.location, "", "", "", nil); resp.StatusCode == http.StatusNotFound {
+			break
+		}
+		select {
+		case <-poll.C:
+		case <-deadline:
+			t.Fatal("the removed publisher's session is still there")
 		}
 	}
 }
