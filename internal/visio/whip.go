@@ -419,9 +419,8 @@ func (s *Service) sessionDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 // sessionPatch applies a trickle ICE fragment (RFC 9725 §4.3.2, RFC 8840): the client's
-// candidates are added, 204. An ICE restart (a new ufrag, §4.3.3) is refused with 422, as
-// §4.3 asks of a server that supports trickle and not restarts: the client starts a new
-// session instead.
+// candidates are added, 204. A fragment with a new ufrag, or If-Match: *, is an ICE restart
+// (§4.3.3): 200 with the SFU's new credentials and candidates, and a new entity tag.
 func (s *Service) sessionPatch(w http.ResponseWriter, r *http.Request) {
 	cors(w, "PATCH, DELETE, OPTIONS")
 	sess, ok := s.session(w, r)
@@ -433,6 +432,8 @@ func (s *Service) sessionPatch(w http.ResponseWriter, r *http.Request) {
 			With(problem.FieldError{Field: "Content-Type", Reason: "must be application/trickle-ice-sdpfrag"}))
 		return
 	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
 	// §4.3.1: the fragment applies to the session the client knows; "*" is for restarts.
 	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != sess.etag {
 		problem.Write(w, r, problem.New("precondition-failed", http.StatusPreconditionFailed, "Entity tag mismatch", "").
@@ -452,12 +453,9 @@ func (s *Service) sessionPatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if (frag.Ufrag != "" && frag.Ufrag != sess.ufrag) || r.Header.Get("If-Match") == "*" {
-		problem.Write(w, r, problem.New("ice-restart-unsupported", http.StatusUnprocessableEntity, "ICE restarts are not supported",
-			"start a new session (DELETE this one, POST a new offer)"))
+		s.restartICE(w, r, sess, frag)
 		return
 	}
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
 	for _, c := range frag.Candidates {
 		if err := sess.peer.HandleSignal(sfu.Signal{Type: sfu.SignalCandidate, Candidate: &c}); err != nil {
 			problem.Write(w, r, problem.New("invalid-fragment", http.StatusBadRequest, "Candidate refused", err.Error()).
@@ -466,6 +464,70 @@ func (s *Service) sessionPatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// restartICE answers an ICE restart (RFC 9725 §4.3.3): new credentials and candidates of the
+// client in, the SFU's new ones out as a fragment, 200 with a new entity tag. sess.mu is held.
+func (s *Service) restartICE(w http.ResponseWriter, r *http.Request, sess *mediaSession, frag SDPFrag) {
+	if frag.Ufrag == "" || frag.Pwd == "" {
+		problem.Write(w, r, problem.New("invalid-fragment", http.StatusBadRequest, "Invalid ICE restart", "").
+			With(problem.FieldError{Field: "body", Reason: "an ICE restart carries the new ice-ufrag and ice-pwd"}))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), answerTimeout)
+	defer cancel()
+	answer, err := sess.peer.RestartICE(ctx, frag.Ufrag, frag.Pwd, frag.Candidates)
+	if errors.Is(err, sfu.ErrSignal) {
+		problem.Write(w, r, problem.New("invalid-fragment", http.StatusBadRequest, "ICE restart refused", err.Error()).
+			With(problem.FieldError{Field: "body", Reason: err.Error()}))
+		return
+	}
+	var out string
+	if err == nil {
+		out, err = answerFragment(answer)
+	}
+	if err != nil {
+		problem.Write(w, r, problem.New("media-unavailable", http.StatusServiceUnavailable, "Media unavailable", err.Error()))
+		return
+	}
+	sess.ufrag, sess.etag = frag.Ufrag, `"`+randomID()+`"`
+	w.Header().Set("Content-Type", "application/trickle-ice-sdpfrag")
+	w.Header().Set("ETag", sess.etag)
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, out)
+}
+
+// answerFragment is the part of the SFU's answer an ICE restart's response carries: its ICE
+// credentials, and the first media section (the bundle's, RFC 9725 §4.4.1) with its mid and
+// candidates, as in RFC 9725 §4.3.3's example.
+func answerFragment(answer string) (string, error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(answer); err != nil {
+		return "", fmt.Errorf("the SFU's answer: %w", err)
+	}
+	if len(d.MediaDescriptions) == 0 {
+		return "", errors.New("the SFU's answer has no media section")
+	}
+	m := d.MediaDescriptions[0]
+	ufrag, pwd := iceUfrag(&d), ""
+	if v, ok := d.Attribute("ice-pwd"); ok {
+		pwd = v
+	} else if v, ok := m.Attribute("ice-pwd"); ok {
+		pwd = v
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\nm=%s %d %s %s\r\n", ufrag, pwd, m.MediaName.Media, m.MediaName.Port.Value,
+		strings.Join(m.MediaName.Protos, "/"), strings.Join(m.MediaName.Formats, " "))
+	if mid, ok := m.Attribute("mid"); ok {
+		fmt.Fprintf(&b, "a=mid:%s\r\n", mid)
+	}
+	for _, a := range m.Attributes {
+		if a.Key == "candidate" {
+			fmt.Fprintf(&b, "a=candidate:%s\r\n", a.Value)
+		}
+	}
+	b.WriteString("a=end-of-candidates\r\n")
+	return b.String(), nil
 }
 
 // SDPFrag is what a trickle ICE fragment (RFC 8840 §9.2, application/trickle-ice-sdpfrag)

@@ -3,9 +3,11 @@ package visio_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,8 +113,10 @@ func readPackets(tr *webrtc.TrackRemote, n int, within time.Duration) int {
 // whipMark ends the WHIP publisher's payloads, one byte longer than pionPeer.publish's.
 const whipMark = 0xAA
 
-// sendVP8 writes VP8 keyframe-looking packets on track until the test ends.
-func sendVP8(t *testing.T, track *webrtc.TrackLocalStaticRTP) {
+// sendVP8 writes VP8 keyframe-looking packets on track until the test ends; sent tells the
+// sequence number of the last one.
+func sendVP8(t *testing.T, track *webrtc.TrackLocalStaticRTP) (sent func() uint16) {
+	var last atomic.Uint32
 	c, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() {
@@ -127,8 +131,10 @@ func sendVP8(t *testing.T, track *webrtc.TrackLocalStaticRTP) {
 			// VP8 payload descriptor with S set, then a keyframe's first bytes (RFC 7741 §4.2).
 			payload := []byte{0x10, 0x00, 0x9d, 0x01, 0x2a, byte(seq), byte(seq >> 8), whipMark}
 			track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true}, Payload: payload})
+			last.Store(uint32(seq))
 		}
 	}()
+	return func() uint16 { return uint16(last.Load()) }
 }
 
 // A Pion publisher speaks WHIP over real HTTP; the room's participant sees it join and gets
@@ -150,7 +156,7 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := s.negotiate(t, pub, "/visio/whip/salle", token(t, "salle", nil))
-	sendVP8(t, camera)
+	sent := sendVP8(t, camera)
 
 	// The publisher is a participant, named by its token, marked as an ingest.
 	var whipID string
@@ -238,8 +244,6 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 		"a=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\n"
 	resp, body := s.send(t, http.MethodPatch, w.location, "application/trickle-ice-sdpfrag", "", frag, http.Header{"If-Match": {`"stale"`}})
 	wantProblem(t, "stale etag", resp, body, http.StatusPreconditionFailed, "precondition-failed", "If-Match")
-	resp, body = s.send(t, http.MethodPatch, w.location, "application/trickle-ice-sdpfrag", "", frag, http.Header{"If-Match": {w.etag}})
-	wantProblem(t, "ice restart", resp, body, http.StatusUnprocessableEntity, "ice-restart-unsupported", "")
 	resp, body = s.send(t, http.MethodPatch, w.location, "application/trickle-ice-sdpfrag", "", "a=candidate:1 1 udp\r\n", nil)
 	wantProblem(t, "broken fragment", resp, body, http.StatusBadRequest, "invalid-fragment", "body")
 	ufrag := strings.SplitN(strings.SplitN(pub.LocalDescription().SDP, "a=ice-ufrag:", 2)[1], "\r\n", 2)[0]
@@ -247,6 +251,69 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 		strings.Replace(frag, "abcd", ufrag, 1), http.Header{"If-Match": {w.etag}})
 	if resp.StatusCode != http.StatusNoContent {
 		t.Errorf("trickle: %s %s", resp.Status, body)
+	}
+
+	// An ICE restart (RFC 9725 §4.3.3): the publisher's new credentials and candidates go in a
+	// PATCH, the SFU's come back; media flow again, over the new ICE session only (the
+	// publisher's agent has new credentials: the old session's checks no longer succeed).
+	restart, err := pub.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pub)
+	pub.SetLocalDescription(restart)
+	<-gathered
+	local := pub.LocalDescription().SDP
+	var rfrag strings.Builder
+	fmt.Fprintf(&rfrag, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n", sdpAttr(local, "ice-ufrag"), sdpAttr(local, "ice-pwd"))
+	for _, line := range strings.Split(local, "\r\n") {
+		if strings.HasPrefix(line, "a=candidate:") {
+			rfrag.WriteString(line + "\r\n")
+		}
+	}
+	resp, body = s.send(t, http.MethodPatch, w.location, "application/trickle-ice-sdpfrag", "", rfrag.String(), http.Header{"If-Match": {"*"}})
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/trickle-ice-sdpfrag" ||
+		resp.Header.Get("ETag") == w.etag || sdpAttr(body, "ice-ufrag") == sdpAttr(pub.RemoteDescription().SDP, "ice-ufrag") {
+		t.Fatalf("ICE restart: %s %v %s", resp.Status, resp.Header, body)
+	}
+	var answer strings.Builder
+	for _, line := range strings.Split(pub.RemoteDescription().SDP, "\r\n") {
+		switch {
+		case strings.HasPrefix(line, "a=ice-ufrag:"):
+			line = "a=ice-ufrag:" + sdpAttr(body, "ice-ufrag")
+		case strings.HasPrefix(line, "a=ice-pwd:"):
+			line = "a=ice-pwd:" + sdpAttr(body, "ice-pwd")
+		case strings.HasPrefix(line, "a=candidate:"), line == "a=end-of-candidates", line == "":
+			continue
+		}
+		answer.WriteString(line + "\r\n")
+	}
+	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.String()}); err != nil {
+		t.Fatalf("restart answer: %v", err)
+	}
+	mid := "0"
+	for _, line := range strings.Split(body, "\r\n") {
+		if c, ok := strings.CutPrefix(line, "a="); ok && strings.HasPrefix(c, "candidate:") {
+			if err := pub.AddICECandidate(webrtc.ICECandidateInit{Candidate: c, SDPMid: &mid}); err != nil {
+				t.Fatalf("the SFU's candidate %q: %v", c, err)
+			}
+		}
+	}
+	mark := sent() + 20
+	for deadline := time.After(15 * time.Second); ; {
+		select {
+		case g := <-received:
+			if !g.whip {
+				t.Fatalf("not the WHIP publisher's: %+v", g)
+			}
+			last = g
+			if int16(g.seq-mark) < 0 {
+				continue
+			}
+		case <-deadline:
+			t.Fatalf("after the ICE restart the watcher got the publisher's packets up to %d, not %d", last.seq, mark)
+		}
+		break
 	}
 
 	// DELETE ends the publisher's session: it leaves the room.
@@ -360,6 +427,13 @@ func TestSDPFragments(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
+}
+
+// sdpAttr is the value of the first a=name: line of an SDP text.
+func sdpAttr(sdp, name string) string {
+	_, v, _ := strings.Cut(sdp, "a="+name+":")
+	v, _, _ = strings.Cut(v, "\r\n")
+	return v
 }
 
 // A moderator removing the WHIP publisher ends its session, as the meeting ending does.

@@ -298,3 +298,53 @@ func (s *slots) readRTCP(sl *slot) {
 		}
 	}
 }
+
+// RestartICE restarts ICE with the client's new credentials (an ICE restart, RFC 8445
+// §9): the client's current offer, its ufrag and pwd replaced, is applied again, which makes
+// Pion restart its agent with new credentials of its own; then the client's candidates are
+// added. It returns the SFU's answer, whose credentials and candidates the caller sends back
+// (RFC 9725 §4.3.3).
+func (p *Peer) RestartICE(ctx context.Context, ufrag, pwd string, candidates []webrtc.ICECandidateInit) (string, error) {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	rd := p.pc.RemoteDescription()
+	if rd == nil || p.pc.SignalingState() != webrtc.SignalingStateStable {
+		return "", fmt.Errorf("%w: no session to restart", ErrSignal)
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(strings.ReplaceAll(rd.SDP, "\r\n", "\n"), "\n") {
+		switch {
+		case line == "":
+			continue
+		case strings.HasPrefix(line, "a=ice-ufrag:"):
+			line = "a=ice-ufrag:" + ufrag
+		case strings.HasPrefix(line, "a=ice-pwd:"):
+			line = "a=ice-pwd:" + pwd
+		case strings.HasPrefix(line, "a=candidate:"), line == "a=end-of-candidates":
+			continue // the old ones; the new ones come below
+		}
+		b.WriteString(line + "\r\n")
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: b.String()}); err != nil {
+		return "", fmt.Errorf("%w: ice restart: %w", ErrSignal, err)
+	}
+	answer, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: ice restart answer: %w", ErrSignal, err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("%w: ice restart answer: %w", ErrSignal, err)
+	}
+	for _, c := range candidates {
+		if err := p.pc.AddICECandidate(c); err != nil {
+			return "", fmt.Errorf("%w: candidate: %w", ErrSignal, err)
+		}
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", fmt.Errorf("sfu: gathering candidates: %w", ctx.Err())
+	}
+	return p.pc.LocalDescription().SDP, nil
+}
