@@ -1,6 +1,7 @@
 // WHIP (RFC 9725) with a real client: GStreamer, from Debian, publishes a test pattern into a
 // room (tests/browser/whip-gstreamer.py: webrtcbin, libnice, GStreamer's DTLS and SRTP); an
-// agent's browser in the room sees the publisher as a participant and its video playing.
+// agent's browser in the room sees the publisher as a participant and its video playing; a
+// WHEP watcher in Chromium receives it too.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -98,6 +99,33 @@ test('GStreamer publishes over WHIP into a room; the browser sees the publisher 
     console.log(`frames of the GStreamer publisher decoded in the browser: ${first}, then ${then}`);
     assert.ok(first > 0 && then > first, `frames decoded ${first} then ${then}`);
     await agent.screenshot({ path: join(artifacts, 'visio-whip.png') });
+
+    // A WHEP watcher in another page, with Chromium's own WebRTC and the room token as its
+    // Bearer: it receives the publisher's video (draft-ietf-wish-whep, one POST).
+    const watcher = await socle.page('fr-FR');
+    await watcher.goto(socle.webURL + 'visio/'); // any page of socle: the fetch is same-origin
+    const watched = await watcher.evaluate(async ({ room, token }) => {
+      const pc = new RTCPeerConnection();
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      await pc.setLocalDescription(await pc.createOffer());
+      const res = await fetch(`/visio/whep/${room}`, {
+        method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` }, body: pc.localDescription.sdp,
+      });
+      const body = await res.text();
+      if (res.status !== 201) return { status: res.status, body };
+      await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      window.whep = pc;
+      let frames = 0;
+      for (const end = Date.now() + 20_000; Date.now() < end && frames <= 15;) { // polling, with a deadline
+        (await pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'video') frames = Math.max(frames, r.framesDecoded || 0); });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return { status: res.status, frames, location: res.headers.get('Location') };
+    }, { room, token });
+    console.log(`WHEP watcher in Chromium: ${JSON.stringify(watched)}`);
+    assert.equal(watched.status, 201, JSON.stringify(watched));
+    assert.ok(watched.frames > 15, `the WHEP watcher decoded ${watched.frames} frames`);
 
     // The publisher stops: its DELETE ends the session, and it leaves the room.
     publisher.kill('SIGTERM');
