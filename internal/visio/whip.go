@@ -241,10 +241,12 @@ func (s *Service) whipPost(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, invalidRoom())
 		return
 	}
-	offer, desc, p := readOffer(w, r, true)
+	// Who asks first: an unknown caller learns nothing of how its offer would fare.
+	id, p := s.whipAuth(r, name, false)
 	if p == nil {
-		var id who
-		if id, p = s.whipAuth(r, name, false); p == nil {
+		var offer string
+		var desc *sdp.SessionDescription
+		if offer, desc, p = readOffer(w, r, true); p == nil {
 			p = s.publish(w, r, name, id, offer, desc)
 		}
 	}
@@ -326,9 +328,11 @@ func (s *Service) whepPost(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, invalidRoom())
 		return
 	}
-	offer, desc, p := readOffer(w, r, false)
+	_, p := s.whipAuth(r, name, true)
 	if p == nil {
-		if _, p = s.whipAuth(r, name, true); p == nil {
+		var offer string
+		var desc *sdp.SessionDescription
+		if offer, desc, p = readOffer(w, r, false); p == nil {
 			p = s.watch(w, r, name, offer, desc)
 		}
 	}
