@@ -129,7 +129,8 @@ test('GStreamer publishes over WHIP into a room; the browser sees the publisher 
 
     // The publisher stops: its DELETE ends the session, and it leaves the room.
     publisher.kill('SIGTERM');
-    await exited;
+    const gone = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]);
+    assert.ok(gone, `the GStreamer publisher did not stop on SIGTERM: ${out}`);
     await agent.getByRole('status').filter({ hasText: 'Caméra GStreamer est parti' }).waitFor();
   } finally {
     publisher.kill('SIGKILL');
