@@ -15,6 +15,7 @@ It prints "connected" once media flow, and runs until SIGTERM or SIGINT, then DE
 session.
 """
 import argparse
+import os
 import signal
 import ssl
 import sys
@@ -64,8 +65,8 @@ def main():
 
     def fail(msg):
         print('whip-gstreamer: ' + msg, file=sys.stderr, flush=True)
+        state['rc'] = 1
         loop.quit()
-        sys.exit(1)
 
     def post_offer():
         # Every candidate is in the offer: no trickle needed (RFC 9725 §4.3.2 makes it optional).
@@ -74,6 +75,9 @@ def main():
             resp = request('POST', args.url, offer.encode(), 'application/sdp')
         except urllib.error.HTTPError as e:
             fail(f'POST {args.url}: {e.code} {e.read().decode(errors="replace")}')
+            return
+        except (urllib.error.URLError, OSError) as e:
+            fail(f'POST {args.url}: {e}')
             return
         if resp.status != 201:
             fail(f'POST {args.url}: {resp.status}, not 201 Created')
@@ -136,7 +140,11 @@ def main():
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, stop)
     pipe.set_state(Gst.State.PLAYING)
     loop.run()
-    pipe.set_state(Gst.State.NULL)
+    # Not pipe.set_state(NULL): webrtcbin's teardown may block (libnice), and the process
+    # ends here anyway.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(state.get('rc', 0))
 
 
 if __name__ == '__main__':
