@@ -170,6 +170,12 @@ browser-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@npm ci --silent --no-audit --no-fund --ignore-scripts
+	@# WHIP: GStreamer's webrtcbin from Python publishes into a room (tests/browser/visio-whip.test.mjs).
+	@# simple-whip-client too, for people to try by hand (docs/visio-whip.md says why the test does not use it).
+	@/usr/bin/python3 -c "import gi; gi.require_version('GstWebRTC', '1.0')" 2>/dev/null && command -v whip-client >/dev/null || { \
+	  echo "installing GStreamer's WebRTC (for the WHIP test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-gi gir1.2-gst-plugins-bad-1.0 \
+	    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice simple-whip-client >/dev/null; }
 
 clean:
 	rm -rf bin var artifacts node_modules

@@ -32,6 +32,8 @@ type Participant struct {
 	Hand      bool   `json:"hand,omitempty"`
 	// Reconnecting: their connection dropped; they are waited for (resume.go).
 	Reconnecting bool `json:"reconnecting,omitempty"`
+	// Ingest: a WHIP publisher (whip.go), whose media only go through the SFU.
+	Ingest bool `json:"ingest,omitempty"`
 }
 
 // ChatMessage is a chat line; To is set on private messages.
@@ -108,6 +110,7 @@ type Entrant struct {
 	Password  string
 	Welcome   Message // more for the welcome message (the relays the browser may use)
 	E2EE      bool    // the creator makes the room end-to-end encrypted
+	Ingest    bool    // a WHIP publisher: never peer to peer
 }
 
 // Message is what the server sends to a participant: Type and the fields it uses.
@@ -166,7 +169,7 @@ func (r *Room) Enter(e Entrant, send func(Message), admitted func(id string, ok 
 
 // add makes id a member and tells everyone; r.mu is held.
 func (r *Room) add(id string, e Entrant, send func(Message)) {
-	m := &member{Participant: Participant{ID: id, Name: e.Name, Moderator: e.Moderator, Guest: e.Guest}, send: send}
+	m := &member{Participant: Participant{ID: id, Name: e.Name, Moderator: e.Moderator, Guest: e.Guest, Ingest: e.Ingest}, send: send}
 	// Edits are broadcast under r.mu: joining here, the newcomer's snapshot is exactly the
 	// text before the next edit it will receive.
 	var text string
@@ -439,6 +442,9 @@ func (r *Room) NotesEdit(from string, rev int, raw []byte) {
 // everyone; r.mu is held.
 func (r *Room) settleMode() {
 	p2p := len(r.members) == 2
+	for _, m := range r.members {
+		p2p = p2p && !m.Ingest // a WHIP publisher speaks to the SFU only
+	}
 	if p2p == r.p2p {
 		return
 	}

@@ -19,7 +19,7 @@ const MaxRoomRunes = 64
 var roomPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // reserved are the names of the service's own pages.
-var reserved = map[string]bool{"ws": true, "static": true, "stats": true, "api": true}
+var reserved = map[string]bool{"ws": true, "static": true, "stats": true, "api": true, "whip": true, "whep": true, "sessions": true}
 
 // Why a name typed for a room gives none (RoomSlug).
 var (

@@ -137,6 +137,7 @@ type Service struct {
 	media *sfu.SFU
 	relay *turn.Server
 	peers sync.Map          // meeting (Room.media) + "\x00" + participant id → *sfu.Peer
+	whip  sync.Map          // WHIP and WHEP sessions: id → *mediaSession (whip.go)
 	res   service.Resources // what Start took
 	nodes *nodes
 	stop  context.CancelFunc // ends the node's reports and relayed sessions
@@ -353,6 +354,8 @@ func (s *Service) Routes(pages, _ *http.ServeMux) {
 	pages.Handle("GET /visio/static/notes/", http.StripPrefix("/visio/static/notes/", notes.StaticHandler()))
 	pages.Handle("GET /visio/stats", s.site.Handle(s.statsPage))
 	pages.Handle("GET /visio/api/stats", s.site.Handle(s.statsAPI))
+	// WHIP and WHEP: standard ingress and egress (whip.go).
+	s.whipRoutes(pages)
 }
 
 // RoomKey reads the room of a URL path: "room", or "tenant/room" for a tenant's room, whose

@@ -79,6 +79,9 @@ type Peer struct {
 
 	closeOnce sync.Once
 	done      chan struct{}
+
+	// fixed: a WHIP publisher or WHEP watcher (fixed.go), whose media never renegotiate.
+	fixed *slots
 }
 
 func newPeer(r *Room, id string, send func(Signal)) (*Peer, error) {
@@ -270,6 +273,9 @@ func (p *Peer) subscribe(up *upTrack) bool {
 	if p.isClosed() {
 		return false
 	}
+	if p.fixed != nil {
+		return p.fixed.offer(up)
+	}
 	track := newLocalTrack(up.codec, up.id, up.pub.id)
 	// A transceiver of its own, sending only: AddTrack would reuse one the participant made
 	// to receive (a participant without camera offers receive-only audio and video first,
@@ -310,6 +316,9 @@ func (p *Peer) nameMid(sender *webrtc.RTPSender) {
 
 // unsubscribe stops forwarding up to this peer; the caller negotiates.
 func (p *Peer) unsubscribe(up *upTrack) bool {
+	if p.fixed != nil {
+		return p.fixed.withdraw(up)
+	}
 	p.mu.Lock()
 	d, ok := p.downs[up]
 	delete(p.downs, up)
