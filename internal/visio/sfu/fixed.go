@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -70,21 +69,10 @@ func (r *Room) joinFixed(peerID string, audio, video int) (*Peer, error) {
 		}
 	}
 	// As Join: in the room, then given what is already published.
-	r.mu.Lock()
-	switch {
-	case r.closed:
-		err = ErrClosed
-	case r.peers[peerID] != nil:
-		err = fmt.Errorf("%w: %q", ErrPeerExists, peerID)
-	}
+	tracks, err := r.admit(peerID, p)
 	if err != nil {
-		r.mu.Unlock()
-		p.Close()
 		return nil, err
 	}
-	r.peers[peerID] = p
-	tracks := append([]*upTrack(nil), r.tracks...)
-	r.mu.Unlock()
 	r.logger.Info("sfu: fixed peer joined", "peer", peerID, "audio", audio, "video", video)
 	for _, up := range tracks {
 		p.subscribe(up)
@@ -277,23 +265,8 @@ func (s *slots) readRTCP(sl *slot) {
 		s.mu.Lock()
 		d := sl.down
 		s.mu.Unlock()
-		if d == nil {
-			continue
-		}
-		for _, pkt := range pkts {
-			switch p := pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.mu.Lock()
-				layer := d.current
-				d.mu.Unlock()
-				if layer >= 0 {
-					d.up.requestKeyframe(layer)
-				}
-			case *rtcp.ReceiverReport:
-				d.readReports(p.Reports)
-			case *rtcp.ReceiverEstimatedMaximumBitrate:
-				s.peer.remb.Store(uint64(p.Bitrate))
-			}
+		if d != nil {
+			d.handleRTCP(pkts)
 		}
 	}
 }

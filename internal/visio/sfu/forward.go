@@ -402,22 +402,27 @@ func (d *downTrack) readRTCP() {
 		if err != nil {
 			return
 		}
-		for _, pkt := range pkts {
-			switch p := pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.mu.Lock()
-				layer := d.current
-				d.mu.Unlock()
-				if layer >= 0 {
-					d.up.requestKeyframe(layer)
-				}
-			case *rtcp.ReceiverReport:
-				d.readReports(p.Reports)
-			case *rtcp.SenderReport:
-				d.readReports(p.Reports)
-			case *rtcp.ReceiverEstimatedMaximumBitrate:
-				d.peer.remb.Store(uint64(p.Bitrate))
+		d.handleRTCP(pkts)
+	}
+}
+
+// handleRTCP does what the receiver's packets ask of this stream.
+func (d *downTrack) handleRTCP(pkts []rtcp.Packet) {
+	for _, pkt := range pkts {
+		switch p := pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.mu.Lock()
+			layer := d.current
+			d.mu.Unlock()
+			if layer >= 0 {
+				d.up.requestKeyframe(layer)
 			}
+		case *rtcp.ReceiverReport:
+			d.readReports(p.Reports)
+		case *rtcp.SenderReport:
+			d.readReports(p.Reports)
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			d.peer.remb.Store(uint64(p.Bitrate))
 		}
 	}
 }

@@ -31,18 +31,11 @@ func newRoom(s *SFU, name string) *Room {
 // Name returns the room's name.
 func (r *Room) Name() string { return r.name }
 
-// Join adds a peer to the room. send delivers the SFU's signals to the participant; it is
-// called from one goroutine at a time, in order, and may block. The participant publishes by
-// sending an offer of its own; the SFU offers the tracks already published once that first
-// offer is answered, or after Config.FirstOfferWait from a participant that does not offer.
-// Each forwarded track has the publisher's peer id as its stream id and the publisher's
-// track id as its own.
-func (r *Room) Join(peerID string, send func(Signal)) (*Peer, error) {
-	p, err := newPeer(r, peerID, send)
-	if err != nil {
-		return nil, err
-	}
+// admit puts p in the room under peerID, and returns the tracks already published, which it
+// is to be given; a room closed or a name taken closes p.
+func (r *Room) admit(peerID string, p *Peer) ([]*upTrack, error) {
 	r.mu.Lock()
+	var err error
 	switch {
 	case r.closed:
 		err = ErrClosed
@@ -57,6 +50,24 @@ func (r *Room) Join(peerID string, send func(Signal)) (*Peer, error) {
 	r.peers[peerID] = p
 	tracks := append([]*upTrack(nil), r.tracks...)
 	r.mu.Unlock()
+	return tracks, nil
+}
+
+// Join adds a peer to the room. send delivers the SFU's signals to the participant; it is
+// called from one goroutine at a time, in order, and may block. The participant publishes by
+// sending an offer of its own; the SFU offers the tracks already published once that first
+// offer is answered, or after Config.FirstOfferWait from a participant that does not offer.
+// Each forwarded track has the publisher's peer id as its stream id and the publisher's
+// track id as its own.
+func (r *Room) Join(peerID string, send func(Signal)) (*Peer, error) {
+	p, err := newPeer(r, peerID, send)
+	if err != nil {
+		return nil, err
+	}
+	tracks, err := r.admit(peerID, p)
+	if err != nil {
+		return nil, err
+	}
 
 	r.logger.Info("sfu: peer joined", "peer", peerID)
 	subscribed := false
