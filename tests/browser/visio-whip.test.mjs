@@ -131,7 +131,7 @@ test('GStreamer publishes over WHIP into a room; the browser sees the publisher 
     publisher.kill('SIGTERM');
     const gone = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]);
     assert.ok(gone, `the GStreamer publisher did not stop on SIGTERM: ${out}`);
-    await agent.getByRole('status').filter({ hasText: 'Caméra GStreamer est parti' }).waitFor();
+    await agent.locator('#notice').filter({ hasText: 'Caméra GStreamer est parti' }).waitFor();
   } finally {
     publisher.kill('SIGKILL');
   }

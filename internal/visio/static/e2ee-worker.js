@@ -21,6 +21,11 @@
 const TAG = 16, IV = 12, TRAILER = IV + 2;
 let key = null;
 let keyId = 0;
+// The page derives the key (HKDF, asynchronous) while the connections start: a frame
+// received before it is here waits for it, rather than being counted as one that does not
+// open. (Frames to send before it are dropped: nothing goes out in clear.)
+let keyReady;
+const keyArrived = new Promise((resolve) => { keyReady = resolve; });
 const counts = { sealed: 0, opened: 0, failed: 0 };
 
 function clearBytes(kind, data) {
@@ -49,6 +54,7 @@ async function seal(kind, frame, controller) {
 }
 
 async function open(kind, frame, controller) {
+  if (!key) await keyArrived;
   const data = new Uint8Array(frame.data);
   const n = data[data.length - 1];
   const ok = key && data.length >= n + TAG + TRAILER && data[data.length - 2] === keyId;
@@ -78,6 +84,7 @@ self.onmessage = async ({ data }) => {
   if (data.type === 'key') {
     key = await crypto.subtle.importKey('raw', data.raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
     keyId = data.id & 0xff;
+    keyReady();
   }
 };
 
