@@ -112,6 +112,9 @@ $('rejoin').addEventListener('click', () => location.reload());
 function handle(m) {
   switch (m.type) {
     case 'welcome':
+      // Welcomed again (link.js joined afresh: the session was lost): the room's chat comes
+      // whole with the welcome, in place of what the page shows.
+      if (welcomed) $('chat-log').textContent = '';
       welcomed = true;
       me = m.you;
       people.clear();
