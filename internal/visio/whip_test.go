@@ -160,7 +160,7 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 
 	// The publisher is a participant, named by its token, marked as an ingest.
 	var whipID string
-	for deadline := time.After(10 * time.Second); whipID == ""; {
+	for deadline := time.After(30 * time.Second); whipID == ""; {
 		select {
 		case m := <-pa.others:
 			if m.Type() == "joined" {
@@ -185,7 +185,7 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 		if n := readPackets(tr, 20, 10*time.Second); n < 20 {
 			t.Fatalf("the participant got %d packets of the WHIP publisher", n)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the participant received no track from the WHIP publisher")
 	}
 
@@ -222,7 +222,7 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 				received <- got{pkt.SequenceNumber, pkt.Timestamp, len(pkt.Payload) == 8 && pkt.Payload[7] == whipMark}
 			}
 		}()
-	case <-time.After(15 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the WHEP watcher received no track")
 	}
 	var last got
@@ -233,7 +233,7 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 			if !last.whip {
 				t.Fatalf("the watcher got a packet that is not the WHIP publisher's: %+v", last)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("the WHEP watcher got %d packets", n)
 		}
 	}
@@ -300,7 +300,7 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 		}
 	}
 	mark := sent() + 20
-	for deadline := time.After(15 * time.Second); ; {
+	for deadline := time.After(30 * time.Second); ; {
 		select {
 		case g := <-received:
 			if !g.whip {
@@ -320,7 +320,7 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 	if resp, body := s.send(t, http.MethodDelete, w.location, "", "", "", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("DELETE: %s %s", resp.Status, body)
 	}
-	for deadline := time.After(10 * time.Second); ; {
+	for deadline := time.After(30 * time.Second); ; {
 		select {
 		case m := <-pa.others:
 			if m.Type() != "left" || m.String("id") != whipID {
@@ -337,7 +337,7 @@ func TestAWHIPPublisherIsSeenInTheRoomAndByAWHEPWatcher(t *testing.T) {
 	// The watcher's slot takes the next track published, the participant's camera, on the
 	// same track, its numbering going on from the WHIP publisher's last packet.
 	pa.publish()
-	for deadline := time.After(15 * time.Second); ; {
+	for deadline := time.After(30 * time.Second); ; {
 		select {
 		case g, ok := <-received:
 			if !ok {
@@ -458,7 +458,7 @@ func TestAModeratorRemovesAWHIPPublisher(t *testing.T) {
 	}
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
-	for deadline := time.After(10 * time.Second); ; {
+	for deadline := time.After(30 * time.Second); ; {
 		// A PATCH, not a DELETE, which would end the session itself: 404 once it is gone.
 		if resp, _ := s.send(t, http.MethodPatch, w.location, "", "", "", nil); resp.StatusCode == http.StatusNotFound {
 			break
