@@ -42,15 +42,6 @@ func held() (goroutines, files int) {
 	return runtime.NumGoroutine(), len(fds) - conns
 }
 
-// filesWithin waits up to d for held's open files to be no more than f0, and returns them.
-func filesWithin(f0 int, d time.Duration) int {
-	_, f := held()
-	for deadline := time.Now().Add(d); f > f0 && time.Now().Before(deadline); _, f = held() {
-		time.Sleep(20 * time.Millisecond)
-	}
-	return f
-}
-
 // ownGoroutines counts the goroutines running socle's code, other than the test's own.
 func ownGoroutines() int {
 	buf := make([]byte, 1<<22)
@@ -155,10 +146,8 @@ func TestEveryServiceKeepsTheLifecycleContract(t *testing.T) {
 			}
 			// The pool stops counting a connection it destroys before its socket is closed
 			// (puddle closes it in a goroutine of its own): a file seen for a moment is that
-			// one, a file New opened stays.
-			if f := filesWithin(f0, time.Second); f > f0 {
-				t.Fatalf("New opened %d files", f-f0)
-			}
+			// one, a file New opened stays, and settle says so.
+			settle(t, "after New", g0, f0)
 			ctx := context.Background()
 			if err := svc.Start(ctx); err != nil {
 				t.Fatal(err)
